@@ -1,0 +1,39 @@
+import { pino, type Logger } from 'pino';
+
+/**
+ * Paths pino removes from every log line. Services log ids and counts, never patient data; these
+ * paths are a second line of defence in case a resource or message object reaches a log call.
+ */
+const PHI_REDACT_PATHS = [
+  'name',
+  'birthDate',
+  'address',
+  'telecom',
+  'identifier',
+  'raw',
+  'message',
+  'text',
+  '*.name',
+  '*.birthDate',
+  '*.address',
+  '*.telecom',
+  '*.identifier',
+  '*.raw',
+  '*.text',
+];
+
+/**
+ * Creates the pino logger of one service.
+ * @param service - Service name written into every line, for example `hl7-listener`.
+ * @param level - pino level such as `info` or `debug`.
+ * @returns A logger that redacts patient data fields.
+ */
+export function createLogger(service: string, level = process.env['LOG_LEVEL'] ?? 'info'): Logger {
+  return pino({
+    name: service,
+    level,
+    redact: { paths: PHI_REDACT_PATHS, censor: '[redacted]' },
+  });
+}
+
+export type { Logger };
