@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# The README's test command: build and start the native test peers (HAPI FHIR, FerretDB, Redis),
+# then typecheck, lint and run every test against them. The peers stay up afterwards for reruns.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+peers/peers.sh install
+peers/peers.sh start all
+
+npm run typecheck
+npm run lint
+npm test
