@@ -1,0 +1,138 @@
+import type { Bundle, Identifier, Patient } from '@medplum/fhirtypes';
+import type { FhirClient } from '@monitormed/common';
+import { toFhirDateTime } from '../hl7/datetime.js';
+import { ERROR_CODES, Hl7ProcessingError } from '../hl7/hl7-error.js';
+import { repetitionCount, textValue, type Hl7Segment } from '../hl7/segment.js';
+import type { ListenerConfig } from '../config.js';
+
+/** The patient a message is about: the identifier that finds it and the demographics used to create it. */
+export interface PatientIdentity {
+  identifier: Identifier & { system: string; value: string };
+  gender?: Patient['gender'];
+  /** PID-7 as sent, converted only when the Patient is created. */
+  birthDateHl7: string;
+}
+
+/** PID-8 administrative sex (HL7 table 0001) to FHIR AdministrativeGender. */
+const GENDERS: Record<string, Patient['gender']> = {
+  M: 'male',
+  F: 'female',
+  O: 'other',
+  A: 'other',
+  N: 'other',
+  U: 'unknown',
+};
+
+function pid3Error(text: string, component?: number): Hl7ProcessingError {
+  return new Hl7ProcessingError({
+    ackCode: 'AE',
+    errorCode: ERROR_CODES.requiredFieldMissing,
+    location: component === undefined ? { segment: 'PID', segmentSequence: 1, field: 3 } : { segment: 'PID', segmentSequence: 1, field: 3, component },
+    text,
+  });
+}
+
+/**
+ * Chooses the identifier system of one PID-3 repetition (CX data type
+ * `id^^^namespace&universalId&universalIdType^typeCode`): a URI universal id, the configured system
+ * of the namespace, an ISO OID as `urn:oid:`, or the configured default for identifiers without authority.
+ */
+function identifierSystem(pid: Hl7Segment, repetition: number, config: Pick<ListenerConfig, 'patientIdentifierSystems' | 'defaultPatientIdentifierSystem'>): string | undefined {
+  const namespace = textValue(pid, 3, 4, 1, repetition);
+  const universalId = textValue(pid, 3, 4, 2, repetition);
+  const universalIdType = textValue(pid, 3, 4, 3, repetition).toUpperCase();
+
+  if (universalIdType === 'URI' || /^(https?|urn):/i.test(universalId)) {
+    return universalId;
+  }
+  const configured = config.patientIdentifierSystems[namespace];
+  if (configured !== undefined) {
+    return configured;
+  }
+  if (universalIdType === 'ISO' && /^[0-2](\.\d+)+$/.test(universalId)) {
+    return `urn:oid:${universalId}`;
+  }
+  return config.defaultPatientIdentifierSystem;
+}
+
+/**
+ * Reads the patient identity from PID. The repetition of PID-3 with type code MR is preferred, else the
+ * first one with a value and a resolvable system.
+ * @param pid - The PID segment.
+ * @param config - Namespace table and default system.
+ * @returns The identity.
+ * @throws Hl7ProcessingError (AE, ERR at PID-3) when no identifier with a known system is present.
+ */
+export function readPatientIdentity(pid: Hl7Segment, config: Pick<ListenerConfig, 'patientIdentifierSystems' | 'defaultPatientIdentifierSystem'>): PatientIdentity {
+  const candidates: { identifier: PatientIdentity['identifier']; typeCode: string }[] = [];
+  let sawValue = false;
+  for (let repetition = 0; repetition < repetitionCount(pid, 3); repetition += 1) {
+    const value = textValue(pid, 3, 1, 1, repetition);
+    if (value === '') {
+      continue;
+    }
+    sawValue = true;
+    const system = identifierSystem(pid, repetition, config);
+    if (system !== undefined) {
+      const typeCode = textValue(pid, 3, 5, 1, repetition);
+      const type = typeCode === '' ? {} : { type: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/v2-0203', code: typeCode }] } };
+      candidates.push({ identifier: { system, value, ...type }, typeCode });
+    }
+  }
+
+  const chosen = candidates.find((c) => c.typeCode === 'MR') ?? candidates[0];
+  if (chosen === undefined) {
+    throw sawValue
+      ? pid3Error('PID-3 patient identifier has no assigning authority this listener can map to an identifier system (set HL7_PATIENT_ID_SYSTEMS)', 4)
+      : pid3Error('PID-3 patient identifier is required but empty');
+  }
+
+  const gender = GENDERS[textValue(pid, 8).toUpperCase()];
+  return { identifier: chosen.identifier, ...(gender === undefined ? {} : { gender }), birthDateHl7: textValue(pid, 7) };
+}
+
+/**
+ * Builds the conditional search for a patient identifier, usable as a match URL query.
+ * @returns For example `identifier=urn%3Aoid%3A1.2.3|12345`.
+ */
+export function patientIdentifierQuery(identity: PatientIdentity): string {
+  return `identifier=${encodeURIComponent(identity.identifier.system)}|${encodeURIComponent(identity.identifier.value)}`;
+}
+
+/**
+ * Counts the Patients in the FHIR server that carry the identifier.
+ * @returns 0, 1 or more.
+ */
+export async function countPatients(client: FhirClient, identity: PatientIdentity): Promise<number> {
+  const bundle = (await client.search({
+    resourceType: 'Patient',
+    searchParams: { identifier: `${identity.identifier.system}|${identity.identifier.value}`, _summary: 'count' },
+  })) as unknown as Bundle;
+  return bundle.total ?? 0;
+}
+
+/**
+ * Builds the Patient created for a result whose patient is not yet known: identifier, gender and birth date only.
+ * @throws Hl7ProcessingError (AE, ERR at PID-7) when the birth date is malformed.
+ */
+export function buildMinimalPatient(identity: PatientIdentity, facilityTimeZone: string): Patient {
+  let birthDate: string | undefined;
+  if (identity.birthDateHl7 !== '') {
+    try {
+      birthDate = toFhirDateTime(identity.birthDateHl7, facilityTimeZone).slice(0, 10);
+    } catch {
+      throw new Hl7ProcessingError({
+        ackCode: 'AE',
+        errorCode: ERROR_CODES.dataTypeError,
+        location: { segment: 'PID', segmentSequence: 1, field: 7 },
+        text: 'PID-7 date of birth is not a valid HL7 date',
+      });
+    }
+  }
+  return {
+    resourceType: 'Patient',
+    identifier: [identity.identifier],
+    ...(identity.gender === undefined ? {} : { gender: identity.gender }),
+    ...(birthDate === undefined ? {} : { birthDate }),
+  };
+}

@@ -1,0 +1,111 @@
+import { connectMongo, createFhirClient, createLogger, loadModelCatalog, type AiModelDefinition, type FhirClient, type Logger, type MongoHandle } from '@monitormed/common';
+import { loadListenerConfig, type ListenerConfig } from './config.js';
+import { createListenerMetrics, type ListenerMetrics } from './metrics.js';
+import { MllpServer } from './mllp/server.js';
+import { createMessageProcessor } from './processor.js';
+import { MessageStore } from './store/message-store.js';
+
+export { buildAck, formatHl7Timestamp, type AckCode, type AckInput } from './ack/ack-builder.js';
+export { loadListenerConfig, type ListenerConfig, type NonAiResultsMode } from './config.js';
+export { encodeFrame, MllpFrameDecoder, START_BLOCK, END_BLOCK, CARRIAGE_RETURN, DEFAULT_MAX_MESSAGE_BYTES } from './mllp/framing.js';
+export { decodeEscapes } from './hl7/escape.js';
+export { parseMessage, peekHeader, splitSegments, type Hl7Message, type MessageHeader } from './hl7/message.js';
+export { ERROR_CODES, Hl7ProcessingError, type Hl7Issue } from './hl7/hl7-error.js';
+export type { Hl7MessageDocument, MessageStatus } from './store/message-store.js';
+
+/** Options of {@link startListener}; everything not given comes from `loadListenerConfig()` and common defaults. */
+export interface StartListenerOptions {
+  /** Overrides of the configuration read from the environment (for example `mllpPort: 0` in tests). */
+  config?: Partial<ListenerConfig>;
+  /** FHIR client; by default one for `config.fhirBaseUrl`. */
+  fhirClient?: FhirClient;
+  /** Open MongoDB handle; by default the listener connects to `config.mongoUrl` and closes it on `close()`. */
+  mongo?: MongoHandle;
+  /** AI model catalog; by default `loadModelCatalog()`. */
+  models?: AiModelDefinition[];
+  logger?: Logger;
+}
+
+/** A running listener. */
+export interface ListenerHandle {
+  /** Bound TCP port (the real one when started on port 0). */
+  port: number;
+  host: string;
+  config: ListenerConfig;
+  metrics: ListenerMetrics;
+  /** Stops accepting, lets messages in flight finish, closes connections and the MongoDB client it opened. Safe to call twice. */
+  close(): Promise<void>;
+}
+
+/**
+ * Starts the MLLP listener: connects to MongoDB, creates the message indexes and binds the port.
+ * @param options - Configuration overrides and injected clients.
+ * @returns The handle with the bound port and `close()`.
+ * @throws When MongoDB cannot be reached at start or the port cannot be bound.
+ */
+export async function startListener(options: StartListenerOptions = {}): Promise<ListenerHandle> {
+  const config: ListenerConfig = { ...loadListenerConfig(), ...options.config };
+  const logger = options.logger ?? createLogger('hl7-listener', config.logLevel);
+  const models = options.models ?? loadModelCatalog();
+  const ownsMongo = options.mongo === undefined;
+  const mongo = options.mongo ?? (await connectMongo(config));
+  const store = new MessageStore(mongo.db);
+  const metrics = createListenerMetrics();
+
+  try {
+    await store.ensureIndexes();
+  } catch (err) {
+    if (ownsMongo) {
+      await mongo.client.close();
+    }
+    throw err;
+  }
+
+  const processor = createMessageProcessor({
+    store,
+    fhir: options.fhirClient ?? createFhirClient(config),
+    models,
+    config,
+    logger,
+    metrics,
+  });
+  const server = new MllpServer({
+    host: config.mllpHost,
+    port: config.mllpPort,
+    handler: processor,
+    logger,
+    maxMessageBytes: config.maxMessageBytes,
+    idleTimeoutMs: config.idleTimeoutMs,
+    closeGraceMs: config.closeGraceMs,
+  });
+  try {
+    await server.listen();
+  } catch (err) {
+    if (ownsMongo) {
+      await mongo.client.close();
+    }
+    throw err;
+  }
+
+  let closing: Promise<void> | undefined;
+  const close = async (): Promise<void> => {
+    try {
+      await server.close();
+    } finally {
+      if (ownsMongo) {
+        await mongo.client.close();
+      }
+    }
+  };
+
+  return {
+    port: server.port,
+    host: config.mllpHost,
+    config,
+    metrics,
+    close: () => {
+      closing ??= close();
+      return closing;
+    },
+  };
+}

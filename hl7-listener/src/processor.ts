@@ -1,0 +1,238 @@
+import { randomUUID } from 'node:crypto';
+import type { Bundle } from '@medplum/fhirtypes';
+import type { AiModelDefinition, FhirClient, Logger } from '@monitormed/common';
+import type { ObjectId } from 'mongodb';
+import { buildAck, type AckCode } from './ack/ack-builder.js';
+import type { ListenerConfig } from './config.js';
+import { describeFhirError } from './fhir/fhir-error.js';
+import { buildMinimalPatient, countPatients, patientIdentifierQuery, readPatientIdentity } from './fhir/patient.js';
+import { groupResults } from './fhir/result-groups.js';
+import { buildResultTransaction, type PatientLink } from './fhir/transaction.js';
+import { decodeEscapes } from './hl7/escape.js';
+import { ERROR_CODES, Hl7ProcessingError, type Hl7Issue } from './hl7/hl7-error.js';
+import { parseMessage, peekHeader, type Hl7Message } from './hl7/message.js';
+import type { Hl7Segment } from './hl7/segment.js';
+import { countAck, type ListenerMetrics } from './metrics.js';
+import type { InboundFrame } from './mllp/server.js';
+import type { MessageStore, ReceivedMessage } from './store/message-store.js';
+
+/** What the processor needs to handle messages. */
+export interface ProcessorDependencies {
+  store: MessageStore;
+  fhir: FhirClient;
+  models: AiModelDefinition[];
+  config: Pick<ListenerConfig, 'createMissingPatients' | 'nonAiResults' | 'facilityTimeZone' | 'patientIdentifierSystems' | 'defaultPatientIdentifierSystem'>;
+  logger: Logger;
+  metrics: ListenerMetrics;
+}
+
+/**
+ * Decodes frame bytes as UTF-8, or as ISO 8859-1 when they are not valid UTF-8 (the usual MSH-18
+ * alternative; both keep every byte readable).
+ */
+export function decodePayload(payload: Buffer): string {
+  try {
+    return new TextDecoder('utf-8', { fatal: true }).decode(payload);
+  } catch {
+    return payload.toString('latin1');
+  }
+}
+
+function firstComponent(field: string | undefined): string {
+  return decodeEscapes((field ?? '').split('^')[0] ?? '').trim();
+}
+
+/**
+ * Creates the frame handler: stores each message, validates and maps it, writes the FHIR transaction
+ * and returns the ACK. It never throws; every failure becomes an AE or AR with ERR segments.
+ */
+export function createMessageProcessor(deps: ProcessorDependencies): (frame: InboundFrame) => Promise<string> {
+  const { logger, metrics } = deps;
+
+  const respond = (code: AckCode, originalHeader: string[], issues: Hl7Issue[]): string => {
+    countAck(metrics, code);
+    return buildAck({ code, originalHeader, issues });
+  };
+
+  return async (frame) => {
+    const receivedAt = new Date();
+    const text = decodePayload(frame.kind === 'message' ? frame.payload : frame.head);
+    const header = peekHeader(text).fields;
+    const controlId = firstComponent(header[10]);
+    const messageType = (header[9] ?? '').split('^').slice(0, 2).join('^');
+    metrics.received.inc({ message_type: messageType === '' ? 'unknown' : messageType });
+
+    const record: ReceivedMessage = {
+      raw: text,
+      byteLength: frame.kind === 'message' ? frame.payload.length : frame.byteLength,
+      receivedAt,
+      peer: frame.peer,
+      controlId,
+      sendingApplication: firstComponent(header[3]),
+      sendingFacility: firstComponent(header[4]),
+      messageType,
+      ...(frame.kind === 'oversized' ? { truncated: true } : {}),
+    };
+
+    let id: ObjectId;
+    try {
+      id = await deps.store.insertReceived(record);
+    } catch (err) {
+      logger.error({ err, controlId }, 'Could not store message; answering AE so the sender retries');
+      return respond('AE', header, [
+        { ackCode: 'AE', errorCode: ERROR_CODES.applicationInternalError, text: 'Message could not be stored; resend it later' },
+      ]);
+    }
+
+    const issues = await processStored(deps, frame, text, id, receivedAt);
+    if (issues.length === 0) {
+      return respond('AA', header, []);
+    }
+    const code = issues.some((issue) => issue.ackCode === 'AR') ? 'AR' : 'AE';
+    try {
+      await deps.store.markNotAccepted(id, code === 'AR' ? 'rejected' : 'failed', code, issues);
+    } catch (err) {
+      logger.error({ err, controlId }, 'Could not record the outcome of a stored message');
+    }
+    logger.info({ controlId, ackCode: code, errorCodes: issues.map((issue) => issue.errorCode) }, 'Message not accepted');
+    return respond(code, header, issues);
+  };
+}
+
+/** Processes a stored message; returns the issues that prevent an AA (empty on success). */
+async function processStored(deps: ProcessorDependencies, frame: InboundFrame, text: string, id: ObjectId, receivedAt: Date): Promise<Hl7Issue[]> {
+  const { logger } = deps;
+  if (frame.kind === 'oversized') {
+    // Table 0357 has no code for an oversized message, so ERR-3 is 207 with the limit in ERR-8.
+    return [
+      {
+        ackCode: 'AR',
+        errorCode: ERROR_CODES.applicationInternalError,
+        text: `Message of ${frame.byteLength} bytes exceeds the maximum size of ${frame.maxMessageBytes} bytes`,
+      },
+    ];
+  }
+
+  try {
+    const message = parseMessage(text);
+    checkMessageType(message);
+    const resourceIds = await writeResults(deps, message, receivedAt);
+    try {
+      await deps.store.markProcessed(id, resourceIds);
+    } catch (err) {
+      // The results are in the FHIR server, so the message is still acknowledged.
+      logger.error({ err, controlId: message.header.controlId }, 'Could not mark a processed message');
+    }
+    logger.info({ controlId: message.header.controlId, resourceCount: resourceIds.length }, 'Message processed');
+    return [];
+  } catch (err) {
+    if (err instanceof Hl7ProcessingError) {
+      return [err.issue];
+    }
+    if (err instanceof FhirTransactionError) {
+      return [err.issue];
+    }
+    logger.error({ err }, 'Unexpected error while processing a message');
+    return [{ ackCode: 'AE', errorCode: ERROR_CODES.applicationInternalError, text: 'Internal error while processing the message' }];
+  }
+}
+
+function checkMessageType(message: Hl7Message): void {
+  const { code, trigger } = message.header.messageType;
+  const location = { segment: 'MSH', segmentSequence: 1, field: 9 };
+  if (code !== 'ORU') {
+    throw new Hl7ProcessingError({
+      ackCode: 'AR',
+      errorCode: ERROR_CODES.unsupportedMessageType,
+      location,
+      text: `Message type ${code} is not supported; this listener accepts ORU^R01 only`,
+    });
+  }
+  if (trigger !== 'R01') {
+    throw new Hl7ProcessingError({
+      ackCode: 'AR',
+      errorCode: ERROR_CODES.unsupportedEventCode,
+      location: { ...location, component: 2 },
+      text: trigger === '' ? 'MSH-9.2 trigger event is missing; expected ORU^R01' : `Trigger event ${trigger} is not supported; expected ORU^R01`,
+    });
+  }
+}
+
+/** Raised when the FHIR server rejects or cannot take the transaction. */
+class FhirTransactionError extends Error {
+  readonly issue: Hl7Issue;
+
+  constructor(issue: Hl7Issue) {
+    super(issue.text);
+    this.name = 'FhirTransactionError';
+    this.issue = issue;
+  }
+}
+
+async function fhirCall<T>(deps: ProcessorDependencies, what: string, call: () => Promise<T>): Promise<T> {
+  try {
+    return await call();
+  } catch (err) {
+    const failure = describeFhirError(err);
+    // The diagnostics may echo identifiers, so only the status is logged.
+    deps.logger.warn({ status: failure.status, operation: what }, 'FHIR request failed');
+    const prefix = failure.status === undefined ? `FHIR server unreachable during ${what}` : `FHIR server returned HTTP ${failure.status} to ${what}`;
+    throw new FhirTransactionError({ ackCode: 'AE', errorCode: ERROR_CODES.applicationInternalError, text: `${prefix}: ${failure.detail}` });
+  }
+}
+
+async function resolvePatients(deps: ProcessorDependencies, pids: Hl7Segment[]): Promise<Map<Hl7Segment, PatientLink>> {
+  const links = new Map<Hl7Segment, PatientLink>();
+  const byIdentifier = new Map<string, PatientLink>();
+
+  for (const pid of pids) {
+    const identity = readPatientIdentity(pid, deps.config);
+    const key = patientIdentifierQuery(identity);
+    let link = byIdentifier.get(key);
+    if (link === undefined) {
+      const count = await fhirCall(deps, 'the patient search', () => countPatients(deps.fhir, identity));
+      const location = { segment: 'PID', segmentSequence: pid.occurrence, field: 3 };
+      if (count > 1) {
+        throw new Hl7ProcessingError({ ackCode: 'AE', errorCode: ERROR_CODES.unknownKeyIdentifier, location, text: 'PID-3 patient identifier matches several patients' });
+      }
+      if (count === 1) {
+        link = { reference: { reference: `Patient?${key}` } };
+      } else if (deps.config.createMissingPatients) {
+        const fullUrl = `urn:uuid:${randomUUID()}`;
+        const patient = buildMinimalPatient(identity, deps.config.facilityTimeZone);
+        link = { reference: { reference: fullUrl }, entry: { fullUrl, resource: patient, request: { method: 'POST', url: 'Patient', ifNoneExist: key } } };
+      } else {
+        throw new Hl7ProcessingError({ ackCode: 'AE', errorCode: ERROR_CODES.unknownKeyIdentifier, location, text: 'Patient not found: no Patient has the PID-3 identifier' });
+      }
+      byIdentifier.set(key, link);
+    }
+    links.set(pid, link);
+  }
+  return links;
+}
+
+async function writeResults(deps: ProcessorDependencies, message: Hl7Message, receivedAt: Date): Promise<string[]> {
+  const groups = groupResults(message.segments);
+  const pids = [...new Set(groups.map((group) => group.pid))];
+  const patients = await resolvePatients(deps, pids);
+  const plan = buildResultTransaction({
+    message,
+    groups,
+    patients,
+    models: deps.models,
+    nonAiResults: deps.config.nonAiResults,
+    facilityTimeZone: deps.config.facilityTimeZone,
+    recordedAt: receivedAt,
+  });
+
+  if ((plan.bundle.entry ?? []).length === 0) {
+    return [];
+  }
+  const body = plan.bundle as unknown as Parameters<FhirClient['transaction']>[0]['body'];
+  const response = (await fhirCall(deps, 'the result transaction', () => deps.fhir.transaction({ body }))) as unknown as Bundle;
+  deps.logger.debug({ controlId: message.header.controlId, observations: plan.observationCount, aiObservations: plan.aiObservationCount }, 'Transaction written');
+  return (response.entry ?? [])
+    .map((entry) => entry.response?.location ?? '')
+    .filter((location) => location !== '')
+    .map((location) => (location.split('/_history/')[0] ?? location).split('/').slice(-2).join('/'));
+}
