@@ -1,0 +1,67 @@
+/**
+ * The `/fhir` proxy: the browser reads FHIR from the app's own origin and this server forwards the
+ * requests to the configured FHIR server, because the FHIR server (HAPI here) sends no CORS headers.
+ */
+import { ServerResponse } from 'node:http';
+import type { OperationOutcome } from '@medplum/fhirtypes';
+import type { Logger } from '@monitormed/common';
+import type { NextFunction, Request, RequestHandler, Response } from 'express';
+import { createProxyMiddleware } from 'http-proxy-middleware';
+import { errorOutcome } from './operation-outcome.js';
+
+/** How long the proxy waits for the FHIR server's response before answering 502. */
+export const FHIR_PROXY_TIMEOUT_MS = 30_000;
+
+/** Methods the proxy forwards. The app only reads, so writes never pass through it. */
+const READ_METHODS = new Set(['GET', 'HEAD']);
+
+function sendOutcome(res: ServerResponse, status: number, outcome: OperationOutcome): void {
+  res.statusCode = status;
+  res.setHeader('Content-Type', 'application/fhir+json');
+  res.end(JSON.stringify(outcome));
+}
+
+function rejectWrites(req: Request, res: Response, next: NextFunction): void {
+  if (READ_METHODS.has(req.method)) {
+    next();
+    return;
+  }
+
+  res.setHeader('Allow', 'GET, HEAD');
+  const text = `Method ${req.method} is not allowed: the app's FHIR proxy is read-only (GET and HEAD only).`;
+  sendOutcome(res, 405, errorOutcome('not-supported', text));
+}
+
+/**
+ * Creates the handlers to mount at `/fhir`: a read-only guard, then the proxy.
+ * @param upstreamUrl - FHIR base URL the requests go to, such as `http://127.0.0.1:8080/fhir`.
+ * @param log - Logger for proxy failures (method and error code only; URLs can carry patient ids).
+ * @returns Express handlers, in order.
+ */
+export function createFhirProxy(upstreamUrl: string, log: Logger): RequestHandler[] {
+  const proxy = createProxyMiddleware<Request, Response>({
+    target: upstreamUrl,
+    changeOrigin: true,
+    xfwd: true,
+    proxyTimeout: FHIR_PROXY_TIMEOUT_MS,
+    on: {
+      error: (error, req, res) => {
+        const code = (error as NodeJS.ErrnoException).code;
+        log.warn({ method: req.method, code }, 'FHIR proxy request failed');
+
+        // For HTTP requests `res` is the response; a raw socket only appears for WebSocket upgrades.
+        if (!(res instanceof ServerResponse)) {
+          res.destroy();
+          return;
+        }
+        if (res.headersSent) {
+          res.end();
+          return;
+        }
+        const text = `The FHIR server could not be reached (${code ?? error.message}). Check that it is running.`;
+        sendOutcome(res, 502, errorOutcome('transient', text));
+      },
+    },
+  });
+  return [rejectWrites, proxy];
+}
