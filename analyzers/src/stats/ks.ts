@@ -1,0 +1,194 @@
+/**
+ * Two-sample Kolmogorov–Smirnov test (two-sided), following scipy.stats.ks_2samp with method='auto' as
+ * SciPy 1.17.1 implements it. The tests compare with values SciPy wrote (reference/ks-expected.json).
+ *
+ * - Statistic: D = max |F1(x) − F2(x)| over the pooled sample, with both empirical CDFs right-continuous,
+ *   so tied values are counted before the difference is taken (as scipy does).
+ * - Exact p-value when the larger sample has at most {@link KS_MAX_EXACT_N} values, as in scipy: the share of
+ *   the C(n1 + n2, n1) equally likely merge orders whose path leaves the band |i/n1 − j/n2| < D. It assumes
+ *   no ties, like scipy.
+ * - Asymptotic p-value otherwise. NOTE: this uses Kolmogorov's limiting distribution
+ *   Q_KS(√(n1·n2/(n1+n2)) · D) (scipy's `kstwobign`), while scipy ≥ 1.5 evaluates the finite-n one-sample
+ *   distribution `kstwo` at n = round(n1·n2/(n1+n2)) (SciPy 1.17.1). Both converge as n grows. For the
+ *   3 000- and 6 000-value effective sizes in stats.test.ts the two p-values differ by 5 % and 0.3 %.
+ */
+
+/** Largest sample size for which scipy's method='auto' (and this module) computes the exact p-value. */
+export const KS_MAX_EXACT_N = 10_000;
+
+/** Method of the p-value computation. */
+export type KsPValueMethod = 'exact' | 'asymptotic';
+
+/** Result of a two-sample KS test. */
+export interface KsTestResult {
+  /** D, the maximum distance between the two empirical CDFs, from 0 to 1. */
+  statistic: number;
+  /** Probability under H0 (same distribution) of a statistic at least as large as D. */
+  pValue: number;
+  method: KsPValueMethod;
+  /** Size of the first sample. */
+  n1: number;
+  /** Size of the second sample. */
+  n2: number;
+}
+
+/**
+ * Runs the two-sided two-sample Kolmogorov–Smirnov test.
+ * @param sample1 - First sample (for drift: the current window's scores).
+ * @param sample2 - Second sample (for drift: the pooled reference scores).
+ * @returns The statistic D, its p-value and how the p-value was computed.
+ * @throws RangeError when a sample is empty or contains a value that is not a finite number.
+ */
+export function ksTwoSample(sample1: readonly number[], sample2: readonly number[]): KsTestResult {
+  const sorted1 = sortedFinite(sample1, 'sample1');
+  const sorted2 = sortedFinite(sample2, 'sample2');
+  const n1 = sorted1.length;
+  const n2 = sorted2.length;
+  const statistic = ksStatistic(sorted1, sorted2);
+
+  if (Math.max(n1, n2) <= KS_MAX_EXACT_N) {
+    const exact = exactTwoSidedPValue(n1, n2, statistic);
+    return { statistic: exact.statistic, pValue: exact.pValue, method: 'exact', n1, n2 };
+  }
+
+  const effectiveN = (n1 * n2) / (n1 + n2);
+  const pValue = kolmogorovSurvival(Math.sqrt(effectiveN) * statistic);
+  return { statistic, pValue, method: 'asymptotic', n1, n2 };
+}
+
+/**
+ * Computes the survival function of Kolmogorov's limiting distribution, P(K > x), where
+ * K = sup |B(t)| of a Brownian bridge (scipy.stats.kstwobign.sf).
+ * @param x - The scaled statistic √n·D.
+ * @returns The probability, from 0 to 1.
+ */
+export function kolmogorovSurvival(x: number): number {
+  if (!(x > 0)) {
+    return 1;
+  }
+
+  // Below x = 1 the alternating series converges slowly, so use Jacobi's theta form of the CDF:
+  // P(K ≤ x) = √(2π)/x · Σ exp(−(2k−1)²π²/(8x²)).
+  if (x < 1) {
+    let cdf = 0;
+    for (let k = 1; k <= 100; k += 1) {
+      const term = Math.exp(-((2 * k - 1) ** 2) * Math.PI ** 2 / (8 * x * x));
+      cdf += term;
+      if (term < 1e-17 * cdf) {
+        break;
+      }
+    }
+    return clampProbability(1 - (Math.sqrt(2 * Math.PI) / x) * cdf);
+  }
+
+  // P(K > x) = 2 Σ_{k≥1} (−1)^(k−1) exp(−2k²x²).
+  let survival = 0;
+  for (let k = 1; k <= 100; k += 1) {
+    const term = Math.exp(-2 * k * k * x * x);
+    survival += k % 2 === 1 ? term : -term;
+    if (term < 1e-17 * survival) {
+      break;
+    }
+  }
+  return clampProbability(2 * survival);
+}
+
+function sortedFinite(sample: readonly number[], name: string): number[] {
+  if (sample.length === 0) {
+    throw new RangeError(`Invalid ${name}: the KS test needs at least one value in each sample.`);
+  }
+  for (const value of sample) {
+    if (!Number.isFinite(value)) {
+      throw new RangeError(`Invalid ${name}: value ${String(value)} is not a finite number.`);
+    }
+  }
+  return [...sample].sort((a, b) => a - b);
+}
+
+/** Computes D = max |F1 − F2| at every distinct pooled value, after counting all values tied with it. */
+function ksStatistic(sorted1: readonly number[], sorted2: readonly number[]): number {
+  const n1 = sorted1.length;
+  const n2 = sorted2.length;
+  let i = 0;
+  let j = 0;
+  let maxDifference = 0;
+  let minDifference = 0;
+
+  while (i < n1 || j < n2) {
+    const value = Math.min(sorted1[i] ?? Infinity, sorted2[j] ?? Infinity);
+    while (i < n1 && (sorted1[i] ?? Infinity) <= value) {
+      i += 1;
+    }
+    while (j < n2 && (sorted2[j] ?? Infinity) <= value) {
+      j += 1;
+    }
+
+    const difference = i / n1 - j / n2;
+    maxDifference = Math.max(maxDifference, difference);
+    minDifference = Math.min(minDifference, difference);
+  }
+  return Math.max(maxDifference, -minDifference);
+}
+
+function greatestCommonDivisor(a: number, b: number): number {
+  let x = a;
+  let y = b;
+  while (y !== 0) {
+    [x, y] = [y, x % y];
+  }
+  return x;
+}
+
+/**
+ * Computes the exact two-sided p-value P(D ≥ d) for sample sizes n1 and n2 under H0.
+ *
+ * A merge order of the two samples is a lattice path from (0, 0) to (n1, n2); at (i, j) the CDF difference is
+ * i/n1 − j/n2 = (i·n2 − j·n1)/(n1·n2). In units of 1/lcm(n1, n2) the statistic is an integer h, and the path
+ * stays inside when |i·n2 − j·n1| < h·gcd for every point, and the p-value is the share of paths that leave.
+ * That share is computed directly, with no 1 − x cancellation, so tiny p-values keep their relative precision:
+ * E(i, j) = (paths to (i, j) that already left) / C(i+j, i) is 1 outside the band and inside obeys
+ * E(i, j) = (i·E(i−1, j) + j·E(i, j−1)) / (i + j). Every E stays within [0, 1], so nothing overflows.
+ */
+function exactTwoSidedPValue(n1: number, n2: number, statistic: number): { statistic: number; pValue: number } {
+  const gcd = greatestCommonDivisor(n1, n2);
+  const lcm = (n1 / gcd) * n2;
+
+  // Round D onto the lattice of attainable values, as scipy does, so float noise cannot move the boundary.
+  const h = Math.round(statistic * lcm);
+  const latticeStatistic = h / lcm;
+  if (h === 0) {
+    return { statistic: latticeStatistic, pValue: 1 };
+  }
+
+  const bound = h * gcd;
+  // Columns not yet reached by the band lie outside it (above the diagonal band), so they start at 1.
+  const exitedShare = new Float64Array(n2 + 1).fill(1);
+  let previousLow = 0;
+
+  for (let i = 0; i <= n1; i += 1) {
+    // Inside columns j satisfy i·n2 − bound < j·n1 < i·n2 + bound; the band only moves right as i grows.
+    const low = Math.max(0, Math.floor((i * n2 - bound) / n1) + 1);
+    const high = Math.min(n2, Math.ceil((i * n2 + bound) / n1) - 1);
+    if (low > high) {
+      return { statistic: latticeStatistic, pValue: 1 };
+    }
+    exitedShare.fill(1, previousLow, Math.min(low, n2 + 1));
+    previousLow = low;
+
+    for (let j = low; j <= high; j += 1) {
+      if (i === 0 && j === 0) {
+        exitedShare[j] = 0;
+        continue;
+      }
+      const fromAbove = i > 0 ? (exitedShare[j] ?? 1) * i : 0;
+      const fromLeft = j > 0 ? (exitedShare[j - 1] ?? 1) * j : 0;
+      exitedShare[j] = (fromAbove + fromLeft) / (i + j);
+    }
+  }
+
+  return { statistic: latticeStatistic, pValue: clampProbability(exitedShare[n2] ?? 1) };
+}
+
+function clampProbability(value: number): number {
+  return Math.min(1, Math.max(0, value));
+}
