@@ -1,0 +1,13 @@
+export { runScenario, resolvePlanOptions, DEFAULT_DRIFT } from './run.js';
+export type { ScenarioOptions, ScenarioSummary, ModelResultCounts } from './run.js';
+export { planScenario, buildControlId, dayStart, SEPSIS_MODEL_ID, CXR_MODEL_ID } from './plan.js';
+export type { DriftConfig, PlanOptions, PlannedResult } from './plan.js';
+export { buildOruR01, escapeHl7, formatHl7Time, SENDING_FACILITY } from './oru.js';
+export { MllpClient, frameMllp, parseAck } from './mllp-client.js';
+export type { AckCounts, AckResult, MllpClientOptions } from './mllp-client.js';
+export { MllpError } from './mllp-error.js';
+export { ScenarioError } from './scenario-error.js';
+export { createRng, deriveSeed, streamRng, shuffle } from './prng.js';
+export type { Rng } from './prng.js';
+export { VENDOR_RESULT_ID_SYSTEM } from './fhir-writes.js';
+export { BASELINE_SCANNER, REPLACEMENT_SCANNER, SCANNER_ID_SYSTEM } from './cxr-model.js';
