@@ -4,6 +4,7 @@ import { toFhirDateTime } from '../hl7/datetime.js';
 import { ERROR_CODES, Hl7ProcessingError } from '../hl7/hl7-error.js';
 import { repetitionCount, textValue, type Hl7Segment } from '../hl7/segment.js';
 import type { ListenerConfig } from '../config.js';
+import { escapeSearchValue, tokenSearchValue } from './search.js';
 
 /** The patient a message is about: the identifier that finds it and the demographics used to create it. */
 export interface PatientIdentity {
@@ -96,7 +97,7 @@ export function readPatientIdentity(pid: Hl7Segment, config: Pick<ListenerConfig
  * @returns For example `identifier=urn%3Aoid%3A1.2.3|12345`.
  */
 export function patientIdentifierQuery(identity: PatientIdentity): string {
-  return `identifier=${encodeURIComponent(identity.identifier.system)}|${encodeURIComponent(identity.identifier.value)}`;
+  return `identifier=${tokenSearchValue(identity.identifier.system, identity.identifier.value)}`;
 }
 
 /**
@@ -106,7 +107,9 @@ export function patientIdentifierQuery(identity: PatientIdentity): string {
 export async function countPatients(client: FhirClient, identity: PatientIdentity): Promise<number> {
   const bundle = (await client.search({
     resourceType: 'Patient',
-    searchParams: { identifier: `${identity.identifier.system}|${identity.identifier.value}`, _summary: 'count' },
+    searchParams: { identifier: `${escapeSearchValue(identity.identifier.system)}|${escapeSearchValue(identity.identifier.value)}`, _summary: 'count' },
+    // HAPI reuses cached search results for a minute by default; a patient created meanwhile must be seen.
+    options: { headers: { 'Cache-Control': 'no-cache' } },
   })) as unknown as Bundle;
   return bundle.total ?? 0;
 }

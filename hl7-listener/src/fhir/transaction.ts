@@ -9,6 +9,7 @@ import { buildAiProvenance, labelAiObservation, matchModel } from './ai.js';
 import { codeableConcept } from './code-systems.js';
 import { dateTimeAt, mapObservation, notesOf } from './observation.js';
 import type { OrderGroup } from './result-groups.js';
+import { tokenSearchValue } from './search.js';
 
 /** How the bundle refers to a patient: a conditional reference, or a Patient entry created in the same bundle. */
 export interface PatientLink {
@@ -51,14 +52,6 @@ const REPORT_STATUS: Record<string, DiagnosticReport['status']> = {
 
 /** R5 DiagnosticReport.note carried into R4 by the cross-version extension, for OBR-level NTE comments. */
 const REPORT_NOTE_EXTENSION = 'http://hl7.org/fhir/5.0/StructureDefinition/extension-DiagnosticReport.note';
-
-/**
- * Escapes a token search value (FHIR search: `\`, `|`, `,` and `$` are escaped with `\`) and URL-encodes it.
- */
-export function tokenSearchValue(system: string, value: string): string {
-  const escaped = value.replace(/[\\|,$]/g, (char) => `\\${char}`);
-  return `${encodeURIComponent(system)}|${encodeURIComponent(escaped)}`;
-}
 
 /**
  * Returns set ids for segments: their field 1 when every one is present and unique, else their position.

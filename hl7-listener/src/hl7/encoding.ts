@@ -51,7 +51,7 @@ export function parseEncodingCharacters(fieldSeparator: string, encodingField: s
 
   const all = [fieldSeparator, ...chars];
   if (new Set(all).size !== all.length) {
-    return { invalid: 'MSH-1 and MSH-2 encoding characters must all be distinct' };
+    return { invalid: 'MSH-2 encoding characters must differ from each other and from the MSH-1 field separator' };
   }
   if (chars.some((c) => /[A-Za-z0-9\s]/.test(c))) {
     return { invalid: 'MSH-2 encoding characters must be printable non-alphanumeric characters' };

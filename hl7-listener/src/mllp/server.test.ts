@@ -1,0 +1,109 @@
+import assert from 'node:assert/strict';
+import { setTimeout as delay } from 'node:timers/promises';
+import { after, describe, it } from 'node:test';
+import { createLogger } from '@monitormed/common';
+import { buildAck } from '../ack/ack-builder.js';
+import { peekHeader } from '../hl7/message.js';
+import { TestMllpClient, ackSegments } from '../test-support/mllp-client.js';
+import { encodeFrame } from './framing.js';
+import { MllpServer, type InboundFrame } from './server.js';
+
+const logger = createLogger('hl7-listener-test', 'silent');
+
+function message(controlId: string): string {
+  return `MSH|^~\\&|APP|FAC|MM|MMFAC|20260314||ORU^R01|${controlId}|P|2.5.1\rPID|1||X\r`;
+}
+
+/** Handler that acknowledges each message AA after `delayMs` and rejects oversized frames. */
+function ackingHandler(delayMs = 0): (frame: InboundFrame) => Promise<string> {
+  return async (frame) => {
+    await delay(delayMs);
+    const text = (frame.kind === 'message' ? frame.payload : frame.head).toString('utf8');
+    const header = peekHeader(text).fields;
+    if (frame.kind === 'oversized') {
+      return buildAck({ code: 'AR', originalHeader: header, issues: [{ ackCode: 'AR', errorCode: '207', text: 'too large' }] });
+    }
+    return buildAck({ code: 'AA', originalHeader: header, issues: [] });
+  };
+}
+
+async function startServer(options: { delayMs?: number; maxMessageBytes?: number; idleTimeoutMs?: number } = {}): Promise<MllpServer> {
+  const server = new MllpServer({
+    host: '127.0.0.1',
+    port: 0,
+    handler: ackingHandler(options.delayMs),
+    logger,
+    maxMessageBytes: options.maxMessageBytes ?? 1024,
+    idleTimeoutMs: options.idleTimeoutMs ?? 60_000,
+    closeGraceMs: 2_000,
+  });
+  await server.listen();
+  return server;
+}
+
+void describe('MllpServer', () => {
+  const servers: MllpServer[] = [];
+  after(async () => {
+    await Promise.all(servers.map((server) => server.close()));
+  });
+
+  void it('answers frames split byte by byte', async () => {
+    const server = await startServer();
+    servers.push(server);
+    const client = await TestMllpClient.connect(server.port);
+    for (const byte of encodeFrame(message('SPLIT-1'))) {
+      await client.writeRaw(Buffer.from([byte]));
+    }
+    const ack = await client.nextReply(5_000);
+    assert.equal(ackSegments(ack, 'MSA')[0]?.[1], 'AA');
+    assert.equal(ackSegments(ack, 'MSA')[0]?.[2], 'SPLIT-1');
+    client.close();
+  });
+
+  void it('answers two frames with NULs in one packet, in order', async () => {
+    const server = await startServer({ delayMs: 20 });
+    servers.push(server);
+    const client = await TestMllpClient.connect(server.port);
+    await client.writeRaw(Buffer.concat([Buffer.from([0, 0]), encodeFrame(message('TWO-1')), Buffer.from([0, 0x0a]), encodeFrame(message('TWO-2'))]));
+    const first = await client.nextReply(5_000);
+    const second = await client.nextReply(5_000);
+    assert.equal(ackSegments(first, 'MSA')[0]?.[2], 'TWO-1');
+    assert.equal(ackSegments(second, 'MSA')[0]?.[2], 'TWO-2');
+    client.close();
+  });
+
+  void it('rejects an oversized frame and keeps the connection', async () => {
+    const server = await startServer({ maxMessageBytes: 200 });
+    servers.push(server);
+    const client = await TestMllpClient.connect(server.port);
+    const big = `${message('BIG-1')}OBX|1|TX|NOTE||${'x'.repeat(5_000)}\r`;
+    const rejected = await client.send(big, 5_000);
+    assert.equal(ackSegments(rejected, 'MSA')[0]?.[1], 'AR');
+    assert.equal(ackSegments(rejected, 'MSA')[0]?.[2], 'BIG-1');
+    const accepted = await client.send(message('AFTER-BIG'), 5_000);
+    assert.equal(ackSegments(accepted, 'MSA')[0]?.[1], 'AA');
+    client.close();
+  });
+
+  void it('closes an idle connection', async () => {
+    const server = await startServer({ idleTimeoutMs: 200 });
+    servers.push(server);
+    const client = await TestMllpClient.connect(server.port);
+    await client.send(message('IDLE-1'), 5_000);
+    await delay(600);
+    assert.equal(client.closed, true);
+  });
+
+  void it('finishes a message in flight on close', async () => {
+    const server = await startServer({ delayMs: 300 });
+    const client = await TestMllpClient.connect(server.port);
+    await client.writeRaw(encodeFrame(message('INFLIGHT-1')));
+    await delay(50);
+    const closing = server.close();
+    const ack = await client.nextReply(5_000);
+    assert.equal(ackSegments(ack, 'MSA')[0]?.[2], 'INFLIGHT-1');
+    await closing;
+    await server.close();
+    assert.equal(client.closed, true);
+  });
+});

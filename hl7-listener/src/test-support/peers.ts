@@ -1,0 +1,55 @@
+import { readFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { connectMongo, createFhirClient, loadConfig, type FhirClient, type MongoHandle } from '@monitormed/common';
+
+/** Thrown when a test peer is not reachable. */
+export class PeerUnavailableError extends Error {
+  constructor(peer: string, url: string, cause: unknown) {
+    super(`${peer} is not reachable at ${url} (${cause instanceof Error ? cause.message : String(cause)}). Start the peers with: peers/peers.sh start all`);
+    this.name = 'PeerUnavailableError';
+  }
+}
+
+/**
+ * Connects to the HAPI FHIR peer and checks it answers.
+ * @throws PeerUnavailableError when it does not.
+ */
+export async function requireFhir(): Promise<FhirClient> {
+  const config = loadConfig();
+  const client = createFhirClient(config);
+  try {
+    await client.capabilityStatement();
+  } catch (err) {
+    throw new PeerUnavailableError('HAPI FHIR', config.fhirBaseUrl, err);
+  }
+  return client;
+}
+
+/**
+ * Connects to the FerretDB/MongoDB peer with a database unique to this test run.
+ * @throws PeerUnavailableError when it cannot be reached.
+ */
+export async function requireMongo(): Promise<MongoHandle> {
+  const config = loadConfig();
+  const mongoDatabase = `monitormed_test_${randomBytes(4).toString('hex')}`;
+  try {
+    return await connectMongo({ mongoUrl: config.mongoUrl, mongoDatabase }, 5_000);
+  } catch (err) {
+    throw new PeerUnavailableError('MongoDB (FerretDB)', config.mongoUrl, err);
+  }
+}
+
+/** Returns a random suffix for identifiers created by one test run. */
+export function runSuffix(): string {
+  return randomBytes(6).toString('hex').toUpperCase();
+}
+
+/**
+ * Reads a fixture from `hl7-listener/test-fixtures` and fills its placeholders.
+ * @param name - File name.
+ * @param values - Replacements for `{{CONTROL_ID}}`, `{{PATIENT_ID}}`...
+ */
+export function loadFixture(name: string, values: Record<string, string>): string {
+  const text = readFileSync(new URL(`../../test-fixtures/${name}`, import.meta.url), 'utf8');
+  return text.replace(/\{\{([A-Z_]+)\}\}/g, (placeholder, key: string) => values[key] ?? placeholder);
+}
