@@ -52,7 +52,7 @@ export function ResultsTable({ rows }: ResultsTableProps) {
               {row.modelName}
               {row.modelVersion === undefined ? null : <span className="version"> v{row.modelVersion}</span>}
             </th>
-            <td>{formatDateTime(row.effectiveDateTime)}</td>
+            <td className="date">{formatDateTime(row.effectiveDateTime)}</td>
             <td className="number">{formatDecimal(row.probability)}</td>
             <td>{row.interpretation ?? MISSING_VALUE}</td>
             <td className="number">{formatDecimal(row.confidence)}</td>

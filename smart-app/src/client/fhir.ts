@@ -51,11 +51,13 @@ export function aiResultSearch(patientId: string): string {
   return `Observation?${params.toString()}`;
 }
 
-/** Builds the search of a patient's active Flags. */
-export function activeFlagSearch(patientId: string): string {
+/**
+ * Builds the search of a patient's Flags. FHIR R4 defines no `status` search parameter on Flag (HAPI
+ * rejects it with HTTP 400), so `buildResultRows` keeps the active ones.
+ */
+export function flagSearch(patientId: string): string {
   const params = new URLSearchParams({
     subject: `Patient/${patientId}`,
-    status: 'active',
     _count: String(SEARCH_PAGE_SIZE),
   });
   return `Flag?${params.toString()}`;
@@ -92,7 +94,7 @@ function classifyFailure(error: unknown, duringPatientRead: boolean): LoadOutcom
 }
 
 /**
- * Reads the patient, then their AI results and active Flags, and builds the table rows.
+ * Reads the patient, then their AI results and Flags, and builds the table rows.
  * @param client - A fhirclient Client for the FHIR endpoint.
  * @param patientId - Logical id of the Patient.
  * @returns The rows, or the reason the results cannot be shown; never rejects.
@@ -108,7 +110,7 @@ export async function loadPatientAiResults(client: SmartClient, patientId: strin
   try {
     const [observations, flags] = await Promise.all([
       client.request<Bundle>(aiResultSearch(patientId), { pageLimit: 1 }),
-      client.request<Bundle>(activeFlagSearch(patientId), { pageLimit: 1 }),
+      client.request<Bundle>(flagSearch(patientId), { pageLimit: 1 }),
     ]);
     return {
       kind: 'loaded',

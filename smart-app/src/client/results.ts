@@ -45,7 +45,7 @@ export interface AiResultRow {
   flags: ResultFlag[];
 }
 
-/** The rows of one patient, plus the active Flags that point at no listed result. */
+/** The rows of one patient, plus the count of active Flags that point at no listed result. */
 export interface PatientAiResults {
   rows: AiResultRow[];
   /** True when the server has more results than the first page the rows come from. */
@@ -131,7 +131,7 @@ export function bundleResources(bundle: Bundle): Resource[] {
 /**
  * Builds the rows of one patient from the AI result search and the Flag search.
  * @param observationBundle - Result of `Observation?subject=…&_security=AIAST&_include=Observation:device`.
- * @param flagBundle - Result of `Flag?subject=…&status=active`.
+ * @param flagBundle - Result of `Flag?subject=…`; Flags whose status is not `active` are left out.
  * @returns One row per Observation, in the order of the search (newest first with `_sort=-date`).
  */
 export function buildResultRows(observationBundle: Bundle, flagBundle: Bundle): PatientAiResults {
@@ -145,7 +145,9 @@ export function buildResultRows(observationBundle: Bundle, flagBundle: Bundle): 
 
   // The FLAG_DETAIL_EXTENSION valueReference of each Flag names the Observation it is about.
   const flagsByObservation = new Map<string, ResultFlag[]>();
-  const flags = bundleResources(flagBundle).filter((r): r is Flag => r.resourceType === 'Flag');
+  const flags = bundleResources(flagBundle).filter(
+    (r): r is Flag => r.resourceType === 'Flag' && r.status === 'active'
+  );
   for (const flag of flags) {
     const detail = flag.extension?.find((e) => e.url === FLAG_DETAIL_EXTENSION);
     const key = referenceKey(detail?.valueReference?.reference);

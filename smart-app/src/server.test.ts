@@ -1,0 +1,98 @@
+import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import type { OperationOutcome } from '@medplum/fhirtypes';
+import { createLogger } from '@monitormed/common';
+import { MissingAssetsError } from './missing-assets-error.js';
+import { startSmartApp, type RunningSmartApp } from './server.js';
+import { closedPort } from './test-support.js';
+
+void describe('smart-app server', () => {
+  let distDir: string;
+  let app: RunningSmartApp;
+
+  before(async () => {
+    distDir = await mkdtemp(join(tmpdir(), 'monitormed-smart-app-'));
+    const deadPort = await closedPort();
+    app = await startSmartApp({
+      host: '127.0.0.1',
+      port: 0,
+      fhirUpstreamUrl: `http://127.0.0.1:${deadPort}/fhir`,
+      distDir,
+      build: 'if-missing',
+      logger: createLogger('smart-app-test', 'silent'),
+    });
+  });
+
+  after(async () => {
+    await app.close();
+    await rm(distDir, { recursive: true, force: true });
+  });
+
+  void it('builds the page into an empty dist', async () => {
+    assert.equal(app.assets, 'built');
+    const response = await fetch(`${app.url}/`);
+    assert.equal(response.status, 200);
+    assert.match(response.headers.get('content-type') ?? '', /text\/html/);
+    assert.match(await response.text(), /<div id="root">/);
+  });
+
+  void it('rejects writes through the proxy', async () => {
+    const response = await fetch(`${app.url}/fhir/Patient`, { method: 'POST', body: '{}' });
+    assert.equal(response.status, 405);
+    assert.equal(response.headers.get('allow'), 'GET, HEAD');
+    const outcome = (await response.json()) as OperationOutcome;
+    assert.equal(outcome.resourceType, 'OperationOutcome');
+    assert.equal(outcome.issue[0]?.code, 'not-supported');
+  });
+
+  void it('answers 502 when upstream is down', async () => {
+    const response = await fetch(`${app.url}/fhir/Patient/1`);
+    assert.equal(response.status, 502);
+    assert.match(response.headers.get('content-type') ?? '', /application\/fhir\+json/);
+    const outcome = (await response.json()) as OperationOutcome;
+    const issue = outcome.issue[0];
+    assert.ok(issue);
+    assert.equal(issue.code, 'transient');
+    assert.match(issue.details?.text ?? '', /ECONNREFUSED/);
+  });
+
+  void it('answers 404 for unknown paths', async () => {
+    const response = await fetch(`${app.url}/no-such-page`);
+    assert.equal(response.status, 404);
+    assert.match(await response.text(), /\?patient=/);
+  });
+
+  void it('reports health', async () => {
+    const response = await fetch(`${app.url}/healthz`);
+    assert.deepEqual(await response.json(), { status: 'ok' });
+  });
+
+  void it('closes twice without error', async () => {
+    const second = await startSmartApp({
+      host: '127.0.0.1',
+      port: 0,
+      distDir,
+      build: 'never',
+      logger: createLogger('smart-app-test', 'silent'),
+    });
+    assert.equal(second.assets, 'existing');
+    await second.close();
+    await second.close();
+    await assert.rejects(fetch(`${second.url}/healthz`));
+  });
+
+  void it('refuses to serve a missing build', async () => {
+    const emptyDir = await mkdtemp(join(tmpdir(), 'monitormed-smart-app-empty-'));
+    try {
+      await assert.rejects(
+        startSmartApp({ port: 0, distDir: emptyDir, build: 'never', logger: createLogger('smart-app-test', 'silent') }),
+        (error: unknown) => error instanceof MissingAssetsError && /npm run build -w smart-app/.test(error.message)
+      );
+    } finally {
+      await rm(emptyDir, { recursive: true, force: true });
+    }
+  });
+});
