@@ -39,7 +39,7 @@ export async function buildClientAssets(distDir: string = DEFAULT_DIST_DIR): Pro
 }
 
 /**
- * Makes sure `distDir` holds built assets, building them according to `mode`.
+ * Makes sure `distDir` contains built assets, building them according to `mode`.
  * @param distDir - Folder the server serves.
  * @param mode - When to build; see {@link AssetBuildMode}.
  * @returns `built` when this call ran the build, `existing` when it reused earlier output.

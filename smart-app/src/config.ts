@@ -36,7 +36,7 @@ function readUpstream(env: Env, fallback: string): string {
  * Reads the SMART app settings from the environment.
  * @param env - Environment variables, by default `process.env`.
  * @returns The settings.
- * @throws ConfigError (from @monitormed/common) when a variable holds an invalid URL or port.
+ * @throws ConfigError (from @monitormed/common) when a variable contains an invalid URL or port.
  */
 export function loadSmartAppConfig(env: Env = process.env): SmartAppConfig {
   const config = loadConfig(env);

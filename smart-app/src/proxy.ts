@@ -9,7 +9,7 @@ import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { createProxyMiddleware } from 'http-proxy-middleware';
 import { errorOutcome } from './operation-outcome.js';
 
-/** How long the proxy waits for the FHIR server's response before answering 502. */
+/** How long the proxy waits for the FHIR server's response before responding with 502. */
 export const FHIR_PROXY_TIMEOUT_MS = 30_000;
 
 /** Methods the proxy forwards. The app only reads, so writes never pass through it. */

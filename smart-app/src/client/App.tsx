@@ -40,7 +40,15 @@ function PatientResults({ patientId, fhirBaseUrl }: { patientId: string; fhirBas
     // A newer patient id or a React StrictMode re-run must not let an older request overwrite the state.
     let current = true;
     setState({ kind: 'loading' });
-    void loadPatientAiResults(createOpenClient(fhirBaseUrl), patientId).then((outcome) => {
+    const load = async (): Promise<LoadOutcome> => {
+      try {
+        return await loadPatientAiResults(createOpenClient(fhirBaseUrl), patientId);
+      } catch (error) {
+        // A bug in reading the Bundles must still end the loading message.
+        return { kind: 'failed', message: error instanceof Error ? error.message : String(error) };
+      }
+    };
+    void load().then((outcome) => {
       if (current) {
         setState(outcome);
       }
@@ -74,6 +82,12 @@ function PatientResults({ patientId, fhirBaseUrl }: { patientId: string; fhirBas
       return (
         <Problem title="FHIR server error">
           The FHIR server returned HTTP {state.status} {state.statusText} while reading the AI results.
+        </Problem>
+      );
+    case 'failed':
+      return (
+        <Problem title="Reading the AI results failed">
+          The page could not read the AI results: {state.message}
         </Problem>
       );
     case 'loaded':

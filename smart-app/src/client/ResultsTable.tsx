@@ -23,7 +23,7 @@ function FlagList({ row }: { row: AiResultRow }) {
 
 /**
  * Renders one table row per AI result. The model name is the row header, so screen readers announce
- * it with every cell; flags and drift are spelled out in text, never shown by color alone.
+ * it with every cell. Flags and drift are spelled out in text and never shown by color alone.
  */
 export function ResultsTable({ rows }: ResultsTableProps) {
   return (

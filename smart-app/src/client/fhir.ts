@@ -14,12 +14,13 @@ export type SmartClient = ReturnType<typeof FHIR.client>;
 /** Page size of the result and Flag searches; the page shows the first page only. */
 export const SEARCH_PAGE_SIZE = 100;
 
-/** What loading a patient's results produced: the data, or the reason the page cannot show it. */
+/** Outcome of loading a patient's AI results: the rows, or the reason the page cannot show them. */
 export type LoadOutcome =
   | { kind: 'loaded'; patientName: string | undefined; results: PatientAiResults }
   | { kind: 'patient-not-found' }
   | { kind: 'unreachable' }
-  | { kind: 'server-error'; status: number; statusText: string };
+  | { kind: 'server-error'; status: number; statusText: string }
+  | { kind: 'failed'; message: string };
 
 /** Pattern of a FHIR R4 logical id (https://hl7.org/fhir/R4/datatypes.html#id). */
 export const FHIR_ID_PATTERN = /^[A-Za-z0-9\-.]{1,64}$/;
@@ -81,10 +82,16 @@ function httpStatusOf(error: unknown): { status: number; statusText: string } | 
 }
 
 function classifyFailure(error: unknown, duringPatientRead: boolean): LoadOutcome {
-  const http = httpStatusOf(error);
+  // fetch() rejects with a TypeError when no response arrives, here when the app's own server is down.
+  if (error instanceof TypeError) {
+    return { kind: 'unreachable' };
+  }
 
-  // A fetch that fails without any response (TypeError) means the app's own server is unreachable.
-  if (http === undefined || UNREACHABLE_STATUSES.has(http.status)) {
+  const http = httpStatusOf(error);
+  if (http === undefined) {
+    return { kind: 'failed', message: error instanceof Error ? error.message : String(error) };
+  }
+  if (UNREACHABLE_STATUSES.has(http.status)) {
     return { kind: 'unreachable' };
   }
   if (duringPatientRead && (http.status === 404 || http.status === 410)) {
@@ -97,7 +104,7 @@ function classifyFailure(error: unknown, duringPatientRead: boolean): LoadOutcom
  * Reads the patient, then their AI results and Flags, and builds the table rows.
  * @param client - A fhirclient Client for the FHIR endpoint.
  * @param patientId - Logical id of the Patient.
- * @returns The rows, or the reason the results cannot be shown; never rejects.
+ * @returns The rows, or the reason the results cannot be shown. Failed requests resolve to an outcome.
  */
 export async function loadPatientAiResults(client: SmartClient, patientId: string): Promise<LoadOutcome> {
   let patient: Patient;
@@ -107,17 +114,20 @@ export async function loadPatientAiResults(client: SmartClient, patientId: strin
     return classifyFailure(error, true);
   }
 
+  let observations: Bundle;
+  let flags: Bundle;
   try {
-    const [observations, flags] = await Promise.all([
+    [observations, flags] = await Promise.all([
       client.request<Bundle>(aiResultSearch(patientId), { pageLimit: 1 }),
       client.request<Bundle>(flagSearch(patientId), { pageLimit: 1 }),
     ]);
-    return {
-      kind: 'loaded',
-      patientName: formatName(patient.name?.[0]),
-      results: buildResultRows(observations, flags),
-    };
   } catch (error) {
     return classifyFailure(error, false);
   }
+
+  return {
+    kind: 'loaded',
+    patientName: formatName(patient.name?.[0]),
+    results: buildResultRows(observations, flags),
+  };
 }
