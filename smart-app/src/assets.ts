@@ -45,7 +45,10 @@ export async function buildClientAssets(distDir: string = DEFAULT_DIST_DIR): Pro
  * @returns `built` when this call ran the build, `existing` when it reused earlier output.
  * @throws MissingAssetsError when `mode` is `never` and `distDir` has no `index.html`.
  */
-export async function prepareClientAssets(distDir: string, mode: AssetBuildMode): Promise<'built' | 'existing'> {
+export async function prepareClientAssets(
+  distDir: string,
+  mode: AssetBuildMode
+): Promise<'built' | 'existing'> {
   const indexFile = join(distDir, 'index.html');
   const present = existsSync(indexFile);
 

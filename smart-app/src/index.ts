@@ -1,4 +1,9 @@
-export { startSmartApp, createSmartAppHandler, type SmartAppOptions, type RunningSmartApp } from './server.js';
+export {
+  startSmartApp,
+  createSmartAppHandler,
+  type SmartAppOptions,
+  type RunningSmartApp,
+} from './server.js';
 export { buildClientAssets, prepareClientAssets, DEFAULT_DIST_DIR, type AssetBuildMode } from './assets.js';
 export { loadSmartAppConfig, type SmartAppConfig } from './config.js';
 export { MissingAssetsError } from './missing-assets-error.js';

@@ -88,8 +88,14 @@ void describe('smart-app server', () => {
     const emptyDir = await mkdtemp(join(tmpdir(), 'monitormed-smart-app-empty-'));
     try {
       await assert.rejects(
-        startSmartApp({ port: 0, distDir: emptyDir, build: 'never', logger: createLogger('smart-app-test', 'silent') }),
-        (error: unknown) => error instanceof MissingAssetsError && /npm run build -w smart-app/.test(error.message)
+        startSmartApp({
+          port: 0,
+          distDir: emptyDir,
+          build: 'never',
+          logger: createLogger('smart-app-test', 'silent'),
+        }),
+        (error: unknown) =>
+          error instanceof MissingAssetsError && /npm run build -w smart-app/.test(error.message)
       );
     } finally {
       await rm(emptyDir, { recursive: true, force: true });

@@ -44,7 +44,11 @@ export interface RunningSmartApp {
  * @param log - Service logger.
  * @returns The express application, not yet listening.
  */
-export function createSmartAppHandler(distDir: string, fhirUpstreamUrl: string, log: Logger): express.Express {
+export function createSmartAppHandler(
+  distDir: string,
+  fhirUpstreamUrl: string,
+  log: Logger
+): express.Express {
   const app = express();
   app.disable('x-powered-by');
 
@@ -59,13 +63,19 @@ export function createSmartAppHandler(distDir: string, fhirUpstreamUrl: string, 
     express.static(distDir, {
       index: 'index.html',
       setHeaders: (res, path) => {
-        res.setHeader('Cache-Control', path.endsWith('.html') ? 'no-cache' : 'public, max-age=31536000, immutable');
+        res.setHeader(
+          'Cache-Control',
+          path.endsWith('.html') ? 'no-cache' : 'public, max-age=31536000, immutable'
+        );
       },
     })
   );
 
   app.use((_req, res) => {
-    res.status(404).type('text/plain').send('Not found. The AI results page is at /?patient=<FHIR patient id>.\n');
+    res
+      .status(404)
+      .type('text/plain')
+      .send('Not found. The AI results page is at /?patient=<FHIR patient id>.\n');
   });
 
   app.use((error: Error, req: Request, res: Response, next: NextFunction) => {
@@ -74,7 +84,10 @@ export function createSmartAppHandler(distDir: string, fhirUpstreamUrl: string, 
       next(error);
       return;
     }
-    res.status(500).type('text/plain').send('Internal server error. The SMART app server log has the cause.\n');
+    res
+      .status(500)
+      .type('text/plain')
+      .send('Internal server error. The SMART app server log has the cause.\n');
   });
 
   return app;

@@ -97,7 +97,10 @@ function aiObservation(
         ],
       },
     ],
-    extension: [{ url: AI_CONFIDENCE_EXTENSION, valueDecimal: Math.max(probability, 1 - probability) }, ...extra],
+    extension: [
+      { url: AI_CONFIDENCE_EXTENSION, valueDecimal: Math.max(probability, 1 - probability) },
+      ...extra,
+    ],
   };
 }
 
@@ -170,7 +173,10 @@ void describe('smart-app in Chromium', () => {
   });
 
   async function setUp(): Promise<Fixture> {
-    assert.ok(existsSync(CHROMIUM_PATH), `Chromium is missing at ${CHROMIUM_PATH}: install it with "apt-get install -y chromium".`);
+    assert.ok(
+      existsSync(CHROMIUM_PATH),
+      `Chromium is missing at ${CHROMIUM_PATH}: install it with "apt-get install -y chromium".`
+    );
     await assertHapiReachable();
     await mkdir(SCREENSHOT_DIR, { recursive: true });
 
@@ -179,12 +185,23 @@ void describe('smart-app in Chromium', () => {
     assert.ok(catalogModel);
     const modelName = `Smart-app test model ${runId}`;
     const device = await createResource(
-      buildModelDevice({ ...catalogModel, modelId: `smart-app-test-${runId}`, name: modelName, version: '9.9.1' })
+      buildModelDevice({
+        ...catalogModel,
+        modelId: `smart-app-test-${runId}`,
+        name: modelName,
+        version: '9.9.1',
+      })
     );
 
-    const patient = await createResource<Patient>({ resourceType: 'Patient', name: [{ family: 'Testpatient', given: ['Smart'] }] });
+    const patient = await createResource<Patient>({
+      resourceType: 'Patient',
+      name: [{ family: 'Testpatient', given: ['Smart'] }],
+    });
     const patientId = patient.id;
-    const emptyPatient = await createResource<Patient>({ resourceType: 'Patient', name: [{ family: 'Noresults' }] });
+    const emptyPatient = await createResource<Patient>({
+      resourceType: 'Patient',
+      name: [{ family: 'Noresults' }],
+    });
     const emptyPatientId = emptyPatient.id;
 
     const flagged = await createResource(
@@ -219,7 +236,9 @@ void describe('smart-app in Chromium', () => {
       meta: { security: [AIAST] },
       identifier: [{ system: FLAG_ID_SYSTEM, value: `${flaggedId}|${FLAG_CODES.modelDrift.code}` }],
       status: 'active',
-      category: [{ coding: [{ system: 'http://terminology.hl7.org/CodeSystem/flag-category', code: 'clinical' }] }],
+      category: [
+        { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/flag-category', code: 'clinical' }] },
+      ],
       code: { coding: [FLAG_CODES.modelDrift] },
       subject: { reference: `Patient/${patientId}` },
       extension: [{ url: FLAG_DETAIL_EXTENSION, valueReference: { reference: `Observation/${flaggedId}` } }],
@@ -228,7 +247,14 @@ void describe('smart-app in Chromium', () => {
     const distDir = await mkdtemp(join(tmpdir(), 'monitormed-smart-app-e2e-'));
     cleanups.push({ name: 'build folder', run: () => rm(distDir, { recursive: true, force: true }) });
     const logger = createLogger('smart-app-test', 'silent');
-    const app = await startSmartApp({ host: '127.0.0.1', port: 0, fhirUpstreamUrl: fhirBaseUrl, distDir, build: 'always', logger });
+    const app = await startSmartApp({
+      host: '127.0.0.1',
+      port: 0,
+      fhirUpstreamUrl: fhirBaseUrl,
+      distDir,
+      build: 'always',
+      logger,
+    });
     cleanups.push({ name: 'smart-app', run: () => app.close() });
 
     const unreachableApp = await startSmartApp({
@@ -319,7 +345,11 @@ void describe('smart-app in Chromium', () => {
 
   void it('reports an unreachable FHIR server', async () => {
     const f = requireFixture();
-    const page = await openPage(f.browser, `${f.unreachableApp.url}/?patient=${f.patientId}`, 'fhir-unreachable.png');
+    const page = await openPage(
+      f.browser,
+      `${f.unreachableApp.url}/?patient=${f.patientId}`,
+      'fhir-unreachable.png'
+    );
     assert.equal(await page.getByRole('alert').locator('h2').innerText(), 'FHIR server unreachable');
     await page.close();
   });

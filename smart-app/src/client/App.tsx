@@ -68,7 +68,8 @@ function PatientResults({ patientId, fhirBaseUrl }: { patientId: string; fhirBas
     case 'patient-not-found':
       return (
         <Problem title="Patient not found">
-          The FHIR server has no patient with id <code>{patientId}</code>. Check the id, or open the app from the EHR.
+          The FHIR server has no patient with id <code>{patientId}</code>. Check the id, or open the app from
+          the EHR.
         </Problem>
       );
     case 'unreachable':
@@ -109,7 +110,8 @@ function PatientResults({ patientId, fhirBaseUrl }: { patientId: string; fhirBas
           ) : null}
           {state.results.unlinkedFlagCount > 0 ? (
             <p className="note">
-              {state.results.unlinkedFlagCount} other active flag(s) on this patient do not point at a listed result.
+              {state.results.unlinkedFlagCount} other active flag(s) on this patient do not point at a listed
+              result.
             </p>
           ) : null}
         </>

@@ -57,7 +57,9 @@ export function ResultsTable({ rows }: ResultsTableProps) {
             <td>{row.interpretation ?? MISSING_VALUE}</td>
             <td className="number">{formatDecimal(row.confidence)}</td>
             <td className="number">{formatDecimal(row.uncertaintyBits)}</td>
-            <td className={row.drift?.detected === true ? 'drift-detected' : undefined}>{formatDrift(row.drift)}</td>
+            <td className={row.drift?.detected === true ? 'drift-detected' : undefined}>
+              {formatDrift(row.drift)}
+            </td>
             <td>
               <FlagList row={row} />
             </td>

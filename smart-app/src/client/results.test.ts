@@ -28,7 +28,11 @@ const flaggedObservation: Observation = {
   effectiveDateTime: '2026-03-14T10:22:00Z',
   valueQuantity: { value: 0.55, unit: '1', system: 'http://unitsofmeasure.org', code: '1' },
   device: { reference: 'Device/dev-1/_history/2' },
-  interpretation: [{ coding: [{ system: 'http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation', code: 'POS' }] }],
+  interpretation: [
+    {
+      coding: [{ system: 'http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation', code: 'POS' }],
+    },
+  ],
   extension: [
     { url: AI_CONFIDENCE_EXTENSION, valueDecimal: 0.55 },
     {
@@ -165,6 +169,9 @@ void describe('format helpers', () => {
       'Drift detected (p = 0.003, window 2026-03-14)'
     );
     assert.equal(formatDrift({ detected: false, pValue: 0.41, window: undefined }), 'No drift (p = 0.41)');
-    assert.equal(formatDrift({ detected: undefined, pValue: undefined, window: undefined }), 'Drift status unknown');
+    assert.equal(
+      formatDrift({ detected: undefined, pValue: undefined, window: undefined }),
+      'Drift status unknown'
+    );
   });
 });
