@@ -1,0 +1,129 @@
+/**
+ * Typed FHIR calls the analyzers make through fhir-kit-client: reads that tolerate deleted resources,
+ * optimistic-locking updates (If-Match, https://hl7.org/fhir/R4/http.html#concurrency) and conditional
+ * creates (If-None-Exist).
+ */
+import type { Device, Flag, Observation, Resource } from '@medplum/fhirtypes';
+import type { FhirClient } from '@monitormed/common';
+import { VersionConflictError } from './version-conflict-error.js';
+
+/**
+ * Returns the HTTP status of a fhir-kit-client error.
+ * @param err - Anything thrown by the client.
+ * @returns The status, or undefined for network errors.
+ */
+export function httpStatusOf(err: unknown): number | undefined {
+  return (err as { response?: { status?: number } } | undefined)?.response?.status;
+}
+
+/**
+ * Reads a resource, returning undefined when it was deleted or never existed.
+ * @param client - FHIR client.
+ * @param resourceType - Resource type.
+ * @param id - Logical id.
+ * @returns The resource or undefined on 404 and 410.
+ */
+export async function readOptional<T extends Resource>(
+  client: FhirClient,
+  resourceType: T['resourceType'],
+  id: string
+): Promise<T | undefined> {
+  try {
+    return (await client.read({ resourceType, id })) as unknown as T;
+  } catch (err) {
+    const status = httpStatusOf(err);
+    if (status === 404 || status === 410) {
+      return undefined;
+    }
+    throw err;
+  }
+}
+
+/**
+ * Reads an Observation.
+ * @param client - FHIR client.
+ * @param id - Observation id.
+ * @returns The Observation, or undefined when it was deleted.
+ */
+export function readObservation(client: FhirClient, id: string): Promise<Observation | undefined> {
+  return readOptional<Observation>(client, 'Observation', id);
+}
+
+/**
+ * Reads a Device.
+ * @param client - FHIR client.
+ * @param id - Device id.
+ * @returns The Device, or undefined when it does not exist.
+ */
+export function readDevice(client: FhirClient, id: string): Promise<Device | undefined> {
+  return readOptional<Device>(client, 'Device', id);
+}
+
+/** Result of {@link updateObservationWithRetry}. */
+export type UpdateOutcome = 'updated' | 'unchanged' | 'deleted';
+
+/**
+ * Applies `change` to the current version of an Observation and writes it with `If-Match: W/"<versionId>"`.
+ * When another writer got there first (412, or 409 which HAPI also uses for version conflicts), it reads
+ * the Observation again and reapplies `change`.
+ * @param client - FHIR client.
+ * @param id - Observation id.
+ * @param change - Returns the new Observation, or undefined when nothing needs to be written.
+ * @param maxAttempts - Writes to try before giving up.
+ * @returns Whether the Observation was updated, already up to date, or deleted.
+ * @throws VersionConflictError after `maxAttempts` conflicts.
+ */
+export async function updateObservationWithRetry(
+  client: FhirClient,
+  id: string,
+  change: (current: Observation) => Observation | undefined,
+  maxAttempts = 5
+): Promise<UpdateOutcome> {
+  for (let attempt = 1; attempt <= maxAttempts; attempt += 1) {
+    const current = await readObservation(client, id);
+    if (current === undefined) {
+      return 'deleted';
+    }
+
+    const next = change(current);
+    if (next === undefined) {
+      return 'unchanged';
+    }
+
+    const versionId = current.meta?.versionId;
+    try {
+      await client.update({
+        resourceType: 'Observation',
+        id,
+        body: { ...next, id },
+        options: versionId === undefined ? {} : { headers: { 'If-Match': `W/"${versionId}"` } },
+      });
+      return 'updated';
+    } catch (err) {
+      const status = httpStatusOf(err);
+      if (status !== 412 && status !== 409) {
+        throw err;
+      }
+    }
+  }
+
+  throw new VersionConflictError(
+    `Observation/${id} changed during each of ${maxAttempts} update attempts; the job will be retried.`
+  );
+}
+
+/**
+ * Creates a Flag unless one matching `ifNoneExist` exists (conditional create).
+ * @param client - FHIR client.
+ * @param flag - The Flag to create.
+ * @param ifNoneExist - Search query identifying an existing copy.
+ * @returns The created or existing Flag's id when the server returns it.
+ */
+export async function createFlagIfAbsent(client: FhirClient, flag: Flag, ifNoneExist: string): Promise<string | undefined> {
+  const stored = (await client.create({
+    resourceType: 'Flag',
+    body: { ...flag },
+    options: { headers: { 'If-None-Exist': ifNoneExist, Prefer: 'return=representation' } },
+  })) as unknown as Partial<Flag>;
+  return stored.id;
+}

@@ -1,0 +1,192 @@
+/**
+ * The ANALYZE_QUEUE job: computes the uncertainty of one AI result, stores it, flags high uncertainty and
+ * schedules the drift evaluation of the result's window.
+ */
+import type { Observation } from '@medplum/fhirtypes';
+import { driftJobId, FLAG_CODES, hasAiLabel, type AnalyzeResultJob, type EvaluateDriftJob } from '@monitormed/common';
+import type Bull from 'bull';
+import {
+  ANALYZER_VERSION,
+  buildDriftExtension,
+  buildUncertaintyExtension,
+  hasEqualExtension,
+  readUncertainty,
+  replaceExtension,
+} from '../fhir/extensions.js';
+import { buildMonitoringFlag, flagIdentifierQuery } from '../fhir/flags.js';
+import { createFlagIfAbsent, readObservation, updateObservationWithRetry } from '../fhir/gateway.js';
+import { InvalidResultError } from '../invalid-result-error.js';
+import { binaryEntropyBits, decisionMargin, isProbability } from '../stats/entropy.js';
+import { METRICS } from '../store/documents.js';
+import type { WorkerContext } from './context.js';
+import { resolveResultModel } from './model-resolution.js';
+import { windowOf } from './windows.js';
+
+/** What an analysis did, stored by bull as the job's return value. */
+export interface AnalyzeOutcome {
+  observationId: string;
+  outcome: 'analyzed' | 'already-analyzed' | 'deleted' | 'not-ai-result';
+  window?: string;
+  entropyBits?: number;
+  flagged?: boolean;
+}
+
+// Entropies this close are the same value after a JSON round trip through the FHIR server.
+const ENTROPY_TOLERANCE = 1e-12;
+
+/**
+ * Analyses one AI result version.
+ *
+ * Order matters for crash safety: the Mongo document, the Flag and the drift job come first and are
+ * idempotent; the extension write comes last. The extension also stops the loop that the write itself starts
+ * (the update triggers the Subscription again, and that job finds the extension and stops).
+ * @param context - Peers, settings and logger.
+ * @param job - The bull job.
+ * @returns What was done.
+ * @throws InvalidResultError when the result is unusable, after recording it in Mongo and discarding the job
+ *   so that bull does not retry it.
+ */
+export async function processAnalyzeJob(context: WorkerContext, job: Bull.Job<AnalyzeResultJob>): Promise<AnalyzeOutcome> {
+  try {
+    return await analyzeResult(context, job.data);
+  } catch (err) {
+    if (err instanceof InvalidResultError) {
+      // Record why the result cannot be analysed, where the monitoring views look for results.
+      await context.store.upsertResult({
+        observationId: job.data.id,
+        observationVersionId: job.data.versionId,
+        status: 'invalid',
+        error: err.message,
+        analyzedAt: new Date(),
+        analyzerVersion: ANALYZER_VERSION,
+      });
+      context.log.warn({ observationId: job.data.id, err }, 'AI result cannot be analysed; job failed permanently');
+      await job.discard();
+    }
+    throw err;
+  }
+}
+
+async function analyzeResult(context: WorkerContext, job: AnalyzeResultJob): Promise<AnalyzeOutcome> {
+  const { fhir, store, settings, log } = context;
+  const observationId = job.id;
+
+  const observation = await readObservation(fhir, observationId);
+  if (observation === undefined) {
+    log.info({ observationId }, 'Observation was deleted before analysis; nothing to do');
+    return { observationId, outcome: 'deleted' };
+  }
+  if (!hasAiLabel(observation.meta)) {
+    log.info({ observationId }, 'Observation has no AIAST label; not an AI result');
+    return { observationId, outcome: 'not-ai-result' };
+  }
+  const versionId = observation.meta?.versionId ?? job.versionId;
+
+  const score = observation.valueQuantity?.value;
+  if (!isProbability(score)) {
+    throw new InvalidResultError(
+      `Observation/${observationId} valueQuantity.value is ${String(score)}; expected a probability from 0 to 1.`
+    );
+  }
+
+  const entropyBits = binaryEntropyBits(score);
+  const recorded = readUncertainty(observation.extension);
+  if (
+    recorded?.analyzerVersion === ANALYZER_VERSION &&
+    Math.abs(recorded.entropyBits - entropyBits) <= ENTROPY_TOLERANCE
+  ) {
+    log.debug({ observationId, versionId }, 'Observation already carries this analyzer version; skipped');
+    return { observationId, outcome: 'already-analyzed' };
+  }
+
+  const model = await resolveResultModel(fhir, observation);
+  const effective = observation.effectiveDateTime;
+  const window = windowOf(observationId, effective);
+  const patientId = patientIdOf(observation);
+
+  await store.upsertResult({
+    observationId,
+    observationVersionId: versionId,
+    status: 'analyzed',
+    modelId: model.modelId,
+    modelVersion: model.modelVersion,
+    deviceId: model.deviceId,
+    window,
+    score,
+    entropy: entropyBits,
+    margin: decisionMargin(score),
+    patientId,
+    effective: new Date(effective ?? ''),
+    analyzedAt: new Date(),
+    analyzerVersion: ANALYZER_VERSION,
+  });
+
+  const flagged = entropyBits >= settings.uncertaintyThresholdBits;
+  if (flagged && patientId !== undefined && effective !== undefined) {
+    await createFlagIfAbsent(
+      fhir,
+      buildMonitoringFlag({ observationId, patientId, effective }, FLAG_CODES.highUncertainty),
+      flagIdentifierQuery(observationId, FLAG_CODES.highUncertainty.code)
+    );
+    log.info({ observationId }, 'Flagged high uncertainty');
+  } else if (flagged) {
+    log.warn({ observationId }, 'High uncertainty but no Patient subject; no Flag written');
+  }
+
+  await scheduleDriftEvaluation(context, { modelId: model.modelId, window });
+
+  const driftMetric = await store.findMetric(model.modelId, model.modelVersion, METRICS.outputDriftKs, window);
+  const uncertaintyExtension = buildUncertaintyExtension(entropyBits);
+  const driftExtension =
+    driftMetric?.status !== undefined && driftMetric.status !== 'reference' && typeof driftMetric.value === 'number'
+      ? buildDriftExtension({
+          statistic: driftMetric.statistic ?? 0,
+          pValue: driftMetric.value,
+          threshold: driftMetric.threshold ?? settings.driftPThreshold,
+          window,
+          detected: driftMetric.detected === true,
+        })
+      : undefined;
+
+  const outcome = await updateObservationWithRetry(fhir, observationId, (current) => {
+    // A newer version with another score gets its own job; do not stamp this entropy onto it.
+    if (current.valueQuantity?.value !== score) {
+      return undefined;
+    }
+    if (hasEqualExtension(current.extension, uncertaintyExtension)) {
+      return undefined;
+    }
+    let extension = replaceExtension(current.extension, uncertaintyExtension);
+    if (driftExtension !== undefined) {
+      extension = replaceExtension(extension, driftExtension);
+    }
+    return { ...current, extension } satisfies Observation;
+  });
+
+  log.info({ observationId, window, flagged, update: outcome }, 'Analysed AI result');
+  return { observationId, outcome: 'analyzed', window, entropyBits, flagged };
+}
+
+/**
+ * Adds the drift evaluation of (model, window) with a delay. While a job with the same id waits, bull drops
+ * the add, so a burst of results in one window is evaluated once, `driftDebounceMs` after its first result.
+ * Results that arrive while the evaluation runs are caught by its own re-check (see evaluate-drift.ts).
+ * @param context - Worker context with the drift queue.
+ * @param job - Model and window.
+ */
+export async function scheduleDriftEvaluation(context: WorkerContext, job: EvaluateDriftJob): Promise<void> {
+  await context.driftQueue.add(job, {
+    jobId: driftJobId(job),
+    delay: context.settings.driftDebounceMs,
+    removeOnComplete: true,
+    removeOnFail: { age: 7 * 24 * 3600 },
+    attempts: 3,
+    backoff: { type: 'exponential', delay: 2_000 },
+  });
+}
+
+function patientIdOf(observation: Observation): string | undefined {
+  const reference = observation.subject?.reference;
+  const match = reference === undefined ? null : /^(?:.*\/)?Patient\/([^/]+)$/.exec(reference);
+  return match?.[1];
+}

@@ -1,0 +1,13 @@
+import type { EvaluateDriftJob, FhirClient, Logger } from '@monitormed/common';
+import type Bull from 'bull';
+import type { AnalyzerSettings } from '../settings.js';
+import type { ResultsStore } from '../store/results-store.js';
+
+/** What the job processors share: peers, the drift queue, settings and the logger. */
+export interface WorkerContext {
+  fhir: FhirClient;
+  store: ResultsStore;
+  driftQueue: Bull.Queue<EvaluateDriftJob>;
+  settings: AnalyzerSettings;
+  log: Logger;
+}

@@ -1,0 +1,180 @@
+/**
+ * The DRIFT_QUEUE job: output drift of one model in one window.
+ *
+ * The reference is the model version's first `driftReferenceWindows` windows (by key), pooled. Windows inside
+ * the reference are not tested. A later window W is tested with the two-sample KS test of W's scores against
+ * the pooled reference scores; drift is detected when p < `driftPThreshold` and W has at least
+ * `driftMinWindowN` results. PSI is recorded beside it. The status is written to Mongo, as DRIFT_EXTENSION
+ * on every result of W, and as a model-drift Flag per result when drift is detected.
+ */
+import { FLAG_CODES, type EvaluateDriftJob } from '@monitormed/common';
+import type Bull from 'bull';
+import { ANALYZER_VERSION, buildDriftExtension, hasEqualExtension, replaceExtension, type DriftStatus } from '../fhir/extensions.js';
+import { buildMonitoringFlag, flagIdentifierQuery } from '../fhir/flags.js';
+import { createFlagIfAbsent, updateObservationWithRetry } from '../fhir/gateway.js';
+import { ksTwoSample } from '../stats/ks.js';
+import { populationStabilityIndex } from '../stats/psi.js';
+import { METRICS, type DriftWindowStatus } from '../store/documents.js';
+import type { WindowResult } from '../store/results-store.js';
+import { scheduleDriftEvaluation } from './analyze-result.js';
+import type { WorkerContext } from './context.js';
+
+/** Outcome of one model version in the window, stored by bull as part of the job's return value. */
+export interface DriftOutcome {
+  modelVersion: string;
+  status: DriftWindowStatus;
+  n: number;
+  pValue?: number;
+}
+
+// Results that arrive while an evaluation runs are evaluated by re-running it, at most this many times.
+const MAX_PASSES = 5;
+
+// Observation updates in flight at once, to keep the FHIR server responsive.
+const WRITE_CONCURRENCY = 4;
+
+/**
+ * Evaluates drift of every model version that has results in the job's window.
+ * @param context - Peers, settings and logger.
+ * @param job - The bull job with model id and window.
+ * @returns One outcome per model version.
+ */
+export async function processDriftJob(context: WorkerContext, job: Bull.Job<EvaluateDriftJob>): Promise<DriftOutcome[]> {
+  const { modelId, window } = job.data;
+  const versions = await context.store.modelVersionsInWindow(modelId, window);
+
+  const outcomes: DriftOutcome[] = [];
+  for (const modelVersion of versions) {
+    outcomes.push(await evaluateUntilStable(context, modelId, modelVersion, window));
+  }
+  return outcomes;
+}
+
+/**
+ * Evaluates one model version's window, and again while results kept arriving during the evaluation: bull
+ * drops the scheduling of those results because this job's id is still taken.
+ */
+async function evaluateUntilStable(
+  context: WorkerContext,
+  modelId: string,
+  modelVersion: string,
+  window: string
+): Promise<DriftOutcome> {
+  let outcome: DriftOutcome | undefined;
+  for (let pass = 1; pass <= MAX_PASSES; pass += 1) {
+    const before = await context.store.windowFingerprint(modelId, modelVersion, window);
+    outcome = await evaluateWindow(context, modelId, modelVersion, window);
+    const after = await context.store.windowFingerprint(modelId, modelVersion, window);
+    if (before === after) {
+      return outcome;
+    }
+    context.log.info({ modelId, window, pass }, 'Results arrived during the drift evaluation; evaluating again');
+  }
+
+  // Still changing: schedule one more evaluation instead of holding the worker.
+  await scheduleDriftEvaluation(context, { modelId, window });
+  return outcome ?? { modelVersion, status: 'insufficient-data', n: 0 };
+}
+
+async function evaluateWindow(
+  context: WorkerContext,
+  modelId: string,
+  modelVersion: string,
+  window: string
+): Promise<DriftOutcome> {
+  const { store, settings, log } = context;
+  const windows = await store.windows(modelId, modelVersion);
+  const referenceWindows = windows.slice(0, settings.driftReferenceWindows);
+  const current = await store.resultsIn(modelId, modelVersion, [window]);
+  const base = { modelId, modelVersion, subgroup: 'all', window, n: current.length, computedAt: new Date(), analyzerVersion: ANALYZER_VERSION };
+
+  // FerretDB has no $avg, so the mean is computed here.
+  const entropyMean = current.length === 0 ? null : current.reduce((sum, result) => sum + result.entropy, 0) / current.length;
+  await store.upsertMetric({ ...base, metric: METRICS.uncertaintyEntropyMean, value: entropyMean });
+
+  if (referenceWindows.includes(window)) {
+    const referenceFields = { status: 'reference' as const, referenceWindows, value: null };
+    await store.upsertMetric({
+      ...base,
+      ...referenceFields,
+      metric: METRICS.outputDriftKs,
+      statistic: null,
+      pValueMethod: null,
+      detected: false,
+      threshold: settings.driftPThreshold,
+      minN: settings.driftMinWindowN,
+    });
+    await store.upsertMetric({ ...base, ...referenceFields, metric: METRICS.outputPsi });
+
+    // A changed reference changes every later window's test, so evaluate those again.
+    for (const laterWindow of windows.slice(settings.driftReferenceWindows)) {
+      await scheduleDriftEvaluation(context, { modelId, window: laterWindow });
+    }
+    log.info({ modelId, window, n: current.length }, 'Window is part of the drift reference; not tested');
+    return { modelVersion, status: 'reference', n: current.length };
+  }
+
+  const referenceResults = await store.resultsIn(modelId, modelVersion, referenceWindows);
+  const currentScores = current.map((result) => result.score);
+  const referenceScores = referenceResults.map((result) => result.score);
+
+  const ks = ksTwoSample(currentScores, referenceScores);
+  const enough = current.length >= settings.driftMinWindowN;
+  const detected = enough && ks.pValue < settings.driftPThreshold;
+  const status: DriftWindowStatus = !enough ? 'insufficient-data' : detected ? 'drift' : 'no-drift';
+  const psi = populationStabilityIndex(referenceScores, currentScores);
+
+  const shared = { status, referenceN: referenceScores.length, referenceWindows };
+  await store.upsertMetric({
+    ...base,
+    ...shared,
+    metric: METRICS.outputDriftKs,
+    value: ks.pValue,
+    statistic: ks.statistic,
+    pValueMethod: ks.method,
+    threshold: settings.driftPThreshold,
+    detected,
+    minN: settings.driftMinWindowN,
+  });
+  await store.upsertMetric({ ...base, ...shared, metric: METRICS.outputPsi, value: psi.value, bins: psi.binEdges.length - 1 });
+
+  const driftStatus: DriftStatus = { statistic: ks.statistic, pValue: ks.pValue, threshold: settings.driftPThreshold, window, detected };
+  await forEachLimited(current, WRITE_CONCURRENCY, (result) => writeDriftStatus(context, result, driftStatus));
+
+  log.info({ modelId, window, n: current.length, status, pValue: ks.pValue }, 'Evaluated output drift');
+  return { modelVersion, status, n: current.length, pValue: ks.pValue };
+}
+
+/** Writes DRIFT_EXTENSION on one result when it changed, and the model-drift Flag when drift is detected. */
+async function writeDriftStatus(context: WorkerContext, result: WindowResult, status: DriftStatus): Promise<void> {
+  const extension = buildDriftExtension(status);
+  await updateObservationWithRetry(context.fhir, result.observationId, (observation) =>
+    hasEqualExtension(observation.extension, extension)
+      ? undefined
+      : { ...observation, extension: replaceExtension(observation.extension, extension) }
+  );
+
+  if (status.detected && result.patientId !== undefined) {
+    // TODO: retire model-drift Flags (status inactive) when a later evaluation no longer detects drift.
+    await createFlagIfAbsent(
+      context.fhir,
+      buildMonitoringFlag(
+        { observationId: result.observationId, patientId: result.patientId, effective: (result.effective ?? new Date()).toISOString() },
+        FLAG_CODES.modelDrift
+      ),
+      flagIdentifierQuery(result.observationId, FLAG_CODES.modelDrift.code)
+    );
+  }
+}
+
+async function forEachLimited<T>(items: readonly T[], limit: number, action: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const runners = Array.from({ length: Math.min(limit, items.length) }, async () => {
+    while (next < items.length) {
+      const item = items[next] as T;
+      next += 1;
+      await action(item);
+    }
+  });
+  await Promise.all(runners);
+}
