@@ -101,10 +101,10 @@ void describe('HL7 listener over MLLP', () => {
     const provenances = await search<Provenance>(fhir, 'Provenance', { target: `Observation/${observation.id ?? ''}` });
     assert.equal(provenances.length, 1);
     const provenance = provenances[0];
-    assert.equal(provenance?.agent[0]?.who?.reference, `Device/${deviceId}`);
-    assert.equal(provenance?.agent[0]?.role?.[0]?.coding?.[0]?.code, AI_DEVICE_TYPE.code);
-    assert.equal(provenance?.reason?.[0]?.coding?.[0]?.code, AIAST.code);
-    assert.ok(provenance?.target.some((target) => target.reference === `DiagnosticReport/${report.id ?? ''}`));
+    assert.equal(provenance?.agent[0]?.who.reference, `Device/${deviceId}`);
+    assert.equal(provenance.agent[0].role?.[0]?.coding?.[0]?.code, AI_DEVICE_TYPE.code);
+    assert.equal(provenance.reason?.[0]?.coding?.[0]?.code, AIAST.code);
+    assert.ok(provenance.target.some((target) => target.reference === `DiagnosticReport/${report.id ?? ''}`));
 
     const stored = await messages.findOne({ controlId });
     assert.ok(stored, 'message not stored in MongoDB');
@@ -150,8 +150,8 @@ void describe('HL7 listener over MLLP', () => {
 
     const [report] = await search<DiagnosticReport>(fhir, 'DiagnosticReport', { identifier: resultIdentifier(FACILITY, controlId, '1') });
     assert.equal(report?.status, 'preliminary');
-    assert.equal(report?.result?.length, 6);
-    assert.equal(hasAiLabel(report?.meta), false);
+    assert.equal(report.result?.length, 6);
+    assert.equal(hasAiLabel(report.meta), false);
   });
 
   void it('rejects an empty MSH-9 and stores the reason', async () => {
@@ -160,8 +160,8 @@ void describe('HL7 listener over MLLP', () => {
     assert.deepEqual(msa(ack).slice(1, 3), ['AR', controlId]);
     const err = ackSegments(ack, 'ERR')[0];
     assert.equal(err?.[2], 'MSH^1^9');
-    assert.equal(err?.[3], '101^Required field missing^HL70357');
-    assert.equal(err?.[4], 'E');
+    assert.equal(err[3], '101^Required field missing^HL70357');
+    assert.equal(err[4], 'E');
 
     const stored = await messages.findOne({ controlId });
     assert.equal(stored?.status, 'rejected');
@@ -188,7 +188,7 @@ void describe('HL7 listener over MLLP', () => {
     assert.deepEqual(msa(ack).slice(1, 3), ['AE', controlId]);
     const err = ackSegments(ack, 'ERR')[0];
     assert.equal(err?.[2], 'PID^1^3');
-    assert.match(err?.[8] ?? '', /[Pp]atient not found/);
+    assert.match(err[8] ?? '', /[Pp]atient not found/);
     assert.equal((await search<Observation>(fhir, 'Observation', { identifier: resultIdentifier(FACILITY, controlId, '1', '1') })).length, 0);
     assert.equal((await messages.findOne({ controlId }))?.status, 'failed');
   });
@@ -218,8 +218,8 @@ void describe('HL7 listener over MLLP', () => {
       const patients = await search<Patient>(fhir, 'Patient', { identifier: `${TEST_MRN_SYSTEM}|${newPatientId}` });
       assert.equal(patients.length, 1);
       assert.equal(patients[0]?.gender, 'female');
-      assert.equal(patients[0]?.birthDate, '1970-01-01');
-      assert.equal(patients[0]?.name, undefined);
+      assert.equal(patients[0].birthDate, '1970-01-01');
+      assert.equal(patients[0].name, undefined);
     } finally {
       other.close();
       await creating.close();

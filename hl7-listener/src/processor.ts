@@ -148,12 +148,13 @@ function checkMessageType(message: Hl7Message): void {
       text: `Message type ${code} is not supported; this listener accepts ORU^R01 only`,
     });
   }
-  if (trigger !== 'R01') {
+  // v2.3 and older senders may send MSH-9 `ORU` alone; R01 is the only unsolicited ORU event there.
+  if (trigger !== 'R01' && trigger !== '') {
     throw new Hl7ProcessingError({
       ackCode: 'AR',
       errorCode: ERROR_CODES.unsupportedEventCode,
       location: { ...location, component: 2 },
-      text: trigger === '' ? 'MSH-9.2 trigger event is missing; expected ORU^R01' : `Trigger event ${trigger} is not supported; expected ORU^R01`,
+      text: `Trigger event ${trigger} is not supported; expected ORU^R01`,
     });
   }
 }

@@ -38,10 +38,10 @@ function pid3Error(text: string, component?: number): Hl7ProcessingError {
  * `id^^^namespace&universalId&universalIdType^typeCode`): a URI universal id, the configured system
  * of the namespace, an ISO OID as `urn:oid:`, or the configured default for identifiers without authority.
  */
-function identifierSystem(pid: Hl7Segment, repetition: number, config: Pick<ListenerConfig, 'patientIdentifierSystems' | 'defaultPatientIdentifierSystem'>): string | undefined {
-  const namespace = textValue(pid, 3, 4, 1, repetition);
-  const universalId = textValue(pid, 3, 4, 2, repetition);
-  const universalIdType = textValue(pid, 3, 4, 3, repetition).toUpperCase();
+function identifierSystem(pid: Hl7Segment, field: number, repetition: number, config: Pick<ListenerConfig, 'patientIdentifierSystems' | 'defaultPatientIdentifierSystem'>): string | undefined {
+  const namespace = textValue(pid, field, 4, 1, repetition);
+  const universalId = textValue(pid, field, 4, 2, repetition);
+  const universalIdType = textValue(pid, field, 4, 3, repetition).toUpperCase();
 
   if (universalIdType === 'URI' || /^(https?|urn):/i.test(universalId)) {
     return universalId;
@@ -56,9 +56,13 @@ function identifierSystem(pid: Hl7Segment, repetition: number, config: Pick<List
   return config.defaultPatientIdentifierSystem;
 }
 
+/** PID fields of type CX that identify the patient, in order of preference: PID-3, then PID-2 and PID-4 of v2.3 and older senders. */
+const PATIENT_ID_FIELDS = [3, 2, 4];
+
 /**
  * Reads the patient identity from PID. The repetition of PID-3 with type code MR is preferred, else the
- * first one with a value and a resolvable system.
+ * first one with a value and a resolvable system; PID-2 and PID-4 (patient id fields before v2.4) are
+ * used only when PID-3 has no usable identifier.
  * @param pid - The PID segment.
  * @param config - Namespace table and default system.
  * @returns The identity.
@@ -67,17 +71,22 @@ function identifierSystem(pid: Hl7Segment, repetition: number, config: Pick<List
 export function readPatientIdentity(pid: Hl7Segment, config: Pick<ListenerConfig, 'patientIdentifierSystems' | 'defaultPatientIdentifierSystem'>): PatientIdentity {
   const candidates: { identifier: PatientIdentity['identifier']; typeCode: string }[] = [];
   let sawValue = false;
-  for (let repetition = 0; repetition < repetitionCount(pid, 3); repetition += 1) {
-    const value = textValue(pid, 3, 1, 1, repetition);
-    if (value === '') {
-      continue;
+  for (const field of PATIENT_ID_FIELDS) {
+    for (let repetition = 0; repetition < repetitionCount(pid, field); repetition += 1) {
+      const value = textValue(pid, field, 1, 1, repetition);
+      if (value === '') {
+        continue;
+      }
+      sawValue = true;
+      const system = identifierSystem(pid, field, repetition, config);
+      if (system !== undefined) {
+        const typeCode = textValue(pid, field, 5, 1, repetition);
+        const type = typeCode === '' ? {} : { type: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/v2-0203', code: typeCode }] } };
+        candidates.push({ identifier: { system, value, ...type }, typeCode });
+      }
     }
-    sawValue = true;
-    const system = identifierSystem(pid, repetition, config);
-    if (system !== undefined) {
-      const typeCode = textValue(pid, 3, 5, 1, repetition);
-      const type = typeCode === '' ? {} : { type: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/v2-0203', code: typeCode }] } };
-      candidates.push({ identifier: { system, value, ...type }, typeCode });
+    if (candidates.length > 0) {
+      break;
     }
   }
 
