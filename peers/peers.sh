@@ -123,7 +123,7 @@ log_file() { printf '%s/%s.log' "$STATE_DIR" "$1"; }
 # Prints a string that the peer's command line contains, which guards against a reused pid.
 cmdline_marker() {
   case "$1" in
-    hapi) printf '%s' "$HAPI_JAR" ;;
+    hapi) printf 'hapi-peer' ;;
     ferretdb) printf '%s' "$FERRETDB_BIN" ;;
     redis) printf 'redis-server' ;;
   esac
@@ -171,7 +171,7 @@ port_in_use() {
 
 # ---------------------------------------------------------------- start
 
-# Starts a peer in its own session so that it outlives this shell; its output goes to the log.
+# Starts a peer in its own session so that it outlives this shell, with its output in its log file.
 spawn() {
   local peer="$1" workdir="$2"
   shift 2
@@ -198,14 +198,20 @@ launch() {
     die "$peer: port $(peer_port "$peer") on $HOST is in use by a process that does not respond as $peer; stop that process or choose another port (see the environment variables in peers.sh --help)"
   fi
 
-  # Build here, not earlier, so that a running peer never has its jar or binary replaced.
+  # Build only when this peer is about to start, so that start never rebuilds under a running peer.
   install_peer "$peer"
 
   case "$peer" in
     hapi)
+      # Run a copy: the JVM reads classes from the jar lazily, and a rebuild for another state
+      # directory (another port) would otherwise rewrite the jar under this server.
+      local run_jar="$STATE_DIR/hapi/hapi-peer.jar"
+      mkdir -p "$STATE_DIR/hapi"
+      cp -p "$HAPI_JAR" "$run_jar.tmp"
+      mv -f "$run_jar.tmp" "$run_jar"
       # The server reads HAPI_PORT (and HAPI_H2_FILE, if exported) from its environment.
       # shellcheck disable=SC2086 # HAPI_JAVA_OPTS is a list of JVM options
-      spawn hapi "$STATE_DIR/hapi" env HAPI_PORT="$HAPI_PORT" java $HAPI_JAVA_OPTS -jar "$HAPI_JAR"
+      spawn hapi "$STATE_DIR/hapi" env HAPI_PORT="$HAPI_PORT" java $HAPI_JAVA_OPTS -jar "$run_jar"
       ;;
     ferretdb)
       # Embedded FerretDB v1.24 forces telemetry off. DO_NOT_TRACK=1 is the opt-out that FerretDB's
@@ -246,8 +252,8 @@ cmd_start() {
   local peers=("$@") peer failed=0
   install_debian_packages
 
-  # HAPI needed 30 to 55 s to boot on a 2-core machine, so launch it first and bring up the others
-  # while it starts.
+  # HAPI needed 30 s (idle) to 143 s (busy) to boot on a 2-core machine, so launch it first and
+  # bring up the others while it starts.
   for peer in "${peers[@]}"; do launch "$peer"; done
   for peer in "${peers[@]}"; do
     local timeout="$PEER_START_TIMEOUT"
