@@ -91,7 +91,8 @@ void describe('conformance over public HL7 v2 samples', { skip: existsSync(SHARE
 
   for (const file of files) {
     void it(`answers every message of ${file}`, async () => {
-      assert.ok(listener && mongo, 'listener did not start');
+      assert.ok(listener, 'listener did not start');
+      assert.ok(mongo, 'MongoDB is not connected');
       const messages = mongo.db.collection<Hl7MessageDocument>(COLLECTIONS.hl7Messages);
       const content = readFileSync(new URL(file, SHARED_HL7)).toString('latin1');
       const client = await TestMllpClient.connect(listener.port);

@@ -16,7 +16,7 @@ import { countAck, type ListenerMetrics } from './metrics.js';
 import type { InboundFrame } from './mllp/server.js';
 import type { MessageStore, ReceivedMessage } from './store/message-store.js';
 
-/** What the processor needs to handle messages. */
+/** Dependencies of the message processor. */
 export interface ProcessorDependencies {
   store: MessageStore;
   fhir: FhirClient;
@@ -44,7 +44,7 @@ function firstComponent(field: string | undefined): string {
 
 /**
  * Creates the frame handler: stores each message, validates and maps it, writes the FHIR transaction
- * and returns the ACK. It never throws; every failure becomes an AE or AR with ERR segments.
+ * and returns the ACK. Failures are caught and returned as an AE or AR with ERR segments.
  */
 export function createMessageProcessor(deps: ProcessorDependencies): (frame: InboundFrame) => Promise<string> {
   const { logger, metrics } = deps;
@@ -78,7 +78,7 @@ export function createMessageProcessor(deps: ProcessorDependencies): (frame: Inb
     try {
       id = await deps.store.insertReceived(record);
     } catch (err) {
-      logger.error({ err, controlId }, 'Could not store message; answering AE so the sender retries');
+      logger.error({ err, controlId }, 'Failed to store message, so the ACK is AE and the sender must resend');
       return respond('AE', header, [
         { ackCode: 'AE', errorCode: ERROR_CODES.applicationInternalError, text: 'Message could not be stored; resend it later' },
       ]);
@@ -92,7 +92,7 @@ export function createMessageProcessor(deps: ProcessorDependencies): (frame: Inb
     try {
       await deps.store.markNotAccepted(id, code === 'AR' ? 'rejected' : 'failed', code, issues);
     } catch (err) {
-      logger.error({ err, controlId }, 'Could not record the outcome of a stored message');
+      logger.error({ err, controlId }, 'Failed to record the outcome of a stored message');
     }
     logger.info({ controlId, ackCode: code, errorCodes: issues.map((issue) => issue.errorCode) }, 'Message not accepted');
     return respond(code, header, issues);
@@ -121,7 +121,7 @@ async function processStored(deps: ProcessorDependencies, frame: InboundFrame, t
       await deps.store.markProcessed(id, resourceIds);
     } catch (err) {
       // The results are in the FHIR server, so the message is still acknowledged.
-      logger.error({ err, controlId: message.header.controlId }, 'Could not mark a processed message');
+      logger.error({ err, controlId: message.header.controlId }, 'Failed to mark a stored message as processed');
     }
     logger.info({ controlId: message.header.controlId, resourceCount: resourceIds.length }, 'Message processed');
     return [];
@@ -199,6 +199,8 @@ async function resolvePatients(deps: ProcessorDependencies, pids: Hl7Segment[]):
       if (count === 1) {
         link = { reference: { reference: `Patient?${key}` } };
       } else if (deps.config.createMissingPatients) {
+        // NOTE: two messages for the same new patient on different connections can race. Both searches find
+        // nothing, and HAPI may then create two Patients unless it enforces unique conditional creates.
         const fullUrl = `urn:uuid:${randomUUID()}`;
         const patient = buildMinimalPatient(identity, deps.config.facilityTimeZone);
         link = { reference: { reference: fullUrl }, entry: { fullUrl, resource: patient, request: { method: 'POST', url: 'Patient', ifNoneExist: key } } };

@@ -25,9 +25,9 @@ export function matchModel(models: AiModelDefinition[], sendingApplication: stri
 }
 
 /**
- * Turns a mapped Observation into an AI result as the data contract defines it: AIAST label, the model's
- * output code, the probability as a unitless quantity, the model Device, the AIconfidence extension
- * (max(p, 1 - p)) and a POS/NEG interpretation from the model's threshold.
+ * Turns a mapped Observation into an AI result as the data contract defines it. It adds the AIAST label,
+ * the model's output code, the probability as a unitless quantity and the model Device. It also adds the
+ * AIconfidence extension, max(p, 1 - p), and a POS/NEG interpretation from the model's threshold.
  * @param observation - The Observation mapped from OBX.
  * @param model - The model that produced it.
  * @param device - Reference to the model's Device.

@@ -1,6 +1,6 @@
 import type { OperationOutcome } from '@medplum/fhirtypes';
 
-/** What a failed FHIR request returned, in a form safe to put in an ACK and a log. */
+/** Status and short detail of a failed FHIR request, for the ACK's ERR-8. */
 export interface FhirFailure {
   /** HTTP status, or undefined when the server could not be reached. */
   status: number | undefined;

@@ -62,7 +62,7 @@ export function notesOf(ntes: Hl7Segment[]): Annotation[] {
     .map((text) => ({ text }));
 }
 
-/** What an Observation needs besides its OBX. */
+/** Inputs of an Observation besides its OBX. */
 export interface ObservationContext {
   subject: Reference<Patient>;
   /** Value in HL7_RESULT_ID_SYSTEM, `{MSH-4}|{MSH-10}|{OBR set id}|{OBX set id}`. */

@@ -11,7 +11,7 @@ import { dateTimeAt, mapObservation, notesOf } from './observation.js';
 import type { OrderGroup } from './result-groups.js';
 import { tokenSearchValue } from './search.js';
 
-/** How the bundle refers to a patient: a conditional reference, or a Patient entry created in the same bundle. */
+/** Reference to the patient from the bundle: a conditional reference, or a Patient entry created in the same bundle. */
 export interface PatientLink {
   reference: Reference<Patient>;
   entry?: BundleEntry;
@@ -72,9 +72,9 @@ function postEntry(resource: Resource, ifNoneExist: string, fullUrl = placeholde
 }
 
 /**
- * Builds the FHIR transaction of one ORU^R01: per OBR a DiagnosticReport, per OBX an Observation (each
- * created only if its HL7_RESULT_ID_SYSTEM identifier is new, so a replay creates nothing twice), the
- * model Devices (created if missing) and one AI Provenance per OBR and model.
+ * Builds the FHIR transaction of one ORU^R01: a DiagnosticReport per OBR, an Observation per OBX, the
+ * model Devices and one AI Provenance per OBR and model. Reports and Observations are created only when
+ * their HL7_RESULT_ID_SYSTEM identifier is new, and Devices only when missing, so a replay creates nothing twice.
  * @param input - Parsed message, order groups and patient links.
  * @returns The transaction plan.
  * @throws Hl7ProcessingError (AE) when a required field is missing or a value is invalid.

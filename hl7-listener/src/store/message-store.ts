@@ -22,7 +22,7 @@ export interface Hl7MessageDocument {
   truncated?: boolean;
   status: MessageStatus;
   ackCode?: AckCode;
-  /** Why the message was rejected or failed. */
+  /** Reason the message was rejected or failed. */
   reason?: string;
   errors?: Hl7Issue[];
   /** Resources the transaction created or matched, such as `Observation/12`. */

@@ -11,8 +11,8 @@ export class PeerUnavailableError extends Error {
 }
 
 /**
- * Connects to the HAPI FHIR peer and checks it answers.
- * @throws PeerUnavailableError when it does not.
+ * Connects to the HAPI FHIR peer and checks that it responds.
+ * @throws PeerUnavailableError when it does not respond.
  */
 export async function requireFhir(): Promise<FhirClient> {
   const config = loadConfig();
