@@ -24,13 +24,14 @@ const PHI_REDACT_PATHS = [
 
 /**
  * Creates the pino logger of one service.
- * @param service - Service name written into every line, for example `hl7-listener`.
+ * @param service - Service name written into every line as `service`, for example `hl7-listener`.
  * @param level - pino level such as `info` or `debug`.
  * @returns A logger that redacts patient data fields.
  */
 export function createLogger(service: string, level = process.env['LOG_LEVEL'] ?? 'info'): Logger {
   return pino({
-    name: service,
+    // The service goes under `service`, not pino's `name`, because `name` is a redacted PHI path.
+    base: { service, pid: process.pid },
     level,
     redact: { paths: PHI_REDACT_PATHS, censor: '[redacted]' },
   });
