@@ -1,0 +1,86 @@
+import { existsSync } from 'node:fs';
+import { readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Bundle, Identifier, Patient } from '@medplum/fhirtypes';
+import { generatePopulation, loadBundles, orderBundleFiles, type LoadSummary } from '@monitormed/synthea-data';
+
+/** Synthea's own identifier system for every resource it generates. */
+const SYNTHEA_ID_SYSTEM = 'https://github.com/synthetichealth/synthea';
+
+/** Folder of the shared Synthea bundles beside the checkout, used when present. */
+export const SHARED_BUNDLES_DIR = fileURLToPath(new URL('../../../shared/synthea/r4-bundles', import.meta.url));
+
+/** Where the demo writes a generated population when there are no shared bundles. */
+export const GENERATED_DIR = fileURLToPath(new URL('../../.peers/synthea-demo', import.meta.url));
+
+/** How the patients were obtained and which FHIR Patient ids the scenario simulates. */
+export interface DemoPatients {
+  source: 'shared' | 'generated';
+  folder: string;
+  load: LoadSummary;
+  patientIds: string[];
+}
+
+function isInformationFile(file: string): boolean {
+  return file.startsWith('hospitalInformation') || file.startsWith('practitionerInformation');
+}
+
+async function patientIdentifier(file: string): Promise<Identifier | undefined> {
+  const bundle = JSON.parse(await readFile(file, 'utf8')) as Bundle;
+  const patient = bundle.entry?.find((e) => e.resource?.resourceType === 'Patient')?.resource as Patient | undefined;
+  return patient?.identifier?.find((i) => i.system === SYNTHEA_ID_SYSTEM);
+}
+
+async function findPatientId(fhirBaseUrl: string, identifier: Identifier): Promise<string | undefined> {
+  const token = encodeURIComponent(`${identifier.system ?? ''}|${identifier.value ?? ''}`);
+  const response = await fetch(`${fhirBaseUrl}/Patient?identifier=${token}&_elements=id`, {
+    headers: { accept: 'application/fhir+json' },
+  });
+  if (!response.ok) {
+    throw new Error(`Patient search failed with HTTP ${response.status}.`);
+  }
+  const bundle = (await response.json()) as Bundle;
+  return bundle.entry?.[0]?.resource?.id;
+}
+
+/**
+ * Loads `count` Synthea patients into the FHIR server, from the shared bundles when they exist and
+ * otherwise from a population Synthea generates with `seed`, and returns their FHIR ids. Loading is
+ * idempotent, so a second demo run finds the same patients.
+ * @param options - FHIR server, patient count, seed and a progress callback.
+ * @returns The source, the load summary and the Patient ids.
+ */
+export async function prepareDemoPatients(options: {
+  fhirBaseUrl: string;
+  count: number;
+  seed: number;
+  log: (line: string) => void;
+}): Promise<DemoPatients> {
+  let source: DemoPatients['source'] = 'shared';
+  let folder = SHARED_BUNDLES_DIR;
+
+  if (!existsSync(SHARED_BUNDLES_DIR)) {
+    source = 'generated';
+    options.log(`No shared bundles at ${SHARED_BUNDLES_DIR}; generating ${options.count} patients with Synthea.`);
+    const generated = await generatePopulation({ population: options.count, seed: options.seed, outDir: GENERATED_DIR });
+    folder = generated.fhirDir;
+  }
+
+  options.log(`Loading ${options.count} patients from ${folder}.`);
+  const load = await loadBundles({ folder, fhirBaseUrl: options.fhirBaseUrl, limit: options.count });
+
+  // loadBundles takes the first `count` patient files in this order; read the same files back.
+  const files = orderBundleFiles((await readdir(folder)).filter((f) => f.endsWith('.json')))
+    .filter((f) => !isInformationFile(f))
+    .slice(0, options.count);
+  const patientIds: string[] = [];
+  for (const file of files) {
+    const identifier = await patientIdentifier(join(folder, file));
+    const id = identifier === undefined ? undefined : await findPatientId(options.fhirBaseUrl, identifier);
+    if (id !== undefined) {
+      patientIds.push(id);
+    }
+  }
+  return { source, folder, load, patientIds };
+}

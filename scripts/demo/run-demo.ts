@@ -1,0 +1,194 @@
+import { connectMongo, loadConfig, loadModelCatalog, type MonitorMedConfig } from '@monitormed/common';
+import { startAnalyzers } from '@monitormed/analyzers';
+import { startFhirServerExt } from '@monitormed/fhir-server-ext';
+import { startListener } from '@monitormed/hl7-listener';
+import { startSmartApp } from '@monitormed/smart-app';
+import { runScenario, type AckCounts, type ScenarioOptions } from '@monitormed/synthea-data';
+import { runPeersScript } from './peers.js';
+import { prepareDemoPatients } from './patients.js';
+import { waitForAnalysis } from './settle.js';
+import { collectCounts, type ModelDriftSummary } from './summary.js';
+
+/** Options of {@link runDemo}; every field has a default. */
+export interface DemoOptions {
+  /** Run `peers/peers.sh install` and `start all` first (default true). */
+  startPeers?: boolean;
+  /** Synthea patients to load and simulate (default 20). */
+  patients?: number;
+  /** Simulated days (default 10). */
+  days?: number;
+  /** Day on which the imaging model's scanner changes (default 6); 0 disables the drift. */
+  driftDay?: number;
+  /** Seed of Synthea and of the scenario (default 42). */
+  seed?: number;
+  /** Results per model per day (default: the scenario's). */
+  resultsPerModelPerDay?: number;
+  /** MongoDB database the demo owns; it is emptied at start (default `monitormed_demo`). */
+  mongoDatabase?: string;
+  /** Ports of the services; 0 picks a free one (defaults: the configured ports). */
+  ports?: { mllp?: number; fhirServerExt?: number; smartApp?: number };
+  /** Bull key prefix (default `monitormed-demo`). */
+  queuePrefix?: string;
+  /** How long to wait for the analysis to settle (default 10 minutes). */
+  settleTimeoutMs?: number;
+  /** Progress lines, by default to stderr. */
+  log?: (line: string) => void;
+}
+
+/** The demo's result; the JSON form is the last line of `npm run demo -- --json`. */
+export interface DemoSummary {
+  patients: number;
+  patientSource: 'shared' | 'generated';
+  days: number;
+  driftInjected: { modelId: string; startDay: number; startWindow: string } | null;
+  messagesSent: number;
+  acks: AckCounts;
+  fhirDirectWrites: number;
+  observations: number;
+  flags: number;
+  models: Record<string, ModelDriftSummary>;
+  urls: Record<string, string>;
+  durationMs: number;
+}
+
+/** A finished demo whose services are still running. */
+export interface DemoRun {
+  summary: DemoSummary;
+  /** Stops the services the demo started; the peers keep running. Safe to call twice. */
+  close(): Promise<void>;
+}
+
+function addDays(day: string, offset: number): string {
+  const date = new Date(`${day}T00:00:00Z`);
+  date.setUTCDate(date.getUTCDate() + offset);
+  return date.toISOString().slice(0, 10);
+}
+
+/**
+ * Runs the whole demo: peers, services, Synthea patients, the simulated days of two AI models with a
+ * drift in one of them, and the analysis; then reads back what the stack produced.
+ * @param options - Sizes, seed and ports.
+ * @returns The summary and a handle that stops the services.
+ */
+export async function runDemo(options: DemoOptions = {}): Promise<DemoRun> {
+  const startedAt = Date.now();
+  const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
+  const seed = options.seed ?? 42;
+  const days = options.days ?? 10;
+  const driftDay = options.driftDay ?? 6;
+  const queuePrefix = options.queuePrefix ?? 'monitormed-demo';
+  const base = loadConfig();
+  const config: MonitorMedConfig = { ...base, mongoDatabase: options.mongoDatabase ?? 'monitormed_demo' };
+  const modelIds = loadModelCatalog().map((m) => m.modelId);
+  const closers: (() => Promise<void>)[] = [];
+
+  if (options.startPeers ?? true) {
+    log('Starting the peers (HAPI FHIR, FerretDB, Redis); the first start builds them.');
+    await runPeersScript(['install']);
+    await runPeersScript(['start', 'all']);
+  }
+
+  // The demo owns its database, so a rerun never mixes windows of an earlier run into the drift test.
+  const mongo = await connectMongo(config);
+  closers.push(() => mongo.client.close());
+  await mongo.db.dropDatabase();
+
+  try {
+    log('Starting hl7-listener, fhir-server-ext, analyzers and smart-app.');
+    const listener = await startListener({ config: { ...config, mllpPort: options.ports?.mllp ?? config.mllpPort } });
+    closers.push(() => listener.close());
+    const ext = await startFhirServerExt({ config, port: options.ports?.fhirServerExt, queuePrefix });
+    closers.push(() => ext.close());
+    const analyzers = await startAnalyzers({ config, queuePrefix });
+    closers.push(() => analyzers.close());
+    const smartApp = await startSmartApp({ port: options.ports?.smartApp, fhirUpstreamUrl: config.fhirBaseUrl });
+    closers.push(() => smartApp.close());
+
+    const patients = await prepareDemoPatients({
+      fhirBaseUrl: config.fhirBaseUrl,
+      count: options.patients ?? 20,
+      seed,
+      log,
+    });
+    log(`Loaded ${patients.patientIds.length} patients (${patients.load.created} resources created, ${patients.load.failures.length} bundle failures).`);
+
+    const scenarioOptions: ScenarioOptions = {
+      days,
+      seed,
+      drift: driftDay > 0 ? { startDay: driftDay } : null,
+      patientIds: patients.patientIds,
+      config: { fhirBaseUrl: config.fhirBaseUrl, mllpHost: config.mllpHost, mllpPort: listener.port },
+    };
+    if (options.resultsPerModelPerDay !== undefined) {
+      scenarioOptions.resultsPerModelPerDay = options.resultsPerModelPerDay;
+    }
+    log(`Simulating ${days} days of ${modelIds.join(' and ')}.`);
+    const scenario = await runScenario(scenarioOptions);
+    const expectedResults = Object.values(scenario.results).reduce((sum, r) => sum + r.total, 0);
+
+    log(`Waiting for the analyzers to process ${expectedResults} results.`);
+    await waitForAnalysis({
+      mongo,
+      redisUrl: config.redisUrl,
+      queuePrefix,
+      expectedResults,
+      modelIds,
+      timeoutMs: options.settleTimeoutMs ?? 600_000,
+    });
+
+    const counts = await collectCounts(config.fhirBaseUrl, mongo, modelIds);
+    const summary: DemoSummary = {
+      patients: patients.patientIds.length,
+      patientSource: patients.source,
+      days,
+      driftInjected:
+        scenario.drift === null
+          ? null
+          : {
+              modelId: scenario.drift.modelId,
+              startDay: scenario.drift.startDay,
+              startWindow: addDays(scenario.dayRange.first, scenario.drift.startDay - 1),
+            },
+      messagesSent: scenario.messagesSent,
+      acks: scenario.acks,
+      fhirDirectWrites: scenario.fhirWrites,
+      observations: counts.observations,
+      flags: counts.flags,
+      models: counts.models,
+      urls: {
+        fhir: config.fhirBaseUrl,
+        mllp: `mllp://${config.mllpHost}:${listener.port}`,
+        fhirServerExt: `http://127.0.0.1:${ext.port}`,
+        smartApp: `${smartApp.url}/?patient=${patients.patientIds[0] ?? '<id>'}`,
+      },
+      durationMs: Date.now() - startedAt,
+    };
+
+    let closing: Promise<void> | undefined;
+    return {
+      summary,
+      close: () => {
+        closing ??= closeAll(closers);
+        return closing;
+      },
+    };
+  } catch (err) {
+    await closeAll(closers);
+    throw err;
+  }
+}
+
+/** Runs every cleanup step, last started first, even when one fails, and then reports the first failure. */
+async function closeAll(closers: (() => Promise<void>)[]): Promise<void> {
+  const errors: unknown[] = [];
+  for (const close of [...closers].reverse()) {
+    try {
+      await close();
+    } catch (err) {
+      errors.push(err);
+    }
+  }
+  if (errors.length > 0) {
+    throw errors[0];
+  }
+}
