@@ -100,12 +100,3 @@ function localOffset(date: string, time: string, timeZone: string): string {
   const offset = zoneOffsetMinutes(timeZone, wallClockAsUtc - firstGuess * 60_000);
   return formatOffset(offset);
 }
-
-/**
- * Converts an HL7 date/time to a FHIR instant when it has at least seconds precision.
- * @returns The instant, or undefined when the value is less precise than seconds.
- */
-export function toFhirInstant(value: string, facilityTimeZone: string): string | undefined {
-  const dateTime = toFhirDateTime(value, facilityTimeZone);
-  return /T\d{2}:\d{2}:\d{2}/.test(dateTime) && value.replace(/[+-]\d{4}$/, '').length >= 14 ? dateTime : undefined;
-}

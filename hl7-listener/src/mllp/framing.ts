@@ -130,13 +130,18 @@ export class MllpFrameDecoder {
     return events;
   }
 
-  private beginFrame(): void {
-    this.inFrame = true;
+  private resetFrame(): void {
+    this.inFrame = false;
     this.chunks = [];
     this.bufferedBytes = 0;
     this.oversized = false;
     this.oversizedBytes = 0;
     this.oversizedHead = Buffer.alloc(0);
+  }
+
+  private beginFrame(): void {
+    this.resetFrame();
+    this.inFrame = true;
   }
 
   private append(bytes: Buffer): void {
@@ -163,26 +168,16 @@ export class MllpFrameDecoder {
   }
 
   private endFrame(): FrameEvent {
-    this.inFrame = false;
-    if (this.oversized) {
-      const event: FrameEvent = { kind: 'oversized', byteLength: this.oversizedBytes, head: this.oversizedHead };
-      this.beginFrame();
-      this.inFrame = false;
-      return event;
-    }
-
-    const payload = Buffer.concat(this.chunks);
-    this.chunks = [];
-    this.bufferedBytes = 0;
-    return { kind: 'frame', payload };
+    const event: FrameEvent = this.oversized
+      ? { kind: 'oversized', byteLength: this.oversizedBytes, head: this.oversizedHead }
+      : { kind: 'frame', payload: Buffer.concat(this.chunks) };
+    this.resetFrame();
+    return event;
   }
 
   private discardFrame(): number {
     const dropped = this.oversized ? this.oversizedBytes : this.bufferedBytes;
-    this.inFrame = false;
-    this.chunks = [];
-    this.bufferedBytes = 0;
-    this.oversized = false;
+    this.resetFrame();
     return dropped;
   }
 }
