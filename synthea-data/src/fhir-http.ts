@@ -6,7 +6,7 @@
  */
 import http from 'node:http';
 import https from 'node:https';
-import type { OperationOutcome } from '@medplum/fhirtypes';
+import { isOperationOutcome, operationOutcomeToString } from '@medplum/core';
 import { FhirHttpError } from './fhir-http-error.js';
 
 /** Options of one FHIR request. */
@@ -17,7 +17,10 @@ export interface FhirRequestOptions {
   body?: unknown;
   /** Extra request headers, for example `If-None-Exist` or `Prefer`. */
   headers?: Record<string, string>;
-  /** Time allowed for the whole exchange before it is aborted. */
+  /**
+   * Socket inactivity after which the request is aborted. HAPI sends nothing while it processes a
+   * transaction, so this bounds the wait for the answer.
+   */
   timeoutMs: number;
 }
 
@@ -25,20 +28,6 @@ export interface FhirRequestOptions {
 export interface FhirResponse {
   status: number;
   body: unknown;
-}
-
-function isOperationOutcome(value: unknown): value is OperationOutcome {
-  return typeof value === 'object' && value !== null && (value as OperationOutcome).resourceType === 'OperationOutcome';
-}
-
-// @medplum/core has operationOutcomeToString, but @medplum/core 5 reads the global WebSocket when it is
-// imported, and Node 20 has none, so importing it fails there.
-function operationOutcomeText(outcome: OperationOutcome): string {
-  const issues = (outcome.issue ?? []).map((issue) => {
-    const text = issue.details?.text ?? issue.diagnostics ?? issue.code;
-    return issue.expression?.length ? `${text} (${issue.expression.join(', ')})` : text;
-  });
-  return issues.length > 0 ? issues.join('; ') : 'OperationOutcome without issues';
 }
 
 /**
@@ -50,7 +39,7 @@ function operationOutcomeText(outcome: OperationOutcome): string {
 export function describeErrorBody(body: unknown, maxLength = 500): string {
   let text: string;
   if (isOperationOutcome(body)) {
-    text = operationOutcomeText(body);
+    text = operationOutcomeToString(body);
   } else if (typeof body === 'string') {
     text = body;
   } else {

@@ -33,7 +33,7 @@ function pickFiles(): string[] {
   return [...picked].map((e) => e.name);
 }
 
-describe('loadBundles with shared Synthea bundles', { skip: existsSync(SHARED_SYNTHEA) ? false : 'no shared data folder beside the checkout' }, () => {
+void describe('loadBundles with shared Synthea bundles', { skip: existsSync(SHARED_SYNTHEA) ? false : 'no shared data folder beside the checkout' }, () => {
   let dir = '';
   let files: string[] = [];
   before(async () => {
@@ -50,7 +50,7 @@ describe('loadBundles with shared Synthea bundles', { skip: existsSync(SHARED_SY
     }
   });
 
-  it('loads without failures, twice', { timeout: 600_000 }, async () => {
+  void it('loads without failures, twice', { timeout: 600_000 }, async () => {
     const first = await loadBundles({ folder: dir, fhirBaseUrl: TEST_FHIR_BASE_URL });
     assert.deepEqual(first.failures, []);
     assert.equal(first.bundlesLoaded, files.length);
@@ -63,7 +63,7 @@ describe('loadBundles with shared Synthea bundles', { skip: existsSync(SHARED_SY
     assert.equal(second.existing, first.created + first.existing);
   });
 
-  it('keeps vital-sign categories as written', { timeout: 600_000 }, async () => {
+  void it('keeps vital-sign categories as written', { timeout: 600_000 }, async () => {
     const oddFile = files.find((f) => readFileSync(join(dir, f), 'utf8').includes('"vital-sign"'));
     assert.ok(oddFile, 'a picked bundle has an Observation with category vital-sign');
     await loadBundles({ folder: dir, fhirBaseUrl: TEST_FHIR_BASE_URL });

@@ -30,41 +30,41 @@ const bundle: Bundle = {
   ],
 };
 
-describe('rewriteForIdempotentLoad', () => {
-  it('turns identified POSTs into conditional creates', () => {
+void describe('rewriteForIdempotentLoad', () => {
+  void it('turns identified POSTs into conditional creates', () => {
     const { bundle: rewritten, stats } = rewriteForIdempotentLoad(bundle);
     const request = rewritten.entry?.[0]?.request;
     assert.equal(request?.method, 'POST');
     assert.equal(
-      request?.ifNoneExist,
+      request.ifNoneExist,
       'identifier=https%3A%2F%2Fgithub.com%2Fsynthetichealth%2Fsynthea|11111111-2222-4333-8444-555555555555'
     );
     assert.equal(stats.conditionalCreates, 1);
   });
 
-  it('turns unidentified POSTs into PUTs with the uuid as id', () => {
+  void it('turns unidentified POSTs into PUTs with the uuid as id', () => {
     const entry = rewriteForIdempotentLoad(bundle).bundle.entry?.[1];
     assert.equal(entry?.request?.method, 'PUT');
-    assert.equal(entry?.request?.url, 'Encounter/aaaaaaaa-2222-4333-8444-555555555555');
-    assert.equal(entry?.resource?.id, 'aaaaaaaa-2222-4333-8444-555555555555');
-    assert.equal(entry?.fullUrl, 'urn:uuid:AAAAAAAA-2222-4333-8444-555555555555');
+    assert.equal(entry.request.url, 'Encounter/aaaaaaaa-2222-4333-8444-555555555555');
+    assert.equal(entry.resource?.id, 'aaaaaaaa-2222-4333-8444-555555555555');
+    assert.equal(entry.fullUrl, 'urn:uuid:AAAAAAAA-2222-4333-8444-555555555555');
   });
 
-  it('keeps entries that are already conditional', () => {
+  void it('keeps entries that are already conditional', () => {
     const { bundle: rewritten, stats } = rewriteForIdempotentLoad(bundle);
     assert.deepEqual(rewritten.entry?.[2], bundle.entry?.[2]);
     assert.equal(stats.unchanged, 1);
   });
 
-  it('does not modify its input', () => {
+  void it('does not modify its input', () => {
     const before = JSON.stringify(bundle);
     rewriteForIdempotentLoad(bundle);
     assert.equal(JSON.stringify(bundle), before);
   });
 });
 
-describe('deterministicId', () => {
-  it('hashes ids that are numeric or too long', () => {
+void describe('deterministicId', () => {
+  void it('hashes ids that are numeric or too long', () => {
     const numeric = deterministicId('urn:uuid:12345');
     assert.match(numeric, /^s-[0-9a-f]{40}$/);
     assert.equal(deterministicId('urn:uuid:12345'), numeric);
@@ -72,15 +72,15 @@ describe('deterministicId', () => {
   });
 });
 
-describe('identifierQuery', () => {
-  it('needs both system and value', () => {
+void describe('identifierQuery', () => {
+  void it('needs both system and value', () => {
     assert.equal(identifierQuery({ value: 'x' }), undefined);
     assert.equal(identifierQuery({ system: 'urn:x' }), undefined);
     assert.equal(identifierQuery(undefined), undefined);
   });
 });
 
-describe('assertTransactionBundle', () => {
+void describe('assertTransactionBundle', () => {
   const cases: [string, unknown, RegExp][] = [
     ['non-bundle', { resourceType: 'Patient' }, /Not a FHIR Bundle/],
     ['collection', { resourceType: 'Bundle', type: 'collection', entry: [] }, /Bundle.type is "collection"/],
@@ -92,14 +92,14 @@ describe('assertTransactionBundle', () => {
     ],
   ];
   for (const [name, value, message] of cases) {
-    it(`rejects ${name}`, () => {
+    void it(`rejects ${name}`, () => {
       assert.throws(() => assertTransactionBundle(value), (err: unknown) => err instanceof BundleFormatError && message.test(err.message));
     });
   }
 });
 
-describe('orderBundleFiles', () => {
-  it('puts hospital then practitioner bundles first', () => {
+void describe('orderBundleFiles', () => {
+  void it('puts hospital then practitioner bundles first', () => {
     const ordered = orderBundleFiles(['Zed_1.json', 'practitionerInformation1.json', 'Abe_2.json', 'hospitalInformation1.json']);
     assert.deepEqual(ordered, ['hospitalInformation1.json', 'practitionerInformation1.json', 'Abe_2.json', 'Zed_1.json']);
   });

@@ -36,8 +36,9 @@ export function assertTransactionBundle(value: unknown): Bundle {
   }
 
   const bundle = value as Bundle;
-  if (bundle.type !== 'transaction' && bundle.type !== 'batch') {
-    throw new BundleFormatError(`Bundle.type is "${String(bundle.type)}"; expected "transaction" or "batch".`);
+  const type: unknown = bundle.type;
+  if (type !== 'transaction' && type !== 'batch') {
+    throw new BundleFormatError(`Bundle.type is "${String(type)}"; expected "transaction" or "batch".`);
   }
   if (!Array.isArray(bundle.entry)) {
     throw new BundleFormatError('Bundle.entry is missing or not an array.');

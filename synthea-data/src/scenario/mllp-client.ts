@@ -89,6 +89,7 @@ export class MllpClient {
     const socket = net.createConnection({ host, port });
     socket.setEncoding('utf8');
     socket.setNoDelay(true);
+    this.buffer = '';
 
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => {
@@ -108,12 +109,17 @@ export class MllpClient {
     socket.on('data', (chunk: string) => {
       this.onData(chunk);
     });
+    // Events of a connection that was already replaced (after an ACK timeout) must not fail the new one.
     socket.on('error', (err) => {
-      this.failPending(new MllpError(`MLLP connection failed: ${err.message}`));
+      if (this.socket === socket) {
+        this.failPending(new MllpError(`MLLP connection failed: ${err.message}`));
+      }
     });
     socket.on('close', () => {
-      this.socket = undefined;
-      this.failPending(new MllpError('The MLLP listener closed the connection before sending the ACK.'));
+      if (this.socket === socket) {
+        this.socket = undefined;
+        this.failPending(new MllpError('The MLLP listener closed the connection before sending the ACK.'));
+      }
     });
     this.socket = socket;
   }
@@ -141,6 +147,8 @@ export class MllpClient {
       const timer = setTimeout(() => {
         this.pending = undefined;
         // A late ACK would be matched to the next message, so the connection is dropped.
+        this.socket = undefined;
+        this.buffer = '';
         socket.destroy();
         reject(new MllpError(`No ACK within ${String(this.options.ackTimeoutMs)} ms.`));
       }, this.options.ackTimeoutMs);

@@ -2,7 +2,9 @@
  * Reads the scenario's patients and the sepsis model's inputs from the FHIR server.
  */
 import type { Bundle, HumanName, Observation, Patient } from '@medplum/fhirtypes';
-import { fhirRequestOk } from '../fhir-http.js';
+import { FhirHttpError } from '../fhir-http-error.js';
+import { describeErrorBody, fhirRequest, fhirRequestOk } from '../fhir-http.js';
+import { ScenarioError } from './scenario-error.js';
 import {
   BLOOD_PRESSURE_PANEL_CODES,
   SEPSIS_INPUTS,
@@ -79,9 +81,11 @@ async function searchAll<T>(baseUrl: string, firstPath: string, limit: number, t
 
 /**
  * Finds the patients to simulate: the given ids, or every Patient with a hospital MRN in id order.
+ * Explicit ids are read one by one, so that a wrong id gets its own error.
  * @param baseUrl - FHIR base URL.
  * @param options - Explicit ids or a maximum count, and the request timeout.
  * @returns Patients with an MRN, inputs not yet read.
+ * @throws ScenarioError when an explicit id does not exist; FhirHttpError when the server fails.
  */
 export async function findPatients(
   baseUrl: string,
@@ -89,10 +93,17 @@ export async function findPatients(
 ): Promise<ScenarioPatient[]> {
   let patients: Patient[];
   if (options.patientIds !== undefined) {
-    const ids = options.patientIds.map(encodeURIComponent).join(',');
-    patients = await searchAll<Patient>(baseUrl, `Patient?_id=${ids}&_count=200`, options.limit, options.timeoutMs);
-    // The search returns server order, and the simulation must not depend on it.
-    patients.sort((a, b) => (a.id ?? '').localeCompare(b.id ?? ''));
+    patients = [];
+    for (const id of [...new Set(options.patientIds)].sort().slice(0, options.limit)) {
+      const response = await fhirRequest(baseUrl, { method: 'GET', path: `Patient/${encodeURIComponent(id)}`, timeoutMs: options.timeoutMs });
+      if (response.status === 404 || response.status === 410) {
+        throw new ScenarioError(`Patient/${id} was not found at ${baseUrl}; check the --patients ids.`);
+      }
+      if (response.status !== 200) {
+        throw new FhirHttpError(`GET Patient/${id} failed with HTTP ${String(response.status)}: ${describeErrorBody(response.body)}`, response.status);
+      }
+      patients.push(response.body as Patient);
+    }
   } else {
     const query = `Patient?identifier=${encodeURIComponent(`${HOSPITAL_MRN_SYSTEM}|`)}&_sort=_id&_count=200`;
     patients = await searchAll<Patient>(baseUrl, query, options.limit, options.timeoutMs);
