@@ -85,6 +85,19 @@ void describe('MllpServer', () => {
     client.close();
   });
 
+  void it('answers many pipelined frames in order', async () => {
+    const server = await startServer({ delayMs: 2 });
+    servers.push(server);
+    const client = await TestMllpClient.connect(server.port);
+    const frames = Array.from({ length: 100 }, (_, index) => encodeFrame(message(`PIPE-${index}`)));
+    await client.writeRaw(Buffer.concat(frames));
+    for (let index = 0; index < 100; index += 1) {
+      const ack = await client.nextReply(5_000);
+      assert.equal(ackSegments(ack, 'MSA')[0]?.[2], `PIPE-${index}`);
+    }
+    client.close();
+  });
+
   void it('closes an idle connection', async () => {
     const server = await startServer({ idleTimeoutMs: 200 });
     servers.push(server);

@@ -31,6 +31,13 @@ export interface MllpServerOptions {
   closeGraceMs?: number;
 }
 
+/**
+ * Frames a connection may have waiting for their ACK before the server stops reading from it. Original-mode
+ * senders wait for each ACK, so only a sender that pipelines messages reaches it, and TCP flow control then
+ * slows that sender down instead of the listener buffering without bound.
+ */
+const MAX_QUEUED_FRAMES = 16;
+
 interface ConnectionState {
   socket: Socket;
   decoder: MllpFrameDecoder;
@@ -170,6 +177,9 @@ export class MllpServer {
         : { kind: 'oversized', head: event.head, byteLength: event.byteLength, maxMessageBytes: this.options.maxMessageBytes, peer };
 
     connection.inFlight += 1;
+    if (connection.inFlight >= MAX_QUEUED_FRAMES) {
+      connection.socket.pause();
+    }
     connection.queue = connection.queue.then(async () => {
       try {
         const reply = await this.options.handler(frame);
@@ -181,6 +191,9 @@ export class MllpServer {
         this.options.logger.error({ peer: peer.address, err }, 'MLLP frame handler failed without a reply');
       } finally {
         connection.inFlight -= 1;
+        if (connection.inFlight < MAX_QUEUED_FRAMES && connection.socket.isPaused()) {
+          connection.socket.resume();
+        }
         if (this.closing !== undefined) {
           this.endIfIdle(connection);
         }
