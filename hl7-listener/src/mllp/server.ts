@@ -2,13 +2,13 @@ import { createServer, type AddressInfo, type Server, type Socket } from 'node:n
 import type { Logger } from '@monitormed/common';
 import { DEFAULT_MAX_MESSAGE_BYTES, MllpFrameDecoder, encodeFrame, type FrameEvent } from './framing.js';
 
-/** Where a frame came from, stored with the message for tracing. */
+/** Remote address and port of a connection, stored with each message for tracing. */
 export interface PeerInfo {
   address: string;
   port: number;
 }
 
-/** A frame handed to the application: a whole message, or the head of one that was too large. */
+/** Frame handed to the application: a whole message, or the first bytes of an oversized message. */
 export type InboundFrame =
   | { kind: 'message'; payload: Buffer; peer: PeerInfo }
   | { kind: 'oversized'; head: Buffer; byteLength: number; maxMessageBytes: number; peer: PeerInfo };
