@@ -22,7 +22,9 @@ function readPositiveInteger(name: string, raw: string | undefined, allowZero = 
   }
   const value = Number(raw);
   if (!Number.isInteger(value) || value < (allowZero ? 0 : 1)) {
-    process.stderr.write(`Invalid --${name} "${raw}": expected a whole number${allowZero ? '' : ' above 0'}.\n${HELP}\n`);
+    process.stderr.write(
+      `Invalid --${name} "${raw}": expected a whole number${allowZero ? '' : ' above 0'}.\n${HELP}\n`
+    );
     process.exit(2);
   }
   return value;
@@ -37,10 +39,14 @@ function printText(summary: DemoSummary): void {
     `  vendor FHIR writes: ${summary.fhirDirectWrites}, AI Observations in FHIR: ${summary.observations}, Flags: ${summary.flags}`,
   ];
   if (summary.driftInjected !== null) {
-    lines.push(`  drift injected: ${summary.driftInjected.modelId} from ${summary.driftInjected.startWindow}`);
+    lines.push(
+      `  drift injected: ${summary.driftInjected.modelId} from ${summary.driftInjected.startWindow}`
+    );
   }
   for (const [modelId, model] of Object.entries(summary.models)) {
-    const verdict = model.driftDetected ? `drift detected from ${String(model.firstDriftWindow)}` : 'no drift detected';
+    const verdict = model.driftDetected
+      ? `drift detected from ${String(model.firstDriftWindow)}`
+      : 'no drift detected';
     lines.push(`  ${modelId}: ${verdict}`);
     for (const w of model.windows) {
       const p = w.pValue === null ? '-' : w.pValue.toExponential(2);

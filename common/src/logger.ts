@@ -29,12 +29,17 @@ const PHI_REDACT_PATHS = [
  * @returns A logger that redacts patient data fields.
  */
 export function createLogger(service: string, level = process.env['LOG_LEVEL'] ?? 'info'): Logger {
-  return pino({
-    // The service goes under `service`, not pino's `name`, because `name` is a redacted PHI path.
-    base: { service, pid: process.pid },
-    level,
-    redact: { paths: PHI_REDACT_PATHS, censor: '[redacted]' },
-  });
+  // LOG_DESTINATION=stderr keeps standard output free for a command's own result, as in the demo.
+  const destination = pino.destination(process.env['LOG_DESTINATION'] === 'stderr' ? 2 : 1);
+  return pino(
+    {
+      // The service goes under `service`, not pino's `name`, because `name` is a redacted PHI path.
+      base: { service, pid: process.pid },
+      level,
+      redact: { paths: PHI_REDACT_PATHS, censor: '[redacted]' },
+    },
+    destination
+  );
 }
 
 export type { Logger };

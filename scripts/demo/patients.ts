@@ -3,13 +3,20 @@ import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Bundle, Identifier, Patient } from '@medplum/fhirtypes';
-import { generatePopulation, loadBundles, orderBundleFiles, type LoadSummary } from '@monitormed/synthea-data';
+import {
+  generatePopulation,
+  loadBundles,
+  orderBundleFiles,
+  type LoadSummary,
+} from '@monitormed/synthea-data';
 
 /** Synthea's own identifier system for every resource it generates. */
 const SYNTHEA_ID_SYSTEM = 'https://github.com/synthetichealth/synthea';
 
 /** Folder of the shared Synthea bundles beside the checkout, used when present. */
-export const SHARED_BUNDLES_DIR = fileURLToPath(new URL('../../../shared/synthea/r4-bundles', import.meta.url));
+export const SHARED_BUNDLES_DIR = fileURLToPath(
+  new URL('../../../shared/synthea/r4-bundles', import.meta.url)
+);
 
 /** Where the demo writes a generated population when there are no shared bundles. */
 export const GENERATED_DIR = fileURLToPath(new URL('../../.peers/synthea-demo', import.meta.url));
@@ -28,7 +35,8 @@ function isInformationFile(file: string): boolean {
 
 async function patientIdentifier(file: string): Promise<Identifier | undefined> {
   const bundle = JSON.parse(await readFile(file, 'utf8')) as Bundle;
-  const patient = bundle.entry?.find((e) => e.resource?.resourceType === 'Patient')?.resource as Patient | undefined;
+  const patient = bundle.entry?.find((e) => e.resource?.resourceType === 'Patient')?.resource as
+    Patient | undefined;
   return patient?.identifier?.find((i) => i.system === SYNTHEA_ID_SYSTEM);
 }
 
@@ -62,8 +70,14 @@ export async function prepareDemoPatients(options: {
 
   if (!existsSync(SHARED_BUNDLES_DIR)) {
     source = 'generated';
-    options.log(`No shared bundles at ${SHARED_BUNDLES_DIR}; generating ${options.count} patients with Synthea.`);
-    const generated = await generatePopulation({ population: options.count, seed: options.seed, outDir: GENERATED_DIR });
+    options.log(
+      `No shared bundles at ${SHARED_BUNDLES_DIR}; generating ${options.count} patients with Synthea.`
+    );
+    const generated = await generatePopulation({
+      population: options.count,
+      seed: options.seed,
+      outDir: GENERATED_DIR,
+    });
     folder = generated.fhirDir;
   }
 

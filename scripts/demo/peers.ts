@@ -20,7 +20,9 @@ export class PeersError extends Error {
  */
 export function runPeersScript(args: string[]): Promise<void> {
   return new Promise((resolve, reject) => {
-    const child = spawn('bash', [PEERS_SCRIPT, ...args], { stdio: ['ignore', process.stderr, process.stderr] });
+    const child = spawn('bash', [PEERS_SCRIPT, ...args], {
+      stdio: ['ignore', process.stderr, process.stderr],
+    });
     child.on('error', (err) => {
       reject(new PeersError(`Cannot run ${PEERS_SCRIPT}: ${err.message}`));
     });
@@ -29,7 +31,11 @@ export function runPeersScript(args: string[]): Promise<void> {
         resolve();
         return;
       }
-      reject(new PeersError(`peers/peers.sh ${args.join(' ')} exited with ${String(code)}; its log lines are above.`));
+      reject(
+        new PeersError(
+          `peers/peers.sh ${args.join(' ')} exited with ${String(code)}; its log lines are above.`
+        )
+      );
     });
   });
 }

@@ -29,6 +29,8 @@ export interface DemoOptions {
   ports?: { mllp?: number; fhirServerExt?: number; smartApp?: number };
   /** Bull key prefix (default `monitormed-demo`). */
   queuePrefix?: string;
+  /** Owner tag of the demo's Subscription, and whether to delete it on close (defaults: the service's, keep). */
+  subscription?: { owner: string; removeOnClose: boolean };
   /** How long to wait for the analysis to settle (default 10 minutes). */
   settleTimeoutMs?: number;
   /** Progress lines, by default to stderr. */
@@ -95,13 +97,24 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoRun> {
 
   try {
     log('Starting hl7-listener, fhir-server-ext, analyzers and smart-app.');
-    const listener = await startListener({ config: { ...config, mllpPort: options.ports?.mllp ?? config.mllpPort } });
+    const listener = await startListener({
+      config: { ...config, mllpPort: options.ports?.mllp ?? config.mllpPort },
+    });
     closers.push(() => listener.close());
-    const ext = await startFhirServerExt({ config, port: options.ports?.fhirServerExt, queuePrefix });
+    const ext = await startFhirServerExt({
+      config,
+      port: options.ports?.fhirServerExt,
+      queuePrefix,
+      subscriptionOwner: options.subscription?.owner,
+      removeSubscriptionOnClose: options.subscription?.removeOnClose,
+    });
     closers.push(() => ext.close());
     const analyzers = await startAnalyzers({ config, queuePrefix });
     closers.push(() => analyzers.close());
-    const smartApp = await startSmartApp({ port: options.ports?.smartApp, fhirUpstreamUrl: config.fhirBaseUrl });
+    const smartApp = await startSmartApp({
+      port: options.ports?.smartApp,
+      fhirUpstreamUrl: config.fhirBaseUrl,
+    });
     closers.push(() => smartApp.close());
 
     const patients = await prepareDemoPatients({
@@ -110,7 +123,9 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoRun> {
       seed,
       log,
     });
-    log(`Loaded ${patients.patientIds.length} patients (${patients.load.created} resources created, ${patients.load.failures.length} bundle failures).`);
+    log(
+      `Loaded ${patients.patientIds.length} patients (${patients.load.created} resources created, ${patients.load.failures.length} bundle failures).`
+    );
 
     const scenarioOptions: ScenarioOptions = {
       days,

@@ -46,14 +46,20 @@ async function pendingJobs(queues: Queue.Queue[]): Promise<number> {
 export async function waitForAnalysis(options: SettleOptions): Promise<number> {
   const quietMs = options.quietMs ?? 5_000;
   const queueOptions = { redis: options.redisUrl, prefix: options.queuePrefix };
-  const queues = [new Queue(ANALYZE_QUEUE, options.redisUrl, queueOptions), new Queue(DRIFT_QUEUE, options.redisUrl, queueOptions)];
+  const queues = [
+    new Queue(ANALYZE_QUEUE, options.redisUrl, queueOptions),
+    new Queue(DRIFT_QUEUE, options.redisUrl, queueOptions),
+  ];
   const results = options.mongo.db.collection(COLLECTIONS.aiResults);
   const deadline = Date.now() + options.timeoutMs;
   let quietSince: number | undefined;
 
   try {
     for (;;) {
-      const analyzed = await results.countDocuments({ modelId: { $in: options.modelIds }, status: 'analyzed' });
+      const analyzed = await results.countDocuments({
+        modelId: { $in: options.modelIds },
+        status: 'analyzed',
+      });
       const pending = await pendingJobs(queues);
       options.onProgress?.(analyzed, pending);
 

@@ -56,7 +56,11 @@ async function findDeviceId(fhirBaseUrl: string, modelId: string): Promise<strin
  * @param modelIds - Models to summarise.
  * @returns The counts and each model's drift verdict.
  */
-export async function collectCounts(fhirBaseUrl: string, mongo: MongoHandle, modelIds: string[]): Promise<StackCounts> {
+export async function collectCounts(
+  fhirBaseUrl: string,
+  mongo: MongoHandle,
+  modelIds: string[]
+): Promise<StackCounts> {
   const models: Record<string, ModelDriftSummary> = {};
   let observations = 0;
 
@@ -77,11 +81,19 @@ export async function collectCounts(fhirBaseUrl: string, mongo: MongoHandle, mod
     models[modelId] = {
       driftDetected: drifted.length > 0,
       firstDriftWindow: drifted[0]?.window ?? null,
-      windows: metrics.map((m) => ({ window: m.window, status: m.status ?? 'unknown', pValue: m.value, n: m.n })),
+      windows: metrics.map((m) => ({
+        window: m.window,
+        status: m.status ?? 'unknown',
+        pValue: m.value,
+        n: m.n,
+      })),
       observations: modelObservations,
     };
   }
 
-  const flags = await countResources(fhirBaseUrl, `Flag?identifier=${encodeURIComponent(`${FLAG_ID_SYSTEM}|`)}`);
+  const flags = await countResources(
+    fhirBaseUrl,
+    `Flag?identifier=${encodeURIComponent(`${FLAG_ID_SYSTEM}|`)}`
+  );
   return { observations, flags, models };
 }
