@@ -53,7 +53,9 @@ export async function startAnalyzers(options: AnalyzersOptions = {}): Promise<An
   const prefix = options.queuePrefix ?? 'bull';
 
   const mongo = await connectMongo(config, connectTimeoutMs).catch((err: unknown) => {
-    throw new Error(`Cannot connect to MongoDB at ${config.mongoUrl}; start it or set MONGO_URL.`, { cause: err });
+    throw new Error(`Cannot connect to MongoDB at ${config.mongoUrl}; start it or set MONGO_URL.`, {
+      cause: err,
+    });
   });
   const analyzeQueue = new Bull<AnalyzeResultJob>(ANALYZE_QUEUE, config.redisUrl, { prefix });
   const driftQueue = new Bull<EvaluateDriftJob>(DRIFT_QUEUE, config.redisUrl, { prefix });
@@ -106,11 +108,14 @@ async function waitReady(queue: Bull.Queue, timeoutMs: number, redisUrl: string)
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_resolve, reject) => {
     timer = setTimeout(() => {
-      reject(new Error(`Redis at ${redisUrl} did not answer within ${timeoutMs} ms; start it or set REDIS_URL.`));
+      reject(
+        new Error(`Redis at ${redisUrl} did not answer within ${timeoutMs} ms; start it or set REDIS_URL.`)
+      );
     }, timeoutMs);
   });
   try {
-    await Promise.race([queue.isReady(), timeout]);
+    // isReady() alone resolves before Redis answers; a PING proves the connection.
+    await Promise.race([queue.isReady().then(() => queue.client.ping()), timeout]);
   } finally {
     clearTimeout(timer);
   }

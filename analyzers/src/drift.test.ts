@@ -50,7 +50,9 @@ function scoresFor(window: string, seed: number): number[] {
 }
 
 async function metricFor(window: string, metric: MetricName): Promise<MetricDocument | undefined> {
-  const found = await mongo?.db.collection<MetricDocument>(COLLECTIONS.metrics).findOne({ modelId, metric, window });
+  const found = await mongo?.db
+    .collection<MetricDocument>(COLLECTIONS.metrics)
+    .findOne({ modelId, metric, window });
   return found ?? undefined;
 }
 
@@ -60,7 +62,9 @@ async function waitForSettledDrift(window: string): Promise<MetricDocument> {
     `output-drift-ks of ${window} with n=${RESULTS_PER_WINDOW} and the full reference`,
     async () => {
       const metric = await metricFor(window, 'output-drift-ks');
-      const settled = metric?.n === RESULTS_PER_WINDOW && metric.referenceN === RESULTS_PER_WINDOW * REFERENCE_WINDOWS.length;
+      const settled =
+        metric?.n === RESULTS_PER_WINDOW &&
+        metric.referenceN === RESULTS_PER_WINDOW * REFERENCE_WINDOWS.length;
       return settled ? metric : undefined;
     },
     90_000
@@ -68,7 +72,10 @@ async function waitForSettledDrift(window: string): Promise<MetricDocument> {
 }
 
 async function driftExtensionOf(observationId: string): Promise<Map<string, unknown> | undefined> {
-  const observation = (await run.fhir.read({ resourceType: 'Observation', id: observationId })) as unknown as Observation;
+  const observation = (await run.fhir.read({
+    resourceType: 'Observation',
+    id: observationId,
+  })) as unknown as Observation;
   const extension = observation.extension?.find((candidate) => candidate.url === DRIFT_EXTENSION);
   if (extension === undefined) {
     return undefined;
@@ -94,12 +101,21 @@ void describe('output drift evaluation', () => {
     await requirePeers(run.config);
     const device = await createTestModelDevice(run);
     modelId = device.modelId;
-    const patients = [await createTestPatient(run), await createTestPatient(run), await createTestPatient(run)];
+    const patients = [
+      await createTestPatient(run),
+      await createTestPatient(run),
+      await createTestPatient(run),
+    ];
 
     analyzers = await startAnalyzers({
       config: run.config,
       queuePrefix: run.queuePrefix,
-      settings: { driftDebounceMs: 500, driftReferenceWindows: 3, driftPThreshold: 0.01, driftMinWindowN: 10 },
+      settings: {
+        driftDebounceMs: 500,
+        driftReferenceWindows: 3,
+        driftPThreshold: 0.01,
+        driftMinWindowN: 10,
+      },
     });
     mongo = await connectMongo(run.config);
     queue = new Bull<AnalyzeResultJob>(ANALYZE_QUEUE, run.config.redisUrl, { prefix: run.queuePrefix });
@@ -110,17 +126,32 @@ void describe('output drift evaluation', () => {
       for (const [index, score] of scoresFor(window, 100 + windowIndex).entries()) {
         const effective = `${window}T${String(8 + (index % 10)).padStart(2, '0')}:${String(index).padStart(2, '0')}:00Z`;
         const patientId = patients[index % patients.length] ?? '';
-        const observation = await createAiObservation(run, { deviceId: device.deviceId, patientId, score, effective });
+        const observation = await createAiObservation(run, {
+          deviceId: device.deviceId,
+          patientId,
+          score,
+          effective,
+        });
         ids.push(observation.id);
 
-        const job: AnalyzeResultJob = { resourceType: 'Observation', id: observation.id, versionId: observation.meta?.versionId ?? '1' };
-        await queue.add(job, { jobId: analyzeJobId(job), attempts: 3, backoff: { type: 'exponential', delay: 500 } });
+        const job: AnalyzeResultJob = {
+          resourceType: 'Observation',
+          id: observation.id,
+          versionId: observation.meta?.versionId ?? '1',
+        };
+        await queue.add(job, {
+          jobId: analyzeJobId(job),
+          attempts: 3,
+          backoff: { type: 'exponential', delay: 500 },
+        });
       }
       observationsByWindow.set(window, ids);
     }
   });
 
   after(async () => {
+    // Remove this run's jobs from Redis; the prefix is never used again.
+    await queue?.obliterate({ force: true });
     await queue?.close();
     await analyzers?.close();
     await mongo?.client.close();
@@ -129,7 +160,11 @@ void describe('output drift evaluation', () => {
 
   void it('reference windows are not tested', async () => {
     for (const window of REFERENCE_WINDOWS) {
-      const metric = await waitFor(`output-drift-ks of ${window}`, () => metricFor(window, 'output-drift-ks'), 90_000);
+      const metric = await waitFor(
+        `output-drift-ks of ${window}`,
+        () => metricFor(window, 'output-drift-ks'),
+        90_000
+      );
       assert.equal(metric.status, 'reference');
       assert.equal(metric.value, null);
       assert.equal(metric.detected, false);

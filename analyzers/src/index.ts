@@ -2,8 +2,32 @@ export { startAnalyzers, type Analyzers, type AnalyzersOptions } from './analyze
 export { loadAnalyzerSettings, type AnalyzerSettings } from './settings.js';
 export { InvalidResultError } from './invalid-result-error.js';
 export { binaryEntropyBits, decisionMargin, isProbability } from './stats/entropy.js';
-export { KS_MAX_EXACT_N, kolmogorovSurvival, ksTwoSample, type KsPValueMethod, type KsTestResult } from './stats/ks.js';
-export { PSI_EMPTY_BIN_SHARE, populationStabilityIndex, sturgesBinEdges, type PsiResult } from './stats/psi.js';
-export { ANALYZER_VERSION, buildDriftExtension, buildUncertaintyExtension, readUncertainty, type DriftStatus } from './fhir/extensions.js';
+export {
+  KS_MAX_EXACT_N,
+  kolmogorovSurvival,
+  ksTwoSample,
+  type KsPValueMethod,
+  type KsTestResult,
+} from './stats/ks.js';
+export {
+  PSI_EMPTY_BIN_SHARE,
+  populationStabilityIndex,
+  sturgesBinEdges,
+  type PsiResult,
+} from './stats/psi.js';
+export {
+  ANALYZER_VERSION,
+  buildDriftExtension,
+  buildUncertaintyExtension,
+  readUncertainty,
+  type DriftStatus,
+} from './fhir/extensions.js';
 export { buildMonitoringFlag, flagIdentifierQuery, flagIdentifierValue } from './fhir/flags.js';
-export { METRICS, type AiResultDocument, type DriftWindowStatus, type MetricDocument, type MetricKey, type MetricName } from './store/documents.js';
+export {
+  METRICS,
+  type AiResultDocument,
+  type DriftWindowStatus,
+  type MetricDocument,
+  type MetricKey,
+  type MetricName,
+} from './store/documents.js';

@@ -67,12 +67,20 @@ async function findFlags(observationId: string, code: string): Promise<Flag[]> {
   return (bundle.entry ?? []).flatMap((entry) => (entry.resource === undefined ? [] : [entry.resource]));
 }
 
-async function putDelivery(body: unknown, secret: string | undefined, path = ''): Promise<{ status: number; outcome: OperationOutcome }> {
+async function putDelivery(
+  body: unknown,
+  secret: string | undefined,
+  path = ''
+): Promise<{ status: number; outcome: OperationOutcome }> {
   const headers: Record<string, string> = { 'content-type': 'application/fhir+json' };
   if (secret !== undefined) {
     headers['X-MonitorMed-Secret'] = secret;
   }
-  const response = await fetch(hookUrl(path), { method: path === '' ? 'POST' : 'PUT', headers, body: JSON.stringify(body) });
+  const response = await fetch(hookUrl(path), {
+    method: path === '' ? 'POST' : 'PUT',
+    headers,
+    body: JSON.stringify(body),
+  });
   return { status: response.status, outcome: (await response.json()) as OperationOutcome };
 }
 
@@ -92,12 +100,18 @@ void describe('subscription to analysis pipeline', () => {
       removeSubscriptionOnClose: true,
       queuePrefix: run.queuePrefix,
     });
-    analyzers = await startAnalyzers({ config: run.config, queuePrefix: run.queuePrefix, settings: { driftDebounceMs: 200 } });
+    analyzers = await startAnalyzers({
+      config: run.config,
+      queuePrefix: run.queuePrefix,
+      settings: { driftDebounceMs: 200 },
+    });
     mongo = await connectMongo(run.config);
     queue = new Bull<AnalyzeResultJob>(ANALYZE_QUEUE, run.config.redisUrl, { prefix: run.queuePrefix });
   });
 
   after(async () => {
+    // Remove this run's jobs from Redis; the prefix is never used again.
+    await queue?.obliterate({ force: true });
     await queue?.close();
     await analyzers?.close();
     await server?.close();
@@ -106,7 +120,12 @@ void describe('subscription to analysis pipeline', () => {
   });
 
   void it('delivered result gets uncertainty extension', async () => {
-    const created = await createAiObservation(run, { deviceId, patientId, score: 0.2, effective: '2025-02-03T10:00:00Z' });
+    const created = await createAiObservation(run, {
+      deviceId,
+      patientId,
+      score: 0.2,
+      effective: '2025-02-03T10:00:00Z',
+    });
     const analysed = await waitForUncertainty(created.id);
 
     const uncertainty = readUncertainty(analysed.extension);
@@ -124,7 +143,11 @@ void describe('subscription to analysis pipeline', () => {
 
     const metrics = mongo?.db.collection<MetricDocument>(COLLECTIONS.metrics);
     const mean = await waitFor('uncertainty-entropy-mean metric', async () => {
-      const found = await metrics?.findOne({ modelId: `test-model-${run.runId}`, metric: 'uncertainty-entropy-mean', window: '2025-02-03' });
+      const found = await metrics?.findOne({
+        modelId: `test-model-${run.runId}`,
+        metric: 'uncertainty-entropy-mean',
+        window: '2025-02-03',
+      });
       return found ?? undefined;
     });
     assert.equal(mean.n, 1);
@@ -134,13 +157,30 @@ void describe('subscription to analysis pipeline', () => {
   });
 
   void it('redelivered version is queued once', async () => {
-    const created = await createAiObservation(run, { deviceId, patientId, score: 0.1, effective: '2025-02-03T11:00:00Z' });
+    const created = await createAiObservation(run, {
+      deviceId,
+      patientId,
+      score: 0.1,
+      effective: '2025-02-03T11:00:00Z',
+    });
     await waitForUncertainty(created.id);
 
     // Deliver version 1 again, twice, as HAPI would on a retry.
-    const firstVersion = (await run.fhir.vread({ resourceType: 'Observation', id: created.id, version: '1' })) as unknown as Observation;
-    const first = await putDelivery(firstVersion, run.config.subscriptionSecret, `/Observation/${created.id}`);
-    const second = await putDelivery(firstVersion, run.config.subscriptionSecret, `/Observation/${created.id}`);
+    const firstVersion = (await run.fhir.vread({
+      resourceType: 'Observation',
+      id: created.id,
+      version: '1',
+    })) as unknown as Observation;
+    const first = await putDelivery(
+      firstVersion,
+      run.config.subscriptionSecret,
+      `/Observation/${created.id}`
+    );
+    const second = await putDelivery(
+      firstVersion,
+      run.config.subscriptionSecret,
+      `/Observation/${created.id}`
+    );
     assert.equal(first.status, 200);
     assert.equal(second.status, 200);
     assert.match(second.outcome.issue[0]?.details?.text ?? '', /already queued/);
@@ -154,7 +194,12 @@ void describe('subscription to analysis pipeline', () => {
   });
 
   void it('high uncertainty result gets one Flag', async () => {
-    const created = await createAiObservation(run, { deviceId, patientId, score: 0.5, effective: '2025-02-04T09:30:00Z' });
+    const created = await createAiObservation(run, {
+      deviceId,
+      patientId,
+      score: 0.5,
+      effective: '2025-02-04T09:30:00Z',
+    });
     await waitForUncertainty(created.id);
 
     const flags = await findFlags(created.id, FLAG_CODES.highUncertainty.code);
@@ -165,7 +210,11 @@ void describe('subscription to analysis pipeline', () => {
   });
 
   void it('wrong or missing secret gets 401', async () => {
-    const wrong = await putDelivery({ resourceType: 'Observation', id: 'x' }, 'not-the-secret', '/Observation/x');
+    const wrong = await putDelivery(
+      { resourceType: 'Observation', id: 'x' },
+      'not-the-secret',
+      '/Observation/x'
+    );
     assert.equal(wrong.status, 401);
     assert.equal(wrong.outcome.resourceType, 'OperationOutcome');
     assert.equal(wrong.outcome.issue[0]?.code, 'login');
@@ -176,11 +225,19 @@ void describe('subscription to analysis pipeline', () => {
 
   void it('unlabelled or non-Observation body gets 400', async () => {
     const secret = run.config.subscriptionSecret;
-    const unlabelled = await putDelivery({ resourceType: 'Observation', id: 'x', meta: { versionId: '1' } }, secret, '/Observation/x');
+    const unlabelled = await putDelivery(
+      { resourceType: 'Observation', id: 'x', meta: { versionId: '1' } },
+      secret,
+      '/Observation/x'
+    );
     assert.equal(unlabelled.status, 400);
     assert.match(unlabelled.outcome.issue[0]?.details?.text ?? '', /AIAST/);
 
-    const patient = await putDelivery({ resourceType: 'Patient', id: 'x', meta: { versionId: '1' } }, secret, '/Patient/x');
+    const patient = await putDelivery(
+      { resourceType: 'Patient', id: 'x', meta: { versionId: '1' } },
+      secret,
+      '/Patient/x'
+    );
     assert.equal(patient.status, 400);
 
     const empty = await putDelivery({}, secret);
@@ -188,7 +245,12 @@ void describe('subscription to analysis pipeline', () => {
   });
 
   void it('invalid score fails the job permanently', async () => {
-    const created = await createAiObservation(run, { deviceId, patientId, score: 1.5, effective: '2025-02-04T12:00:00Z' });
+    const created = await createAiObservation(run, {
+      deviceId,
+      patientId,
+      score: 1.5,
+      effective: '2025-02-04T12:00:00Z',
+    });
     const jobId = analyzeJobId({ resourceType: 'Observation', id: created.id, versionId: '1' });
 
     const job = await waitFor(`failed job ${jobId}`, async () => {
@@ -198,7 +260,9 @@ void describe('subscription to analysis pipeline', () => {
     assert.equal(job.attemptsMade, 1);
     assert.match(job.failedReason ?? '', /expected a probability from 0 to 1/);
 
-    const document = await mongo?.db.collection<AiResultDocument>(COLLECTIONS.aiResults).findOne({ observationId: created.id });
+    const document = await mongo?.db
+      .collection<AiResultDocument>(COLLECTIONS.aiResults)
+      .findOne({ observationId: created.id });
     assert.equal(document?.status, 'invalid');
   });
 });

@@ -20,7 +20,13 @@ export interface AnalyzerSettings {
 
 type Env = Record<string, string | undefined>;
 
-function readNumber(env: Env, name: string, fallback: number, isValid: (value: number) => boolean, expected: string): number {
+function readNumber(
+  env: Env,
+  name: string,
+  fallback: number,
+  isValid: (value: number) => boolean,
+  expected: string
+): number {
   const raw = env[name];
   if (raw === undefined || raw === '') {
     return fallback;
@@ -43,12 +49,54 @@ const isPositiveInteger = (value: number): boolean => Number.isInteger(value) &&
  */
 export function loadAnalyzerSettings(env: Env = process.env): AnalyzerSettings {
   return {
-    uncertaintyThresholdBits: readNumber(env, 'UNCERTAINTY_THRESHOLD_BITS', 0.97, (v) => v > 0 && v <= 1, 'a number of bits above 0 and at most 1'),
-    driftReferenceWindows: readNumber(env, 'DRIFT_REFERENCE_WINDOWS', 3, isPositiveInteger, 'a whole number of windows, at least 1'),
-    driftPThreshold: readNumber(env, 'DRIFT_P_THRESHOLD', 0.01, (v) => v > 0 && v < 1, 'a p-value between 0 and 1'),
-    driftMinWindowN: readNumber(env, 'DRIFT_MIN_WINDOW_N', 10, isPositiveInteger, 'a whole number of results, at least 1'),
-    driftDebounceMs: readNumber(env, 'DRIFT_DEBOUNCE_MS', 1_500, (v) => Number.isInteger(v) && v >= 0, 'milliseconds, 0 or more'),
-    analyzeConcurrency: readNumber(env, 'ANALYZE_CONCURRENCY', 4, isPositiveInteger, 'a whole number of jobs, at least 1'),
-    driftConcurrency: readNumber(env, 'DRIFT_CONCURRENCY', 2, isPositiveInteger, 'a whole number of jobs, at least 1'),
+    uncertaintyThresholdBits: readNumber(
+      env,
+      'UNCERTAINTY_THRESHOLD_BITS',
+      0.97,
+      (v) => v > 0 && v <= 1,
+      'a number of bits above 0 and at most 1'
+    ),
+    driftReferenceWindows: readNumber(
+      env,
+      'DRIFT_REFERENCE_WINDOWS',
+      3,
+      isPositiveInteger,
+      'a whole number of windows, at least 1'
+    ),
+    driftPThreshold: readNumber(
+      env,
+      'DRIFT_P_THRESHOLD',
+      0.01,
+      (v) => v > 0 && v < 1,
+      'a p-value between 0 and 1'
+    ),
+    driftMinWindowN: readNumber(
+      env,
+      'DRIFT_MIN_WINDOW_N',
+      10,
+      isPositiveInteger,
+      'a whole number of results, at least 1'
+    ),
+    driftDebounceMs: readNumber(
+      env,
+      'DRIFT_DEBOUNCE_MS',
+      1_500,
+      (v) => Number.isInteger(v) && v >= 0,
+      'milliseconds, 0 or more'
+    ),
+    analyzeConcurrency: readNumber(
+      env,
+      'ANALYZE_CONCURRENCY',
+      4,
+      isPositiveInteger,
+      'a whole number of jobs, at least 1'
+    ),
+    driftConcurrency: readNumber(
+      env,
+      'DRIFT_CONCURRENCY',
+      2,
+      isPositiveInteger,
+      'a whole number of jobs, at least 1'
+    ),
   };
 }

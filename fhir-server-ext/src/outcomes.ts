@@ -17,7 +17,10 @@ function outcomeOf(
   code: OperationOutcomeIssue['code'],
   text: string
 ): HttpOutcome {
-  return { status, outcome: { resourceType: 'OperationOutcome', issue: [{ severity, code, details: { text } }] } };
+  return {
+    status,
+    outcome: { resourceType: 'OperationOutcome', issue: [{ severity, code, details: { text } }] },
+  };
 }
 
 /**

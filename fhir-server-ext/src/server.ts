@@ -99,13 +99,20 @@ export async function startFhirServerExt(options: FhirServerExtOptions = {}): Pr
   };
 
   try {
-    await withTimeout(queue.isReady(), queueTimeoutMs, `Redis at ${config.redisUrl} did not answer within ${queueTimeoutMs} ms; start it or set REDIS_URL.`);
+    // isReady() alone resolves before Redis answers; a PING proves the connection.
+    await withTimeout(
+      queue.isReady().then(() => queue.client.ping()),
+      queueTimeoutMs,
+      `Redis at ${config.redisUrl} did not answer within ${queueTimeoutMs} ms; start it or set REDIS_URL.`
+    );
 
     const configuredPort = portOf(config.fhirServerExtUrl);
     const port = await listen(server, options.port ?? configuredPort, options.host ?? '127.0.0.1');
     const subscriptionEndpoint =
       options.subscriptionEndpoint ??
-      (port === configuredPort ? `${config.fhirServerExtUrl}${HOOK_PATH}` : `http://127.0.0.1:${port}${HOOK_PATH}`);
+      (port === configuredPort
+        ? `${config.fhirServerExtUrl}${HOOK_PATH}`
+        : `http://127.0.0.1:${port}${HOOK_PATH}`);
     log.info({ port }, 'fhir-server-ext listening');
 
     let subscriptionId: string | undefined;
@@ -255,7 +262,10 @@ async function closeAll(
     log.error({ err: failure }, 'fhir-server-ext cleanup step failed');
   }
   if (failures.length > 0) {
-    throw new AggregateError(failures, `fhir-server-ext stopped with ${failures.length} failed cleanup step(s).`);
+    throw new AggregateError(
+      failures,
+      `fhir-server-ext stopped with ${failures.length} failed cleanup step(s).`
+    );
   }
   log.info('fhir-server-ext stopped');
 }

@@ -208,6 +208,9 @@ export function describeFhirError(err: unknown): string {
   }
 
   const outcome = response.data as { issue?: { diagnostics?: string }[] } | undefined;
-  const diagnostics = outcome?.issue?.map((issue) => issue.diagnostics).filter(Boolean).join('; ');
+  const diagnostics = outcome?.issue
+    ?.map((issue) => issue.diagnostics)
+    .filter(Boolean)
+    .join('; ');
   return diagnostics ? `HTTP ${response.status}: ${diagnostics}` : `HTTP ${response.status}`;
 }

@@ -79,7 +79,10 @@ export function readUncertainty(
  * @param replacement - The new extension.
  * @returns A new array.
  */
-export function replaceExtension(extensions: readonly Extension[] | undefined, replacement: Extension): Extension[] {
+export function replaceExtension(
+  extensions: readonly Extension[] | undefined,
+  replacement: Extension
+): Extension[] {
   return [...(extensions ?? []).filter((extension) => extension.url !== replacement.url), replacement];
 }
 
@@ -89,7 +92,10 @@ export function replaceExtension(extensions: readonly Extension[] | undefined, r
  * @param expected - The extension to look for.
  * @returns True when one with the same url has the same content.
  */
-export function hasEqualExtension(extensions: readonly Extension[] | undefined, expected: Extension): boolean {
+export function hasEqualExtension(
+  extensions: readonly Extension[] | undefined,
+  expected: Extension
+): boolean {
   const current = extensions?.find((extension) => extension.url === expected.url);
   return current !== undefined && JSON.stringify(current) === JSON.stringify(expected);
 }

@@ -55,6 +55,8 @@ export function buildMonitoringFlag(subject: FlagSubject, code: Coding & { code:
     code: { coding: [code], text: code.display },
     subject: { reference: `Patient/${subject.patientId}` },
     period: { start: subject.effective },
-    extension: [{ url: FLAG_DETAIL_EXTENSION, valueReference: { reference: `Observation/${subject.observationId}` } }],
+    extension: [
+      { url: FLAG_DETAIL_EXTENSION, valueReference: { reference: `Observation/${subject.observationId}` } },
+    ],
   };
 }

@@ -119,7 +119,11 @@ export async function updateObservationWithRetry(
  * @param ifNoneExist - Search query identifying an existing copy.
  * @returns The created or existing Flag's id when the server returns it.
  */
-export async function createFlagIfAbsent(client: FhirClient, flag: Flag, ifNoneExist: string): Promise<string | undefined> {
+export async function createFlagIfAbsent(
+  client: FhirClient,
+  flag: Flag,
+  ifNoneExist: string
+): Promise<string | undefined> {
   const stored = (await client.create({
     resourceType: 'Flag',
     body: { ...flag },

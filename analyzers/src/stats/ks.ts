@@ -72,7 +72,7 @@ export function kolmogorovSurvival(x: number): number {
   if (x < 1) {
     let cdf = 0;
     for (let k = 1; k <= 100; k += 1) {
-      const term = Math.exp(-((2 * k - 1) ** 2) * Math.PI ** 2 / (8 * x * x));
+      const term = Math.exp((-((2 * k - 1) ** 2) * Math.PI ** 2) / (8 * x * x));
       cdf += term;
       if (term < 1e-17 * cdf) {
         break;
@@ -149,7 +149,11 @@ function greatestCommonDivisor(a: number, b: number): number {
  * E(i, j) = (paths to (i, j) that already left) / C(i+j, i) is 1 outside the band and inside obeys
  * E(i, j) = (i·E(i−1, j) + j·E(i, j−1)) / (i + j). Every E stays within [0, 1], so nothing overflows.
  */
-function exactTwoSidedPValue(n1: number, n2: number, statistic: number): { statistic: number; pValue: number } {
+function exactTwoSidedPValue(
+  n1: number,
+  n2: number,
+  statistic: number
+): { statistic: number; pValue: number } {
   const gcd = greatestCommonDivisor(n1, n2);
   const lcm = (n1 / gcd) * n2;
 

@@ -29,7 +29,10 @@ export interface PsiResult {
  * @returns The index with its bins.
  * @throws RangeError when a sample is empty or contains a value that is not a finite number.
  */
-export function populationStabilityIndex(reference: readonly number[], current: readonly number[]): PsiResult {
+export function populationStabilityIndex(
+  reference: readonly number[],
+  current: readonly number[]
+): PsiResult {
   assertSample(reference, 'reference');
   assertSample(current, 'current');
 

@@ -123,7 +123,10 @@ void describe('two-sample KS test', () => {
 void describe('population stability index', () => {
   for (const expected of expectations.psi) {
     void it(`matches numpy-based Evidently PSI: ${expected.name}`, () => {
-      const result = populationStabilityIndex(generateSample(expected.reference), generateSample(expected.current));
+      const result = populationStabilityIndex(
+        generateSample(expected.reference),
+        generateSample(expected.current)
+      );
       assert.equal(result.binEdges.length - 1, expected.bins);
       assertClose(result.value, expected.value, 1e-12, 'PSI');
     });

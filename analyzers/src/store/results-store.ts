@@ -26,8 +26,16 @@ export class ResultsStore {
 
   /** Creates the unique keys and the window index; safe to repeat. */
   async ensureIndexes(): Promise<void> {
-    await this.results.createIndex({ observationId: 1 }, { unique: true, name: 'observation_unique' }, undefined);
-    await this.results.createIndex({ modelId: 1, modelVersion: 1, window: 1 }, { name: 'model_window' }, undefined);
+    await this.results.createIndex(
+      { observationId: 1 },
+      { unique: true, name: 'observation_unique' },
+      undefined
+    );
+    await this.results.createIndex(
+      { modelId: 1, modelVersion: 1, window: 1 },
+      { name: 'model_window' },
+      undefined
+    );
     await this.metrics.createIndex(
       { modelId: 1, modelVersion: 1, metric: 1, subgroup: 1, window: 1 },
       { unique: true, name: 'metric_key_unique' },
@@ -67,7 +75,11 @@ export class ResultsStore {
    * Reads the analysed results of a model version in the given windows.
    * @returns The results, in no particular order.
    */
-  async resultsIn(modelId: string, modelVersion: string, windows: readonly string[]): Promise<WindowResult[]> {
+  async resultsIn(
+    modelId: string,
+    modelVersion: string,
+    windows: readonly string[]
+  ): Promise<WindowResult[]> {
     const documents = await this.results
       .find(
         { modelId, modelVersion, window: { $in: [...windows] }, status: 'analyzed' },

@@ -34,7 +34,11 @@ export interface TestRun {
  */
 export function createTestRun(): TestRun {
   const runId = randomUUID().slice(0, 8);
-  const config = { ...loadConfig(), mongoDatabase: `monitormed_test_${runId}`, logLevel: process.env['LOG_LEVEL'] ?? 'warn' };
+  const config = {
+    ...loadConfig(),
+    mongoDatabase: `monitormed_test_${runId}`,
+    logLevel: process.env['LOG_LEVEL'] ?? 'warn',
+  };
   return { runId, config, queuePrefix: `mmtest-${runId}`, fhir: createFhirClient(config) };
 }
 
@@ -71,7 +75,9 @@ export async function requirePeers(config: MonitorMedConfig): Promise<void> {
   }
 
   if (problems.length > 0) {
-    throw new Error(`Integration test peers are down: ${problems.join('; ')}. Start them with peers/peers.sh start all.`);
+    throw new Error(
+      `Integration test peers are down: ${problems.join('; ')}. Start them with peers/peers.sh start all.`
+    );
   }
 }
 
@@ -111,7 +117,11 @@ export async function dropTestDatabase(config: MonitorMedConfig): Promise<void> 
  * @returns The value.
  * @throws Error when the time is up, with the description.
  */
-export async function waitFor<T>(description: string, check: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
+export async function waitFor<T>(
+  description: string,
+  check: () => Promise<T | undefined>,
+  timeoutMs = 30_000
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await check();
@@ -143,7 +153,10 @@ export async function createTestModelDevice(run: TestRun): Promise<{ modelId: st
     outputCode: { system: 'https://monitormed.dev/fhir/CodeSystem/test', code: 'TEST-RISK' },
     positiveThreshold: 0.5,
   };
-  const device = (await run.fhir.create({ resourceType: 'Device', body: { ...buildModelDevice(model) } })) as unknown as Device;
+  const device = (await run.fhir.create({
+    resourceType: 'Device',
+    body: { ...buildModelDevice(model) },
+  })) as unknown as Device;
   return { modelId, deviceId: device.id ?? '' };
 }
 
@@ -153,8 +166,15 @@ export async function createTestModelDevice(run: TestRun): Promise<{ modelId: st
  * @returns The Patient id.
  */
 export async function createTestPatient(run: TestRun): Promise<string> {
-  const body: Patient = { resourceType: 'Patient', name: [{ family: 'Synthetic', given: [`Test${run.runId}`] }], gender: 'unknown' };
-  const patient = (await run.fhir.create({ resourceType: 'Patient', body: { ...body } })) as unknown as Patient;
+  const body: Patient = {
+    resourceType: 'Patient',
+    name: [{ family: 'Synthetic', given: [`Test${run.runId}`] }],
+    gender: 'unknown',
+  };
+  const patient = (await run.fhir.create({
+    resourceType: 'Patient',
+    body: { ...body },
+  })) as unknown as Patient;
   return patient.id ?? '';
 }
 
@@ -162,7 +182,12 @@ export async function createTestPatient(run: TestRun): Promise<string> {
  * Builds an AI result Observation as the data contract describes it.
  * @returns The Observation without id.
  */
-export function buildAiObservation(options: { deviceId: string; patientId: string; score: number; effective: string }): Observation {
+export function buildAiObservation(options: {
+  deviceId: string;
+  patientId: string;
+  score: number;
+  effective: string;
+}): Observation {
   return {
     resourceType: 'Observation',
     meta: { security: [AIAST] },
@@ -185,7 +210,10 @@ export async function createAiObservation(
   options: { deviceId: string; patientId: string; score: number; effective: string }
 ): Promise<Observation & { id: string }> {
   const body = buildAiObservation(options);
-  const stored = (await run.fhir.create({ resourceType: 'Observation', body: { ...body } })) as unknown as Observation;
+  const stored = (await run.fhir.create({
+    resourceType: 'Observation',
+    body: { ...body },
+  })) as unknown as Observation;
   if (stored.id === undefined) {
     throw new Error('The FHIR server returned the created Observation without id.');
   }

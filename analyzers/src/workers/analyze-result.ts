@@ -3,7 +3,13 @@
  * schedules the drift evaluation of the result's window.
  */
 import type { Observation } from '@medplum/fhirtypes';
-import { driftJobId, FLAG_CODES, hasAiLabel, type AnalyzeResultJob, type EvaluateDriftJob } from '@monitormed/common';
+import {
+  driftJobId,
+  FLAG_CODES,
+  hasAiLabel,
+  type AnalyzeResultJob,
+  type EvaluateDriftJob,
+} from '@monitormed/common';
 import type Bull from 'bull';
 import {
   ANALYZER_VERSION,
@@ -46,7 +52,10 @@ const ENTROPY_TOLERANCE = 1e-12;
  * @throws InvalidResultError when the result is unusable, after recording it in Mongo and discarding the job
  *   so that bull does not retry it.
  */
-export async function processAnalyzeJob(context: WorkerContext, job: Bull.Job<AnalyzeResultJob>): Promise<AnalyzeOutcome> {
+export async function processAnalyzeJob(
+  context: WorkerContext,
+  job: Bull.Job<AnalyzeResultJob>
+): Promise<AnalyzeOutcome> {
   try {
     return await analyzeResult(context, job.data);
   } catch (err) {
@@ -60,7 +69,10 @@ export async function processAnalyzeJob(context: WorkerContext, job: Bull.Job<An
         analyzedAt: new Date(),
         analyzerVersion: ANALYZER_VERSION,
       });
-      context.log.warn({ observationId: job.data.id, err }, 'AI result cannot be analysed; job failed permanently');
+      context.log.warn(
+        { observationId: job.data.id, err },
+        'AI result cannot be analysed; job failed permanently'
+      );
       await job.discard();
     }
     throw err;
@@ -135,10 +147,17 @@ async function analyzeResult(context: WorkerContext, job: AnalyzeResultJob): Pro
 
   await scheduleDriftEvaluation(context, { modelId: model.modelId, window });
 
-  const driftMetric = await store.findMetric(model.modelId, model.modelVersion, METRICS.outputDriftKs, window);
+  const driftMetric = await store.findMetric(
+    model.modelId,
+    model.modelVersion,
+    METRICS.outputDriftKs,
+    window
+  );
   const uncertaintyExtension = buildUncertaintyExtension(entropyBits);
   const driftExtension =
-    driftMetric?.status !== undefined && driftMetric.status !== 'reference' && typeof driftMetric.value === 'number'
+    driftMetric?.status !== undefined &&
+    driftMetric.status !== 'reference' &&
+    typeof driftMetric.value === 'number'
       ? buildDriftExtension({
           statistic: driftMetric.statistic ?? 0,
           pValue: driftMetric.value,

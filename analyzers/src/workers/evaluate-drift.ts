@@ -9,7 +9,13 @@
  */
 import { FLAG_CODES, type EvaluateDriftJob } from '@monitormed/common';
 import type Bull from 'bull';
-import { ANALYZER_VERSION, buildDriftExtension, hasEqualExtension, replaceExtension, type DriftStatus } from '../fhir/extensions.js';
+import {
+  ANALYZER_VERSION,
+  buildDriftExtension,
+  hasEqualExtension,
+  replaceExtension,
+  type DriftStatus,
+} from '../fhir/extensions.js';
 import { buildMonitoringFlag, flagIdentifierQuery } from '../fhir/flags.js';
 import { createFlagIfAbsent, updateObservationWithRetry } from '../fhir/gateway.js';
 import { ksTwoSample } from '../stats/ks.js';
@@ -39,7 +45,10 @@ const WRITE_CONCURRENCY = 4;
  * @param job - The bull job with model id and window.
  * @returns One outcome per model version.
  */
-export async function processDriftJob(context: WorkerContext, job: Bull.Job<EvaluateDriftJob>): Promise<DriftOutcome[]> {
+export async function processDriftJob(
+  context: WorkerContext,
+  job: Bull.Job<EvaluateDriftJob>
+): Promise<DriftOutcome[]> {
   const { modelId, window } = job.data;
   const versions = await context.store.modelVersionsInWindow(modelId, window);
 
@@ -68,7 +77,10 @@ async function evaluateUntilStable(
     if (before === after) {
       return outcome;
     }
-    context.log.info({ modelId, window, pass }, 'Results arrived during the drift evaluation; evaluating again');
+    context.log.info(
+      { modelId, window, pass },
+      'Results arrived during the drift evaluation; evaluating again'
+    );
   }
 
   // Still changing: schedule one more evaluation instead of holding the worker.
@@ -86,10 +98,19 @@ async function evaluateWindow(
   const windows = await store.windows(modelId, modelVersion);
   const referenceWindows = windows.slice(0, settings.driftReferenceWindows);
   const current = await store.resultsIn(modelId, modelVersion, [window]);
-  const base = { modelId, modelVersion, subgroup: 'all', window, n: current.length, computedAt: new Date(), analyzerVersion: ANALYZER_VERSION };
+  const base = {
+    modelId,
+    modelVersion,
+    subgroup: 'all',
+    window,
+    n: current.length,
+    computedAt: new Date(),
+    analyzerVersion: ANALYZER_VERSION,
+  };
 
   // FerretDB has no $avg, so the mean is computed here.
-  const entropyMean = current.length === 0 ? null : current.reduce((sum, result) => sum + result.entropy, 0) / current.length;
+  const entropyMean =
+    current.length === 0 ? null : current.reduce((sum, result) => sum + result.entropy, 0) / current.length;
   await store.upsertMetric({ ...base, metric: METRICS.uncertaintyEntropyMean, value: entropyMean });
 
   if (referenceWindows.includes(window)) {
@@ -136,17 +157,35 @@ async function evaluateWindow(
     detected,
     minN: settings.driftMinWindowN,
   });
-  await store.upsertMetric({ ...base, ...shared, metric: METRICS.outputPsi, value: psi.value, bins: psi.binEdges.length - 1 });
+  await store.upsertMetric({
+    ...base,
+    ...shared,
+    metric: METRICS.outputPsi,
+    value: psi.value,
+    bins: psi.binEdges.length - 1,
+  });
 
-  const driftStatus: DriftStatus = { statistic: ks.statistic, pValue: ks.pValue, threshold: settings.driftPThreshold, window, detected };
-  await forEachLimited(current, WRITE_CONCURRENCY, (result) => writeDriftStatus(context, result, driftStatus));
+  const driftStatus: DriftStatus = {
+    statistic: ks.statistic,
+    pValue: ks.pValue,
+    threshold: settings.driftPThreshold,
+    window,
+    detected,
+  };
+  await forEachLimited(current, WRITE_CONCURRENCY, (result) =>
+    writeDriftStatus(context, result, driftStatus)
+  );
 
   log.info({ modelId, window, n: current.length, status, pValue: ks.pValue }, 'Evaluated output drift');
   return { modelVersion, status, n: current.length, pValue: ks.pValue };
 }
 
 /** Writes DRIFT_EXTENSION on one result when it changed, and the model-drift Flag when drift is detected. */
-async function writeDriftStatus(context: WorkerContext, result: WindowResult, status: DriftStatus): Promise<void> {
+async function writeDriftStatus(
+  context: WorkerContext,
+  result: WindowResult,
+  status: DriftStatus
+): Promise<void> {
   const extension = buildDriftExtension(status);
   await updateObservationWithRetry(context.fhir, result.observationId, (observation) =>
     hasEqualExtension(observation.extension, extension)
@@ -159,7 +198,11 @@ async function writeDriftStatus(context: WorkerContext, result: WindowResult, st
     await createFlagIfAbsent(
       context.fhir,
       buildMonitoringFlag(
-        { observationId: result.observationId, patientId: result.patientId, effective: (result.effective ?? new Date()).toISOString() },
+        {
+          observationId: result.observationId,
+          patientId: result.patientId,
+          effective: (result.effective ?? new Date()).toISOString(),
+        },
         FLAG_CODES.modelDrift
       ),
       flagIdentifierQuery(result.observationId, FLAG_CODES.modelDrift.code)
@@ -167,7 +210,11 @@ async function writeDriftStatus(context: WorkerContext, result: WindowResult, st
   }
 }
 
-async function forEachLimited<T>(items: readonly T[], limit: number, action: (item: T) => Promise<void>): Promise<void> {
+async function forEachLimited<T>(
+  items: readonly T[],
+  limit: number,
+  action: (item: T) => Promise<void>
+): Promise<void> {
   let next = 0;
   const runners = Array.from({ length: Math.min(limit, items.length) }, async () => {
     while (next < items.length) {

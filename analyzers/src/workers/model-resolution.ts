@@ -34,12 +34,16 @@ export async function resolveResultModel(client: FhirClient, observation: Observ
 
   const device = await readDevice(client, deviceId);
   if (device === undefined) {
-    throw new InvalidResultError(`Observation/${String(observation.id)} refers to Device/${deviceId}, which does not exist.`);
+    throw new InvalidResultError(
+      `Observation/${String(observation.id)} refers to Device/${deviceId}, which does not exist.`
+    );
   }
 
   const modelId = device.identifier?.find((identifier) => identifier.system === MODEL_ID_SYSTEM)?.value;
   if (modelId === undefined) {
-    throw new InvalidResultError(`Device/${deviceId} has no identifier in ${MODEL_ID_SYSTEM}, so its model is unknown.`);
+    throw new InvalidResultError(
+      `Device/${deviceId} has no identifier in ${MODEL_ID_SYSTEM}, so its model is unknown.`
+    );
   }
 
   return { deviceId, modelId, modelVersion: device.version?.[0]?.value ?? UNVERSIONED };

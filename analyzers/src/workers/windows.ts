@@ -19,7 +19,9 @@ export function windowOf(observationId: string, effective: string | undefined): 
 
   const time = new Date(effective);
   if (Number.isNaN(time.getTime())) {
-    throw new InvalidResultError(`Observation/${observationId} effectiveDateTime ${effective} is not a valid date.`);
+    throw new InvalidResultError(
+      `Observation/${observationId} effectiveDateTime ${effective} is not a valid date.`
+    );
   }
   return time.toISOString().slice(0, 10);
 }
