@@ -1,4 +1,4 @@
-/** Thrown when the FHIR server answers with an HTTP error status or cannot be reached. */
+/** Thrown when the FHIR server responds with an HTTP error status or cannot be reached. */
 export class FhirHttpError extends Error {
   /** HTTP status, or 0 when no response arrived (connection refused, timeout). */
   readonly status: number;

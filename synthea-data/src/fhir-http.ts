@@ -19,7 +19,7 @@ export interface FhirRequestOptions {
   headers?: Record<string, string>;
   /**
    * Socket inactivity after which the request is aborted. HAPI sends nothing while it processes a
-   * transaction, so this bounds the wait for the answer.
+   * transaction, so this bounds the wait for the response.
    */
   timeoutMs: number;
 }
@@ -50,7 +50,7 @@ export function describeErrorBody(body: unknown, maxLength = 500): string {
 }
 
 /**
- * Sends one request to the FHIR server and parses the JSON answer.
+ * Sends one request to the FHIR server and parses the JSON response.
  * @param baseUrl - FHIR base URL such as `http://127.0.0.1:8080/fhir`.
  * @param options - Method, path, body, headers and timeout.
  * @returns The status and body of any response, including 4xx and 5xx ones.
@@ -116,7 +116,7 @@ export function fhirRequest(baseUrl: string, options: FhirRequestOptions): Promi
 }
 
 /**
- * Sends a request and returns the body of a 2xx answer.
+ * Sends a request and returns the body of a 2xx response.
  * @param baseUrl - FHIR base URL.
  * @param options - Method, path, body, headers and timeout.
  * @returns The parsed body.

@@ -1,6 +1,6 @@
 /**
- * Conformance: loads a few real Synthea bundles from the shared data folder beside the checkout
- * (`<repo>/../shared/synthea/r4-bundles`). The suite runs only when that folder exists.
+ * Conformance: loads a few real Synthea bundles (Synthea 2.x output with the information bundles) from
+ * the shared test-data folder beside the checkout. The suite runs only when that folder exists.
  */
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';

@@ -32,9 +32,9 @@ export interface LoadBundlesOptions {
 /** A file that could not be loaded, with the reason. */
 export interface LoadFailure {
   file: string;
-  /** HTTP status of the failed request, 0 when the file was not sent or no answer arrived. */
+  /** HTTP status of the failed request, 0 when the file was not sent or no response arrived. */
   status: number;
-  /** What went wrong, from the OperationOutcome when the server sent one. */
+  /** Failure reason, from the OperationOutcome when the server sent one. */
   message: string;
 }
 

@@ -17,7 +17,7 @@ export const FIXTURES_DIR = fileURLToPath(new URL('../test-fixtures/', import.me
 export const TEST_FHIR_BASE_URL = loadConfig().fhirBaseUrl;
 
 /**
- * Fails with a message saying how to start HAPI when it does not answer `GET /metadata`.
+ * Fails with a message saying how to start HAPI when it does not respond to `GET /metadata`.
  * @param baseUrl - FHIR base URL.
  */
 export async function requireHapi(baseUrl = TEST_FHIR_BASE_URL): Promise<void> {

@@ -22,7 +22,7 @@ function result(overrides: Partial<PlannedResult['patient']> = {}): PlannedResul
       id: 'p1',
       mrn: 'mrn-123',
       family: 'Doe',
-      given: 'Jane',
+      givenNames: 'Jane',
       birthDate: '1970-01-31',
       gender: 'female',
       inputs: populationDefaults(),
@@ -59,7 +59,8 @@ void describe('formatHl7Time', () => {
 });
 
 void describe('buildOruR01', () => {
-  assert.ok(cxr && sepsis);
+  assert.ok(cxr, 'the catalog has cxr-pneumothorax');
+  assert.ok(sepsis, 'the catalog has sepsis-risk');
 
   void it('has MSH, PID, OBR and OBX in order', () => {
     const message = buildOruR01(cxr, result(), 'ACC1');
@@ -118,7 +119,7 @@ void describe('buildOruR01', () => {
   });
 
   void it('escapes delimiters in patient text', () => {
-    const message = buildOruR01(cxr, result({ family: "O'Brien|Smith^Jr", given: 'A~B\\C&D', mrn: 'M|1' }), 'ACC1');
+    const message = buildOruR01(cxr, result({ family: "O'Brien|Smith^Jr", givenNames: 'A~B\\C&D', mrn: 'M|1' }), 'ACC1');
     const pid = parse(message).get('PID') ?? [];
     assert.equal(pid.length, 9, 'no extra fields from an unescaped |');
     assert.equal(pid[5], "O'Brien\\F\\Smith\\S\\Jr^A\\R\\B\\E\\C\\T\\D");

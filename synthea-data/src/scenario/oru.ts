@@ -94,7 +94,7 @@ export function buildOruR01(model: AiModelDefinition, result: PlannedResult, fil
     '',
     `${escapeHl7(patient.mrn)}^^^Hospital&${HOSPITAL_MRN_SYSTEM}&URI^MR`,
     '',
-    `${escapeHl7(patient.family)}^${escapeHl7(patient.given)}`,
+    `${escapeHl7(patient.family)}^${escapeHl7(patient.givenNames)}`,
     '',
     patient.birthDate.replaceAll('-', ''),
     { male: 'M', female: 'F', other: 'O' }[patient.gender] ?? 'U',

@@ -67,7 +67,7 @@ void describe('toScenarioPatient', () => {
       name: [{ use: 'official', family: 'Doe', given: ['Jane', 'Q'] }],
     });
     assert.equal(patient?.mrn, 'mrn-1');
-    assert.equal(patient.given, 'Jane Q');
+    assert.equal(patient.givenNames, 'Jane Q');
     assert.equal(patient.missingInputs.length, 7);
   });
 });

@@ -28,7 +28,8 @@ export interface ScenarioPatient {
   /** Medical record number (identifier in {@link HOSPITAL_MRN_SYSTEM}), sent in PID-3. */
   mrn: string;
   family: string;
-  given: string;
+  /** Given names joined by spaces. */
+  givenNames: string;
   /** `YYYY-MM-DD` or empty. */
   birthDate: string;
   gender: string;
@@ -38,9 +39,9 @@ export interface ScenarioPatient {
   missingInputs: SepsisInputName[];
 }
 
-function officialName(names: HumanName[] | undefined): { family: string; given: string } {
+function officialName(names: HumanName[] | undefined): { family: string; givenNames: string } {
   const name = names?.find((n) => n.use === 'official') ?? names?.[0];
-  return { family: name?.family ?? '', given: name?.given?.join(' ') ?? '' };
+  return { family: name?.family ?? '', givenNames: name?.given?.join(' ') ?? '' };
 }
 
 /**

@@ -18,7 +18,8 @@ void describe('createRng', () => {
 
   void it('stays within [0, 1)', () => {
     for (const value of take(7, 10_000)) {
-      assert.ok(value >= 0 && value < 1, `value ${String(value)} out of range`);
+      assert.ok(value >= 0, `value ${String(value)} below 0`);
+      assert.ok(value < 1, `value ${String(value)} not below 1`);
     }
   });
 
@@ -27,7 +28,9 @@ void describe('createRng', () => {
     const seen = new Set<number>();
     for (let i = 0; i < 1000; i++) {
       const value = rng.int(5);
-      assert.ok(Number.isInteger(value) && value >= 0 && value < 5);
+      assert.ok(Number.isInteger(value), `value ${String(value)} is an integer`);
+      assert.ok(value >= 0, `value ${String(value)} below 0`);
+      assert.ok(value < 5, `value ${String(value)} not below 5`);
       seen.add(value);
     }
     assert.equal(seen.size, 5);

@@ -54,7 +54,7 @@ export interface ModelResultCounts {
   fhir: number;
 }
 
-/** What a scenario delivered. */
+/** Delivery counts of a scenario run. */
 export interface ScenarioSummary {
   dayRange: { first: string; last: string; days: number };
   seed: number;
@@ -127,8 +127,9 @@ export function resolvePlanOptions(options: ScenarioOptions): PlanOptions {
 
 /**
  * Simulates both demo models over the given days for the patients on the FHIR server and delivers
- * every result. Imaging results get an ImagingStudy first; a share of them is written by the "vendor"
- * as FHIR Observations, the rest and all sepsis results go out as ORU^R01 over MLLP.
+ * every result. Each imaging result gets an ImagingStudy first. A share of the imaging results is
+ * written by the "vendor" as FHIR Observations. The other imaging results and all sepsis results go
+ * out as ORU^R01 over MLLP.
  * @param options - Days, seed, drift, sample size, routing, patients and servers.
  * @returns Counts of results, messages, ACK codes and FHIR writes.
  * @throws ScenarioError for invalid options or no patients; FhirHttpError or MllpError when a server fails.

@@ -1,6 +1,6 @@
 /**
  * A tiny MLLP listener for tests. It ACKs every message with AA, except that a message containing
- * REJECT gets AR, ERROR gets AE, NOACK gets no answer and WRONGID gets an ACK for another control id.
+ * REJECT gets AR, ERROR gets AE, NOACK gets no ACK and WRONGID gets an ACK for another control id.
  * ACKs are written in two chunks so that clients must reassemble them.
  */
 import net from 'node:net';
