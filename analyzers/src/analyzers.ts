@@ -109,12 +109,12 @@ async function waitReady(queue: Bull.Queue, timeoutMs: number, redisUrl: string)
   const timeout = new Promise<never>((_resolve, reject) => {
     timer = setTimeout(() => {
       reject(
-        new Error(`Redis at ${redisUrl} did not answer within ${timeoutMs} ms; start it or set REDIS_URL.`)
+        new Error(`Redis at ${redisUrl} did not respond within ${timeoutMs} ms; start it or set REDIS_URL.`)
       );
     }, timeoutMs);
   });
   try {
-    // isReady() alone resolves before Redis answers; a PING proves the connection.
+    // isReady() alone resolves before Redis responds, so a PING checks the connection.
     await Promise.race([queue.isReady().then(() => queue.client.ping()), timeout]);
   } finally {
     clearTimeout(timer);

@@ -1,7 +1,7 @@
 /**
  * Receives rest-hook deliveries from the FHIR server and turns each AI-asserted Observation version into one
- * analysis job. HAPI FHIR sends `PUT {endpoint}/Observation/{id}` with the resource; a plain
- * `POST {endpoint}` with a resource or an empty body (the id-only notification of R4 rest-hooks) is accepted too.
+ * analysis job. HAPI FHIR sends `PUT {endpoint}/Observation/{id}` with the resource. A plain `POST {endpoint}`
+ * is accepted too, with a resource or with an empty body (the id-only notification of R4 rest-hooks).
  */
 import type { Observation, Resource } from '@medplum/fhirtypes';
 import { analyzeJobId, hasAiLabel, type AnalyzeResultJob, type Logger } from '@monitormed/common';
@@ -16,7 +16,7 @@ import { withTimeout } from './timeout-error.js';
 /** Path of the hook below the server root; the Subscription endpoint is `<base URL><HOOK_PATH>`. */
 export const HOOK_PATH = '/subscription-hook';
 
-/** What the hook needs from the server. */
+/** Dependencies of the hook router. */
 export interface HookDependencies {
   queue: Queue<AnalyzeResultJob>;
   secret: string;
@@ -83,7 +83,7 @@ async function handleDelivery(
   try {
     added = await enqueueOnce(deps, job, jobId);
   } catch (err) {
-    deps.log.error({ err, jobId }, 'Failed to queue the analysis job; answering 503 so the server retries');
+    deps.log.error({ err, jobId }, 'Failed to queue the analysis job; responding 503 so the server retries');
     reject(res, deps, 'unavailable', unavailable('The analysis queue (Redis) is unavailable; retry later.'));
     return;
   }
@@ -107,7 +107,7 @@ async function enqueueOnce(deps: HookDependencies, job: AnalyzeResultJob, jobId:
   const existing = await withTimeout(
     deps.queue.getJob(jobId),
     deps.queueTimeoutMs,
-    `Redis did not answer within ${deps.queueTimeoutMs} ms`
+    `Redis did not respond within ${deps.queueTimeoutMs} ms`
   );
   if (existing !== null) {
     return false;
@@ -116,7 +116,7 @@ async function enqueueOnce(deps: HookDependencies, job: AnalyzeResultJob, jobId:
   await withTimeout(
     deps.queue.add(job, { ...deps.jobOptions, jobId }),
     deps.queueTimeoutMs,
-    `Redis did not answer within ${deps.queueTimeoutMs} ms`
+    `Redis did not respond within ${deps.queueTimeoutMs} ms`
   );
   return true;
 }

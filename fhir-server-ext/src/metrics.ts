@@ -9,7 +9,7 @@ export interface HookMetrics {
   jobsEnqueued: Counter;
   /** Deliveries of a resource version whose job was already queued. */
   duplicateDeliveries: Counter;
-  /** Deliveries answered with an error, by reason: unauthorized, invalid or unavailable. */
+  /** Deliveries rejected with an error status, by reason: unauthorized, invalid or unavailable. */
   rejectedDeliveries: Counter<'reason'>;
 }
 
@@ -42,7 +42,7 @@ export function createHookMetrics(): HookMetrics {
     }),
     rejectedDeliveries: new Counter({
       name: 'monitormed_subscription_deliveries_rejected_total',
-      help: 'Deliveries answered with an error status.',
+      help: 'Deliveries rejected with an error status.',
       labelNames: ['reason'],
       registers: [registry],
     }),

@@ -99,11 +99,11 @@ export async function startFhirServerExt(options: FhirServerExtOptions = {}): Pr
   };
 
   try {
-    // isReady() alone resolves before Redis answers; a PING proves the connection.
+    // isReady() alone resolves before Redis responds, so a PING checks the connection.
     await withTimeout(
       queue.isReady().then(() => queue.client.ping()),
       queueTimeoutMs,
-      `Redis at ${config.redisUrl} did not answer within ${queueTimeoutMs} ms; start it or set REDIS_URL.`
+      `Redis at ${config.redisUrl} did not respond within ${queueTimeoutMs} ms; start it or set REDIS_URL.`
     );
 
     const configuredPort = portOf(config.fhirServerExtUrl);
@@ -184,7 +184,7 @@ function createApp(deps: AppDependencies): express.Express {
     sendOutcome(res, notFound(`No route for ${req.method} ${req.path}.`));
   });
 
-  // express 5 forwards body-parser errors and rejected async handlers here; it recognises an error
+  // express 5 forwards body-parser errors and rejected async handlers here. It recognises an error
   // handler by its four parameters, so `next` stays although it is unused.
   // eslint-disable-next-line @typescript-eslint/no-unused-vars
   app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {

@@ -16,7 +16,7 @@ export const SECRET_HEADER = 'X-MonitorMed-Secret';
 /** Tag system that marks Subscriptions MonitorMed owns; the code names the owner, such as `fhir-server-ext`. */
 export const SUBSCRIPTION_OWNER_SYSTEM = `${MONITORMED_BASE}/CodeSystem/subscription-owner`;
 
-/** What the Subscription must look like. */
+/** Required content of the Subscription. */
 export interface SubscriptionSpec {
   /** Owner code in {@link SUBSCRIPTION_OWNER_SYSTEM}; the Subscription is found again by this tag. */
   owner: string;

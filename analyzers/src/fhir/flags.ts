@@ -9,7 +9,7 @@ import { AIAST, FLAG_DETAIL_EXTENSION, FLAG_ID_SYSTEM } from '@monitormed/common
 /** Flag category code system of R4 (flag-category). */
 const FLAG_CATEGORY_SYSTEM = 'http://terminology.hl7.org/CodeSystem/flag-category';
 
-/** What a monitoring Flag is about. */
+/** Subject of a monitoring Flag: the AI result and its patient. */
 export interface FlagSubject {
   observationId: string;
   patientId: string;

@@ -7,7 +7,7 @@
  * values; this module always bins, because model scores are continuous.
  */
 
-/** Share that stands in for an empty bin, so the logarithm stays finite (Evidently's value). */
+/** Share used for an empty bin, so the logarithm stays finite (Evidently's value). */
 export const PSI_EMPTY_BIN_SHARE = 0.0001;
 
 /** PSI and the bins it used. */

@@ -8,7 +8,7 @@ export interface AiResultDocument {
   observationId: string;
   /** `meta.versionId` of the Observation version that was analysed. */
   observationVersionId: string;
-  /** `analyzed`, or `invalid` when the result could not be analysed (then `error` says why). */
+  /** `analyzed`, or `invalid` when the result could not be analysed, with the reason in `error`. */
   status: 'analyzed' | 'invalid';
   error?: string;
   modelId?: string;

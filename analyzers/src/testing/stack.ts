@@ -43,7 +43,7 @@ export function createTestRun(): TestRun {
 }
 
 /**
- * Checks that HAPI FHIR, MongoDB (FerretDB) and Redis answer, so a test fails with a clear message when a
+ * Checks that HAPI FHIR, MongoDB (FerretDB) and Redis respond, so a test fails with a clear message when a
  * peer is down instead of timing out somewhere else.
  * @param config - Peer addresses.
  * @throws Error naming every peer that is down and how to start them.

@@ -28,7 +28,7 @@ import type { WorkerContext } from './context.js';
 import { resolveResultModel } from './model-resolution.js';
 import { windowOf } from './windows.js';
 
-/** What an analysis did, stored by bull as the job's return value. */
+/** Result summary of one analysis, stored by bull as the job's return value. */
 export interface AnalyzeOutcome {
   observationId: string;
   outcome: 'analyzed' | 'already-analyzed' | 'deleted' | 'not-ai-result';

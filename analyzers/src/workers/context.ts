@@ -3,7 +3,7 @@ import type Bull from 'bull';
 import type { AnalyzerSettings } from '../settings.js';
 import type { ResultsStore } from '../store/results-store.js';
 
-/** What the job processors share: peers, the drift queue, settings and the logger. */
+/** Shared dependencies of the job processors: peers, the drift queue, settings and the logger. */
 export interface WorkerContext {
   fhir: FhirClient;
   store: ResultsStore;

@@ -142,7 +142,12 @@ async function evaluateWindow(
   const ks = ksTwoSample(currentScores, referenceScores);
   const enough = current.length >= settings.driftMinWindowN;
   const detected = enough && ks.pValue < settings.driftPThreshold;
-  const status: DriftWindowStatus = !enough ? 'insufficient-data' : detected ? 'drift' : 'no-drift';
+  let status: DriftWindowStatus = 'no-drift';
+  if (!enough) {
+    status = 'insufficient-data';
+  } else if (detected) {
+    status = 'drift';
+  }
   const psi = populationStabilityIndex(referenceScores, currentScores);
 
   const shared = { status, referenceN: referenceScores.length, referenceWindows };
