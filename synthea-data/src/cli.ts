@@ -61,7 +61,10 @@ function requireValue(name: string, value: string | undefined): string {
   return value;
 }
 
-function createProgressDisplay(label: string): { update: (done: number, total: number, note: string) => void; stop: () => void } {
+function createProgressDisplay(label: string): {
+  update: (done: number, total: number, note: string) => void;
+  stop: () => void;
+} {
   if (process.stderr.isTTY) {
     const bar = new cliProgress.SingleBar(
       { format: `${label} [{bar}] {value}/{total} {note}`, stream: process.stderr, hideCursor: true },
@@ -115,7 +118,11 @@ async function runLoad(args: string[]): Promise<number> {
     ...(limit === undefined ? {} : { limit }),
     ...(timeoutMs === undefined ? {} : { timeoutMs }),
     onProgress: (p: LoadProgress) => {
-      progress.update(p.done, p.bundles, `created ${String(p.created)}, existing ${String(p.existing)}, failed ${String(p.failures.length)}`);
+      progress.update(
+        p.done,
+        p.bundles,
+        `created ${String(p.created)}, existing ${String(p.existing)}, failed ${String(p.failures.length)}`
+      );
     },
   }).finally(progress.stop);
 
@@ -125,7 +132,8 @@ async function runLoad(args: string[]): Promise<number> {
       `Time: ${(summary.durationMs / 1000).toFixed(1)} s`
   );
   for (const failure of summary.failures) {
-    console.log(`FAILED ${failure.file} (HTTP ${String(failure.status)}): ${failure.message}`);
+    const status = failure.status === 0 ? '' : ` (HTTP ${String(failure.status)})`;
+    console.log(`FAILED ${failure.file}${status}: ${failure.message}`);
   }
   return summary.failures.length === 0 ? 0 : 1;
 }
@@ -192,7 +200,8 @@ async function runScenarioCommand(args: string[]): Promise<number> {
   if (share !== undefined) options.fhirDirectShare = share;
   if (patientLimit !== undefined) options.patientLimit = patientLimit;
   if (values['start-date'] !== undefined) options.startDate = values['start-date'];
-  if (values.patients !== undefined) options.patientIds = values.patients.split(',').filter((id) => id !== '');
+  if (values.patients !== undefined)
+    options.patientIds = values.patients.split(',').filter((id) => id !== '');
 
   const progress = createProgressDisplay('scenario');
   options.onProgress = (done, total) => {
@@ -228,7 +237,8 @@ main(process.argv.slice(2)).then(
   (err: unknown) => {
     const message = err instanceof Error ? err.message : String(err);
     // parseArgs rejects unknown options and missing values with codes ERR_PARSE_ARGS_*.
-    const usage = err instanceof CliUsageError || String((err as { code?: unknown }).code).startsWith('ERR_PARSE_ARGS');
+    const usage =
+      err instanceof CliUsageError || String((err as { code?: unknown }).code).startsWith('ERR_PARSE_ARGS');
     console.error(usage ? `${message}\n\n${USAGE}` : `Error: ${message}`);
     process.exitCode = usage ? 2 : 1;
   }

@@ -94,7 +94,10 @@ export function fhirRequest(baseUrl: string, options: FhirRequestOptions): Promi
 
     request.on('timeout', () => {
       request.destroy(
-        new FhirHttpError(`${options.method} ${url.pathname} timed out after ${String(options.timeoutMs)} ms.`, 0)
+        new FhirHttpError(
+          `${options.method} ${url.pathname} timed out after ${String(options.timeoutMs)} ms.`,
+          0
+        )
       );
     });
     request.on('error', (err: NodeJS.ErrnoException) => {

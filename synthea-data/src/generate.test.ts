@@ -21,9 +21,18 @@ void describe('generatePopulation', () => {
   });
 
   void it('rejects invalid options before running', async () => {
-    await assert.rejects(generatePopulation({ population: 0, seed: 1, outDir: '/tmp/unused' }), (err: unknown) => err instanceof SyntheaError && /Invalid population 0/.test(err.message));
-    await assert.rejects(generatePopulation({ population: 1, seed: 1.5, outDir: '/tmp/unused' }), /Invalid seed 1.5/);
-    await assert.rejects(generatePopulation({ population: 1, seed: 1, outDir: '/tmp/unused', referenceDate: '2026-03-01' }), /Invalid reference date/);
+    await assert.rejects(
+      generatePopulation({ population: 0, seed: 1, outDir: '/tmp/unused' }),
+      (err: unknown) => err instanceof SyntheaError && /Invalid population 0/.test(err.message)
+    );
+    await assert.rejects(
+      generatePopulation({ population: 1, seed: 1.5, outDir: '/tmp/unused' }),
+      /Invalid seed 1.5/
+    );
+    await assert.rejects(
+      generatePopulation({ population: 1, seed: 1, outDir: '/tmp/unused', referenceDate: '2026-03-01' }),
+      /Invalid reference date/
+    );
   });
 
   void it('generates the same loadable bundles for a seed', { timeout: 1_200_000 }, async () => {
@@ -37,8 +46,13 @@ void describe('generatePopulation', () => {
     assert.equal(result.syntheaVersion, SYNTHEA_VERSION);
     const files = (await readdir(result.fhirDir)).sort();
     // The information bundles are named after the wall-clock time; patient bundles after name and uuid.
-    const patientFiles = (names: string[]): string[] => names.filter((f) => !/^(hospital|practitioner)Information/.test(f));
-    assert.deepEqual(patientFiles(files), patientFiles((await readdir(join(second, 'fhir'))).sort()), 'same seed, same patients');
+    const patientFiles = (names: string[]): string[] =>
+      names.filter((f) => !/^(hospital|practitioner)Information/.test(f));
+    assert.deepEqual(
+      patientFiles(files),
+      patientFiles((await readdir(join(second, 'fhir'))).sort()),
+      'same seed, same patients'
+    );
     assert.ok(files.some((f) => f.startsWith('hospitalInformation')));
     assert.ok(files.some((f) => f.startsWith('practitionerInformation')));
     assert.ok(result.bundleFiles >= 3, 'at least one patient bundle');

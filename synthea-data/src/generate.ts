@@ -68,7 +68,8 @@ function run(command: string, args: string[], cwd: string, timeoutMs: number): P
         resolvePromise();
         return;
       }
-      const reason = signal === null ? `exit code ${String(code)}` : `signal ${signal} (timeout ${String(timeoutMs)} ms?)`;
+      const reason =
+        signal === null ? `exit code ${String(code)}` : `signal ${signal} (timeout ${String(timeoutMs)} ms?)`;
       reject(new SyntheaError(`${command} ${args[0] ?? ''} failed with ${reason}. Last output:\n${tail}`));
     });
   });
@@ -87,7 +88,12 @@ export async function ensureSyntheaLib(timeoutMs = 900_000): Promise<string> {
     return libDir;
   }
 
-  await run('mvn', ['-q', '-B', 'dependency:copy-dependencies', `-Dsynthea.version=${SYNTHEA_VERSION}`], SYNTHEA_DIR, timeoutMs);
+  await run(
+    'mvn',
+    ['-q', '-B', 'dependency:copy-dependencies', `-Dsynthea.version=${SYNTHEA_VERSION}`],
+    SYNTHEA_DIR,
+    timeoutMs
+  );
   if (!readdirSync(libDir).includes(jar)) {
     throw new SyntheaError(`Maven finished but ${join(libDir, jar)} is missing.`);
   }
@@ -103,7 +109,9 @@ export async function ensureSyntheaLib(timeoutMs = 900_000): Promise<string> {
  */
 export async function generatePopulation(options: GenerateOptions): Promise<GenerateResult> {
   if (!Number.isInteger(options.population) || options.population < 1) {
-    throw new SyntheaError(`Invalid population ${String(options.population)}: expected a whole number of at least 1.`);
+    throw new SyntheaError(
+      `Invalid population ${String(options.population)}: expected a whole number of at least 1.`
+    );
   }
   if (!Number.isInteger(options.seed)) {
     throw new SyntheaError(`Invalid seed ${String(options.seed)}: expected a whole number.`);

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { createServer } from 'node:net';
-import { rm } from 'node:fs/promises';
+import { rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Bundle, Encounter, Observation, Patient } from '@medplum/fhirtypes';
 import { FhirHttpError } from './fhir-http-error.js';
@@ -14,7 +15,11 @@ const FIXTURE_ENCOUNTER = '3f2a9c10-5b7e-4d21-8c3a-0a1b2c3d4e52';
 const FIXTURE_ORGANIZATION = '7c1f0b8e-3d1a-4f0e-9a52-1e6f2b9c4d01';
 
 async function search<T>(query: string): Promise<T[]> {
-  const bundle = (await fhirRequestOk(TEST_FHIR_BASE_URL, { method: 'GET', path: query, timeoutMs: 30_000 })) as Bundle;
+  const bundle = (await fhirRequestOk(TEST_FHIR_BASE_URL, {
+    method: 'GET',
+    path: query,
+    timeoutMs: 30_000,
+  })) as Bundle;
   return (bundle.entry ?? []).map((e) => e.resource as T);
 }
 
@@ -47,7 +52,9 @@ void describe('loadBundles against HAPI', () => {
     assert.equal(second.existing, first.created + first.existing);
 
     const patientUuid = ids.get(FIXTURE_PATIENT) ?? '';
-    const patients = await search<Patient>(`Patient?identifier=https://github.com/synthetichealth/synthea|${patientUuid}`);
+    const patients = await search<Patient>(
+      `Patient?identifier=https://github.com/synthetichealth/synthea|${patientUuid}`
+    );
     assert.equal(patients.length, 1, 'exactly one Patient after two loads');
   });
 
@@ -77,14 +84,25 @@ void describe('loadBundles against HAPI', () => {
     folders.push(dir);
     await loadBundles({ folder: dir, fhirBaseUrl: TEST_FHIR_BASE_URL });
 
-    const patient = (await search<Patient>(`Patient?identifier=https://github.com/synthetichealth/synthea|${ids.get(FIXTURE_PATIENT) ?? ''}`))[0];
-    const temperatures = await search<Observation>(`Observation?subject=Patient/${patient?.id ?? ''}&code=http://loinc.org|8310-5`);
+    const patient = (
+      await search<Patient>(
+        `Patient?identifier=https://github.com/synthetichealth/synthea|${ids.get(FIXTURE_PATIENT) ?? ''}`
+      )
+    )[0];
+    const temperatures = await search<Observation>(
+      `Observation?subject=Patient/${patient?.id ?? ''}&code=http://loinc.org|8310-5`
+    );
     assert.equal(temperatures[0]?.category?.[0]?.coding?.[0]?.code, 'vital-sign');
   });
 
   void it('reports malformed bundles and loads the rest', async () => {
     const { dir } = await freshFixtureCopy('malformed');
     folders.push(dir);
+    // Written here because a fixture file with broken JSON would break formatting checks of the repository.
+    await writeFile(
+      join(dir, 'A_invalid_json.json'),
+      '{"resourceType": "Bundle", "type": "transaction", "entry": [\n'
+    );
     const summary = await loadBundles({ folder: dir, fhirBaseUrl: TEST_FHIR_BASE_URL });
 
     assert.equal(summary.bundles, 4);
@@ -121,7 +139,8 @@ void describe('loadBundles against HAPI', () => {
     folders.push(dir);
     await assert.rejects(
       loadBundles({ folder: dir, fhirBaseUrl: `http://127.0.0.1:${String(port)}/fhir` }),
-      (err: unknown) => err instanceof FhirHttpError && err.unreachable && /Cannot reach the FHIR server/.test(err.message)
+      (err: unknown) =>
+        err instanceof FhirHttpError && err.unreachable && /Cannot reach the FHIR server/.test(err.message)
     );
   });
 });

@@ -111,7 +111,12 @@ async function readBundle(path: string): Promise<Bundle> {
 }
 
 /** Sends one bundle file and adds its counts, or its failure, to the summary. */
-async function loadOne(path: string, baseUrl: string, timeoutMs: number, summary: LoadSummary): Promise<void> {
+async function loadOne(
+  path: string,
+  baseUrl: string,
+  timeoutMs: number,
+  summary: LoadSummary
+): Promise<void> {
   const file = basename(path);
   let bundle: Bundle;
   try {

@@ -3,7 +3,12 @@ import { describe, it } from 'node:test';
 import type { Bundle } from '@medplum/fhirtypes';
 import { BundleFormatError } from './bundle-error.js';
 import { orderBundleFiles } from './load.js';
-import { assertTransactionBundle, deterministicId, identifierQuery, rewriteForIdempotentLoad } from './rewrite.js';
+import {
+  assertTransactionBundle,
+  deterministicId,
+  identifierQuery,
+  rewriteForIdempotentLoad,
+} from './rewrite.js';
 
 const bundle: Bundle = {
   resourceType: 'Bundle',
@@ -13,7 +18,12 @@ const bundle: Bundle = {
       fullUrl: 'urn:uuid:11111111-2222-4333-8444-555555555555',
       resource: {
         resourceType: 'Patient',
-        identifier: [{ system: 'https://github.com/synthetichealth/synthea', value: '11111111-2222-4333-8444-555555555555' }],
+        identifier: [
+          {
+            system: 'https://github.com/synthetichealth/synthea',
+            value: '11111111-2222-4333-8444-555555555555',
+          },
+        ],
       },
       request: { method: 'POST', url: 'Patient' },
     },
@@ -93,14 +103,27 @@ void describe('assertTransactionBundle', () => {
   ];
   for (const [name, value, message] of cases) {
     void it(`rejects ${name}`, () => {
-      assert.throws(() => assertTransactionBundle(value), (err: unknown) => err instanceof BundleFormatError && message.test(err.message));
+      assert.throws(
+        () => assertTransactionBundle(value),
+        (err: unknown) => err instanceof BundleFormatError && message.test(err.message)
+      );
     });
   }
 });
 
 void describe('orderBundleFiles', () => {
   void it('puts hospital then practitioner bundles first', () => {
-    const ordered = orderBundleFiles(['Zed_1.json', 'practitionerInformation1.json', 'Abe_2.json', 'hospitalInformation1.json']);
-    assert.deepEqual(ordered, ['hospitalInformation1.json', 'practitionerInformation1.json', 'Abe_2.json', 'Zed_1.json']);
+    const ordered = orderBundleFiles([
+      'Zed_1.json',
+      'practitionerInformation1.json',
+      'Abe_2.json',
+      'hospitalInformation1.json',
+    ]);
+    assert.deepEqual(ordered, [
+      'hospitalInformation1.json',
+      'practitionerInformation1.json',
+      'Abe_2.json',
+      'Zed_1.json',
+    ]);
   });
 });

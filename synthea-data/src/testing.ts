@@ -28,7 +28,9 @@ export async function requireHapi(baseUrl = TEST_FHIR_BASE_URL): Promise<void> {
     // status stays 0 and the error below explains what to do.
   }
   if (status !== 200) {
-    throw new Error(`HAPI FHIR is not available at ${baseUrl} (status ${String(status)}). Start it with: peers/peers.sh start hapi`);
+    throw new Error(
+      `HAPI FHIR is not available at ${baseUrl} (status ${String(status)}). Start it with: peers/peers.sh start hapi`
+    );
   }
 }
 
@@ -61,7 +63,13 @@ export async function freshFixtureCopy(folder: string): Promise<{ dir: string; i
     const text = (await readFile(join(source, file), 'utf8'))
       .replace(UUID, (m) => replace(m, randomUUID))
       .replace(FIXTURE_NPI, (m) => replace(m, () => `8${String(randomInt(100_000_000, 999_999_999))}`));
-    await writeFile(join(dir, file.replace(UUID, (m) => ids.get(m) ?? m)), text);
+    await writeFile(
+      join(
+        dir,
+        file.replace(UUID, (m) => ids.get(m) ?? m)
+      ),
+      text
+    );
   }
   return { dir, ids };
 }

@@ -76,7 +76,11 @@ async function conditionalCreate(
  * Registers a model's AI Device unless it exists.
  * @returns The Device id.
  */
-export function registerModelDevice(baseUrl: string, model: AiModelDefinition, timeoutMs: number): Promise<string> {
+export function registerModelDevice(
+  baseUrl: string,
+  model: AiModelDefinition,
+  timeoutMs: number
+): Promise<string> {
   return conditionalCreate(baseUrl, buildModelDevice(model), modelDeviceQuery(model.modelId), timeoutMs);
 }
 
@@ -152,7 +156,13 @@ export async function createImagingStudy(
         performer: [
           {
             function: {
-              coding: [{ system: 'http://terminology.hl7.org/CodeSystem/v3-ParticipationType', code: 'PRF', display: 'performer' }],
+              coding: [
+                {
+                  system: 'http://terminology.hl7.org/CodeSystem/v3-ParticipationType',
+                  code: 'PRF',
+                  display: 'performer',
+                },
+              ],
             },
             actor: {
               reference: `Device/${scannerDeviceId}`,
@@ -217,7 +227,11 @@ export async function writeVendorObservation(
   timeoutMs: number
 ): Promise<string> {
   const vendorId = observation.identifier?.[0]?.value ?? '';
-  const observationUrl = `urn:uuid:${createHash('sha256').update(`obs|${vendorId}`).digest('hex').slice(0, 32).replace(/^(.{8})(.{4})(.{4})(.{4})/, '$1-$2-$3-$4-')}`;
+  const observationUrl = `urn:uuid:${createHash('sha256')
+    .update(`obs|${vendorId}`)
+    .digest('hex')
+    .slice(0, 32)
+    .replace(/^(.{8})(.{4})(.{4})(.{4})/, '$1-$2-$3-$4-')}`;
   const provenanceId = `mm-vendor-${createHash('sha256').update(vendorId).digest('hex').slice(0, 40)}`;
   const recorded = observation.effectiveDateTime ?? new Date().toISOString();
 

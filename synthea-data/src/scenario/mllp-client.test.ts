@@ -40,8 +40,14 @@ void describe('MllpClient', () => {
         client.send(message('M3', 'REJECT')),
         client.send(message('M4')),
       ]);
-      assert.deepEqual(acks.map((a) => a.code), ['AA', 'AE', 'AR', 'AA']);
-      assert.deepEqual(acks.map((a) => a.controlId), ['M1', 'M2', 'M3', 'M4']);
+      assert.deepEqual(
+        acks.map((a) => a.code),
+        ['AA', 'AE', 'AR', 'AA']
+      );
+      assert.deepEqual(
+        acks.map((a) => a.controlId),
+        ['M1', 'M2', 'M3', 'M4']
+      );
       assert.deepEqual(client.counts, { AA: 2, AE: 1, AR: 1 });
       assert.ok(server.received.includes(message('M1')), 'the server received the message unchanged');
       assert.equal(server.framingErrors, 0);
@@ -53,7 +59,10 @@ void describe('MllpClient', () => {
   void it('times out without an ACK', async () => {
     const client = new MllpClient({ host: '127.0.0.1', port: server.port, ackTimeoutMs: 200 });
     try {
-      await assert.rejects(client.send(message('M5', 'NOACK')), (err: unknown) => err instanceof MllpError && /No ACK within 200 ms/.test(err.message));
+      await assert.rejects(
+        client.send(message('M5', 'NOACK')),
+        (err: unknown) => err instanceof MllpError && /No ACK within 200 ms/.test(err.message)
+      );
       // The connection is reopened for the next message.
       const ack = await client.send(message('M6'));
       assert.equal(ack.code, 'AA');
@@ -65,7 +74,10 @@ void describe('MllpClient', () => {
   void it('rejects an ACK for another message', async () => {
     const client = new MllpClient({ host: '127.0.0.1', port: server.port, ackTimeoutMs: 2000 });
     try {
-      await assert.rejects(client.send(message('M7', 'WRONGID')), /ACK is for control id "OTHER", expected "M7"/);
+      await assert.rejects(
+        client.send(message('M7', 'WRONGID')),
+        /ACK is for control id "OTHER", expected "M7"/
+      );
     } finally {
       await client.close();
     }
@@ -90,7 +102,10 @@ void describe('MllpClient', () => {
     });
 
     const client = new MllpClient({ host: '127.0.0.1', port });
-    await assert.rejects(client.send(message('M9')), (err: unknown) => err instanceof MllpError && /Cannot connect to the MLLP listener/.test(err.message));
+    await assert.rejects(
+      client.send(message('M9')),
+      (err: unknown) => err instanceof MllpError && /Cannot connect to the MLLP listener/.test(err.message)
+    );
     await client.close();
   });
 });

@@ -94,7 +94,11 @@ export class MllpClient {
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => {
         socket.destroy();
-        reject(new MllpError(`Connecting to the MLLP listener at ${host}:${String(port)} timed out after ${String(connectTimeoutMs)} ms.`));
+        reject(
+          new MllpError(
+            `Connecting to the MLLP listener at ${host}:${String(port)} timed out after ${String(connectTimeoutMs)} ms.`
+          )
+        );
       }, connectTimeoutMs);
       socket.once('connect', () => {
         clearTimeout(timer);
@@ -102,7 +106,11 @@ export class MllpClient {
       });
       socket.once('error', (err) => {
         clearTimeout(timer);
-        reject(new MllpError(`Cannot connect to the MLLP listener at ${host}:${String(port)}: ${err.message}. Is it running?`));
+        reject(
+          new MllpError(
+            `Cannot connect to the MLLP listener at ${host}:${String(port)}: ${err.message}. Is it running?`
+          )
+        );
       });
     });
 

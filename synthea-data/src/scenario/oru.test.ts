@@ -67,7 +67,10 @@ void describe('buildOruR01', () => {
     assert.ok(message.endsWith('\r'));
     assert.ok(!message.includes('\n'));
     assert.deepEqual(
-      message.split('\r').filter((s) => s !== '').map((s) => s.slice(0, 3)),
+      message
+        .split('\r')
+        .filter((s) => s !== '')
+        .map((s) => s.slice(0, 3)),
       ['MSH', 'PID', 'OBR', 'OBX']
     );
   });
@@ -119,7 +122,11 @@ void describe('buildOruR01', () => {
   });
 
   void it('escapes delimiters in patient text', () => {
-    const message = buildOruR01(cxr, result({ family: "O'Brien|Smith^Jr", givenNames: 'A~B\\C&D', mrn: 'M|1' }), 'ACC1');
+    const message = buildOruR01(
+      cxr,
+      result({ family: "O'Brien|Smith^Jr", givenNames: 'A~B\\C&D', mrn: 'M|1' }),
+      'ACC1'
+    );
     const pid = parse(message).get('PID') ?? [];
     assert.equal(pid.length, 9, 'no extra fields from an unescaped |');
     assert.equal(pid[5], "O'Brien\\F\\Smith\\S\\Jr^A\\R\\B\\E\\C\\T\\D");
@@ -127,7 +134,8 @@ void describe('buildOruR01', () => {
   });
 
   void it('maps gender to HL7 table 0001', () => {
-    const sex = (gender: string): string | undefined => parse(buildOruR01(cxr, result({ gender }))).get('PID')?.[8];
+    const sex = (gender: string): string | undefined =>
+      parse(buildOruR01(cxr, result({ gender }))).get('PID')?.[8];
     assert.equal(sex('male'), 'M');
     assert.equal(sex('other'), 'O');
     assert.equal(sex(''), 'U');

@@ -65,7 +65,11 @@ function segment(fields: string[]): string {
  * @param fillerOrderNumber - OBR-3, such as the accession number of the imaging study.
  * @returns The message with segments joined by carriage returns and no MLLP framing.
  */
-export function buildOruR01(model: AiModelDefinition, result: PlannedResult, fillerOrderNumber?: string): string {
+export function buildOruR01(
+  model: AiModelDefinition,
+  result: PlannedResult,
+  fillerOrderNumber?: string
+): string {
   const time = formatHl7Time(result.time);
   const patient = result.patient;
   const order = orderCodeOf(model);
@@ -102,7 +106,12 @@ export function buildOruR01(model: AiModelDefinition, result: PlannedResult, fil
 
   // OBR-2 placer and OBR-3 filler order numbers, OBR-4 universal service id, OBR-7 observation time,
   // OBR-22 result status change time, OBR-25 result status (F = final).
-  const obrFields = ['OBR', '1', escapeHl7(`${result.controlId}-P`), escapeHl7(fillerOrderNumber ?? `${result.controlId}-F`)];
+  const obrFields = [
+    'OBR',
+    '1',
+    escapeHl7(`${result.controlId}-P`),
+    escapeHl7(fillerOrderNumber ?? `${result.controlId}-F`),
+  ];
   obrFields.push(`${escapeHl7(order.code)}^${escapeHl7(order.display)}^L`, '', '', time);
   while (obrFields.length < 22) {
     obrFields.push('');

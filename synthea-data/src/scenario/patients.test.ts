@@ -19,7 +19,10 @@ function bloodPressure(panel: string, systolic: number): Observation {
     code: { coding: [{ system: 'http://loinc.org', code: panel }] },
     component: [
       { code: { coding: [{ system: 'http://loinc.org', code: '8462-4' }] }, valueQuantity: { value: 70 } },
-      { code: { coding: [{ system: 'http://loinc.org', code: '8480-6' }] }, valueQuantity: { value: systolic } },
+      {
+        code: { coding: [{ system: 'http://loinc.org', code: '8480-6' }] },
+        valueQuantity: { value: systolic },
+      },
     ],
   };
 }
@@ -56,7 +59,10 @@ void describe('pickInputs', () => {
 
 void describe('toScenarioPatient', () => {
   void it('needs a hospital MRN', () => {
-    assert.equal(toScenarioPatient({ resourceType: 'Patient', id: 'a', identifier: [{ system: 'urn:x', value: '1' }] }), undefined);
+    assert.equal(
+      toScenarioPatient({ resourceType: 'Patient', id: 'a', identifier: [{ system: 'urn:x', value: '1' }] }),
+      undefined
+    );
   });
 
   void it('starts with every input missing', () => {

@@ -65,7 +65,12 @@ export function toScenarioPatient(patient: Patient): ScenarioPatient | undefined
   };
 }
 
-async function searchAll<T>(baseUrl: string, firstPath: string, limit: number, timeoutMs: number): Promise<T[]> {
+async function searchAll<T>(
+  baseUrl: string,
+  firstPath: string,
+  limit: number,
+  timeoutMs: number
+): Promise<T[]> {
   const found: T[] = [];
   let path: string | undefined = firstPath;
   while (path !== undefined && found.length < limit) {
@@ -96,12 +101,19 @@ export async function findPatients(
   if (options.patientIds !== undefined) {
     patients = [];
     for (const id of [...new Set(options.patientIds)].sort().slice(0, options.limit)) {
-      const response = await fhirRequest(baseUrl, { method: 'GET', path: `Patient/${encodeURIComponent(id)}`, timeoutMs: options.timeoutMs });
+      const response = await fhirRequest(baseUrl, {
+        method: 'GET',
+        path: `Patient/${encodeURIComponent(id)}`,
+        timeoutMs: options.timeoutMs,
+      });
       if (response.status === 404 || response.status === 410) {
         throw new ScenarioError(`Patient/${id} was not found at ${baseUrl}; check the --patients ids.`);
       }
       if (response.status !== 200) {
-        throw new FhirHttpError(`GET Patient/${id} failed with HTTP ${String(response.status)}: ${describeErrorBody(response.body)}`, response.status);
+        throw new FhirHttpError(
+          `GET Patient/${id} failed with HTTP ${String(response.status)}: ${describeErrorBody(response.body)}`,
+          response.status
+        );
       }
       patients.push(response.body as Patient);
     }
@@ -138,7 +150,9 @@ export function pickInputs(observations: Observation[]): Partial<SepsisInputs> {
         continue;
       }
       const component = observation.component?.find((comp) =>
-        (comp.code.coding ?? []).some((c) => c.system === LOINC && input.componentCodes?.includes(c.code ?? ''))
+        (comp.code.coding ?? []).some(
+          (c) => c.system === LOINC && input.componentCodes?.includes(c.code ?? '')
+        )
       );
       if (component?.valueQuantity?.value !== undefined) {
         found[input.name] = component.valueQuantity.value;
@@ -154,14 +168,20 @@ export function pickInputs(observations: Observation[]): Partial<SepsisInputs> {
  * @param patient - The patient; its `inputs` and `missingInputs` are replaced.
  * @param timeoutMs - Request timeout.
  */
-export async function readInputs(baseUrl: string, patient: ScenarioPatient, timeoutMs: number): Promise<void> {
+export async function readInputs(
+  baseUrl: string,
+  patient: ScenarioPatient,
+  timeoutMs: number
+): Promise<void> {
   const codes = [...new Set([...SEPSIS_INPUTS.flatMap((i) => i.codes), ...BLOOD_PRESSURE_PANEL_CODES])];
   const codeParam = codes.map((c) => encodeURIComponent(`${LOINC}|${c}`)).join(',');
   const path =
     `Observation?subject=${encodeURIComponent(`Patient/${patient.id}`)}&code=${codeParam}` +
     `&_sort=-date&_count=${String(OBSERVATIONS_PER_PATIENT)}`;
   const bundle = (await fhirRequestOk(baseUrl, { method: 'GET', path, timeoutMs })) as Bundle<Observation>;
-  const found = pickInputs((bundle.entry ?? []).flatMap((e) => (e.resource === undefined ? [] : [e.resource])));
+  const found = pickInputs(
+    (bundle.entry ?? []).flatMap((e) => (e.resource === undefined ? [] : [e.resource]))
+  );
 
   const defaults = populationDefaults();
   patient.missingInputs = [];

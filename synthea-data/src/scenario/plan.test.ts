@@ -85,17 +85,29 @@ void describe('planScenario', () => {
     const patients = makePatients(20);
     const first = planScenario(models, patients, defaults);
     const second = planScenario(models, patients, defaults);
-    assert.deepEqual(first.map((r) => [r.controlId, r.probability, r.transport]), second.map((r) => [r.controlId, r.probability, r.transport]));
+    assert.deepEqual(
+      first.map((r) => [r.controlId, r.probability, r.transport]),
+      second.map((r) => [r.controlId, r.probability, r.transport])
+    );
     const other = planScenario(models, patients, { ...defaults, seed: 7 });
-    assert.notDeepEqual(first.map((r) => r.probability), other.map((r) => r.probability));
+    assert.notDeepEqual(
+      first.map((r) => r.probability),
+      other.map((r) => r.probability)
+    );
   });
 
   void it('reaches the daily sample size', () => {
     for (const patientCount of [3, 11, 67]) {
       const results = planScenario(models, makePatients(patientCount), defaults);
       for (let day = 1; day <= defaults.days; day++) {
-        assert.ok(scoresOf(results, SEPSIS_MODEL_ID, day).length >= 40, `sepsis day ${String(day)} with ${String(patientCount)} patients`);
-        assert.ok(scoresOf(results, CXR_MODEL_ID, day).length >= 40, `cxr day ${String(day)} with ${String(patientCount)} patients`);
+        assert.ok(
+          scoresOf(results, SEPSIS_MODEL_ID, day).length >= 40,
+          `sepsis day ${String(day)} with ${String(patientCount)} patients`
+        );
+        assert.ok(
+          scoresOf(results, CXR_MODEL_ID, day).length >= 40,
+          `cxr day ${String(day)} with ${String(patientCount)} patients`
+        );
       }
     }
   });
@@ -111,13 +123,17 @@ void describe('planScenario', () => {
 
   void it('keeps each result inside its UTC day', () => {
     for (const result of planScenario(models, makePatients(11), defaults)) {
-      const expected = new Date(Date.parse('2026-03-02T00:00:00Z') + (result.day - 1) * 86_400_000).toISOString().slice(0, 10);
+      const expected = new Date(Date.parse('2026-03-02T00:00:00Z') + (result.day - 1) * 86_400_000)
+        .toISOString()
+        .slice(0, 10);
       assert.equal(result.time.toISOString().slice(0, 10), expected);
     }
   });
 
   void it('switches the scanner on the drift day', () => {
-    const results = planScenario(models, makePatients(11), defaults).filter((r) => r.modelId === CXR_MODEL_ID);
+    const results = planScenario(models, makePatients(11), defaults).filter(
+      (r) => r.modelId === CXR_MODEL_ID
+    );
     for (const result of results) {
       const expected = result.day >= DEFAULT_DRIFT.startDay ? REPLACEMENT_SCANNER : BASELINE_SCANNER;
       assert.equal(result.scanner?.id, expected.id);
@@ -183,14 +199,21 @@ void describe('resolvePlanOptions', () => {
     ['days', { days: 0 }, /Invalid days 0/],
     ['start date', { startDate: '2026-3-1' }, /Invalid start date/],
     ['seed', { seed: -1 }, /Invalid seed -1/],
-    ['drift day', { days: 5, drift: { startDay: 6 } }, /Invalid drift day 6: expected a whole number from 1 to 5/],
+    [
+      'drift day',
+      { days: 5, drift: { startDay: 6 } },
+      /Invalid drift day 6: expected a whole number from 1 to 5/,
+    ],
     ['drift model', { drift: { modelId: 'other' } }, /Invalid drift model "other"/],
     ['share', { fhirDirectShare: 2 }, /Invalid FHIR-direct share 2/],
     ['results per day', { resultsPerModelPerDay: 10_000 }, /Invalid results per day/],
   ];
   for (const [name, options, message] of invalid) {
     void it(`rejects invalid ${name}`, () => {
-      assert.throws(() => resolvePlanOptions(options), (err: unknown) => err instanceof ScenarioError && message.test(err.message));
+      assert.throws(
+        () => resolvePlanOptions(options),
+        (err: unknown) => err instanceof ScenarioError && message.test(err.message)
+      );
     });
   }
 });

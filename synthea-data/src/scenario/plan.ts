@@ -87,7 +87,12 @@ function roundProbability(logit: number): number {
   return Math.min(0.9999, Math.max(0.0001, Math.round(sigmoid(logit) * 10_000) / 10_000));
 }
 
-function planSepsisDay(model: AiModelDefinition, patients: ScenarioPatient[], day: number, options: PlanOptions): PlannedResult[] {
+function planSepsisDay(
+  model: AiModelDefinition,
+  patients: ScenarioPatient[],
+  day: number,
+  options: PlanOptions
+): PlannedResult[] {
   const scoresPerPatient = Math.ceil(options.resultsPerModelPerDay / patients.length);
   const start = dayStart(options.startDate, day).getTime();
   const intervalMs = DAY_MS / scoresPerPatient;
@@ -113,7 +118,12 @@ function planSepsisDay(model: AiModelDefinition, patients: ScenarioPatient[], da
   return numberResults(model, results, options.seed);
 }
 
-function planCxrDay(model: AiModelDefinition, patients: ScenarioPatient[], day: number, options: PlanOptions): PlannedResult[] {
+function planCxrDay(
+  model: AiModelDefinition,
+  patients: ScenarioPatient[],
+  day: number,
+  options: PlanOptions
+): PlannedResult[] {
   const start = dayStart(options.startDate, day).getTime();
   const drifted = isDrifted(options, model.modelId, day);
   const shift = drifted ? (options.drift?.logitShift ?? 0) : 0;
@@ -174,4 +184,3 @@ export function planScenario(
   }
   return all.sort((a, b) => a.time.getTime() - b.time.getTime() || a.controlId.localeCompare(b.controlId));
 }
-

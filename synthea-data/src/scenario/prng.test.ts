@@ -64,7 +64,10 @@ void describe('shuffle', () => {
     const items = Array.from({ length: 20 }, (_, i) => i);
     const first = shuffle(items, createRng(9));
     assert.deepEqual(first, shuffle(items, createRng(9)));
-    assert.deepEqual([...first].sort((a, b) => a - b), items);
+    assert.deepEqual(
+      [...first].sort((a, b) => a - b),
+      items
+    );
     assert.notDeepEqual(first, items);
   });
 });

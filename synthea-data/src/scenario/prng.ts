@@ -49,7 +49,9 @@ export function createRng(seed: number): Rng {
  * @returns A 32-bit unsigned seed.
  */
 export function deriveSeed(seed: number, ...parts: (string | number)[]): number {
-  const digest = createHash('sha256').update([seed, ...parts].join('\u0000')).digest();
+  const digest = createHash('sha256')
+    .update([seed, ...parts].join('\u0000'))
+    .digest();
   return digest.readUInt32BE(0);
 }
 

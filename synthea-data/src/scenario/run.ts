@@ -2,13 +2,32 @@
  * Runs a scenario: reads the patients from FHIR, plans the results of both demo models over the
  * simulated days, and delivers them (HL7 v2 ORU^R01 over MLLP, or vendor Observations over FHIR).
  */
-import { createLogger, loadConfig, loadModelCatalog, type AiModelDefinition, type MonitorMedConfig } from '@monitormed/common';
+import {
+  createLogger,
+  loadConfig,
+  loadModelCatalog,
+  type AiModelDefinition,
+  type MonitorMedConfig,
+} from '@monitormed/common';
 import { BASELINE_SCANNER, REPLACEMENT_SCANNER } from './cxr-model.js';
-import { createImagingStudy, buildVendorObservation, registerModelDevice, registerScanner, writeVendorObservation } from './fhir-writes.js';
+import {
+  createImagingStudy,
+  buildVendorObservation,
+  registerModelDevice,
+  registerScanner,
+  writeVendorObservation,
+} from './fhir-writes.js';
 import { MllpClient, type AckCounts } from './mllp-client.js';
 import { buildOruR01 } from './oru.js';
 import { findPatients, readInputs } from './patients.js';
-import { CXR_MODEL_ID, SEPSIS_MODEL_ID, dayStart, planScenario, type DriftConfig, type PlanOptions } from './plan.js';
+import {
+  CXR_MODEL_ID,
+  SEPSIS_MODEL_ID,
+  dayStart,
+  planScenario,
+  type DriftConfig,
+  type PlanOptions,
+} from './plan.js';
 import { ScenarioError } from './scenario-error.js';
 import { SEPSIS_INPUTS, type SepsisInputName } from './sepsis-model.js';
 
@@ -74,7 +93,9 @@ export interface ScenarioSummary {
 function requireModel(models: AiModelDefinition[], modelId: string): AiModelDefinition {
   const model = models.find((m) => m.modelId === modelId);
   if (model === undefined) {
-    throw new ScenarioError(`Model "${modelId}" is missing from the model catalog; the scenario simulates it.`);
+    throw new ScenarioError(
+      `Model "${modelId}" is missing from the model catalog; the scenario simulates it.`
+    );
   }
   return model;
 }
@@ -85,13 +106,19 @@ function resolveDrift(drift: Partial<DriftConfig> | null | undefined, days: numb
   }
   const resolved = { ...DEFAULT_DRIFT, ...drift };
   if (![SEPSIS_MODEL_ID, CXR_MODEL_ID].includes(resolved.modelId)) {
-    throw new ScenarioError(`Invalid drift model "${resolved.modelId}": expected ${SEPSIS_MODEL_ID} or ${CXR_MODEL_ID}.`);
+    throw new ScenarioError(
+      `Invalid drift model "${resolved.modelId}": expected ${SEPSIS_MODEL_ID} or ${CXR_MODEL_ID}.`
+    );
   }
   if (!Number.isInteger(resolved.startDay) || resolved.startDay < 1 || resolved.startDay > days) {
-    throw new ScenarioError(`Invalid drift day ${String(resolved.startDay)}: expected a whole number from 1 to ${String(days)}.`);
+    throw new ScenarioError(
+      `Invalid drift day ${String(resolved.startDay)}: expected a whole number from 1 to ${String(days)}.`
+    );
   }
   if (!Number.isFinite(resolved.logitShift)) {
-    throw new ScenarioError(`Invalid drift shift ${String(resolved.logitShift)}: expected a number of log-odds.`);
+    throw new ScenarioError(
+      `Invalid drift shift ${String(resolved.logitShift)}: expected a number of log-odds.`
+    );
   }
   return resolved;
 }
@@ -120,9 +147,18 @@ export function resolvePlanOptions(options: ScenarioOptions): PlanOptions {
   }
   const fhirDirectShare = options.fhirDirectShare ?? 0.25;
   if (!(fhirDirectShare >= 0 && fhirDirectShare <= 1)) {
-    throw new ScenarioError(`Invalid FHIR-direct share ${String(fhirDirectShare)}: expected a number from 0 to 1.`);
+    throw new ScenarioError(
+      `Invalid FHIR-direct share ${String(fhirDirectShare)}: expected a number from 0 to 1.`
+    );
   }
-  return { days, startDate, seed, resultsPerModelPerDay, fhirDirectShare, drift: resolveDrift(options.drift, days) };
+  return {
+    days,
+    startDate,
+    seed,
+    resultsPerModelPerDay,
+    fhirDirectShare,
+    drift: resolveDrift(options.drift, days),
+  };
 }
 
 /**
@@ -155,7 +191,10 @@ export async function runScenario(options: ScenarioOptions = {}): Promise<Scenar
       `No patients with an identifier in http://hospital.smarthealthit.org found at ${baseUrl}; load Synthea bundles first (cli.ts load <folder>).`
     );
   }
-  const missingInputs = Object.fromEntries(SEPSIS_INPUTS.map((i) => [i.name, 0])) as Record<SepsisInputName, number>;
+  const missingInputs = Object.fromEntries(SEPSIS_INPUTS.map((i) => [i.name, 0])) as Record<
+    SepsisInputName,
+    number
+  >;
   for (const patient of patients) {
     await readInputs(baseUrl, patient, timeoutMs);
     for (const name of patient.missingInputs) {
@@ -227,12 +266,28 @@ export async function runScenario(options: ScenarioOptions = {}): Promise<Scenar
       }
       options.onProgress?.(index + 1, results.length);
     }
+  } catch (err) {
+    // The caller gets the error without the summary, so the log keeps how far the run got.
+    log.error(
+      {
+        err,
+        messagesSent: summary.messagesSent,
+        fhirWrites: summary.fhirWrites,
+        acks: mllp.counts,
+        total: results.length,
+      },
+      'Scenario stopped'
+    );
+    throw err;
   } finally {
     summary.acks = { ...mllp.counts };
     await mllp.close();
   }
 
   summary.durationMs = Date.now() - startedAt;
-  log.info({ messagesSent: summary.messagesSent, acks: summary.acks, fhirWrites: summary.fhirWrites }, 'Scenario finished');
+  log.info(
+    { messagesSent: summary.messagesSent, acks: summary.acks, fhirWrites: summary.fhirWrites },
+    'Scenario finished'
+  );
   return summary;
 }

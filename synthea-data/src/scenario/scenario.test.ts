@@ -6,7 +6,15 @@ import assert from 'node:assert/strict';
 import { randomInt } from 'node:crypto';
 import { rm } from 'node:fs/promises';
 import { after, before, describe, it } from 'node:test';
-import type { Bundle, Device, ImagingStudy, Observation, Patient, Provenance, Resource } from '@medplum/fhirtypes';
+import type {
+  Bundle,
+  Device,
+  ImagingStudy,
+  Observation,
+  Patient,
+  Provenance,
+  Resource,
+} from '@medplum/fhirtypes';
 import { AIAST, AI_CONFIDENCE_EXTENSION, MODEL_ID_SYSTEM, hasAiLabel } from '@monitormed/common';
 import { fhirRequestOk } from '../fhir-http.js';
 import { loadBundles } from '../load.js';
@@ -46,7 +54,9 @@ void describe('runScenario against HAPI', () => {
 
     for (const fixtureId of FIXTURE_PATIENTS) {
       const uuid = copy.ids.get(fixtureId) ?? '';
-      const [patient] = await search<Patient>(`Patient?identifier=https://github.com/synthetichealth/synthea|${uuid}`);
+      const [patient] = await search<Patient>(
+        `Patient?identifier=https://github.com/synthetichealth/synthea|${uuid}`
+      );
       patientIds.push(patient?.id ?? '');
       mrns.push(uuid);
     }
@@ -119,7 +129,9 @@ void describe('runScenario against HAPI', () => {
   });
 
   void it('creates ImagingStudies with the scanner', async () => {
-    const studies = (await Promise.all(patientIds.map((id) => search<ImagingStudy>(`ImagingStudy?subject=Patient/${id}`)))).flat();
+    const studies = (
+      await Promise.all(patientIds.map((id) => search<ImagingStudy>(`ImagingStudy?subject=Patient/${id}`)))
+    ).flat();
     assert.equal(studies.length, 8);
     for (const study of studies) {
       assert.equal(study.status, 'available');
@@ -137,7 +149,9 @@ void describe('runScenario against HAPI', () => {
     const observations = (
       await Promise.all(
         patientIds.map((id) =>
-          search<Observation>(`Observation?subject=Patient/${id}&code=https://monitormed.dev/fhir/CodeSystem/demo-model-outputs|MM-CXR-PTX`)
+          search<Observation>(
+            `Observation?subject=Patient/${id}&code=https://monitormed.dev/fhir/CodeSystem/demo-model-outputs|MM-CXR-PTX`
+          )
         )
       )
     ).flat();
@@ -151,7 +165,12 @@ void describe('runScenario against HAPI', () => {
       const p = observation.valueQuantity?.value ?? -1;
       assert.ok(p > 0, `probability ${String(p)} above 0`);
       assert.ok(p < 1, `probability ${String(p)} below 1`);
-      assert.deepEqual(observation.valueQuantity, { value: p, unit: '1', system: 'http://unitsofmeasure.org', code: '1' });
+      assert.deepEqual(observation.valueQuantity, {
+        value: p,
+        unit: '1',
+        system: 'http://unitsofmeasure.org',
+        code: '1',
+      });
       const confidence = observation.extension?.find((e) => e.url === AI_CONFIDENCE_EXTENSION)?.valueDecimal;
       assert.equal(confidence, Math.max(p, 1 - p));
       assert.equal(observation.interpretation?.[0]?.coding?.[0]?.code, p >= 0.5 ? 'POS' : 'NEG');
@@ -170,7 +189,8 @@ void describe('runScenario against HAPI', () => {
 
   void it('adds nothing to FHIR when re-run', async () => {
     const count = async (type: string): Promise<number> =>
-      (await Promise.all(patientIds.map((id) => search<Resource>(`${type}?subject=Patient/${id}`)))).flat().length;
+      (await Promise.all(patientIds.map((id) => search<Resource>(`${type}?subject=Patient/${id}`)))).flat()
+        .length;
     const before = { studies: await count('ImagingStudy'), observations: await count('Observation') };
 
     const again = await runScenario(options);
@@ -182,7 +202,8 @@ void describe('runScenario against HAPI', () => {
   void it('fails clearly for an unknown patient', async () => {
     await assert.rejects(
       runScenario({ ...options, patientIds: ['monitormed-no-such-patient'] }),
-      (err: unknown) => err instanceof ScenarioError && /Patient\/monitormed-no-such-patient was not found/.test(err.message)
+      (err: unknown) =>
+        err instanceof ScenarioError && /Patient\/monitormed-no-such-patient was not found/.test(err.message)
     );
   });
 });

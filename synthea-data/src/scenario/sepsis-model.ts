@@ -17,13 +17,7 @@ export interface SepsisInputDefinition {
 }
 
 export type SepsisInputName =
-  | 'heartRate'
-  | 'respiratoryRate'
-  | 'temperature'
-  | 'systolicBp'
-  | 'wbc'
-  | 'lactate'
-  | 'creatinine';
+  'heartRate' | 'respiratoryRate' | 'temperature' | 'systolicBp' | 'wbc' | 'lactate' | 'creatinine';
 
 /** Inputs of the model, in the order the score uses them. */
 export const SEPSIS_INPUTS: readonly SepsisInputDefinition[] = [
@@ -58,7 +52,9 @@ export type SepsisInputs = Record<SepsisInputName, number>;
  * @returns Inputs of an average adult.
  */
 export function populationDefaults(): SepsisInputs {
-  return Object.fromEntries(SEPSIS_INPUTS.map((input) => [input.name, input.populationDefault])) as SepsisInputs;
+  return Object.fromEntries(
+    SEPSIS_INPUTS.map((input) => [input.name, input.populationDefault])
+  ) as SepsisInputs;
 }
 
 /**

@@ -23,7 +23,9 @@ function ackFor(text: string): string | undefined {
   const controlId = text.split('\r')[0]?.split('|')[9] ?? '';
   const code = text.includes('REJECT') ? 'AR' : text.includes('ERROR') ? 'AE' : 'AA';
   const ackId = text.includes('WRONGID') ? 'OTHER' : controlId;
-  return frameMllp(`MSH|^~\\&|RCV|RCV|TEST|FAC|20260301000001+0000||ACK^R01^ACK|A${controlId}|P|2.5.1\rMSA|${code}|${ackId}\r`);
+  return frameMllp(
+    `MSH|^~\\&|RCV|RCV|TEST|FAC|20260301000001+0000||ACK^R01^ACK|A${controlId}|P|2.5.1\rMSA|${code}|${ackId}\r`
+  );
 }
 
 /**
