@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-import type { Subscription } from '@medplum/fhirtypes';
+import type { Bundle, Subscription } from '@medplum/fhirtypes';
 import {
   ANALYZE_QUEUE,
   AIAST,
@@ -15,7 +15,7 @@ import {
 } from '@monitormed/common';
 import Bull from 'bull';
 import { startFhirServerExt, type FhirServerExt } from './server.js';
-import { SECRET_HEADER } from './subscription.js';
+import { SECRET_HEADER, SUBSCRIPTION_OWNER_SYSTEM } from './subscription.js';
 import { TimeoutError } from './timeout-error.js';
 
 const runId = randomUUID().slice(0, 8);
@@ -109,6 +109,12 @@ void describe('fhir-server-ext', () => {
     }
 
     await assert.rejects(readSubscription(second.subscriptionId ?? ''), /HTTP 410|HTTP 404/);
+    const remaining = (await fhir.search({
+      resourceType: 'Subscription',
+      searchParams: { _tag: `${SUBSCRIPTION_OWNER_SYSTEM}|${owner}` },
+      options: { headers: { 'Cache-Control': 'no-cache' } },
+    })) as unknown as Bundle;
+    assert.equal(remaining.entry?.length ?? 0, 0);
   });
 
   void it('valid delivery queues one job', async () => {

@@ -102,16 +102,36 @@ export async function ensureSubscription(
 
 /**
  * Deletes the owner's Subscriptions, for example when a test server stops.
+ *
+ * HAPI FHIR 8.8 can write a just-activated Subscription back after it was deleted, because an activation
+ * still in flight saves it again. So this checks again after `settleMs` and repeats the delete, at most
+ * `maxRounds` times.
  * @param client - FHIR client.
  * @param owner - Owner code of the tag.
- * @returns The number of Subscriptions deleted.
+ * @param settleMs - Wait before checking that the Subscriptions stay deleted.
+ * @param maxRounds - Maximum number of delete rounds.
+ * @returns The number of deletes sent.
  */
-export async function deleteOwnedSubscriptions(client: FhirClient, owner: string): Promise<number> {
-  const owned = await findOwnedSubscriptions(client, owner);
-  for (const subscription of owned) {
-    await client.delete({ resourceType: 'Subscription', id: subscription.id });
+export async function deleteOwnedSubscriptions(
+  client: FhirClient,
+  owner: string,
+  settleMs = 1_500,
+  maxRounds = 4
+): Promise<number> {
+  let deletes = 0;
+  for (let round = 1; round <= maxRounds; round += 1) {
+    const owned = await findOwnedSubscriptions(client, owner);
+    if (owned.length === 0) {
+      return deletes;
+    }
+
+    for (const subscription of owned) {
+      await client.delete({ resourceType: 'Subscription', id: subscription.id });
+      deletes += 1;
+    }
+    await new Promise((resolve) => setTimeout(resolve, settleMs));
   }
-  return owned.length;
+  return deletes;
 }
 
 function ownerTag(owner: string): Coding {
