@@ -36,7 +36,7 @@ export async function requireHapi(baseUrl = TEST_FHIR_BASE_URL): Promise<void> {
 
 const UUID = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/g;
 
-/** NPI values of the fixtures start with 99999; they are replaced like the uuids. */
+/** NPI values of the fixtures start with 99999, and they are replaced like the uuids. */
 const FIXTURE_NPI = /99999\d{5}/g;
 
 /**

@@ -198,6 +198,7 @@ void describe('resolvePlanOptions', () => {
   const invalid: [string, Parameters<typeof resolvePlanOptions>[0], RegExp][] = [
     ['days', { days: 0 }, /Invalid days 0/],
     ['start date', { startDate: '2026-3-1' }, /Invalid start date/],
+    ['calendar date', { startDate: '2026-02-30' }, /Invalid start date "2026-02-30"/],
     ['seed', { seed: -1 }, /Invalid seed -1/],
     [
       'drift day',

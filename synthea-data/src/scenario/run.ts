@@ -132,25 +132,32 @@ export function resolvePlanOptions(options: ScenarioOptions): PlanOptions {
   if (!Number.isInteger(days) || days < 1 || days > 365) {
     throw new ScenarioError(`Invalid days ${String(days)}: expected a whole number from 1 to 365.`);
   }
+
   const startDate = options.startDate ?? '2026-03-02';
-  if (!/^\d{4}-\d{2}-\d{2}$/.test(startDate) || Number.isNaN(Date.parse(`${startDate}T00:00:00Z`))) {
-    throw new ScenarioError(`Invalid start date "${startDate}": expected YYYY-MM-DD.`);
+  // The round trip rejects dates such as 2026-02-30, which Date.parse rolls over into March.
+  const parsedStart = Date.parse(`${startDate}T00:00:00Z`);
+  if (Number.isNaN(parsedStart) || new Date(parsedStart).toISOString().slice(0, 10) !== startDate) {
+    throw new ScenarioError(`Invalid start date "${startDate}": expected a calendar date as YYYY-MM-DD.`);
   }
+
   const seed = options.seed ?? 42;
   if (!Number.isInteger(seed) || seed < 0 || seed > 0xffffffff) {
     throw new ScenarioError(`Invalid seed ${String(seed)}: expected a whole number from 0 to 4294967295.`);
   }
+
   const resultsPerModelPerDay = options.resultsPerModelPerDay ?? 40;
   // The control id has four digits for the sequence within a day.
   if (!Number.isInteger(resultsPerModelPerDay) || resultsPerModelPerDay < 1 || resultsPerModelPerDay > 9999) {
     throw new ScenarioError(`Invalid results per day ${String(resultsPerModelPerDay)}: expected 1 to 9999.`);
   }
+
   const fhirDirectShare = options.fhirDirectShare ?? 0.25;
   if (!(fhirDirectShare >= 0 && fhirDirectShare <= 1)) {
     throw new ScenarioError(
       `Invalid FHIR-direct share ${String(fhirDirectShare)}: expected a number from 0 to 1.`
     );
   }
+
   return {
     days,
     startDate,
@@ -181,9 +188,16 @@ export async function runScenario(options: ScenarioOptions = {}): Promise<Scenar
   const sepsis = requireModel(catalog, SEPSIS_MODEL_ID);
   const cxr = requireModel(catalog, CXR_MODEL_ID);
 
+  // Each patient gets at least one result per model and day, and the control id has four digits for
+  // the sequence within a day.
+  const patientLimit = options.patientLimit ?? 100;
+  if (!Number.isInteger(patientLimit) || patientLimit < 1 || patientLimit > 9999) {
+    throw new ScenarioError(`Invalid patient limit ${String(patientLimit)}: expected 1 to 9999.`);
+  }
+
   const patients = await findPatients(baseUrl, {
     ...(options.patientIds === undefined ? {} : { patientIds: options.patientIds }),
-    limit: options.patientLimit ?? 100,
+    limit: patientLimit,
     timeoutMs,
   });
   if (patients.length === 0) {

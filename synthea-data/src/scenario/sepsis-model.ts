@@ -6,11 +6,11 @@
 /** One model input: which LOINC codes feed it and the population default used when a patient has none. */
 export interface SepsisInputDefinition {
   name: SepsisInputName;
-  /** LOINC codes of Observations whose valueQuantity is the input, newest first wins. */
+  /** LOINC codes of Observations whose valueQuantity is the input. The newest Observation wins. */
   codes: string[];
   /** LOINC codes of a component inside a panel Observation, such as systolic BP in a BP panel. */
   componentCodes?: string[];
-  /** UCUM unit Synthea writes; values are used as they are, without conversion. */
+  /** UCUM unit that Synthea writes. Values are used without unit conversion. */
   unit: string;
   /** Adult population value used when the patient has no such Observation. */
   populationDefault: number;
@@ -23,7 +23,7 @@ export type SepsisInputName =
 export const SEPSIS_INPUTS: readonly SepsisInputDefinition[] = [
   { name: 'heartRate', codes: ['8867-4'], unit: '/min', populationDefault: 80 },
   { name: 'respiratoryRate', codes: ['9279-1'], unit: '/min', populationDefault: 16 },
-  // 8310-5 body temperature; Synthea also writes 8331-1 oral temperature.
+  // 8310-5 is body temperature, and Synthea also writes 8331-1 oral temperature.
   { name: 'temperature', codes: ['8310-5', '8331-1'], unit: 'Cel', populationDefault: 37 },
   // Systolic BP is a component (8480-6) of the BP panel 85354-9, or of 55284-4 in older Synthea output.
   {
@@ -33,11 +33,11 @@ export const SEPSIS_INPUTS: readonly SepsisInputDefinition[] = [
     unit: 'mm[Hg]',
     populationDefault: 120,
   },
-  // 6690-2 leukocytes in blood by automated count; 26464-8 leukocytes in blood.
+  // 6690-2 is leukocytes in blood by automated count, and 26464-8 leukocytes in blood.
   { name: 'wbc', codes: ['6690-2', '26464-8'], unit: '10*3/uL', populationDefault: 7.5 },
-  // 2524-7 lactate in serum or plasma (mmol/L); 32693-4 lactate in blood.
+  // 2524-7 is lactate in serum or plasma (mmol/L), and 32693-4 lactate in blood.
   { name: 'lactate', codes: ['2524-7', '32693-4'], unit: 'mmol/L', populationDefault: 1.2 },
-  // 2160-0 creatinine in serum or plasma; Synthea writes 38483-4 creatinine in blood.
+  // 2160-0 is creatinine in serum or plasma, and Synthea writes 38483-4 creatinine in blood.
   { name: 'creatinine', codes: ['2160-0', '38483-4'], unit: 'mg/dL', populationDefault: 0.9 },
 ];
 
