@@ -67,6 +67,18 @@ KS_CASES = [
     ("largest exact size", spec(17, 400), spec(18, 10000, shift=0.03)),
     ("asymptotic large samples", spec(19, 12000), spec(20, 4000, shift=0.02)),
     ("asymptotic no shift", spec(21, 15000), spec(22, 10001)),
+    ("small window vs large reference", spec(23, 50, shift=0.1), spec(24, 20000)),
+    ("small stable window vs large reference", spec(25, 60), spec(26, 12000)),
+    ("medium window vs large reference", spec(27, 400, shift=0.03), spec(28, 30000)),
+    ("equal odd sizes round half to even", spec(29, 10001), spec(30, 10001, shift=0.01)),
+]
+
+# (n, x) points of the one-sample finite-n distribution that reach every method of scipy's kstwo.sf.
+KSTWO_POINTS = [
+    (n, x)
+    for n in [5, 20, 60, 140, 141, 500, 3000, 6000, 20000]
+    for x in [0.6 / n, 0.9 / n, 0.02, 0.05, 0.08, 0.1, 0.2, 0.3, 0.5, 0.7, 1 - 1.5 / n]
+    if 0 < x < 1
 ]
 
 PSI_CASES = [
@@ -87,7 +99,6 @@ def main():
         sample2 = generate_sample(second)
         result = stats.ks_2samp(sample1, sample2, alternative="two-sided", method="auto")
         n1, n2 = len(sample1), len(sample2)
-        effective_n = n1 * n2 / (n1 + n2)
         ks.append({
             "name": name,
             "sample1": first,
@@ -95,9 +106,6 @@ def main():
             "statistic": float(result.statistic),
             "pValue": float(result.pvalue),
             "method": "exact" if max(n1, n2) <= 10000 else "asymptotic",
-            # Kolmogorov's limiting distribution at the same point, which the TypeScript module uses in
-            # the asymptotic case (scipy >= 1.5 uses the finite-n kstwo distribution instead).
-            "kolmogorovPValue": float(stats.kstwobign.sf(math.sqrt(effective_n) * result.statistic)),
         })
 
     psi = []
@@ -110,17 +118,20 @@ def main():
         for p in ENTROPY_PROBABILITIES
     ]
 
+    kstwo = [{"n": n, "x": x, "survival": float(stats.kstwo.sf(x, n))} for n, x in KSTWO_POINTS]
+
     output = {
         "generator": "analyzers/reference/make_expectations.py",
         "scipy": scipy.__version__,
         "numpy": np.__version__,
         "ks": ks,
+        "kstwo": kstwo,
         "psi": psi,
         "entropy": entropy,
     }
     path = Path(__file__).with_name("ks-expected.json")
     path.write_text(json.dumps(output, indent=2) + "\n")
-    print(f"Wrote {path} with {len(ks)} KS, {len(psi)} PSI and {len(entropy)} entropy cases.")
+    print(f"Wrote {path} with {len(ks)} KS, {len(kstwo)} kstwo, {len(psi)} PSI and {len(entropy)} entropy cases.")
 
 
 if __name__ == "__main__":

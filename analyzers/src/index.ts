@@ -2,13 +2,8 @@ export { startAnalyzers, type Analyzers, type AnalyzersOptions } from './analyze
 export { loadAnalyzerSettings, type AnalyzerSettings } from './settings.js';
 export { InvalidResultError } from './invalid-result-error.js';
 export { binaryEntropyBits, decisionMargin, isProbability } from './stats/entropy.js';
-export {
-  KS_MAX_EXACT_N,
-  kolmogorovSurvival,
-  ksTwoSample,
-  type KsPValueMethod,
-  type KsTestResult,
-} from './stats/ks.js';
+export { kolmogorovFiniteSurvival } from './stats/kolmogorov-n.js';
+export { KS_MAX_EXACT_N, ksTwoSample, type KsPValueMethod, type KsTestResult } from './stats/ks.js';
 export {
   PSI_EMPTY_BIN_SHARE,
   populationStabilityIndex,
