@@ -12,9 +12,12 @@ import {
   COLLECTIONS,
   connectMongo,
   DRIFT_EXTENSION,
+  DRIFT_QUEUE,
+  driftJobId,
   FLAG_CODES,
   FLAG_ID_SYSTEM,
   type AnalyzeResultJob,
+  type EvaluateDriftJob,
   type MongoHandle,
 } from '@monitormed/common';
 import Bull from 'bull';
@@ -87,13 +90,17 @@ async function driftExtensionOf(observationId: string): Promise<Map<string, unkn
   return parts;
 }
 
-async function countDriftFlags(observationId: string): Promise<number> {
+async function driftFlags(observationId: string): Promise<Flag[]> {
   const bundle = (await run.fhir.search({
     resourceType: 'Flag',
     searchParams: { identifier: `${FLAG_ID_SYSTEM}|${observationId}\\|${FLAG_CODES.modelDrift.code}` },
     options: { headers: { 'Cache-Control': 'no-cache' } },
   })) as unknown as Bundle<Flag>;
-  return bundle.entry?.length ?? 0;
+  return (bundle.entry ?? []).flatMap((entry) => (entry.resource === undefined ? [] : [entry.resource]));
+}
+
+async function countDriftFlags(observationId: string): Promise<number> {
+  return (await driftFlags(observationId)).length;
 }
 
 void describe('output drift evaluation', () => {
@@ -206,6 +213,45 @@ void describe('output drift evaluation', () => {
         return count > 0 ? count : undefined;
       });
       assert.equal(flags, 1);
+    }
+  });
+
+  void it('stricter threshold retires drift Flags', async () => {
+    await waitForSettledDrift(SHIFTED_WINDOW);
+    const id = observationsByWindow.get(SHIFTED_WINDOW)?.[0] ?? '';
+    await waitFor(`model-drift Flag for Observation/${id}`, async () =>
+      (await countDriftFlags(id)) > 0 ? true : undefined
+    );
+
+    // Restart the analyzers with a threshold no p-value here reaches and evaluate the shifted window again.
+    await analyzers?.close();
+    analyzers = await startAnalyzers({
+      config: run.config,
+      queuePrefix: run.queuePrefix,
+      settings: { driftDebounceMs: 0, driftPThreshold: 1e-30 },
+    });
+    const driftQueue = new Bull<EvaluateDriftJob>(DRIFT_QUEUE, run.config.redisUrl, {
+      prefix: run.queuePrefix,
+    });
+    try {
+      const job: EvaluateDriftJob = { modelId, window: SHIFTED_WINDOW };
+      await driftQueue.add(job, { jobId: driftJobId(job), removeOnComplete: true });
+
+      const metric = await waitFor('output-drift-ks without drift under the stricter threshold', async () => {
+        const found = await metricFor(SHIFTED_WINDOW, 'output-drift-ks');
+        return found?.threshold === 1e-30 ? found : undefined;
+      });
+      assert.equal(metric.detected, false);
+      assert.equal(metric.status, 'no-drift');
+
+      const flags = await driftFlags(id);
+      assert.equal(flags.length, 1);
+      assert.equal(flags[0]?.status, 'inactive');
+      assert.ok(flags[0].period?.end !== undefined);
+      const extension = await driftExtensionOf(id);
+      assert.equal(extension?.get('detected'), false);
+    } finally {
+      await driftQueue.close();
     }
   });
 

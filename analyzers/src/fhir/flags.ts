@@ -28,15 +28,24 @@ export function flagIdentifierValue(observationId: string, code: string): string
 }
 
 /**
- * Builds the search that finds an existing monitoring Flag, for `If-None-Exist`. The `|` inside the value is
- * escaped as `\|` (FHIR search escaping), so the server splits system and value at the first bar only.
+ * Builds the token search value of a monitoring Flag's identifier. The `|` inside the value is escaped as
+ * `\|` (FHIR search escaping), so the server splits system and value at the first bar only.
  * @param observationId - The flagged Observation's id.
  * @param code - The flag code.
- * @returns A query such as `identifier=https://…/monitoring-flag|12\|high-uncertainty`.
+ * @returns A token such as `https://…/monitoring-flag|12\|high-uncertainty`.
+ */
+export function flagIdentifierToken(observationId: string, code: string): string {
+  return `${FLAG_ID_SYSTEM}|${flagIdentifierValue(observationId, code).replaceAll('|', '\\|')}`;
+}
+
+/**
+ * Builds the search that finds an existing monitoring Flag, for `If-None-Exist`.
+ * @param observationId - The flagged Observation's id.
+ * @param code - The flag code.
+ * @returns A query such as `identifier=https%3A…monitoring-flag%7C12%5C%7Chigh-uncertainty`.
  */
 export function flagIdentifierQuery(observationId: string, code: string): string {
-  const value = flagIdentifierValue(observationId, code).replaceAll('|', '\\|');
-  return `identifier=${encodeURIComponent(`${FLAG_ID_SYSTEM}|${value}`)}`;
+  return `identifier=${encodeURIComponent(flagIdentifierToken(observationId, code))}`;
 }
 
 /**

@@ -3,7 +3,7 @@
  * optimistic-locking updates (If-Match, https://hl7.org/fhir/R4/http.html#concurrency) and conditional
  * creates (If-None-Exist).
  */
-import type { Device, Flag, Observation, Resource } from '@medplum/fhirtypes';
+import type { Bundle, Device, Flag, Observation, Resource } from '@medplum/fhirtypes';
 import type { FhirClient } from '@monitormed/common';
 import { VersionConflictError } from './version-conflict-error.js';
 
@@ -59,28 +59,30 @@ export function readDevice(client: FhirClient, id: string): Promise<Device | und
   return readOptional<Device>(client, 'Device', id);
 }
 
-/** Result of {@link updateObservationWithRetry}. */
+/** Result of {@link updateWithRetry}. */
 export type UpdateOutcome = 'updated' | 'unchanged' | 'deleted';
 
 /**
- * Applies `change` to the current version of an Observation and writes it with `If-Match: W/"<versionId>"`.
+ * Applies `change` to the current version of a resource and writes it with `If-Match: W/"<versionId>"`.
  * When another writer got there first (412, or 409 which HAPI also uses for version conflicts), it reads
- * the Observation again and reapplies `change`.
+ * the resource again and reapplies `change`.
  * @param client - FHIR client.
- * @param id - Observation id.
- * @param change - Returns the new Observation, or undefined when nothing needs to be written.
+ * @param resourceType - Resource type.
+ * @param id - Resource id.
+ * @param change - Returns the new resource, or undefined when nothing needs to be written.
  * @param maxAttempts - Writes to try before giving up.
- * @returns Whether the Observation was updated, already up to date, or deleted.
+ * @returns Whether the resource was updated, already up to date, or deleted.
  * @throws VersionConflictError after `maxAttempts` conflicts.
  */
-export async function updateObservationWithRetry(
+export async function updateWithRetry<T extends Resource>(
   client: FhirClient,
+  resourceType: T['resourceType'],
   id: string,
-  change: (current: Observation) => Observation | undefined,
+  change: (current: T) => T | undefined,
   maxAttempts = 5
 ): Promise<UpdateOutcome> {
   for (let attempt = 1; attempt <= maxAttempts; attempt += 1) {
-    const current = await readObservation(client, id);
+    const current = await readOptional<T>(client, resourceType, id);
     if (current === undefined) {
       return 'deleted';
     }
@@ -93,7 +95,7 @@ export async function updateObservationWithRetry(
     const versionId = current.meta?.versionId;
     try {
       await client.update({
-        resourceType: 'Observation',
+        resourceType,
         id,
         body: { ...next, id },
         options: versionId === undefined ? {} : { headers: { 'If-Match': `W/"${versionId}"` } },
@@ -108,8 +110,55 @@ export async function updateObservationWithRetry(
   }
 
   throw new VersionConflictError(
-    `Observation/${id} changed during each of ${maxAttempts} update attempts; the job will be retried.`
+    `${resourceType}/${id} changed during each of ${maxAttempts} update attempts; the job will be retried.`
   );
+}
+
+/**
+ * Applies `change` to an Observation with {@link updateWithRetry}.
+ * @param client - FHIR client.
+ * @param id - Observation id.
+ * @param change - Returns the new Observation, or undefined when nothing needs to be written.
+ * @returns Whether the Observation was updated, already up to date, or deleted.
+ */
+export function updateObservationWithRetry(
+  client: FhirClient,
+  id: string,
+  change: (current: Observation) => Observation | undefined
+): Promise<UpdateOutcome> {
+  return updateWithRetry<Observation>(client, 'Observation', id, change);
+}
+
+/**
+ * Sets every active Flag with the given identifier to `inactive` and ends its period.
+ * @param client - FHIR client.
+ * @param identifierToken - Token search value of the Flag identifier.
+ * @returns The number of Flags retired.
+ */
+export async function retireFlags(client: FhirClient, identifierToken: string): Promise<number> {
+  const bundle = (await client.search({
+    resourceType: 'Flag',
+    searchParams: { identifier: identifierToken },
+    // HAPI reuses the result of an identical search for a minute by default; this search must be current.
+    options: { headers: { 'Cache-Control': 'no-cache' } },
+  })) as unknown as Bundle<Flag>;
+
+  let retired = 0;
+  for (const entry of bundle.entry ?? []) {
+    const id = entry.resource?.id;
+    if (id === undefined || entry.resource?.status !== 'active') {
+      continue;
+    }
+    const outcome = await updateWithRetry<Flag>(client, 'Flag', id, (flag) =>
+      flag.status === 'active'
+        ? { ...flag, status: 'inactive', period: { ...flag.period, end: new Date().toISOString() } }
+        : undefined
+    );
+    if (outcome === 'updated') {
+      retired += 1;
+    }
+  }
+  return retired;
 }
 
 /**

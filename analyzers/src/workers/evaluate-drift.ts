@@ -16,8 +16,8 @@ import {
   replaceExtension,
   type DriftStatus,
 } from '../fhir/extensions.js';
-import { buildMonitoringFlag, flagIdentifierQuery } from '../fhir/flags.js';
-import { createFlagIfAbsent, updateObservationWithRetry } from '../fhir/gateway.js';
+import { buildMonitoringFlag, flagIdentifierQuery, flagIdentifierToken } from '../fhir/flags.js';
+import { createFlagIfAbsent, retireFlags, updateObservationWithRetry } from '../fhir/gateway.js';
 import { ksTwoSample } from '../stats/ks.js';
 import { populationStabilityIndex } from '../stats/psi.js';
 import { METRICS, type DriftWindowStatus } from '../store/documents.js';
@@ -98,6 +98,8 @@ async function evaluateWindow(
   const windows = await store.windows(modelId, modelVersion);
   const referenceWindows = windows.slice(0, settings.driftReferenceWindows);
   const current = await store.resultsIn(modelId, modelVersion, [window]);
+  const previous = await store.findMetric(modelId, modelVersion, METRICS.outputDriftKs, window);
+  const hadDrift = previous?.detected === true;
   const base = {
     modelId,
     modelVersion,
@@ -126,6 +128,10 @@ async function evaluateWindow(
       minN: settings.driftMinWindowN,
     });
     await store.upsertMetric({ ...base, ...referenceFields, metric: METRICS.outputPsi });
+
+    if (hadDrift) {
+      await retireDriftFlags(context, current);
+    }
 
     // A changed reference changes every later window's test, so evaluate those again.
     for (const laterWindow of windows.slice(settings.driftReferenceWindows)) {
@@ -180,6 +186,9 @@ async function evaluateWindow(
   await forEachLimited(current, WRITE_CONCURRENCY, (result) =>
     writeDriftStatus(context, result, driftStatus)
   );
+  if (hadDrift && !detected) {
+    await retireDriftFlags(context, current);
+  }
 
   log.info({ modelId, window, n: current.length, status, pValue: ks.pValue }, 'Evaluated output drift');
   return { modelVersion, status, n: current.length, pValue: ks.pValue };
@@ -199,7 +208,6 @@ async function writeDriftStatus(
   );
 
   if (status.detected && result.patientId !== undefined) {
-    // TODO: retire model-drift Flags (status inactive) when a later evaluation no longer detects drift.
     await createFlagIfAbsent(
       context.fhir,
       buildMonitoringFlag(
@@ -213,6 +221,21 @@ async function writeDriftStatus(
       flagIdentifierQuery(result.observationId, FLAG_CODES.modelDrift.code)
     );
   }
+}
+
+/**
+ * Sets the model-drift Flags of a window's results to inactive, after an evaluation that no longer detects
+ * drift there (for example because more results arrived or the reference changed).
+ */
+async function retireDriftFlags(context: WorkerContext, results: readonly WindowResult[]): Promise<void> {
+  let retired = 0;
+  await forEachLimited(results, WRITE_CONCURRENCY, async (result) => {
+    retired += await retireFlags(
+      context.fhir,
+      flagIdentifierToken(result.observationId, FLAG_CODES.modelDrift.code)
+    );
+  });
+  context.log.info({ count: retired }, 'Retired model-drift Flags of a window without drift');
 }
 
 async function forEachLimited<T>(
