@@ -1,9 +1,16 @@
 /**
- * OperationOutcome builders (https://hl7.org/fhir/R4/operationoutcome.html) with the HTTP status each implies.
- * NOTE: @medplum/core 5.x has such factories (badRequest, unauthorized, …), but importing it fails on Node 20
- * because it reads the global `WebSocket` at load time, which Node 20 lacks without `--experimental-websocket`.
+ * OperationOutcomes (https://hl7.org/fhir/R4/operationoutcome.html) with the HTTP status each implies.
+ * The error outcomes come from @medplum/core's factories; @medplum/core has none for informational results
+ * or for a peer that is down, so those two are built here.
  */
-import type { OperationOutcome, OperationOutcomeIssue } from '@medplum/fhirtypes';
+import {
+  badRequest as medplumBadRequest,
+  getStatus,
+  notFound as medplumNotFound,
+  serverError as medplumServerError,
+  unauthorized as medplumUnauthorized,
+} from '@medplum/core';
+import type { OperationOutcome } from '@medplum/fhirtypes';
 
 /** An OperationOutcome and the HTTP status to send it with. */
 export interface HttpOutcome {
@@ -11,16 +18,8 @@ export interface HttpOutcome {
   outcome: OperationOutcome;
 }
 
-function outcomeOf(
-  status: number,
-  severity: OperationOutcomeIssue['severity'],
-  code: OperationOutcomeIssue['code'],
-  text: string
-): HttpOutcome {
-  return {
-    status,
-    outcome: { resourceType: 'OperationOutcome', issue: [{ severity, code, details: { text } }] },
-  };
+function withStatus(outcome: OperationOutcome): HttpOutcome {
+  return { status: getStatus(outcome), outcome };
 }
 
 /**
@@ -28,7 +27,13 @@ function outcomeOf(
  * @param text - What was done.
  */
 export function informational(text: string): HttpOutcome {
-  return outcomeOf(200, 'information', 'informational', text);
+  return {
+    status: 200,
+    outcome: {
+      resourceType: 'OperationOutcome',
+      issue: [{ severity: 'information', code: 'informational', details: { text } }],
+    },
+  };
 }
 
 /**
@@ -36,23 +41,25 @@ export function informational(text: string): HttpOutcome {
  * @param text - What is wrong and how to fix it.
  */
 export function badRequest(text: string): HttpOutcome {
-  return outcomeOf(400, 'error', 'invalid', text);
+  return withStatus(medplumBadRequest(text));
 }
 
 /**
  * Builds a 401 outcome for a missing or wrong credential.
- * @param text - Which credential failed, without its value.
+ * @param text - Which credential failed, without its value; sent as the issue's diagnostics.
  */
 export function unauthorized(text: string): HttpOutcome {
-  return outcomeOf(401, 'error', 'login', text);
+  const issues = medplumUnauthorized.issue.map((issue) => ({ ...issue, diagnostics: text }));
+  return withStatus({ ...medplumUnauthorized, issue: issues });
 }
 
 /**
  * Builds a 404 outcome.
- * @param text - What was not found.
+ * @param text - What was not found; sent as the issue's diagnostics.
  */
 export function notFound(text: string): HttpOutcome {
-  return outcomeOf(404, 'error', 'not-found', text);
+  const issues = medplumNotFound.issue.map((issue) => ({ ...issue, diagnostics: text }));
+  return withStatus({ ...medplumNotFound, issue: issues });
 }
 
 /**
@@ -60,7 +67,13 @@ export function notFound(text: string): HttpOutcome {
  * @param text - Which service is unavailable.
  */
 export function unavailable(text: string): HttpOutcome {
-  return outcomeOf(503, 'error', 'transient', text);
+  return {
+    status: 503,
+    outcome: {
+      resourceType: 'OperationOutcome',
+      issue: [{ severity: 'error', code: 'transient', details: { text } }],
+    },
+  };
 }
 
 /**
@@ -68,5 +81,5 @@ export function unavailable(text: string): HttpOutcome {
  * @param text - A message without internal details.
  */
 export function serverError(text: string): HttpOutcome {
-  return outcomeOf(500, 'error', 'exception', text);
+  return withStatus(medplumServerError(new Error(text)));
 }
