@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { runDemo, type DemoRun } from '../scripts/demo/run-demo.js';
 
-describe('demo drift verdict', { timeout: 900_000 }, () => {
+void describe('demo drift verdict', { timeout: 900_000 }, () => {
   let run: DemoRun;
 
   before(async () => {
@@ -29,19 +29,19 @@ describe('demo drift verdict', { timeout: 900_000 }, () => {
     await run.close();
   });
 
-  it('acknowledges every message with AA', () => {
+  void it('acknowledges every message with AA', () => {
     assert.ok(run.summary.messagesSent > 0);
     assert.equal(run.summary.acks.AA, run.summary.messagesSent);
     assert.equal(run.summary.acks.AE, 0);
     assert.equal(run.summary.acks.AR, 0);
   });
 
-  it('writes labelled observations and flags', () => {
+  void it('writes labelled observations and flags', () => {
     assert.ok(run.summary.observations >= run.summary.messagesSent + run.summary.fhirDirectWrites);
     assert.ok(run.summary.flags > 0);
   });
 
-  it('detects drift of the drifted model after the injected day', () => {
+  void it('detects drift of the drifted model after the injected day', () => {
     const injected = run.summary.driftInjected;
     assert.ok(injected !== null);
     const drifted = run.summary.models[injected.modelId];
@@ -56,7 +56,7 @@ describe('demo drift verdict', { timeout: 900_000 }, () => {
     );
   });
 
-  it('detects no drift in the stable model', () => {
+  void it('detects no drift in the stable model', () => {
     const injected = run.summary.driftInjected;
     const stable = Object.entries(run.summary.models).filter(([modelId]) => modelId !== injected?.modelId);
     assert.equal(stable.length, 1);

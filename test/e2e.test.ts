@@ -39,7 +39,7 @@ function oruMessage(controlId: string, mrn: string, probability: string): string
   ].join('\r');
 }
 
-describe('walking skeleton end to end', { timeout: 300_000 }, () => {
+void describe('walking skeleton end to end', { timeout: 300_000 }, () => {
   let stack: TestStack;
   let client: MllpClient;
 
@@ -58,7 +58,7 @@ describe('walking skeleton end to end', { timeout: 300_000 }, () => {
     await stack.close();
   });
 
-  it('labels, analyses and flags an AI result', async () => {
+  void it('labels, analyses and flags an AI result', async () => {
     const mrn = `e2e-${randomUUID()}`;
     const patient = await fhirJson<Patient>(stack, 'Patient', {
       method: 'POST',
@@ -120,7 +120,7 @@ describe('walking skeleton end to end', { timeout: 300_000 }, () => {
     assert.equal(flag.status, 'active');
   });
 
-  it('answers AR with ERR for an empty MSH-9 and stores it', async () => {
+  void it('answers AR with ERR for an empty MSH-9 and stores it', async () => {
     const controlId = `E2EBAD${stack.runId}`;
     const message = oruMessage(controlId, 'unused', '0.1').replace('ORU^R01^ORU_R01', '');
 
@@ -135,7 +135,7 @@ describe('walking skeleton end to end', { timeout: 300_000 }, () => {
 
   // The shared folder of public HL7 files exists in CI; a checkout without it still runs the tests above.
   const sharedTest = existsSync(SHARED_HL7_DIR) ? it : it.todo;
-  sharedTest('stores real ORU messages from the shared folder', async () => {
+  void sharedTest('stores real ORU messages from the shared folder', async () => {
     const files = ['v2fhir_oru_r01_v251_lipid_panel.hl7', 'lfh_oru_r01_v251_nist_cwe_nm.hl7'];
     for (const file of files) {
       const message = readFileSync(new URL(file, SHARED_HL7_DIR), 'latin1').replace(/\r?\n/g, '\r').trim();

@@ -130,6 +130,9 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoRun> {
     const scenarioOptions: ScenarioOptions = {
       days,
       seed,
+      // A tag per run makes every run deliver new results, so its fresh database sees all of them
+      // analysed; the values still come from the seed alone.
+      runTag: Math.floor(startedAt / 1000).toString(36),
       drift: driftDay > 0 ? { startDay: driftDay } : null,
       patientIds: patients.patientIds,
       config: { fhirBaseUrl: config.fhirBaseUrl, mllpHost: config.mllpHost, mllpPort: listener.port },
@@ -151,7 +154,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoRun> {
       timeoutMs: options.settleTimeoutMs ?? 600_000,
     });
 
-    const counts = await collectCounts(config.fhirBaseUrl, mongo, modelIds);
+    const counts = await collectCounts(config.fhirBaseUrl, mongo, modelIds, new Date(startedAt));
     const summary: DemoSummary = {
       patients: patients.patientIds.length,
       patientSource: patients.source,

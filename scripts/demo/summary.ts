@@ -9,7 +9,7 @@ export interface ModelDriftSummary {
   firstDriftWindow: string | null;
   /** Every tested window with its p-value and verdict, in order. */
   windows: { window: string; status: string; pValue: number | null; n: number }[];
-  /** AI-labelled Observations of this model in the FHIR server. */
+  /** AI-labelled Observations of this model written or updated during the run. */
   observations: number;
 }
 
@@ -54,20 +54,25 @@ async function findDeviceId(fhirBaseUrl: string, modelId: string): Promise<strin
  * @param fhirBaseUrl - FHIR base URL.
  * @param mongo - The demo's MongoDB database.
  * @param modelIds - Models to summarise.
+ * @param since - Start of the run; only resources written or updated since then count.
  * @returns The counts and each model's drift verdict.
  */
 export async function collectCounts(
   fhirBaseUrl: string,
   mongo: MongoHandle,
-  modelIds: string[]
+  modelIds: string[],
+  since: Date
 ): Promise<StackCounts> {
+  const lastUpdated = `_lastUpdated=ge${since.toISOString()}`;
   const models: Record<string, ModelDriftSummary> = {};
   let observations = 0;
 
   for (const modelId of modelIds) {
     const deviceId = await findDeviceId(fhirBaseUrl, modelId);
     const modelObservations =
-      deviceId === undefined ? 0 : await countResources(fhirBaseUrl, `Observation?device=Device/${deviceId}`);
+      deviceId === undefined
+        ? 0
+        : await countResources(fhirBaseUrl, `Observation?device=Device/${deviceId}&${lastUpdated}`);
     observations += modelObservations;
 
     // A plain find sorted by window: FerretDB has no $group accumulators beyond $sum and $count.

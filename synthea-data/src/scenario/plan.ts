@@ -34,6 +34,11 @@ export interface PlanOptions {
   /** Share of imaging results the vendor writes straight to FHIR instead of sending HL7 v2. */
   fhirDirectShare: number;
   drift: DriftConfig | null;
+  /**
+   * Suffix of every control id, at most 8 characters; defaults to the seed in base 36. A new tag makes a
+   * rerun deliver new results, while the same tag makes it a replay that the listener deduplicates.
+   */
+  runTag?: string;
 }
 
 /** One model result to deliver. */
@@ -70,12 +75,19 @@ export function dayStart(startDate: string, day: number): Date {
 
 /**
  * Builds a control id of at most 20 characters (the HL7 v2.5.1 length of MSH-10), such as
- * `C2603060012-1a2b3c`: model letter, `YYMMDD`, 4-digit sequence, then the seed in base 36.
+ * `C2603060012-1a2b3c`: model letter, `YYMMDD`, 4-digit sequence, then the run tag (by default the
+ * seed in base 36).
  */
-export function buildControlId(model: AiModelDefinition, date: Date, sequence: number, seed: number): string {
+export function buildControlId(
+  model: AiModelDefinition,
+  date: Date,
+  sequence: number,
+  seed: number,
+  runTag?: string
+): string {
   const letter = (model.match.sendingApplication ?? model.modelId).charAt(0).toUpperCase();
   const yymmdd = date.toISOString().slice(2, 10).replaceAll('-', '');
-  return `${letter}${yymmdd}${String(sequence).padStart(4, '0')}-${(seed >>> 0).toString(36)}`;
+  return `${letter}${yymmdd}${String(sequence).padStart(4, '0')}-${runTag ?? (seed >>> 0).toString(36)}`;
 }
 
 function isDrifted(options: PlanOptions, modelId: string, day: number): boolean {
@@ -115,7 +127,7 @@ function planSepsisDay(
       });
     }
   }
-  return numberResults(model, results, options.seed);
+  return numberResults(model, results, options.seed, options.runTag);
 }
 
 function planCxrDay(
@@ -149,19 +161,20 @@ function planCxrDay(
       scanner,
     });
   }
-  return numberResults(model, results, options.seed);
+  return numberResults(model, results, options.seed, options.runTag);
 }
 
 function numberResults(
   model: AiModelDefinition,
   results: Omit<PlannedResult, 'sequence' | 'controlId'>[],
-  seed: number
+  seed: number,
+  runTag: string | undefined
 ): PlannedResult[] {
   results.sort((a, b) => a.time.getTime() - b.time.getTime() || a.patient.id.localeCompare(b.patient.id));
   return results.map((result, index) => ({
     ...result,
     sequence: index + 1,
-    controlId: buildControlId(model, result.time, index + 1, seed),
+    controlId: buildControlId(model, result.time, index + 1, seed, runTag),
   }));
 }
 

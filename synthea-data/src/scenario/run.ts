@@ -50,6 +50,8 @@ export interface ScenarioOptions {
   resultsPerModelPerDay?: number;
   /** Share of imaging results written straight to FHIR by the vendor instead of sent over HL7 v2 (default 0.25). */
   fhirDirectShare?: number;
+  /** Suffix of the control ids, 1 to 8 letters or digits (default: the seed in base 36); see PlanOptions. */
+  runTag?: string;
   /** Simulate exactly these Patient ids instead of every Patient with a hospital MRN. */
   patientIds?: string[];
   /** Maximum number of patients (default 100). */
@@ -158,6 +160,11 @@ export function resolvePlanOptions(options: ScenarioOptions): PlanOptions {
     );
   }
 
+  const runTag = options.runTag;
+  if (runTag !== undefined && !/^[A-Za-z0-9]{1,8}$/.test(runTag)) {
+    throw new ScenarioError(`Invalid run tag "${runTag}": expected 1 to 8 letters or digits.`);
+  }
+
   return {
     days,
     startDate,
@@ -165,6 +172,7 @@ export function resolvePlanOptions(options: ScenarioOptions): PlanOptions {
     resultsPerModelPerDay,
     fhirDirectShare,
     drift: resolveDrift(options.drift, days),
+    ...(runTag === undefined ? {} : { runTag }),
   };
 }
 
