@@ -6,3 +6,4 @@ export * from './mongo.js';
 export * from './fhir-client.js';
 export * from './models.js';
 export * from './devices.js';
+export * from './mllp.js';

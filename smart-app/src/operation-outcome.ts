@@ -2,8 +2,8 @@ import type { OperationOutcome, OperationOutcomeIssue } from '@medplum/fhirtypes
 
 /**
  * Builds a one-issue error OperationOutcome (https://hl7.org/fhir/R4/operationoutcome.html).
- * NOTE: @medplum/core 5.x has factories for this, but importing it fails on Node 20 because it reads the
- * global `WebSocket` at load time, which Node 20 lacks without `--experimental-websocket`.
+ * @medplum/core 4.3 has factories for the common outcomes (badRequest, notFound, …) but none for the
+ * `not-supported` and `transient` issues the proxy answers with.
  * @param code - Issue type from the R4 issue-type value set, such as `not-supported` or `transient`.
  * @param text - Message for the reader: what failed and what to do.
  * @returns The OperationOutcome.

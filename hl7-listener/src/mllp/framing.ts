@@ -4,29 +4,15 @@
  * https://www.hl7.org/implement/standards/product_brief.cfm?product_id=55
  */
 
-/** Start block character VT (0x0B). */
-export const START_BLOCK = 0x0b;
+import { CARRIAGE_RETURN, END_BLOCK, START_BLOCK, encodeFrame } from '@monitormed/common';
 
-/** End block character FS (0x1C). */
-export const END_BLOCK = 0x1c;
-
-/** Carriage return (0x0D) that must follow the end block. */
-export const CARRIAGE_RETURN = 0x0d;
+export { CARRIAGE_RETURN, END_BLOCK, START_BLOCK, encodeFrame };
 
 /** Default maximum size of one message in bytes (1 MiB). */
 export const DEFAULT_MAX_MESSAGE_BYTES = 1024 * 1024;
 
 /** Bytes that may sit between frames and are skipped: NUL, CR, LF, space and tab. */
 const INTER_FRAME_FILLER = new Set([0x00, 0x0a, 0x0d, 0x20, 0x09]);
-
-/**
- * Wraps a message in an MLLP frame.
- * @param message - HL7 text; it is encoded as UTF-8.
- * @returns The framed bytes.
- */
-export function encodeFrame(message: string): Buffer {
-  return Buffer.concat([Buffer.from([START_BLOCK]), Buffer.from(message, 'utf8'), Buffer.from([END_BLOCK, CARRIAGE_RETURN])]);
-}
 
 /** One event of the decoder: a complete frame, an oversized frame or bytes outside any frame. */
 export type FrameEvent =

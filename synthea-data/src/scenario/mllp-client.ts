@@ -3,12 +3,13 @@
  * as VT <message> FS CR, and the client waits for the ACK of one message before sending the next.
  */
 import net from 'node:net';
+import { MLLP_END_TEXT, MLLP_START_TEXT } from '@monitormed/common';
 import { MllpError } from './mllp-error.js';
 
 /** Start of an MLLP block (vertical tab). */
-export const MLLP_START = '\x0b';
+export const MLLP_START = MLLP_START_TEXT;
 /** End of an MLLP block (file separator followed by carriage return). */
-export const MLLP_END = '\x1c\x0d';
+export const MLLP_END = MLLP_END_TEXT;
 
 /** Options of {@link MllpClient}. */
 export interface MllpClientOptions {
