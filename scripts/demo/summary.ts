@@ -29,7 +29,10 @@ interface DriftMetric {
 }
 
 async function fetchJson<T>(url: string): Promise<T> {
-  const response = await fetch(url, { headers: { accept: 'application/fhir+json' } });
+  // HAPI reuses a search's results for a minute by default; the counts must include the latest writes.
+  const response = await fetch(url, {
+    headers: { accept: 'application/fhir+json', 'cache-control': 'no-cache' },
+  });
   if (!response.ok) {
     throw new Error(`GET ${url} failed with HTTP ${response.status}.`);
   }
@@ -98,7 +101,7 @@ export async function collectCounts(
 
   const flags = await countResources(
     fhirBaseUrl,
-    `Flag?identifier=${encodeURIComponent(`${FLAG_ID_SYSTEM}|`)}`
+    `Flag?identifier=${encodeURIComponent(`${FLAG_ID_SYSTEM}|`)}&${lastUpdated}`
   );
   return { observations, flags, models };
 }

@@ -60,8 +60,8 @@ export async function processDriftJob(
 }
 
 /**
- * Evaluates one model version's window, and again while results kept arriving during the evaluation: bull
- * drops the scheduling of those results because this job's id is still taken.
+ * Evaluates one model version's window, and again while results kept arriving during the evaluation, so
+ * the stored verdict counts them without waiting for their own scheduled evaluation.
  */
 async function evaluateUntilStable(
   context: WorkerContext,
