@@ -18,7 +18,7 @@ export interface TestStack {
   close(): Promise<void>;
 }
 
-/** Thrown when a peer the tests need does not answer. */
+/** Thrown when a peer the tests need does not respond. */
 export class PeerUnavailableError extends Error {
   constructor(message: string) {
     super(message);

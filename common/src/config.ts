@@ -29,7 +29,7 @@ export interface MonitorMedConfig {
   logLevel: string;
 }
 
-/** Thrown when an environment variable holds a value the service cannot use. */
+/** Thrown when an environment variable contains a value the service cannot use. */
 export class ConfigError extends Error {
   constructor(message: string) {
     super(message);

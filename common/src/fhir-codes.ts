@@ -14,7 +14,7 @@ export const AI_TRANSPARENCY_BASE = 'http://hl7.org/fhir/uv/aitransparency';
 /** Version of the AI Transparency IG these codes mirror. */
 export const AI_TRANSPARENCY_VERSION = '1.0.0';
 
-/** HL7 v3 ObservationValue code system, which holds the integrity label AIAST. */
+/** HL7 v3 ObservationValue code system, which contains the integrity label AIAST. */
 export const V3_OBSERVATION_VALUE = 'http://terminology.hl7.org/CodeSystem/v3-ObservationValue';
 
 /** Security label "Artificial Intelligence asserted" that marks every AI-derived resource. */

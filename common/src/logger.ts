@@ -1,8 +1,8 @@
 import { pino, type Logger } from 'pino';
 
 /**
- * Paths pino removes from every log line. Services log ids and counts, never patient data; these
- * paths are a second line of defence in case a resource or message object reaches a log call.
+ * Paths pino removes from every log line. Services log ids and counts, never patient data, so these
+ * paths are a second line of defence for a resource or message object that reaches a log call.
  */
 const PHI_REDACT_PATHS = [
   'name',

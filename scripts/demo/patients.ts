@@ -18,10 +18,10 @@ export const SHARED_BUNDLES_DIR = fileURLToPath(
   new URL('../../../shared/synthea/r4-bundles', import.meta.url)
 );
 
-/** Where the demo writes a generated population when there are no shared bundles. */
+/** Folder of the population the demo generates when there are no shared bundles. */
 export const GENERATED_DIR = fileURLToPath(new URL('../../.peers/synthea-demo', import.meta.url));
 
-/** How the patients were obtained and which FHIR Patient ids the scenario simulates. */
+/** Source of the demo patients and the FHIR Patient ids the scenario simulates. */
 export interface DemoPatients {
   source: 'shared' | 'generated';
   folder: string;
