@@ -1,5 +1,10 @@
 import type { Device } from '@medplum/fhirtypes';
-import { AI_DEVICE_TYPE, AI_DEVICE_TYPE_SYSTEM, AI_TRANSPARENCY_BASE, MODEL_ID_SYSTEM } from './fhir-codes.js';
+import {
+  AI_DEVICE_TYPE,
+  AI_DEVICE_TYPE_SYSTEM,
+  AI_TRANSPARENCY_BASE,
+  MODEL_ID_SYSTEM,
+} from './fhir-codes.js';
 import type { AiModelDefinition } from './models.js';
 
 /** AIKind extension of the AI Transparency IG: the more specific kind of AI technology. */

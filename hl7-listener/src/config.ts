@@ -64,7 +64,12 @@ function readSystems(env: Env, name: string): Record<string, string> {
   } catch {
     throw new ConfigError(`Invalid ${name}: expected a JSON object such as {"HOSP":"urn:oid:1.2.3"}.`);
   }
-  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed) || Object.values(parsed).some((v) => typeof v !== 'string')) {
+  if (
+    typeof parsed !== 'object' ||
+    parsed === null ||
+    Array.isArray(parsed) ||
+    Object.values(parsed).some((v) => typeof v !== 'string')
+  ) {
     throw new ConfigError(`Invalid ${name}: expected a JSON object of namespace to system URI strings.`);
   }
   return parsed as Record<string, string>;
@@ -91,6 +96,7 @@ export function loadListenerConfig(env: Env = process.env): ListenerConfig {
     createMissingPatients: readBoolean(env, 'HL7_CREATE_MISSING_PATIENTS', false),
     nonAiResults,
     patientIdentifierSystems: readSystems(env, 'HL7_PATIENT_ID_SYSTEMS'),
-    defaultPatientIdentifierSystem: defaultSystem === undefined || defaultSystem === '' ? undefined : defaultSystem,
+    defaultPatientIdentifierSystem:
+      defaultSystem === undefined || defaultSystem === '' ? undefined : defaultSystem,
   };
 }

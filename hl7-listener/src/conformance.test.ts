@@ -52,86 +52,114 @@ interface Outcome {
   text: string;
 }
 
-void describe('conformance over public HL7 v2 samples', { skip: existsSync(SHARED_HL7) ? false : 'shared HL7 samples folder not present' }, () => {
-  let fhir: FhirClient;
-  let mongo: MongoHandle | undefined;
-  let listener: ListenerHandle | undefined;
-  const outcomes: Outcome[] = [];
+void describe(
+  'conformance over public HL7 v2 samples',
+  { skip: existsSync(SHARED_HL7) ? false : 'shared HL7 samples folder not present' },
+  () => {
+    let fhir: FhirClient;
+    let mongo: MongoHandle | undefined;
+    let listener: ListenerHandle | undefined;
+    const outcomes: Outcome[] = [];
 
-  before(async () => {
-    fhir = await requireFhir();
-    mongo = await requireMongo();
-    listener = await startListener({
-      config: { mllpPort: 0, createMissingPatients: true, defaultPatientIdentifierSystem: 'https://monitormed.dev/fhir/sid/conformance-mrn' },
-      mongo,
-      logger,
+    before(async () => {
+      fhir = await requireFhir();
+      mongo = await requireMongo();
+      listener = await startListener({
+        config: {
+          mllpPort: 0,
+          createMissingPatients: true,
+          defaultPatientIdentifierSystem: 'https://monitormed.dev/fhir/sid/conformance-mrn',
+        },
+        mongo,
+        logger,
+      });
     });
-  });
 
-  after(async () => {
-    await listener?.close();
-    await mongo?.db.dropDatabase();
-    await mongo?.client.close();
+    after(async () => {
+      await listener?.close();
+      await mongo?.db.dropDatabase();
+      await mongo?.client.close();
 
-    const counts = new Map<string, number>();
-    for (const outcome of outcomes) {
-      const key = outcome.ackCode === 'AA' ? 'AA' : `${outcome.ackCode} ${outcome.errorCodes.join(',')}`;
-      counts.set(key, (counts.get(key) ?? 0) + 1);
-    }
-    const table = [...counts.entries()].sort().map(([key, count]) => `  ${key.padEnd(12)} ${count}`);
-    const details = outcomes.filter((o) => o.ackCode !== 'AA').map((o) => `  ${o.file}#${o.index} ${o.ackCode} ${o.errorCodes.join(',')} ${o.text}`);
-    console.log(['Conformance outcomes (ACK code, ERR-3 codes: messages):', ...table, `  total        ${outcomes.length}`, 'Messages not accepted:', ...details].join('\n'));
-  });
-
-  const files = existsSync(SHARED_HL7)
-    ? readdirSync(SHARED_HL7)
-        .filter((name) => !name.endsWith('.src.txt') && name !== 'INDEX.tsv' && !name.startsWith('.'))
-        .sort()
-    : [];
-
-  for (const file of files) {
-    void it(`answers every message of ${file}`, async () => {
-      assert.ok(listener, 'listener did not start');
-      assert.ok(mongo, 'MongoDB is not connected');
-      const messages = mongo.db.collection<Hl7MessageDocument>(COLLECTIONS.hl7Messages);
-      const content = readFileSync(new URL(file, SHARED_HL7)).toString('latin1');
-      const client = await TestMllpClient.connect(listener.port);
-      try {
-        for (const [index, message] of splitMessages(content).entries()) {
-          const bytes = Buffer.from(message, 'latin1');
-          await client.writeRaw(encodeFrame('').subarray(0, 1));
-          await client.writeRaw(Buffer.concat([bytes, encodeFrame('').subarray(1)]));
-          const ack = await client.nextReply(PER_MESSAGE_TIMEOUT_MS);
-
-          const msa = ackSegments(ack, 'MSA')[0];
-          assert.ok(msa, `${file}#${index}: ACK without MSA`);
-          const ackCode = msa[1] ?? '';
-          const errors = ackSegments(ack, 'ERR');
-          const errorCodes = errors.map((err) => (err[3] ?? '').split('^')[0] ?? '');
-          outcomes.push({ file, index, ackCode, errorCodes, text: errors[0]?.[8] ?? '' });
-
-          const stored = await messages.find({}).sort({ _id: -1 }).limit(1).next();
-          assert.ok(stored, `${file}#${index}: message not stored`);
-          assert.equal(stored.byteLength, bytes.length, `${file}#${index}: last stored message is not this one`);
-
-          if (ackCode === 'AA') {
-            assert.equal(stored.status, 'processed');
-            assert.ok((stored.resourceIds ?? []).length > 0, `${file}#${index}: AA without resources`);
-            for (const resourceId of stored.resourceIds ?? []) {
-              const [resourceType = '', id = ''] = resourceId.split('/');
-              await fhir.read({ resourceType, id });
-            }
-          } else {
-            assert.ok(ackCode === 'AE' || ackCode === 'AR', `${file}#${index}: unexpected ACK code ${ackCode}`);
-            assert.ok(errors.length > 0, `${file}#${index}: ${ackCode} without ERR segment`);
-            assert.ok(errorCodes.every((code) => /^\d{3}$/.test(code)), `${file}#${index}: ERR-3 without a table 0357 code`);
-            assert.equal(stored.status, ackCode === 'AR' ? 'rejected' : 'failed');
-            assert.ok((stored.reason ?? '') !== '', `${file}#${index}: stored without reason`);
-          }
-        }
-      } finally {
-        client.close();
+      const counts = new Map<string, number>();
+      for (const outcome of outcomes) {
+        const key = outcome.ackCode === 'AA' ? 'AA' : `${outcome.ackCode} ${outcome.errorCodes.join(',')}`;
+        counts.set(key, (counts.get(key) ?? 0) + 1);
       }
+      const table = [...counts.entries()].sort().map(([key, count]) => `  ${key.padEnd(12)} ${count}`);
+      const details = outcomes
+        .filter((o) => o.ackCode !== 'AA')
+        .map((o) => `  ${o.file}#${o.index} ${o.ackCode} ${o.errorCodes.join(',')} ${o.text}`);
+      console.log(
+        [
+          'Conformance outcomes (ACK code, ERR-3 codes: messages):',
+          ...table,
+          `  total        ${outcomes.length}`,
+          'Messages not accepted:',
+          ...details,
+        ].join('\n')
+      );
     });
+
+    const files = existsSync(SHARED_HL7)
+      ? readdirSync(SHARED_HL7)
+          .filter((name) => !name.endsWith('.src.txt') && name !== 'INDEX.tsv' && !name.startsWith('.'))
+          .sort()
+      : [];
+
+    for (const file of files) {
+      void it(`answers every message of ${file}`, async () => {
+        assert.ok(listener, 'listener did not start');
+        assert.ok(mongo, 'MongoDB is not connected');
+        const messages = mongo.db.collection<Hl7MessageDocument>(COLLECTIONS.hl7Messages);
+        const content = readFileSync(new URL(file, SHARED_HL7)).toString('latin1');
+        const client = await TestMllpClient.connect(listener.port);
+        try {
+          for (const [index, message] of splitMessages(content).entries()) {
+            const bytes = Buffer.from(message, 'latin1');
+            await client.writeRaw(encodeFrame('').subarray(0, 1));
+            await client.writeRaw(Buffer.concat([bytes, encodeFrame('').subarray(1)]));
+            const ack = await client.nextReply(PER_MESSAGE_TIMEOUT_MS);
+
+            const msa = ackSegments(ack, 'MSA')[0];
+            assert.ok(msa, `${file}#${index}: ACK without MSA`);
+            const ackCode = msa[1] ?? '';
+            const errors = ackSegments(ack, 'ERR');
+            const errorCodes = errors.map((err) => (err[3] ?? '').split('^')[0] ?? '');
+            outcomes.push({ file, index, ackCode, errorCodes, text: errors[0]?.[8] ?? '' });
+
+            const stored = await messages.find({}).sort({ _id: -1 }).limit(1).next();
+            assert.ok(stored, `${file}#${index}: message not stored`);
+            assert.equal(
+              stored.byteLength,
+              bytes.length,
+              `${file}#${index}: last stored message is not this one`
+            );
+
+            if (ackCode === 'AA') {
+              assert.equal(stored.status, 'processed');
+              assert.ok((stored.resourceIds ?? []).length > 0, `${file}#${index}: AA without resources`);
+              for (const resourceId of stored.resourceIds ?? []) {
+                const [resourceType = '', id = ''] = resourceId.split('/');
+                await fhir.read({ resourceType, id });
+              }
+            } else {
+              assert.ok(
+                ackCode === 'AE' || ackCode === 'AR',
+                `${file}#${index}: unexpected ACK code ${ackCode}`
+              );
+              assert.ok(errors.length > 0, `${file}#${index}: ${ackCode} without ERR segment`);
+              assert.ok(
+                errorCodes.every((code) => /^\d{3}$/.test(code)),
+                `${file}#${index}: ERR-3 without a table 0357 code`
+              );
+              assert.equal(stored.status, ackCode === 'AR' ? 'rejected' : 'failed');
+              assert.ok((stored.reason ?? '') !== '', `${file}#${index}: stored without reason`);
+            }
+          }
+        } finally {
+          client.close();
+        }
+      });
+    }
   }
-});
+);

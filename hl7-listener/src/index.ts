@@ -1,4 +1,13 @@
-import { connectMongo, createFhirClient, createLogger, loadModelCatalog, type AiModelDefinition, type FhirClient, type Logger, type MongoHandle } from '@monitormed/common';
+import {
+  connectMongo,
+  createFhirClient,
+  createLogger,
+  loadModelCatalog,
+  type AiModelDefinition,
+  type FhirClient,
+  type Logger,
+  type MongoHandle,
+} from '@monitormed/common';
 import { loadListenerConfig, type ListenerConfig } from './config.js';
 import { createListenerMetrics, type ListenerMetrics } from './metrics.js';
 import { MllpServer } from './mllp/server.js';
@@ -7,11 +16,31 @@ import { MessageStore } from './store/message-store.js';
 
 export { buildAck, formatHl7Timestamp, type AckCode, type AckInput } from './ack/ack-builder.js';
 export { loadListenerConfig, type ListenerConfig, type NonAiResultsMode } from './config.js';
-export { encodeFrame, MllpFrameDecoder, START_BLOCK, END_BLOCK, CARRIAGE_RETURN, DEFAULT_MAX_MESSAGE_BYTES } from './mllp/framing.js';
+export {
+  encodeFrame,
+  MllpFrameDecoder,
+  START_BLOCK,
+  END_BLOCK,
+  CARRIAGE_RETURN,
+  DEFAULT_MAX_MESSAGE_BYTES,
+} from './mllp/framing.js';
 export { decodeEscapes } from './hl7/escape.js';
-export { parseMessage, peekHeader, splitSegments, type Hl7Message, type MessageHeader } from './hl7/message.js';
+export {
+  parseMessage,
+  peekHeader,
+  splitSegments,
+  type Hl7Message,
+  type MessageHeader,
+} from './hl7/message.js';
 export { ERROR_CODES, Hl7ProcessingError, type Hl7Issue } from './hl7/hl7-error.js';
 export type { Hl7MessageDocument, MessageStatus } from './store/message-store.js';
+export { groupResults, type OrderGroup } from './fhir/result-groups.js';
+export {
+  buildResultTransaction,
+  type PatientLink,
+  type TransactionInput,
+  type TransactionPlan,
+} from './fhir/transaction.js';
 
 /** Options of {@link startListener}; everything not given comes from `loadListenerConfig()` and common defaults. */
 export interface StartListenerOptions {

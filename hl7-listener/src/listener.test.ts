@@ -1,7 +1,26 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import type { Bundle, Device, DiagnosticReport, Observation, Patient, Provenance, Resource } from '@medplum/fhirtypes';
-import { AIAST, AI_CONFIDENCE_EXTENSION, AI_DEVICE_TYPE, COLLECTIONS, HL7_RESULT_ID_SYSTEM, MODEL_ID_SYSTEM, createLogger, hasAiLabel, type FhirClient, type MongoHandle } from '@monitormed/common';
+import type {
+  Bundle,
+  Device,
+  DiagnosticReport,
+  Observation,
+  Patient,
+  Provenance,
+  Resource,
+} from '@medplum/fhirtypes';
+import {
+  AIAST,
+  AI_CONFIDENCE_EXTENSION,
+  AI_DEVICE_TYPE,
+  COLLECTIONS,
+  HL7_RESULT_ID_SYSTEM,
+  MODEL_ID_SYSTEM,
+  createLogger,
+  hasAiLabel,
+  type FhirClient,
+  type MongoHandle,
+} from '@monitormed/common';
 import type { Collection } from 'mongodb';
 import { escapeSearchValue } from './fhir/search.js';
 import { startListener, type ListenerHandle } from './index.js';
@@ -13,8 +32,16 @@ const TEST_MRN_SYSTEM = 'https://monitormed.dev/fhir/sid/test-mrn';
 const FACILITY = 'MMDEMOHOSP';
 const logger = createLogger('hl7-listener-test', 'silent');
 
-async function search<T extends Resource>(fhir: FhirClient, resourceType: T['resourceType'], searchParams: Record<string, string>): Promise<T[]> {
-  const bundle = (await fhir.search({ resourceType, searchParams, options: { headers: { 'Cache-Control': 'no-cache' } } })) as unknown as Bundle<T>;
+async function search<T extends Resource>(
+  fhir: FhirClient,
+  resourceType: T['resourceType'],
+  searchParams: Record<string, string>
+): Promise<T[]> {
+  const bundle = (await fhir.search({
+    resourceType,
+    searchParams,
+    options: { headers: { 'Cache-Control': 'no-cache' } },
+  })) as unknown as Bundle<T>;
   return (bundle.entry ?? []).flatMap((entry) => (entry.resource === undefined ? [] : [entry.resource]));
 }
 
@@ -47,9 +74,18 @@ void describe('HL7 listener over MLLP', () => {
     messages = mongo.db.collection<Hl7MessageDocument>(COLLECTIONS.hl7Messages);
     patient = (await fhir.create({
       resourceType: 'Patient',
-      body: { resourceType: 'Patient', identifier: [{ system: TEST_MRN_SYSTEM, value: patientId }], gender: 'female', birthDate: '1970-01-01' },
+      body: {
+        resourceType: 'Patient',
+        identifier: [{ system: TEST_MRN_SYSTEM, value: patientId }],
+        gender: 'female',
+        birthDate: '1970-01-01',
+      },
     })) as unknown as Patient;
-    listener = await startListener({ config: { mllpPort: 0, maxMessageBytes: 8_192, createMissingPatients: false }, mongo, logger });
+    listener = await startListener({
+      config: { mllpPort: 0, maxMessageBytes: 8_192, createMissingPatients: false },
+      mongo,
+      logger,
+    });
     client = await TestMllpClient.connect(listener.port);
   });
 
@@ -76,13 +112,20 @@ void describe('HL7 listener over MLLP', () => {
     assert.deepEqual(msa(ack).slice(1, 3), ['AA', controlId]);
     assert.equal(ackSegments(ack, 'ERR').length, 0);
 
-    const [observation, ...extraObservations] = await search<Observation>(fhir, 'Observation', { identifier: resultIdentifier(FACILITY, controlId, '1', '1') });
+    const [observation, ...extraObservations] = await search<Observation>(fhir, 'Observation', {
+      identifier: resultIdentifier(FACILITY, controlId, '1', '1'),
+    });
     assert.ok(observation, 'AI Observation not found by its HL7 result identifier');
     assert.equal(extraObservations.length, 0);
     assert.ok(hasAiLabel(observation.meta));
     assert.equal(observation.subject?.reference, `Patient/${patient.id ?? ''}`);
     assert.equal(observation.code.coding?.[0]?.code, 'MM-SEPSIS-RISK');
-    assert.deepEqual(observation.valueQuantity, { value: 0.82, unit: '1', system: 'http://unitsofmeasure.org', code: '1' });
+    assert.deepEqual(observation.valueQuantity, {
+      value: 0.82,
+      unit: '1',
+      system: 'http://unitsofmeasure.org',
+      code: '1',
+    });
     assert.equal(observation.extension?.find((e) => e.url === AI_CONFIDENCE_EXTENSION)?.valueDecimal, 0.82);
     assert.equal(observation.interpretation?.[0]?.coding?.[0]?.code, 'POS');
     assert.equal(observation.effectiveDateTime, '2026-03-14T09:30:00+01:00');
@@ -92,13 +135,17 @@ void describe('HL7 listener over MLLP', () => {
     const device = (await fhir.read({ resourceType: 'Device', id: deviceId })) as unknown as Device;
     assert.deepEqual(device.identifier?.[0], { system: MODEL_ID_SYSTEM, value: 'sepsis-risk' });
 
-    const [report] = await search<DiagnosticReport>(fhir, 'DiagnosticReport', { identifier: resultIdentifier(FACILITY, controlId, '1') });
+    const [report] = await search<DiagnosticReport>(fhir, 'DiagnosticReport', {
+      identifier: resultIdentifier(FACILITY, controlId, '1'),
+    });
     assert.ok(report, 'DiagnosticReport not found');
     assert.ok(hasAiLabel(report.meta));
     assert.equal(report.status, 'final');
     assert.deepEqual(report.result, [{ reference: `Observation/${observation.id ?? ''}` }]);
 
-    const provenances = await search<Provenance>(fhir, 'Provenance', { target: `Observation/${observation.id ?? ''}` });
+    const provenances = await search<Provenance>(fhir, 'Provenance', {
+      target: `Observation/${observation.id ?? ''}`,
+    });
     assert.equal(provenances.length, 1);
     const provenance = provenances[0];
     assert.equal(provenance?.agent[0]?.who.reference, `Device/${deviceId}`);
@@ -119,36 +166,56 @@ void describe('HL7 listener over MLLP', () => {
     // Replaying the same message must not create a second Observation or Provenance.
     const replay = await connection().send(text);
     assert.equal(msa(replay)[1], 'AA');
-    const afterReplay = await search<Observation>(fhir, 'Observation', { identifier: resultIdentifier(FACILITY, controlId, '1', '1') });
+    const afterReplay = await search<Observation>(fhir, 'Observation', {
+      identifier: resultIdentifier(FACILITY, controlId, '1', '1'),
+    });
     assert.equal(afterReplay.length, 1);
     assert.equal(afterReplay[0]?.id, observation.id);
-    assert.equal((await search<Provenance>(fhir, 'Provenance', { target: `Observation/${observation.id ?? ''}` })).length, 1);
+    assert.equal(
+      (await search<Provenance>(fhir, 'Provenance', { target: `Observation/${observation.id ?? ''}` }))
+        .length,
+      1
+    );
     assert.equal(await messages.countDocuments({ controlId }), 2);
   });
 
   void it('passes a non-AI lab result unlabelled', async () => {
     const controlId = nextControlId();
-    const ack = await connection().send(loadFixture('oru-r01-lab-nonai.hl7', { CONTROL_ID: controlId, PATIENT_ID: patientId }));
+    const ack = await connection().send(
+      loadFixture('oru-r01-lab-nonai.hl7', { CONTROL_ID: controlId, PATIENT_ID: patientId })
+    );
     assert.deepEqual(msa(ack).slice(1, 3), ['AA', controlId]);
 
     const byObx = async (obx: string): Promise<Observation> => {
-      const [observation] = await search<Observation>(fhir, 'Observation', { identifier: resultIdentifier(FACILITY, controlId, '1', obx) });
+      const [observation] = await search<Observation>(fhir, 'Observation', {
+        identifier: resultIdentifier(FACILITY, controlId, '1', obx),
+      });
       assert.ok(observation, `Observation for OBX ${obx} not found`);
       assert.equal(hasAiLabel(observation.meta), false);
       return observation;
     };
-    assert.deepEqual((await byObx('1')).valueQuantity, { value: 4.1, unit: 'mmol/L', system: 'http://unitsofmeasure.org', code: 'mmol/L' });
+    assert.deepEqual((await byObx('1')).valueQuantity, {
+      value: 4.1,
+      unit: 'mmol/L',
+      system: 'http://unitsofmeasure.org',
+      code: 'mmol/L',
+    });
     assert.equal((await byObx('2')).valueQuantity?.comparator, '<');
     const comment = await byObx('3');
     assert.equal(comment.valueString, 'Hemolysed sample| repeat advised');
     assert.equal(comment.status, 'preliminary');
-    assert.equal((await byObx('4')).valueCodeableConcept?.coding?.[0]?.system, 'http://terminology.hl7.org/CodeSystem/v2-0136');
+    assert.equal(
+      (await byObx('4')).valueCodeableConcept?.coding?.[0]?.system,
+      'http://terminology.hl7.org/CodeSystem/v2-0136'
+    );
     assert.equal((await byObx('5')).valueDateTime, '2026-03-10');
     const absent = await byObx('6');
     assert.equal(absent.dataAbsentReason?.coding?.[0]?.code, 'not-performed');
     assert.equal(absent.note?.[0]?.text, 'Not measured: sample insufficient.');
 
-    const [report] = await search<DiagnosticReport>(fhir, 'DiagnosticReport', { identifier: resultIdentifier(FACILITY, controlId, '1') });
+    const [report] = await search<DiagnosticReport>(fhir, 'DiagnosticReport', {
+      identifier: resultIdentifier(FACILITY, controlId, '1'),
+    });
     assert.equal(report?.status, 'preliminary');
     assert.equal(report.result?.length, 6);
     assert.equal(hasAiLabel(report.meta), false);
@@ -156,7 +223,9 @@ void describe('HL7 listener over MLLP', () => {
 
   void it('rejects an empty MSH-9 and stores the reason', async () => {
     const controlId = nextControlId();
-    const ack = await connection().send(loadFixture('oru-r01-empty-msh9.hl7', { CONTROL_ID: controlId, PATIENT_ID: patientId }));
+    const ack = await connection().send(
+      loadFixture('oru-r01-empty-msh9.hl7', { CONTROL_ID: controlId, PATIENT_ID: patientId })
+    );
     assert.deepEqual(msa(ack).slice(1, 3), ['AR', controlId]);
     const err = ackSegments(ack, 'ERR')[0];
     assert.equal(err?.[2], 'MSH^1^9');
@@ -172,7 +241,9 @@ void describe('HL7 listener over MLLP', () => {
 
   void it('rejects ADT with code 200 and stores it', async () => {
     const controlId = nextControlId();
-    const ack = await connection().send(loadFixture('adt-a01.hl7', { CONTROL_ID: controlId, PATIENT_ID: patientId }));
+    const ack = await connection().send(
+      loadFixture('adt-a01.hl7', { CONTROL_ID: controlId, PATIENT_ID: patientId })
+    );
     assert.deepEqual(msa(ack).slice(1, 3), ['AR', controlId]);
     assert.equal(ackSegments(ack, 'MSH')[0]?.[8], 'ACK^A01^ACK');
     assert.equal(ackSegments(ack, 'ERR')[0]?.[3], '200^Unsupported message type^HL70357');
@@ -184,12 +255,21 @@ void describe('HL7 listener over MLLP', () => {
 
   void it('answers AE at PID-3 for an unknown patient', async () => {
     const controlId = nextControlId();
-    const ack = await connection().send(loadFixture('oru-r01-sepsis-ai.hl7', { CONTROL_ID: controlId, PATIENT_ID: `UNKNOWN-${suffix}` }));
+    const ack = await connection().send(
+      loadFixture('oru-r01-sepsis-ai.hl7', { CONTROL_ID: controlId, PATIENT_ID: `UNKNOWN-${suffix}` })
+    );
     assert.deepEqual(msa(ack).slice(1, 3), ['AE', controlId]);
     const err = ackSegments(ack, 'ERR')[0];
     assert.equal(err?.[2], 'PID^1^3');
     assert.match(err[8] ?? '', /[Pp]atient not found/);
-    assert.equal((await search<Observation>(fhir, 'Observation', { identifier: resultIdentifier(FACILITY, controlId, '1', '1') })).length, 0);
+    assert.equal(
+      (
+        await search<Observation>(fhir, 'Observation', {
+          identifier: resultIdentifier(FACILITY, controlId, '1', '1'),
+        })
+      ).length,
+      0
+    );
     assert.equal((await messages.findOne({ controlId }))?.status, 'failed');
   });
 
@@ -203,19 +283,29 @@ void describe('HL7 listener over MLLP', () => {
     assert.equal(stored?.truncated, true);
     assert.equal(stored.byteLength, Buffer.byteLength(big));
 
-    const next = await connection().send(loadFixture('adt-a01.hl7', { CONTROL_ID: nextControlId(), PATIENT_ID: patientId }));
+    const next = await connection().send(
+      loadFixture('adt-a01.hl7', { CONTROL_ID: nextControlId(), PATIENT_ID: patientId })
+    );
     assert.equal(msa(next)[1], 'AR');
   });
 
   void it('creates a missing patient when enabled', async () => {
-    const creating = await startListener({ config: { mllpPort: 0, createMissingPatients: true }, mongo: database(), logger });
+    const creating = await startListener({
+      config: { mllpPort: 0, createMissingPatients: true },
+      mongo: database(),
+      logger,
+    });
     const other = await TestMllpClient.connect(creating.port);
     try {
       const newPatientId = `NEW-${suffix}`;
       const controlId = nextControlId();
-      const ack = await other.send(loadFixture('oru-r01-sepsis-ai.hl7', { CONTROL_ID: controlId, PATIENT_ID: newPatientId }));
+      const ack = await other.send(
+        loadFixture('oru-r01-sepsis-ai.hl7', { CONTROL_ID: controlId, PATIENT_ID: newPatientId })
+      );
       assert.equal(msa(ack)[1], 'AA');
-      const patients = await search<Patient>(fhir, 'Patient', { identifier: `${TEST_MRN_SYSTEM}|${newPatientId}` });
+      const patients = await search<Patient>(fhir, 'Patient', {
+        identifier: `${TEST_MRN_SYSTEM}|${newPatientId}`,
+      });
       assert.equal(patients.length, 1);
       assert.equal(patients[0]?.gender, 'female');
       assert.equal(patients[0].birthDate, '1970-01-01');
@@ -233,7 +323,9 @@ void describe('HL7 listener over MLLP', () => {
     const other = await TestMllpClient.connect(unstored.port);
     try {
       await ownMongo.client.close();
-      const ack = await other.send(loadFixture('oru-r01-sepsis-ai.hl7', { CONTROL_ID: nextControlId(), PATIENT_ID: patientId }));
+      const ack = await other.send(
+        loadFixture('oru-r01-sepsis-ai.hl7', { CONTROL_ID: nextControlId(), PATIENT_ID: patientId })
+      );
       assert.equal(msa(ack)[1], 'AE');
       assert.match(ackSegments(ack, 'ERR')[0]?.[8] ?? '', /could not be stored/);
     } finally {

@@ -7,7 +7,15 @@ import { startListener } from './index.js';
 const config = loadListenerConfig();
 const logger = createLogger('hl7-listener', config.logLevel);
 const listener = await startListener({ config, logger });
-logger.info({ host: listener.host, port: listener.port, fhirBaseUrl: config.fhirBaseUrl, createMissingPatients: config.createMissingPatients }, 'HL7 MLLP listener started');
+logger.info(
+  {
+    host: listener.host,
+    port: listener.port,
+    fhirBaseUrl: config.fhirBaseUrl,
+    createMissingPatients: config.createMissingPatients,
+  },
+  'HL7 MLLP listener started'
+);
 
 const metricsPort = process.env['HL7_METRICS_PORT'];
 const metricsServer =

@@ -5,7 +5,12 @@ import type { ObjectId } from 'mongodb';
 import { buildAck, type AckCode } from './ack/ack-builder.js';
 import type { ListenerConfig } from './config.js';
 import { describeFhirError } from './fhir/fhir-error.js';
-import { buildMinimalPatient, countPatients, patientIdentifierQuery, readPatientIdentity } from './fhir/patient.js';
+import {
+  buildMinimalPatient,
+  countPatients,
+  patientIdentifierQuery,
+  readPatientIdentity,
+} from './fhir/patient.js';
 import { groupResults } from './fhir/result-groups.js';
 import { buildResultTransaction, type PatientLink } from './fhir/transaction.js';
 import { decodeEscapes } from './hl7/escape.js';
@@ -21,7 +26,14 @@ export interface ProcessorDependencies {
   store: MessageStore;
   fhir: FhirClient;
   models: AiModelDefinition[];
-  config: Pick<ListenerConfig, 'createMissingPatients' | 'nonAiResults' | 'facilityTimeZone' | 'patientIdentifierSystems' | 'defaultPatientIdentifierSystem'>;
+  config: Pick<
+    ListenerConfig,
+    | 'createMissingPatients'
+    | 'nonAiResults'
+    | 'facilityTimeZone'
+    | 'patientIdentifierSystems'
+    | 'defaultPatientIdentifierSystem'
+  >;
   logger: Logger;
   metrics: ListenerMetrics;
 }
@@ -46,7 +58,9 @@ function firstComponent(field: string | undefined): string {
  * Creates the frame handler: stores each message, validates and maps it, writes the FHIR transaction
  * and returns the ACK. Failures are caught and returned as an AE or AR with ERR segments.
  */
-export function createMessageProcessor(deps: ProcessorDependencies): (frame: InboundFrame) => Promise<string> {
+export function createMessageProcessor(
+  deps: ProcessorDependencies
+): (frame: InboundFrame) => Promise<string> {
   const { logger, metrics } = deps;
 
   const respond = (code: AckCode, originalHeader: string[], issues: Hl7Issue[]): string => {
@@ -78,9 +92,16 @@ export function createMessageProcessor(deps: ProcessorDependencies): (frame: Inb
     try {
       id = await deps.store.insertReceived(record);
     } catch (err) {
-      logger.error({ err, controlId }, 'Failed to store message, so the ACK is AE and the sender must resend');
+      logger.error(
+        { err, controlId },
+        'Failed to store message, so the ACK is AE and the sender must resend'
+      );
       return respond('AE', header, [
-        { ackCode: 'AE', errorCode: ERROR_CODES.applicationInternalError, text: 'Message could not be stored; resend it later' },
+        {
+          ackCode: 'AE',
+          errorCode: ERROR_CODES.applicationInternalError,
+          text: 'Message could not be stored; resend it later',
+        },
       ]);
     }
 
@@ -94,13 +115,22 @@ export function createMessageProcessor(deps: ProcessorDependencies): (frame: Inb
     } catch (err) {
       logger.error({ err, controlId }, 'Failed to record the outcome of a stored message');
     }
-    logger.info({ controlId, ackCode: code, errorCodes: issues.map((issue) => issue.errorCode) }, 'Message not accepted');
+    logger.info(
+      { controlId, ackCode: code, errorCodes: issues.map((issue) => issue.errorCode) },
+      'Message not accepted'
+    );
     return respond(code, header, issues);
   };
 }
 
 /** Processes a stored message; returns the issues that prevent an AA (empty on success). */
-async function processStored(deps: ProcessorDependencies, frame: InboundFrame, text: string, id: ObjectId, receivedAt: Date): Promise<Hl7Issue[]> {
+async function processStored(
+  deps: ProcessorDependencies,
+  frame: InboundFrame,
+  text: string,
+  id: ObjectId,
+  receivedAt: Date
+): Promise<Hl7Issue[]> {
   const { logger } = deps;
   if (frame.kind === 'oversized') {
     // Table 0357 has no code for an oversized message, so ERR-3 is 207 with the limit in ERR-8.
@@ -121,9 +151,15 @@ async function processStored(deps: ProcessorDependencies, frame: InboundFrame, t
       await deps.store.markProcessed(id, resourceIds);
     } catch (err) {
       // The results are in the FHIR server, so the message is still acknowledged.
-      logger.error({ err, controlId: message.header.controlId }, 'Failed to mark a stored message as processed');
+      logger.error(
+        { err, controlId: message.header.controlId },
+        'Failed to mark a stored message as processed'
+      );
     }
-    logger.info({ controlId: message.header.controlId, resourceCount: resourceIds.length }, 'Message processed');
+    logger.info(
+      { controlId: message.header.controlId, resourceCount: resourceIds.length },
+      'Message processed'
+    );
     return [];
   } catch (err) {
     if (err instanceof Hl7ProcessingError) {
@@ -133,7 +169,13 @@ async function processStored(deps: ProcessorDependencies, frame: InboundFrame, t
       return [err.issue];
     }
     logger.error({ err }, 'Unexpected error while processing a message');
-    return [{ ackCode: 'AE', errorCode: ERROR_CODES.applicationInternalError, text: 'Internal error while processing the message' }];
+    return [
+      {
+        ackCode: 'AE',
+        errorCode: ERROR_CODES.applicationInternalError,
+        text: 'Internal error while processing the message',
+      },
+    ];
   }
 }
 
@@ -177,12 +219,22 @@ async function fhirCall<T>(deps: ProcessorDependencies, what: string, call: () =
     const failure = describeFhirError(err);
     // The diagnostics may echo identifiers, so only the status is logged.
     deps.logger.warn({ status: failure.status, operation: what }, 'FHIR request failed');
-    const prefix = failure.status === undefined ? `FHIR server unreachable during ${what}` : `FHIR server returned HTTP ${failure.status} to ${what}`;
-    throw new FhirTransactionError({ ackCode: 'AE', errorCode: ERROR_CODES.applicationInternalError, text: `${prefix}: ${failure.detail}` });
+    const prefix =
+      failure.status === undefined
+        ? `FHIR server unreachable during ${what}`
+        : `FHIR server returned HTTP ${failure.status} to ${what}`;
+    throw new FhirTransactionError({
+      ackCode: 'AE',
+      errorCode: ERROR_CODES.applicationInternalError,
+      text: `${prefix}: ${failure.detail}`,
+    });
   }
 }
 
-async function resolvePatients(deps: ProcessorDependencies, pids: Hl7Segment[]): Promise<Map<Hl7Segment, PatientLink>> {
+async function resolvePatients(
+  deps: ProcessorDependencies,
+  pids: Hl7Segment[]
+): Promise<Map<Hl7Segment, PatientLink>> {
   const links = new Map<Hl7Segment, PatientLink>();
   const byIdentifier = new Map<string, PatientLink>();
 
@@ -194,7 +246,12 @@ async function resolvePatients(deps: ProcessorDependencies, pids: Hl7Segment[]):
       const count = await fhirCall(deps, 'the patient search', () => countPatients(deps.fhir, identity));
       const location = { segment: 'PID', segmentSequence: pid.occurrence, field: 3 };
       if (count > 1) {
-        throw new Hl7ProcessingError({ ackCode: 'AE', errorCode: ERROR_CODES.unknownKeyIdentifier, location, text: 'PID-3 patient identifier matches several patients' });
+        throw new Hl7ProcessingError({
+          ackCode: 'AE',
+          errorCode: ERROR_CODES.unknownKeyIdentifier,
+          location,
+          text: 'PID-3 patient identifier matches several patients',
+        });
       }
       if (count === 1) {
         link = { reference: { reference: `Patient?${key}` } };
@@ -203,9 +260,21 @@ async function resolvePatients(deps: ProcessorDependencies, pids: Hl7Segment[]):
         // nothing, and HAPI may then create two Patients unless it enforces unique conditional creates.
         const fullUrl = `urn:uuid:${randomUUID()}`;
         const patient = buildMinimalPatient(identity, deps.config.facilityTimeZone);
-        link = { reference: { reference: fullUrl }, entry: { fullUrl, resource: patient, request: { method: 'POST', url: 'Patient', ifNoneExist: key } } };
+        link = {
+          reference: { reference: fullUrl },
+          entry: {
+            fullUrl,
+            resource: patient,
+            request: { method: 'POST', url: 'Patient', ifNoneExist: key },
+          },
+        };
       } else {
-        throw new Hl7ProcessingError({ ackCode: 'AE', errorCode: ERROR_CODES.unknownKeyIdentifier, location, text: 'Patient not found: no Patient has the PID-3 identifier' });
+        throw new Hl7ProcessingError({
+          ackCode: 'AE',
+          errorCode: ERROR_CODES.unknownKeyIdentifier,
+          location,
+          text: 'Patient not found: no Patient has the PID-3 identifier',
+        });
       }
       byIdentifier.set(key, link);
     }
@@ -214,7 +283,11 @@ async function resolvePatients(deps: ProcessorDependencies, pids: Hl7Segment[]):
   return links;
 }
 
-async function writeResults(deps: ProcessorDependencies, message: Hl7Message, receivedAt: Date): Promise<string[]> {
+async function writeResults(
+  deps: ProcessorDependencies,
+  message: Hl7Message,
+  receivedAt: Date
+): Promise<string[]> {
   const groups = groupResults(message.segments);
   const pids = [...new Set(groups.map((group) => group.pid))];
   const patients = await resolvePatients(deps, pids);
@@ -232,8 +305,17 @@ async function writeResults(deps: ProcessorDependencies, message: Hl7Message, re
     return [];
   }
   const body = plan.bundle as unknown as Parameters<FhirClient['transaction']>[0]['body'];
-  const response = (await fhirCall(deps, 'the result transaction', () => deps.fhir.transaction({ body }))) as unknown as Bundle;
-  deps.logger.debug({ controlId: message.header.controlId, observations: plan.observationCount, aiObservations: plan.aiObservationCount }, 'Transaction written');
+  const response = (await fhirCall(deps, 'the result transaction', () =>
+    deps.fhir.transaction({ body })
+  )) as unknown as Bundle;
+  deps.logger.debug(
+    {
+      controlId: message.header.controlId,
+      observations: plan.observationCount,
+      aiObservations: plan.aiObservationCount,
+    },
+    'Transaction written'
+  );
   return (response.entry ?? [])
     .map((entry) => entry.response?.location ?? '')
     .filter((location) => location !== '')

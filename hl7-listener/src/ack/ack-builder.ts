@@ -48,7 +48,20 @@ export function buildAck(input: AckInput): string {
   const processingId = field(11) === '' ? 'P' : field(11);
   const version = field(12) === '' ? DEFAULT_VERSION : field(12);
 
-  const msh = ['MSH', '^~\\&', field(5), field(6), field(3), field(4), timestamp, '', messageType, controlId, processingId, version].join('|');
+  const msh = [
+    'MSH',
+    '^~\\&',
+    field(5),
+    field(6),
+    field(3),
+    field(4),
+    timestamp,
+    '',
+    messageType,
+    controlId,
+    processingId,
+    version,
+  ].join('|');
   const firstText = input.issues[0]?.text ?? '';
   const msa = ['MSA', input.code, field(10), encodeEscapes(firstText)].join('|');
   const errors = input.issues.map((issue) => buildErr(issue));
@@ -63,9 +76,22 @@ export function buildAck(input: AckInput): string {
  */
 export function buildErr(issue: Hl7Issue): string {
   const location = issue.location;
-  const erl = location === undefined ? '' : [location.segment, location.segmentSequence, location.field ?? '', '', location.component ?? ''].join('^').replace(/\^+$/, '');
+  const erl =
+    location === undefined
+      ? ''
+      : [location.segment, location.segmentSequence, location.field ?? '', '', location.component ?? '']
+          .join('^')
+          .replace(/\^+$/, '');
   const codeText = ERROR_CODE_TEXT[issue.errorCode];
   const cwe = `${issue.errorCode}^${codeText}^HL70357`;
-  const eld = location === undefined ? '' : [location.segment, location.segmentSequence, location.field ?? '', `${issue.errorCode}&${codeText}&HL70357`].join('^');
+  const eld =
+    location === undefined
+      ? ''
+      : [
+          location.segment,
+          location.segmentSequence,
+          location.field ?? '',
+          `${issue.errorCode}&${codeText}&HL70357`,
+        ].join('^');
   return ['ERR', eld, erl, cwe, 'E', '', '', '', encodeEscapes(issue.text)].join('|');
 }

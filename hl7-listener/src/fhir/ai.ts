@@ -1,5 +1,11 @@
 import type { Device, Observation, Provenance, Reference } from '@medplum/fhirtypes';
-import { AIAST, AI_CONFIDENCE_EXTENSION, AI_DEVICE_TYPE, PROVENANCE_AUTHOR, type AiModelDefinition } from '@monitormed/common';
+import {
+  AIAST,
+  AI_CONFIDENCE_EXTENSION,
+  AI_DEVICE_TYPE,
+  PROVENANCE_AUTHOR,
+  type AiModelDefinition,
+} from '@monitormed/common';
 import { ERROR_CODES, Hl7ProcessingError } from '../hl7/hl7-error.js';
 
 const INTERPRETATION_SYSTEM = 'http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation';
@@ -12,7 +18,11 @@ const INTERPRETATION_SYSTEM = 'http://terminology.hl7.org/CodeSystem/v3-Observat
  * @param observationCode - OBX-3.1.
  * @returns The model, or undefined for a result that is not AI-generated.
  */
-export function matchModel(models: AiModelDefinition[], sendingApplication: string, observationCode: string): AiModelDefinition | undefined {
+export function matchModel(
+  models: AiModelDefinition[],
+  sendingApplication: string,
+  observationCode: string
+): AiModelDefinition | undefined {
   return models.find((model) => {
     const { sendingApplication: application, observationCodes: codes } = model.match;
     if (application === undefined && codes === undefined) {
@@ -35,9 +45,19 @@ export function matchModel(models: AiModelDefinition[], sendingApplication: stri
  * @returns The labelled Observation.
  * @throws Hl7ProcessingError (AE, ERR 102 at OBX-5) when the value is not a probability from 0 to 1.
  */
-export function labelAiObservation(observation: Observation, model: AiModelDefinition, device: Reference<Device>, obxOccurrence: number): Observation {
+export function labelAiObservation(
+  observation: Observation,
+  model: AiModelDefinition,
+  device: Reference<Device>,
+  obxOccurrence: number
+): Observation {
   const probability = observation.valueQuantity?.value;
-  if (probability === undefined || observation.valueQuantity?.comparator !== undefined || probability < 0 || probability > 1) {
+  if (
+    probability === undefined ||
+    observation.valueQuantity?.comparator !== undefined ||
+    probability < 0 ||
+    probability > 1
+  ) {
     throw new Hl7ProcessingError({
       ackCode: 'AE',
       errorCode: ERROR_CODES.dataTypeError,
@@ -54,10 +74,16 @@ export function labelAiObservation(observation: Observation, model: AiModelDefin
   return {
     ...rest,
     meta: { security: [AIAST] },
-    code: { coding: [model.outputCode], ...(model.outputCode.display === undefined ? {} : { text: model.outputCode.display }) },
+    code: {
+      coding: [model.outputCode],
+      ...(model.outputCode.display === undefined ? {} : { text: model.outputCode.display }),
+    },
     valueQuantity: { value: probability, unit: '1', system: 'http://unitsofmeasure.org', code: '1' },
     device,
-    extension: [...(observation.extension ?? []), { url: AI_CONFIDENCE_EXTENSION, valueDecimal: Math.max(probability, 1 - probability) }],
+    extension: [
+      ...(observation.extension ?? []),
+      { url: AI_CONFIDENCE_EXTENSION, valueDecimal: Math.max(probability, 1 - probability) },
+    ],
     interpretation: [
       {
         coding: [
@@ -79,7 +105,12 @@ export function labelAiObservation(observation: Observation, model: AiModelDefin
  * @param recorded - When the listener recorded them.
  * @returns The Provenance.
  */
-export function buildAiProvenance(targets: Reference[], device: Reference<Device>, occurred: string | undefined, recorded: Date): Provenance {
+export function buildAiProvenance(
+  targets: Reference[],
+  device: Reference<Device>,
+  occurred: string | undefined,
+  recorded: Date
+): Provenance {
   return {
     resourceType: 'Provenance',
     target: targets,

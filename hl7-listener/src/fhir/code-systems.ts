@@ -51,9 +51,15 @@ function coding(code: string, display: string, systemName: string): Coding | und
  * triplet (4-6) and the original text (component 9).
  * @returns The concept, or undefined when the field is empty.
  */
-export function codeableConcept(segment: Hl7Segment, field: number, repetition = 0): CodeableConcept | undefined {
+export function codeableConcept(
+  segment: Hl7Segment,
+  field: number,
+  repetition = 0
+): CodeableConcept | undefined {
   const read = (component: number): string => textValue(segment, field, component, 1, repetition);
-  const codings = [coding(read(1), read(2), read(3)), coding(read(4), read(5), read(6))].filter((c): c is Coding => c !== undefined);
+  const codings = [coding(read(1), read(2), read(3)), coding(read(4), read(5), read(6))].filter(
+    (c): c is Coding => c !== undefined
+  );
   const text = read(9) || read(2) || read(5);
   if (codings.length === 0 && text === '') {
     return undefined;

@@ -28,7 +28,12 @@ function obxValue(type: string, value: string, units = ''): ReturnType<typeof ma
 void describe('mapObservationValue', () => {
   void it('maps NM with UCUM and local units', () => {
     assert.deepEqual(obxValue('NM', '4.1', 'mmol/L^millimole per liter^UCUM'), {
-      valueQuantity: { value: 4.1, unit: 'millimole per liter', system: 'http://unitsofmeasure.org', code: 'mmol/L' },
+      valueQuantity: {
+        value: 4.1,
+        unit: 'millimole per liter',
+        system: 'http://unitsofmeasure.org',
+        code: 'mmol/L',
+      },
     });
     assert.deepEqual(obxValue('NM', '-2', 'U/L^^L'), { valueQuantity: { value: -2, unit: 'U/L' } });
   });
@@ -39,13 +44,18 @@ void describe('mapObservationValue', () => {
       low: { value: 10, unit: 'mg', system: 'http://unitsofmeasure.org', code: 'mg' },
       high: { value: 20, unit: 'mg', system: 'http://unitsofmeasure.org', code: 'mg' },
     });
-    assert.deepEqual(obxValue('SN', '^1^:^128').valueRatio, { numerator: { value: 1 }, denominator: { value: 128 } });
+    assert.deepEqual(obxValue('SN', '^1^:^128').valueRatio, {
+      numerator: { value: 1 },
+      denominator: { value: 128 },
+    });
     assert.deepEqual(obxValue('SN', '^2^+').valueQuantity, { value: 2, comparator: '>=' });
     assert.deepEqual(obxValue('SN', '^39'), { valueQuantity: { value: 39 } });
   });
 
   void it('maps text types, joining TX repetitions as lines', () => {
-    assert.deepEqual(obxValue('TX', 'line one~line two \\T\\ more'), { valueString: 'line one\nline two & more' });
+    assert.deepEqual(obxValue('TX', 'line one~line two \\T\\ more'), {
+      valueString: 'line one\nline two & more',
+    });
     assert.deepEqual(obxValue('FT', 'a\\.br\\b'), { valueString: 'a\nb' });
   });
 
@@ -70,20 +80,27 @@ void describe('mapObservationValue', () => {
   void it('rejects a malformed number with ERR 102 at OBX-5', () => {
     assert.throws(
       () => obxValue('NM', '4,1'),
-      (err: unknown) => err instanceof Hl7ProcessingError && err.issue.errorCode === '102' && err.issue.location?.field === 5
+      (err: unknown) =>
+        err instanceof Hl7ProcessingError && err.issue.errorCode === '102' && err.issue.location?.field === 5
     );
   });
 });
 
 void describe('readPatientIdentity', () => {
   void it('uses a URI universal id as system', () => {
-    const identity = readPatientIdentity(segment('PID|1||42^^^X&https://example.org/mrn&URI^MR', 'PID'), noSystems);
+    const identity = readPatientIdentity(
+      segment('PID|1||42^^^X&https://example.org/mrn&URI^MR', 'PID'),
+      noSystems
+    );
     assert.equal(identity.identifier.system, 'https://example.org/mrn');
     assert.equal(identity.identifier.value, '42');
   });
 
   void it('prefers MR and maps ISO OIDs', () => {
-    const identity = readPatientIdentity(segment('PID|1||7^^^A&1.2.3&ISO^PI~42^^^B&2.16.840.1&ISO^MR', 'PID'), noSystems);
+    const identity = readPatientIdentity(
+      segment('PID|1||7^^^A&1.2.3&ISO^PI~42^^^B&2.16.840.1&ISO^MR', 'PID'),
+      noSystems
+    );
     assert.deepEqual(identity.identifier.system, 'urn:oid:2.16.840.1');
     assert.equal(identity.identifier.value, '42');
   });
@@ -98,14 +115,18 @@ void describe('readPatientIdentity', () => {
   });
 
   void it('falls back to PID-2 when PID-3 is empty', () => {
-    const identity = readPatientIdentity(segment('PID|1|99^^^^PI', 'PID'), { patientIdentifierSystems: {}, defaultPatientIdentifierSystem: 'urn:example:default' });
+    const identity = readPatientIdentity(segment('PID|1|99^^^^PI', 'PID'), {
+      patientIdentifierSystems: {},
+      defaultPatientIdentifierSystem: 'urn:example:default',
+    });
     assert.equal(identity.identifier.value, '99');
   });
 
   void it('rejects an identifier without authority', () => {
     assert.throws(
       () => readPatientIdentity(segment('PID|1||42', 'PID'), noSystems),
-      (err: unknown) => err instanceof Hl7ProcessingError && err.issue.ackCode === 'AE' && err.issue.location?.field === 3
+      (err: unknown) =>
+        err instanceof Hl7ProcessingError && err.issue.ackCode === 'AE' && err.issue.location?.field === 3
     );
   });
 });
@@ -121,17 +142,35 @@ void describe('AI labelling', () => {
   });
 
   void it('labels a negative result with its confidence', () => {
-    const base: Observation = { resourceType: 'Observation', status: 'final', code: { text: 'x' }, valueQuantity: { value: 0.1 } };
+    const base: Observation = {
+      resourceType: 'Observation',
+      status: 'final',
+      code: { text: 'x' },
+      valueQuantity: { value: 0.1 },
+    };
     const labelled = labelAiObservation(base, sepsis, { reference: 'urn:uuid:d' }, 1);
     assert.ok(hasAiLabel(labelled.meta));
     assert.equal(labelled.interpretation?.[0]?.coding?.[0]?.code, 'NEG');
     assert.equal(labelled.extension?.find((e) => e.url === AI_CONFIDENCE_EXTENSION)?.valueDecimal, 0.9);
-    assert.deepEqual(labelled.valueQuantity, { value: 0.1, unit: '1', system: 'http://unitsofmeasure.org', code: '1' });
+    assert.deepEqual(labelled.valueQuantity, {
+      value: 0.1,
+      unit: '1',
+      system: 'http://unitsofmeasure.org',
+      code: '1',
+    });
   });
 
   void it('rejects a score outside 0 to 1', () => {
-    const base: Observation = { resourceType: 'Observation', status: 'final', code: { text: 'x' }, valueQuantity: { value: 82 } };
-    assert.throws(() => labelAiObservation(base, sepsis, { reference: 'urn:uuid:d' }, 3), (err: unknown) => err instanceof Hl7ProcessingError && err.issue.location?.segmentSequence === 3);
+    const base: Observation = {
+      resourceType: 'Observation',
+      status: 'final',
+      code: { text: 'x' },
+      valueQuantity: { value: 82 },
+    };
+    assert.throws(
+      () => labelAiObservation(base, sepsis, { reference: 'urn:uuid:d' }, 3),
+      (err: unknown) => err instanceof Hl7ProcessingError && err.issue.location?.segmentSequence === 3
+    );
   });
 });
 
@@ -147,10 +186,20 @@ void describe('buildResultTransaction', () => {
   function build(nonAiResults: 'pass' | 'ignore'): ReturnType<typeof buildResultTransaction> {
     const message = parseMessage(text);
     const groups = groupResults(message.segments);
-    const link: PatientLink = { reference: { reference: 'Patient?identifier=https%3A%2F%2Fexample.org%2Fmrn|42' } };
+    const link: PatientLink = {
+      reference: { reference: 'Patient?identifier=https%3A%2F%2Fexample.org%2Fmrn|42' },
+    };
     const pid = groups[0]?.pid;
     assert.ok(pid);
-    return buildResultTransaction({ message, groups, patients: new Map([[pid, link]]), models, nonAiResults, facilityTimeZone: 'UTC', recordedAt: new Date('2026-03-14T10:00:00Z') });
+    return buildResultTransaction({
+      message,
+      groups,
+      patients: new Map([[pid, link]]),
+      models,
+      nonAiResults,
+      facilityTimeZone: 'UTC',
+      recordedAt: new Date('2026-03-14T10:00:00Z'),
+    });
   }
 
   void it('builds device, observations, report and provenance', () => {
@@ -162,7 +211,10 @@ void describe('buildResultTransaction', () => {
     );
     assert.equal(entries[0]?.request?.ifNoneExist, modelDeviceQuery('sepsis-risk'));
     // Duplicate OBX-1 set ids fall back to positions so both results keep distinct identifiers.
-    assert.equal(entries[1]?.request?.ifNoneExist, 'identifier=https%3A%2F%2Fmonitormed.dev%2Ffhir%2Fsid%2Fhl7v2-result|HOSP%5C%7CCTRL%5C%7C1%5C%7C1');
+    assert.equal(
+      entries[1]?.request?.ifNoneExist,
+      'identifier=https%3A%2F%2Fmonitormed.dev%2Ffhir%2Fsid%2Fhl7v2-result|HOSP%5C%7CCTRL%5C%7C1%5C%7C1'
+    );
     assert.equal((entries[2]?.resource as Observation).identifier?.[0]?.value, 'HOSP|CTRL|1|2');
     assert.equal(hasAiLabel((entries[2]?.resource as Observation).meta), false);
     const report = entries[3]?.resource as DiagnosticReport;
@@ -181,6 +233,9 @@ void describe('buildResultTransaction', () => {
     const plan = build('ignore');
     assert.equal(plan.observationCount, 1);
     assert.equal(plan.skippedNonAiCount, 1);
-    assert.equal((plan.bundle.entry ?? []).filter((entry) => entry.resource?.resourceType === 'Observation').length, 1);
+    assert.equal(
+      (plan.bundle.entry ?? []).filter((entry) => entry.resource?.resourceType === 'Observation').length,
+      1
+    );
   });
 });

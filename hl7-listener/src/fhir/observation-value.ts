@@ -7,7 +7,13 @@ import { codeableConcept } from './code-systems.js';
 /** The value[x] and dataAbsentReason part of an Observation. */
 export type ObservationValue = Pick<
   Observation,
-  'valueQuantity' | 'valueString' | 'valueCodeableConcept' | 'valueDateTime' | 'valueRange' | 'valueRatio' | 'dataAbsentReason'
+  | 'valueQuantity'
+  | 'valueString'
+  | 'valueCodeableConcept'
+  | 'valueDateTime'
+  | 'valueRange'
+  | 'valueRatio'
+  | 'dataAbsentReason'
 >;
 
 const UCUM = 'http://unitsofmeasure.org';
@@ -41,7 +47,9 @@ export function unitsOf(obx: Hl7Segment): Omit<Quantity, 'value'> {
   if (code === '' && text === '') {
     return {};
   }
-  const isUcum = [textValue(obx, 6, 3), textValue(obx, 6, 6)].some((system) => system.toUpperCase() === 'UCUM');
+  const isUcum = [textValue(obx, 6, 3), textValue(obx, 6, 6)].some(
+    (system) => system.toUpperCase() === 'UCUM'
+  );
   return isUcum ? { unit: text, system: UCUM, code } : { unit: text };
 }
 
@@ -53,10 +61,20 @@ function structuredNumeric(obx: Hl7Segment): ObservationValue {
   const units = unitsOf(obx);
 
   if (separator === '-' && second !== '') {
-    return { valueRange: { low: { ...units, value: parseNumber(obx, first) }, high: { ...units, value: parseNumber(obx, second) } } };
+    return {
+      valueRange: {
+        low: { ...units, value: parseNumber(obx, first) },
+        high: { ...units, value: parseNumber(obx, second) },
+      },
+    };
   }
   if ((separator === ':' || separator === '/') && second !== '') {
-    return { valueRatio: { numerator: { value: parseNumber(obx, first) }, denominator: { value: parseNumber(obx, second) } } };
+    return {
+      valueRatio: {
+        numerator: { value: parseNumber(obx, first) },
+        denominator: { value: parseNumber(obx, second) },
+      },
+    };
   }
   if (separator === '+' && second === '') {
     // "<num>+" means the value or more.
@@ -66,7 +84,11 @@ function structuredNumeric(obx: Hl7Segment): ObservationValue {
     throw valueError(obx, 'OBX-5 SN comparator <> cannot be represented as a FHIR quantity');
   }
   const quantity: Quantity = { ...units, value: parseNumber(obx, first) };
-  return { valueQuantity: COMPARATORS.has(comparator) ? { ...quantity, comparator: comparator as Quantity['comparator'] } : quantity };
+  return {
+    valueQuantity: COMPARATORS.has(comparator)
+      ? { ...quantity, comparator: comparator as Quantity['comparator'] }
+      : quantity,
+  };
 }
 
 function textLines(obx: Hl7Segment): string {
@@ -90,7 +112,9 @@ export function mapObservationValue(obx: Hl7Segment, facilityTimeZone: string): 
   if (!hasValue(obx, 5)) {
     const notPerformed = ['X', 'N'].includes(textValue(obx, 11).toUpperCase());
     const code = notPerformed ? 'not-performed' : 'unknown';
-    const absent: CodeableConcept = { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/data-absent-reason', code }] };
+    const absent: CodeableConcept = {
+      coding: [{ system: 'http://terminology.hl7.org/CodeSystem/data-absent-reason', code }],
+    };
     return { dataAbsentReason: absent };
   }
 

@@ -27,7 +27,11 @@ const INTERPRETATION_SYSTEM = 'http://terminology.hl7.org/CodeSystem/v3-Observat
  * Converts an HL7 date/time field, reporting a malformed value as ERR 102 at its location.
  * @returns The FHIR dateTime, or undefined when the field is empty.
  */
-export function dateTimeAt(value: string, location: ErrorLocation, facilityTimeZone: string): string | undefined {
+export function dateTimeAt(
+  value: string,
+  location: ErrorLocation,
+  facilityTimeZone: string
+): string | undefined {
   if (value === '') {
     return undefined;
   }
@@ -88,7 +92,12 @@ export function mapObservation(obx: Hl7Segment, context: ObservationContext): Ob
     });
   }
 
-  const effective = dateTimeAt(textValue(obx, 14), { segment: 'OBX', segmentSequence: obx.occurrence, field: 14 }, context.facilityTimeZone) ?? context.fallbackEffective;
+  const effective =
+    dateTimeAt(
+      textValue(obx, 14),
+      { segment: 'OBX', segmentSequence: obx.occurrence, field: 14 },
+      context.facilityTimeZone
+    ) ?? context.fallbackEffective;
   const referenceRange = textValue(obx, 7);
   const interpretation: CodeableConcept[] = [];
   for (let repetition = 0; repetition < repetitionCount(obx, 8); repetition += 1) {

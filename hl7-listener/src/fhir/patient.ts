@@ -28,7 +28,10 @@ function pid3Error(text: string, component?: number): Hl7ProcessingError {
   return new Hl7ProcessingError({
     ackCode: 'AE',
     errorCode: ERROR_CODES.requiredFieldMissing,
-    location: component === undefined ? { segment: 'PID', segmentSequence: 1, field: 3 } : { segment: 'PID', segmentSequence: 1, field: 3, component },
+    location:
+      component === undefined
+        ? { segment: 'PID', segmentSequence: 1, field: 3 }
+        : { segment: 'PID', segmentSequence: 1, field: 3, component },
     text,
   });
 }
@@ -38,7 +41,12 @@ function pid3Error(text: string, component?: number): Hl7ProcessingError {
  * `id^^^namespace&universalId&universalIdType^typeCode`): a URI universal id, the configured system
  * of the namespace, an ISO OID as `urn:oid:`, or the configured default for identifiers without authority.
  */
-function identifierSystem(pid: Hl7Segment, field: number, repetition: number, config: Pick<ListenerConfig, 'patientIdentifierSystems' | 'defaultPatientIdentifierSystem'>): string | undefined {
+function identifierSystem(
+  pid: Hl7Segment,
+  field: number,
+  repetition: number,
+  config: Pick<ListenerConfig, 'patientIdentifierSystems' | 'defaultPatientIdentifierSystem'>
+): string | undefined {
   const namespace = textValue(pid, field, 4, 1, repetition);
   const universalId = textValue(pid, field, 4, 2, repetition);
   const universalIdType = textValue(pid, field, 4, 3, repetition).toUpperCase();
@@ -68,7 +76,10 @@ const PATIENT_ID_FIELDS = [3, 2, 4];
  * @returns The identity.
  * @throws Hl7ProcessingError (AE, ERR at PID-3) when no identifier with a known system is present.
  */
-export function readPatientIdentity(pid: Hl7Segment, config: Pick<ListenerConfig, 'patientIdentifierSystems' | 'defaultPatientIdentifierSystem'>): PatientIdentity {
+export function readPatientIdentity(
+  pid: Hl7Segment,
+  config: Pick<ListenerConfig, 'patientIdentifierSystems' | 'defaultPatientIdentifierSystem'>
+): PatientIdentity {
   const candidates: { identifier: PatientIdentity['identifier']; typeCode: string }[] = [];
   let sawValue = false;
   for (const field of PATIENT_ID_FIELDS) {
@@ -81,7 +92,14 @@ export function readPatientIdentity(pid: Hl7Segment, config: Pick<ListenerConfig
       const system = identifierSystem(pid, field, repetition, config);
       if (system !== undefined) {
         const typeCode = textValue(pid, field, 5, 1, repetition);
-        const type = typeCode === '' ? {} : { type: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/v2-0203', code: typeCode }] } };
+        const type =
+          typeCode === ''
+            ? {}
+            : {
+                type: {
+                  coding: [{ system: 'http://terminology.hl7.org/CodeSystem/v2-0203', code: typeCode }],
+                },
+              };
         candidates.push({ identifier: { system, value, ...type }, typeCode });
       }
     }
@@ -93,12 +111,19 @@ export function readPatientIdentity(pid: Hl7Segment, config: Pick<ListenerConfig
   const chosen = candidates.find((c) => c.typeCode === 'MR') ?? candidates[0];
   if (chosen === undefined) {
     throw sawValue
-      ? pid3Error('PID-3 patient identifier has no assigning authority this listener can map to an identifier system (set HL7_PATIENT_ID_SYSTEMS)', 4)
+      ? pid3Error(
+          'PID-3 patient identifier has no assigning authority this listener can map to an identifier system (set HL7_PATIENT_ID_SYSTEMS)',
+          4
+        )
       : pid3Error('PID-3 patient identifier is required but empty');
   }
 
   const gender = GENDERS[textValue(pid, 8).toUpperCase()];
-  return { identifier: chosen.identifier, ...(gender === undefined ? {} : { gender }), birthDateHl7: textValue(pid, 7) };
+  return {
+    identifier: chosen.identifier,
+    ...(gender === undefined ? {} : { gender }),
+    birthDateHl7: textValue(pid, 7),
+  };
 }
 
 /**
@@ -116,7 +141,10 @@ export function patientIdentifierQuery(identity: PatientIdentity): string {
 export async function countPatients(client: FhirClient, identity: PatientIdentity): Promise<number> {
   const bundle = (await client.search({
     resourceType: 'Patient',
-    searchParams: { identifier: `${escapeSearchValue(identity.identifier.system)}|${escapeSearchValue(identity.identifier.value)}`, _summary: 'count' },
+    searchParams: {
+      identifier: `${escapeSearchValue(identity.identifier.system)}|${escapeSearchValue(identity.identifier.value)}`,
+      _summary: 'count',
+    },
     // HAPI reuses cached search results for a minute by default; a patient created meanwhile must be seen.
     options: { headers: { 'Cache-Control': 'no-cache' } },
   })) as unknown as Bundle;

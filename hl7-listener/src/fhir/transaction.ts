@@ -1,6 +1,21 @@
 import { createHash, randomUUID } from 'node:crypto';
-import type { Bundle, BundleEntry, Device, DiagnosticReport, Observation, Patient, Reference, Resource } from '@medplum/fhirtypes';
-import { AIAST, HL7_RESULT_ID_SYSTEM, buildModelDevice, modelDeviceQuery, type AiModelDefinition } from '@monitormed/common';
+import type {
+  Bundle,
+  BundleEntry,
+  Device,
+  DiagnosticReport,
+  Observation,
+  Patient,
+  Reference,
+  Resource,
+} from '@medplum/fhirtypes';
+import {
+  AIAST,
+  HL7_RESULT_ID_SYSTEM,
+  buildModelDevice,
+  modelDeviceQuery,
+  type AiModelDefinition,
+} from '@monitormed/common';
 import type { NonAiResultsMode } from '../config.js';
 import { ERROR_CODES, Hl7ProcessingError } from '../hl7/hl7-error.js';
 import type { Hl7Message } from '../hl7/message.js';
@@ -113,7 +128,11 @@ export function buildResultTransaction(input: TransactionInput): TransactionPlan
     }
     const obr = group.obr;
     const reportIdValue = `${sendingFacility}|${controlId}|${obrSetIds[groupIndex] ?? ''}`;
-    const effective = dateTimeAt(textValue(obr, 7), { segment: 'OBR', segmentSequence: obr.occurrence, field: 7 }, facilityTimeZone);
+    const effective = dateTimeAt(
+      textValue(obr, 7),
+      { segment: 'OBR', segmentSequence: obr.occurrence, field: 7 },
+      facilityTimeZone
+    );
 
     const obxSetIds = setIds(group.results.map((result) => result.obx));
     const observations: { entry: BundleEntry; model: AiModelDefinition | undefined }[] = [];
@@ -137,7 +156,13 @@ export function buildResultTransaction(input: TransactionInput): TransactionPlan
         aiObservationCount += 1;
       }
       observationCount += 1;
-      observations.push({ entry: postEntry(observation, `identifier=${tokenSearchValue(HL7_RESULT_ID_SYSTEM, identifierValue)}`), model });
+      observations.push({
+        entry: postEntry(
+          observation,
+          `identifier=${tokenSearchValue(HL7_RESULT_ID_SYSTEM, identifierValue)}`
+        ),
+        model,
+      });
     });
 
     if (observations.length === 0 && group.results.length > 0) {
@@ -145,29 +170,63 @@ export function buildResultTransaction(input: TransactionInput): TransactionPlan
       return;
     }
 
-    const report = buildReport(group, reportIdValue, patient.reference, effective, observations.map((o): Reference<Observation> => ({ reference: o.entry.fullUrl })), facilityTimeZone);
+    const report = buildReport(
+      group,
+      reportIdValue,
+      patient.reference,
+      effective,
+      observations.map((o): Reference<Observation> => ({ reference: o.entry.fullUrl })),
+      facilityTimeZone
+    );
     const isAi = observations.some((o) => o.model !== undefined);
-    const reportEntry = postEntry(isAi ? { ...report, meta: { security: [AIAST] } } : report, `identifier=${tokenSearchValue(HL7_RESULT_ID_SYSTEM, reportIdValue)}`);
+    const reportEntry = postEntry(
+      isAi ? { ...report, meta: { security: [AIAST] } } : report,
+      `identifier=${tokenSearchValue(HL7_RESULT_ID_SYSTEM, reportIdValue)}`
+    );
     entries.push(...observations.map((o) => o.entry), reportEntry);
 
     for (const model of new Set(observations.map((o) => o.model))) {
       if (model === undefined) {
         continue;
       }
-      const targets = observations.filter((o) => o.model === model).map((o) => ({ reference: o.entry.fullUrl }));
+      const targets = observations
+        .filter((o) => o.model === model)
+        .map((o) => ({ reference: o.entry.fullUrl }));
       targets.push({ reference: reportEntry.fullUrl });
-      const firstEffective = observations.find((o) => o.model === model)?.entry.resource as Observation | undefined;
-      const provenance = buildAiProvenance(targets, deviceFor(model), firstEffective?.effectiveDateTime, input.recordedAt);
+      const firstEffective = observations.find((o) => o.model === model)?.entry.resource as
+        Observation | undefined;
+      const provenance = buildAiProvenance(
+        targets,
+        deviceFor(model),
+        firstEffective?.effectiveDateTime,
+        input.recordedAt
+      );
       // A deterministic id makes a replayed message update this Provenance instead of adding a second one.
       const id = `hl7-${createHash('sha256').update(`${reportIdValue}|${model.modelId}`).digest('hex').slice(0, 40)}`;
-      entries.push({ fullUrl: placeholder(), resource: { ...provenance, id }, request: { method: 'PUT', url: `Provenance/${id}` } });
+      entries.push({
+        fullUrl: placeholder(),
+        resource: { ...provenance, id },
+        request: { method: 'PUT', url: `Provenance/${id}` },
+      });
     }
   });
 
-  return { bundle: { resourceType: 'Bundle', type: 'transaction', entry: entries }, observationCount, aiObservationCount, skippedNonAiCount };
+  return {
+    bundle: { resourceType: 'Bundle', type: 'transaction', entry: entries },
+    observationCount,
+    aiObservationCount,
+    skippedNonAiCount,
+  };
 }
 
-function buildReport(group: OrderGroup, identifierValue: string, subject: Reference<Patient>, effective: string | undefined, results: Reference<Observation>[], facilityTimeZone: string): DiagnosticReport {
+function buildReport(
+  group: OrderGroup,
+  identifierValue: string,
+  subject: Reference<Patient>,
+  effective: string | undefined,
+  results: Reference<Observation>[],
+  facilityTimeZone: string
+): DiagnosticReport {
   const obr = group.obr;
   const code = codeableConcept(obr, 4);
   if (code === undefined) {
@@ -179,7 +238,11 @@ function buildReport(group: OrderGroup, identifierValue: string, subject: Refere
     });
   }
 
-  const issued = dateTimeAt(textValue(obr, 22), { segment: 'OBR', segmentSequence: obr.occurrence, field: 22 }, facilityTimeZone);
+  const issued = dateTimeAt(
+    textValue(obr, 22),
+    { segment: 'OBR', segmentSequence: obr.occurrence, field: 22 },
+    facilityTimeZone
+  );
   const notes = notesOf(group.notes);
   return {
     resourceType: 'DiagnosticReport',
@@ -191,6 +254,8 @@ function buildReport(group: OrderGroup, identifierValue: string, subject: Refere
     // DiagnosticReport.issued is an instant, so a result time with less than seconds precision is left out.
     ...(issued !== undefined && /T\d{2}:\d{2}:\d{2}/.test(issued) ? { issued } : {}),
     ...(results.length === 0 ? {} : { result: results }),
-    ...(notes.length === 0 ? {} : { extension: notes.map((note) => ({ url: REPORT_NOTE_EXTENSION, valueAnnotation: note })) }),
+    ...(notes.length === 0
+      ? {}
+      : { extension: notes.map((note) => ({ url: REPORT_NOTE_EXTENSION, valueAnnotation: note })) }),
   };
 }

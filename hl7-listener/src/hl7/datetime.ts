@@ -4,7 +4,8 @@
  * zeros and times without an offset take the facility's IANA time zone.
  */
 
-const DTM = /^(\d{4})(?:(\d{2})(?:(\d{2})(?:(\d{2})(?:(\d{2})(?:(\d{2})(?:\.(\d{1,4}))?)?)?)?)?)?([+-]\d{4})?$/;
+const DTM =
+  /^(\d{4})(?:(\d{2})(?:(\d{2})(?:(\d{2})(?:(\d{2})(?:(\d{2})(?:\.(\d{1,4}))?)?)?)?)?)?([+-]\d{4})?$/;
 
 /** Thrown when a value is not a valid HL7 date/time. */
 export class Hl7DateTimeError extends Error {
@@ -41,7 +42,14 @@ export function zoneOffsetMinutes(timeZone: string, epochMs: number): number {
     second: '2-digit',
   }).formatToParts(new Date(epochMs));
   const get = (type: string): number => Number(parts.find((part) => part.type === type)?.value ?? '0');
-  const asUtc = Date.UTC(get('year'), get('month') - 1, get('day'), get('hour'), get('minute'), get('second'));
+  const asUtc = Date.UTC(
+    get('year'),
+    get('month') - 1,
+    get('day'),
+    get('hour'),
+    get('minute'),
+    get('second')
+  );
   return Math.round((asUtc - Math.floor(epochMs / 1000) * 1000) / 60_000);
 }
 

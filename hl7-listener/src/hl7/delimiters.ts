@@ -30,7 +30,9 @@ export function toStandardDelimiters(segments: string[], encoding: EncodingChara
   if (isStandardEncoding(encoding)) {
     return segments;
   }
-  return segments.map((segment, index) => (index === 0 ? rewriteHeader(segment, encoding) : rewriteSegment(segment, encoding)));
+  return segments.map((segment, index) =>
+    index === 0 ? rewriteHeader(segment, encoding) : rewriteSegment(segment, encoding)
+  );
 }
 
 function rewriteHeader(msh: string, encoding: EncodingCharacters): string {
@@ -86,7 +88,10 @@ function rewriteSegment(segment: string, encoding: EncodingCharacters): string {
 }
 
 function rewriteEscape(body: string, encoding: EncodingCharacters): string {
-  for (const [role, sequence] of Object.entries(SEQUENCE_FOR_DELIMITER) as [keyof typeof SEQUENCE_FOR_DELIMITER, string][]) {
+  for (const [role, sequence] of Object.entries(SEQUENCE_FOR_DELIMITER) as [
+    keyof typeof SEQUENCE_FOR_DELIMITER,
+    string,
+  ][]) {
     if (body === sequence) {
       // The sequence names the message's own delimiter, which is a different character after the rewrite.
       return encoding[role] === STANDARD_ENCODING[role] ? `\\${sequence}\\` : hexEscape(encoding[role]);

@@ -39,7 +39,10 @@ export function isStandardEncoding(encoding: EncodingCharacters): boolean {
  * @param encodingField - MSH-2 as received.
  * @returns The delimiters, or a reason when they are invalid.
  */
-export function parseEncodingCharacters(fieldSeparator: string, encodingField: string): EncodingCharacters | { invalid: string } {
+export function parseEncodingCharacters(
+  fieldSeparator: string,
+  encodingField: string
+): EncodingCharacters | { invalid: string } {
   if (fieldSeparator.length !== 1 || /[A-Za-z0-9\s]/.test(fieldSeparator)) {
     return { invalid: 'MSH-1 field separator must be one printable non-alphanumeric character' };
   }
@@ -51,7 +54,9 @@ export function parseEncodingCharacters(fieldSeparator: string, encodingField: s
 
   const all = [fieldSeparator, ...chars];
   if (new Set(all).size !== all.length) {
-    return { invalid: 'MSH-2 encoding characters must differ from each other and from the MSH-1 field separator' };
+    return {
+      invalid: 'MSH-2 encoding characters must differ from each other and from the MSH-1 field separator',
+    };
   }
   if (chars.some((c) => /[A-Za-z0-9\s]/.test(c))) {
     return { invalid: 'MSH-2 encoding characters must be printable non-alphanumeric characters' };

@@ -58,7 +58,10 @@ void describe('parseMessage', () => {
   });
 
   void it('rewrites custom delimiters to the standard ones', () => {
-    const custom = ['MSH^~|\\&^APP^FAC^MM^MMFAC^20260314^^ADT~A24^C-9^T^2.4', 'PID^1^^11111~~~FOO&&0363~NI|22222~~~BAR^^SMITH~JOHN \\F\\ \\S\\ a|b'].join('\r\n');
+    const custom = [
+      'MSH^~|\\&^APP^FAC^MM^MMFAC^20260314^^ADT~A24^C-9^T^2.4',
+      'PID^1^^11111~~~FOO&&0363~NI|22222~~~BAR^^SMITH~JOHN \\F\\ \\S\\ a|b',
+    ].join('\r\n');
     const message = parseMessage(custom);
     const pid = message.segments[1];
     assert.ok(pid);

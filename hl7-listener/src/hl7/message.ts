@@ -2,7 +2,13 @@ import HL7 from 'hl7-standard';
 import { toStandardDelimiters } from './delimiters.js';
 import { STANDARD_ENCODING, parseEncodingCharacters, type EncodingCharacters } from './encoding.js';
 import { ERROR_CODES, Hl7ProcessingError } from './hl7-error.js';
-import { textValue, type Hl7Component, type Hl7Field, type Hl7Repetition, type Hl7Segment } from './segment.js';
+import {
+  textValue,
+  type Hl7Component,
+  type Hl7Field,
+  type Hl7Repetition,
+  type Hl7Segment,
+} from './segment.js';
 
 /** MSH-9 message type (MSG data type). */
 export interface MessageType {
@@ -187,7 +193,13 @@ function toFields(segment: HL7.Segment): Hl7Field[] {
   }
   if (segment.type === 'MSH') {
     // hl7-standard overwrites MSH.2 with the default encoding characters; the rewrite made that true.
-    fields[2] = [[[`${STANDARD_ENCODING.component}${STANDARD_ENCODING.repetition}${STANDARD_ENCODING.escape}${STANDARD_ENCODING.subcomponent}`]]];
+    fields[2] = [
+      [
+        [
+          `${STANDARD_ENCODING.component}${STANDARD_ENCODING.repetition}${STANDARD_ENCODING.escape}${STANDARD_ENCODING.subcomponent}`,
+        ],
+      ],
+    ];
   }
   return fields;
 }
@@ -220,7 +232,11 @@ function toRepetition(components: HL7.ComponentMap): Hl7Repetition {
 function readHeader(segments: Hl7Segment[]): MessageHeader {
   const msh = segments[0];
   if (msh?.name !== 'MSH') {
-    throw new Hl7ProcessingError({ ackCode: 'AR', errorCode: ERROR_CODES.segmentSequenceError, text: 'Message must start with an MSH segment' });
+    throw new Hl7ProcessingError({
+      ackCode: 'AR',
+      errorCode: ERROR_CODES.segmentSequenceError,
+      text: 'Message must start with an MSH segment',
+    });
   }
 
   const messageType: MessageType = {
@@ -265,4 +281,3 @@ function rawField(segment: Hl7Segment, field: number): string {
   const value = segment.fields[field] ?? [];
   return value.map((repetition) => repetition.map((component) => component.join('&')).join('^')).join('~');
 }
-

@@ -21,7 +21,13 @@ export interface Hl7Segment {
  * Reads one subcomponent, still escaped.
  * @returns The raw text, or '' when absent.
  */
-export function rawValue(segment: Hl7Segment, field: number, component = 1, subcomponent = 1, repetition = 0): string {
+export function rawValue(
+  segment: Hl7Segment,
+  field: number,
+  component = 1,
+  subcomponent = 1,
+  repetition = 0
+): string {
   return segment.fields[field]?.[repetition]?.[component - 1]?.[subcomponent - 1] ?? '';
 }
 
@@ -29,7 +35,13 @@ export function rawValue(segment: Hl7Segment, field: number, component = 1, subc
  * Reads one subcomponent with escape sequences decoded, trimmed of surrounding spaces.
  * @returns The text, or '' when absent.
  */
-export function textValue(segment: Hl7Segment, field: number, component = 1, subcomponent = 1, repetition = 0): string {
+export function textValue(
+  segment: Hl7Segment,
+  field: number,
+  component = 1,
+  subcomponent = 1,
+  repetition = 0
+): string {
   return decodeEscapes(rawValue(segment, field, component, subcomponent, repetition)).trim();
 }
 
@@ -45,7 +57,9 @@ export function repetitionText(segment: Hl7Segment, field: number, repetition = 
 /** Number of repetitions of a field (0 when empty). */
 export function repetitionCount(segment: Hl7Segment, field: number): number {
   const value = segment.fields[field] ?? [];
-  const nonEmpty = value.filter((repetition) => repetition.some((component) => component.some((sub) => sub !== '')));
+  const nonEmpty = value.filter((repetition) =>
+    repetition.some((component) => component.some((sub) => sub !== ''))
+  );
   return nonEmpty.length === 0 ? 0 : value.length;
 }
 

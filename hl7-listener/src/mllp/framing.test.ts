@@ -1,6 +1,13 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { CARRIAGE_RETURN, END_BLOCK, MllpFrameDecoder, START_BLOCK, encodeFrame, type FrameEvent } from './framing.js';
+import {
+  CARRIAGE_RETURN,
+  END_BLOCK,
+  MllpFrameDecoder,
+  START_BLOCK,
+  encodeFrame,
+  type FrameEvent,
+} from './framing.js';
 
 const MESSAGE = 'MSH|^~\\&|A|B|C|D|20260314||ORU^R01|1|P|2.5.1\rPID|1||X\r';
 
@@ -30,10 +37,18 @@ void describe('MllpFrameDecoder', () => {
 
   void it('splits two frames and NULs in one packet', () => {
     const decoder = new MllpFrameDecoder();
-    const packet = Buffer.concat([Buffer.from([0, 0, 0x0a]), encodeFrame(MESSAGE), Buffer.from([0, 0x0d, 0x0a]), encodeFrame('MSH|second')]);
+    const packet = Buffer.concat([
+      Buffer.from([0, 0, 0x0a]),
+      encodeFrame(MESSAGE),
+      Buffer.from([0, 0x0d, 0x0a]),
+      encodeFrame('MSH|second'),
+    ]);
     const events = decoder.push(packet);
     assert.deepEqual(payloads(events), [MESSAGE, 'MSH|second']);
-    assert.equal(events.some((event) => event.kind === 'junk'), false);
+    assert.equal(
+      events.some((event) => event.kind === 'junk'),
+      false
+    );
   });
 
   void it('reports junk bytes between frames', () => {
@@ -55,7 +70,10 @@ void describe('MllpFrameDecoder', () => {
   void it('discards an oversized frame and keeps decoding', () => {
     const decoder = new MllpFrameDecoder(100);
     const big = `MSH|^~\\&|A|B|C|D|20260314||ORU^R01|BIG|P|2.5.1\r${'OBX|1|ST|X||'.padEnd(500, 'y')}\r`;
-    const events = [...decoder.push(encodeFrame(big).subarray(0, 60)), ...decoder.push(Buffer.concat([encodeFrame(big).subarray(60), encodeFrame(MESSAGE)]))];
+    const events = [
+      ...decoder.push(encodeFrame(big).subarray(0, 60)),
+      ...decoder.push(Buffer.concat([encodeFrame(big).subarray(60), encodeFrame(MESSAGE)])),
+    ];
     const oversized = events.find((event) => event.kind === 'oversized');
     assert.ok(oversized?.kind === 'oversized');
     assert.equal(oversized.byteLength, Buffer.byteLength(big));
@@ -65,7 +83,9 @@ void describe('MllpFrameDecoder', () => {
 
   void it('drops a frame abandoned by a new start block', () => {
     const decoder = new MllpFrameDecoder();
-    const events = decoder.push(Buffer.concat([Buffer.from([START_BLOCK]), Buffer.from('MSH|partial'), encodeFrame(MESSAGE)]));
+    const events = decoder.push(
+      Buffer.concat([Buffer.from([START_BLOCK]), Buffer.from('MSH|partial'), encodeFrame(MESSAGE)])
+    );
     assert.deepEqual(payloads(events), [MESSAGE]);
     assert.ok(events.some((event) => event.kind === 'junk'));
   });

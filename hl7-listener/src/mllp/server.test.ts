@@ -21,13 +21,19 @@ function ackingHandler(delayMs = 0): (frame: InboundFrame) => Promise<string> {
     const text = (frame.kind === 'message' ? frame.payload : frame.head).toString('utf8');
     const header = peekHeader(text).fields;
     if (frame.kind === 'oversized') {
-      return buildAck({ code: 'AR', originalHeader: header, issues: [{ ackCode: 'AR', errorCode: '207', text: 'too large' }] });
+      return buildAck({
+        code: 'AR',
+        originalHeader: header,
+        issues: [{ ackCode: 'AR', errorCode: '207', text: 'too large' }],
+      });
     }
     return buildAck({ code: 'AA', originalHeader: header, issues: [] });
   };
 }
 
-async function startServer(options: { delayMs?: number; maxMessageBytes?: number; idleTimeoutMs?: number } = {}): Promise<MllpServer> {
+async function startServer(
+  options: { delayMs?: number; maxMessageBytes?: number; idleTimeoutMs?: number } = {}
+): Promise<MllpServer> {
   const server = new MllpServer({
     host: '127.0.0.1',
     port: 0,
@@ -64,7 +70,14 @@ void describe('MllpServer', () => {
     const server = await startServer({ delayMs: 20 });
     servers.push(server);
     const client = await TestMllpClient.connect(server.port);
-    await client.writeRaw(Buffer.concat([Buffer.from([0, 0]), encodeFrame(message('TWO-1')), Buffer.from([0, 0x0a]), encodeFrame(message('TWO-2'))]));
+    await client.writeRaw(
+      Buffer.concat([
+        Buffer.from([0, 0]),
+        encodeFrame(message('TWO-1')),
+        Buffer.from([0, 0x0a]),
+        encodeFrame(message('TWO-2')),
+      ])
+    );
     const first = await client.nextReply(5_000);
     const second = await client.nextReply(5_000);
     assert.equal(ackSegments(first, 'MSA')[0]?.[2], 'TWO-1');

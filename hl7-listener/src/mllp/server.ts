@@ -110,7 +110,10 @@ export class MllpServer {
 
     const grace = setTimeout(() => {
       for (const connection of this.connections) {
-        this.options.logger.warn({ peer: connection.peer.address, inFlight: connection.inFlight }, 'Dropping busy MLLP connection at shutdown');
+        this.options.logger.warn(
+          { peer: connection.peer.address, inFlight: connection.inFlight },
+          'Dropping busy MLLP connection at shutdown'
+        );
         connection.socket.destroy();
       }
     }, this.options.closeGraceMs);
@@ -139,7 +142,10 @@ export class MllpServer {
     socket.setTimeout(this.options.idleTimeoutMs);
     socket.on('timeout', () => {
       if (connection.inFlight === 0) {
-        this.options.logger.info({ peer: peer.address, idleTimeoutMs: this.options.idleTimeoutMs }, 'Closing idle MLLP connection');
+        this.options.logger.info(
+          { peer: peer.address, idleTimeoutMs: this.options.idleTimeoutMs },
+          'Closing idle MLLP connection'
+        );
         socket.end();
       }
     });
@@ -167,14 +173,23 @@ export class MllpServer {
   private dispatch(connection: ConnectionState, event: FrameEvent): void {
     const { peer } = connection;
     if (event.kind === 'junk') {
-      this.options.logger.warn({ peer: peer.address, byteLength: event.byteLength }, 'Skipped bytes outside any MLLP frame');
+      this.options.logger.warn(
+        { peer: peer.address, byteLength: event.byteLength },
+        'Skipped bytes outside any MLLP frame'
+      );
       return;
     }
 
     const frame: InboundFrame =
       event.kind === 'frame'
         ? { kind: 'message', payload: event.payload, peer }
-        : { kind: 'oversized', head: event.head, byteLength: event.byteLength, maxMessageBytes: this.options.maxMessageBytes, peer };
+        : {
+            kind: 'oversized',
+            head: event.head,
+            byteLength: event.byteLength,
+            maxMessageBytes: this.options.maxMessageBytes,
+            peer,
+          };
 
     connection.inFlight += 1;
     if (connection.inFlight >= MAX_QUEUED_FRAMES) {

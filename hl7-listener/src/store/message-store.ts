@@ -31,7 +31,10 @@ export interface Hl7MessageDocument {
 }
 
 /** Fields known when a message arrives. */
-export type ReceivedMessage = Omit<Hl7MessageDocument, '_id' | 'status' | 'ackCode' | 'reason' | 'errors' | 'resourceIds' | 'processedAt'>;
+export type ReceivedMessage = Omit<
+  Hl7MessageDocument,
+  '_id' | 'status' | 'ackCode' | 'reason' | 'errors' | 'resourceIds' | 'processedAt'
+>;
 
 /**
  * Durable record of every received HL7 message in MongoDB (or FerretDB, so only insertOne, updateOne,
@@ -62,15 +65,26 @@ export class MessageStore {
 
   /** Marks a message processed with AA and the resources written. */
   async markProcessed(id: ObjectId, resourceIds: string[]): Promise<void> {
-    await this.collection.updateOne({ _id: id }, { $set: { status: 'processed', ackCode: 'AA', resourceIds, processedAt: new Date() } });
+    await this.collection.updateOne(
+      { _id: id },
+      { $set: { status: 'processed', ackCode: 'AA', resourceIds, processedAt: new Date() } }
+    );
   }
 
   /**
    * Records why a message was not accepted.
    * @param status - `rejected` for AR, `failed` for AE.
    */
-  async markNotAccepted(id: ObjectId, status: 'rejected' | 'failed', ackCode: 'AE' | 'AR', errors: Hl7Issue[]): Promise<void> {
+  async markNotAccepted(
+    id: ObjectId,
+    status: 'rejected' | 'failed',
+    ackCode: 'AE' | 'AR',
+    errors: Hl7Issue[]
+  ): Promise<void> {
     const reason = errors.map((error) => error.text).join('; ');
-    await this.collection.updateOne({ _id: id }, { $set: { status, ackCode, reason, errors, processedAt: new Date() } });
+    await this.collection.updateOne(
+      { _id: id },
+      { $set: { status, ackCode, reason, errors, processedAt: new Date() } }
+    );
   }
 }

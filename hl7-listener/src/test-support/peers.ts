@@ -1,11 +1,19 @@
 import { readFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
-import { connectMongo, createFhirClient, loadConfig, type FhirClient, type MongoHandle } from '@monitormed/common';
+import {
+  connectMongo,
+  createFhirClient,
+  loadConfig,
+  type FhirClient,
+  type MongoHandle,
+} from '@monitormed/common';
 
 /** Thrown when a test peer is not reachable. */
 export class PeerUnavailableError extends Error {
   constructor(peer: string, url: string, cause: unknown) {
-    super(`${peer} is not reachable at ${url} (${cause instanceof Error ? cause.message : String(cause)}). Start the peers with: peers/peers.sh start all`);
+    super(
+      `${peer} is not reachable at ${url} (${cause instanceof Error ? cause.message : String(cause)}). Start the peers with: peers/peers.sh start all`
+    );
     this.name = 'PeerUnavailableError';
   }
 }
