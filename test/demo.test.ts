@@ -7,6 +7,8 @@ import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { runDemo, type DemoRun } from '../scripts/demo/run-demo.js';
 
+const RESULTS_PER_DAY = 40;
+
 void describe('demo drift verdict', { timeout: 900_000 }, () => {
   let run: DemoRun;
 
@@ -17,6 +19,7 @@ void describe('demo drift verdict', { timeout: 900_000 }, () => {
       patients: 5,
       days: 10,
       driftDay: 6,
+      resultsPerModelPerDay: RESULTS_PER_DAY,
       mongoDatabase: `monitormed_demo_test_${runId}`,
       queuePrefix: `monitormed-demo-test-${runId}`,
       ports: { mllp: 0, fhirServerExt: 0, smartApp: 0 },
@@ -39,6 +42,15 @@ void describe('demo drift verdict', { timeout: 900_000 }, () => {
   void it('writes labelled observations and flags', () => {
     assert.ok(run.summary.observations >= run.summary.messagesSent + run.summary.fhirDirectWrites);
     assert.ok(run.summary.flags > 0);
+  });
+
+  void it('counts every result in its window', () => {
+    for (const [modelId, model] of Object.entries(run.summary.models)) {
+      assert.equal(model.windows.length, run.summary.days, modelId);
+      for (const window of model.windows) {
+        assert.equal(window.n, RESULTS_PER_DAY, `${modelId} ${window.window}`);
+      }
+    }
   });
 
   void it('detects drift of the drifted model after the injected day', () => {
