@@ -11,6 +11,8 @@
 #   HAPI_JAVA_OPTS         JVM options for HAPI (default -Xmx1536m)
 #   HAPI_START_TIMEOUT     seconds to wait for GET /fhir/metadata (default 300)
 #   HAPI_H2_FILE           H2 database file path; unset means an in-memory database
+#   HAPI_IG_PACKAGE        FHIR NPM package (.tgz) that HAPI installs at start (default: the one
+#                          that 'npm run build -w profiles' writes to profiles/build/, if built)
 #   FERRETDB_PORT          FerretDB port (default 27017)
 #   REDIS_PORT             Redis port (default 6379)
 #   PEER_START_TIMEOUT     seconds to wait for FerretDB and Redis (default 30)
@@ -33,6 +35,7 @@ PEER_STOP_TIMEOUT="${PEER_STOP_TIMEOUT:-30}"
 HAPI_DIR="$PEERS_DIR/hapi"
 HAPI_JAR="$HAPI_DIR/target/hapi-peer-0.1.0.jar"
 FERRETDB_DIR="$PEERS_DIR/ferretdb"
+PROFILES_DIR="$REPO_ROOT/profiles"
 FERRETDB_BIN="$FERRETDB_DIR/ferretdb-peer"
 
 ALL_PEERS=(hapi ferretdb redis)
@@ -83,6 +86,42 @@ build_hapi() {
   touch "$HAPI_JAR"
 }
 
+# Prints the newest FHIR package that 'npm run build -w profiles' wrote, or nothing if none exists.
+built_package() {
+  local file newest=""
+  for file in "$PROFILES_DIR"/build/*.tgz; do
+    [[ -f "$file" ]] || continue
+    [[ -z "$newest" || "$file" -nt "$newest" ]] && newest="$file"
+  done
+  printf '%s' "$newest"
+}
+
+# Prints the FHIR package that HAPI should install: $HAPI_IG_PACKAGE, else the built one.
+ig_package() {
+  if [[ -n "${HAPI_IG_PACKAGE:-}" ]]; then
+    printf '%s' "$HAPI_IG_PACKAGE"
+  else
+    built_package
+  fi
+}
+
+# Builds MonitorMed's FHIR package (FSH compiled by SUSHI) when it is missing or older than its
+# sources. Returns 1 when the npm dependencies of the profiles workspace are not installed.
+build_profiles() {
+  local package
+  package="$(built_package)"
+  if [[ -n "$package" && -z "$(first_newer_than "$package" "$PROFILES_DIR/sushi-config.yaml" \
+    "$PROFILES_DIR/input" "$PROFILES_DIR/scripts" "$PROFILES_DIR/package.json")" ]]; then
+    return 0
+  fi
+  if [[ ! -x "$REPO_ROOT/node_modules/.bin/sushi" ]]; then
+    log "profiles: SUSHI is not installed; run 'npm ci' at $REPO_ROOT to build the FHIR package"
+    return 1
+  fi
+  log "building the FHIR package in $PROFILES_DIR (SUSHI)"
+  (cd "$REPO_ROOT" && npm run --silent build -w profiles)
+}
+
 build_ferretdb() {
   if [[ -x "$FERRETDB_BIN" && -z "$(first_newer_than "$FERRETDB_BIN" "$FERRETDB_DIR/main.go" \
     "$FERRETDB_DIR/go.mod" "$FERRETDB_DIR/go.sum")" ]]; then
@@ -95,7 +134,11 @@ build_ferretdb() {
 
 install_peer() {
   case "$1" in
-    hapi) build_hapi ;;
+    hapi)
+      build_hapi
+      # Without the package HAPI still starts, but $validate knows only the R4 core profiles.
+      build_profiles || log "hapi: starting without MonitorMed's FHIR package"
+      ;;
     ferretdb) build_ferretdb ;;
     redis) ;; # Debian package, installed by install_debian_packages
   esac
@@ -103,6 +146,8 @@ install_peer() {
 
 cmd_install() {
   install_debian_packages
+  # HAPI reads the package only at start, so a running HAPI does not prevent this build.
+  build_profiles || die "profiles: the FHIR package was not built"
   local peer pid
   for peer in hapi ferretdb; do
     # Rebuilding would replace the jar or binary under the running process.
@@ -209,9 +254,14 @@ launch() {
       mkdir -p "$STATE_DIR/hapi"
       cp -p "$HAPI_JAR" "$run_jar.tmp"
       mv -f "$run_jar.tmp" "$run_jar"
-      # The server reads HAPI_PORT (and HAPI_H2_FILE, if exported) from its environment.
+      # The server reads HAPI_PORT, HAPI_IG_PACKAGE (and HAPI_H2_FILE, if exported) from its
+      # environment. IgPackageLoader installs the package before the server answers requests.
+      local package
+      package="$(ig_package)"
+      [[ -z "$package" ]] || log "hapi: installing FHIR package $package at start"
       # shellcheck disable=SC2086 # HAPI_JAVA_OPTS is a list of JVM options
-      spawn hapi "$STATE_DIR/hapi" env HAPI_PORT="$HAPI_PORT" java $HAPI_JAVA_OPTS -jar "$run_jar"
+      spawn hapi "$STATE_DIR/hapi" env HAPI_PORT="$HAPI_PORT" HAPI_IG_PACKAGE="$package" \
+        java $HAPI_JAVA_OPTS -jar "$run_jar"
       ;;
     ferretdb)
       # Embedded FerretDB v1.24 forces telemetry off. DO_NOT_TRACK=1 is the opt-out that FerretDB's

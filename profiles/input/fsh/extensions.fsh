@@ -1,0 +1,55 @@
+// MonitorMed's extensions on an AI result Observation. They must match what
+// analyzers/src/fhir/extensions.ts writes: the URLs are UNCERTAINTY_EXTENSION and DRIFT_EXTENSION of
+// common/src/fhir-codes.ts, and the sub-extension names and types are those of
+// buildUncertaintyExtension() and buildDriftExtension().
+
+Extension: AiUncertainty
+Id: ai-uncertainty
+Title: "AI result uncertainty"
+Description: "The uncertainty that MonitorMed computed for an AI result, with the method and the analyzer version that computed it."
+Context: Observation
+* ^url = "https://monitormed.dev/fhir/StructureDefinition/ai-uncertainty"
+* extension contains
+    method 1..1 and
+    value 1..1 and
+    analyzerVersion 1..1 and
+    samples 0..1 and
+    surrogateVersion 0..1
+* extension[method] ^short = "Uncertainty method, such as entropy"
+* extension[method].value[x] only code
+* extension[method].valueCode from UncertaintyMethodCodes (required)
+* extension[value] ^short = "Uncertainty value; for entropy, bits from 0 to 1"
+* extension[value].value[x] only decimal
+* extension[analyzerVersion] ^short = "Name and version of the analyzer that computed the value"
+* extension[analyzerVersion].value[x] only string
+* extension[samples] ^short = "Number of samples, for methods that sample the model"
+* extension[samples].value[x] only integer
+* extension[surrogateVersion] ^short = "Version of the surrogate model, for methods that use one"
+* extension[surrogateVersion].value[x] only string
+
+Extension: AiDrift
+Id: ai-drift
+Title: "AI model drift status"
+Description: "The drift status of the model that produced an AI result, tested over the window (UTC day) of the result's effectiveDateTime."
+Context: Observation
+* ^url = "https://monitormed.dev/fhir/StructureDefinition/ai-drift"
+* extension contains
+    test 1..1 and
+    statistic 1..1 and
+    pValue 1..1 and
+    threshold 1..1 and
+    window 1..1 and
+    detected 1..1
+* extension[test] ^short = "Drift test, such as ks"
+* extension[test].value[x] only code
+* extension[test].valueCode from DriftTestCodes (required)
+* extension[statistic] ^short = "Test statistic; for ks, the distance D from 0 to 1"
+* extension[statistic].value[x] only decimal
+* extension[pValue] ^short = "p-value of the test"
+* extension[pValue].value[x] only decimal
+* extension[threshold] ^short = "p-value below which drift counts as detected"
+* extension[threshold].value[x] only decimal
+* extension[window] ^short = "Tested window, a UTC day as YYYY-MM-DD"
+* extension[window].value[x] only string
+* extension[detected] ^short = "Whether drift was detected in the window"
+* extension[detected].value[x] only boolean

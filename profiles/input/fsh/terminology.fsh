@@ -1,0 +1,84 @@
+// MonitorMed's code systems and value sets. The URLs and codes must stay equal to those in
+// common/src/fhir-codes.ts (MONITORING_CODE_SYSTEM, FLAG_CODES) and common/models/demo-models.json.
+
+CodeSystem: MonitoringCodes
+Id: monitoring
+Title: "MonitorMed monitoring codes"
+Description: "Reasons for which MonitorMed raises a Flag on a patient whose record holds an AI result."
+* ^url = "https://monitormed.dev/fhir/CodeSystem/monitoring"
+* ^status = #active
+* ^experimental = false
+* ^caseSensitive = true
+* ^content = #complete
+* #high-uncertainty "AI result has high uncertainty" "The binary predictive entropy of the AI result is at or above the configured threshold, so the model's call is close to a coin toss and should not be relied on alone."
+* #model-drift "AI model drift detected when this result was produced" "In the UTC day of the result, a two-sample Kolmogorov-Smirnov test of the model's output scores against its pooled reference windows gave a p-value below the configured threshold, with enough results in the day."
+
+ValueSet: MonitoringFlagCodes
+Id: monitoring-flag-codes
+Title: "MonitorMed monitoring Flag codes"
+Description: "All codes a MonitorMed monitoring Flag may carry."
+* ^url = "https://monitormed.dev/fhir/ValueSet/monitoring-flag-codes"
+* ^status = #active
+* ^experimental = false
+* include codes from system MonitoringCodes
+
+CodeSystem: UncertaintyMethods
+Id: uncertainty-method
+Title: "MonitorMed uncertainty methods"
+Description: "Methods by which MonitorMed computes the uncertainty of an AI result."
+* ^url = "https://monitormed.dev/fhir/CodeSystem/uncertainty-method"
+* ^status = #active
+* ^experimental = false
+* ^caseSensitive = true
+* ^content = #complete
+* #entropy "Binary predictive entropy" "Shannon entropy in bits of the Bernoulli distribution with the model's probability p: -p log2 p - (1 - p) log2 (1 - p). It is 0 for a certain call and 1 at p = 0.5."
+
+ValueSet: UncertaintyMethodCodes
+Id: uncertainty-method
+Title: "MonitorMed uncertainty methods"
+Description: "All uncertainty methods MonitorMed may record."
+* ^url = "https://monitormed.dev/fhir/ValueSet/uncertainty-method"
+* ^status = #active
+* ^experimental = false
+* include codes from system UncertaintyMethods
+
+CodeSystem: DriftTests
+Id: drift-test
+Title: "MonitorMed drift tests"
+Description: "Statistical tests by which MonitorMed checks a model's outputs for drift."
+* ^url = "https://monitormed.dev/fhir/CodeSystem/drift-test"
+* ^status = #active
+* ^experimental = false
+* ^caseSensitive = true
+* ^content = #complete
+* #ks "Two-sample Kolmogorov-Smirnov test" "Compares the model's output scores in one window with those of its reference window. The statistic is the largest distance D between the two empirical distribution functions."
+
+ValueSet: DriftTestCodes
+Id: drift-test
+Title: "MonitorMed drift tests"
+Description: "All drift tests MonitorMed may record."
+* ^url = "https://monitormed.dev/fhir/ValueSet/drift-test"
+* ^status = #active
+* ^experimental = false
+* include codes from system DriftTests
+
+CodeSystem: DemoModelOutputs
+Id: demo-model-outputs
+Title: "MonitorMed demo model outputs"
+Description: "Output codes of the two synthetic demo AI models in common/models/demo-models.json. Real deployments use the codes their vendors send."
+* ^url = "https://monitormed.dev/fhir/CodeSystem/demo-model-outputs"
+* ^status = #active
+* ^experimental = true
+* ^caseSensitive = true
+* ^content = #complete
+* #MM-SEPSIS-RISK "Sepsis risk score" "Probability from 0 to 1 that an adult inpatient develops sepsis within 12 hours, as estimated by the demo sepsis model."
+* #MM-CXR-PTX "Pneumothorax probability" "Probability from 0 to 1 that a chest radiograph shows a pneumothorax, as estimated by the demo chest X-ray model."
+
+ValueSet: DemoModelOutputCodes
+Id: demo-model-outputs
+Title: "MonitorMed demo model outputs"
+Description: "All output codes of the demo AI models."
+* ^url = "https://monitormed.dev/fhir/ValueSet/demo-model-outputs"
+* ^status = #active
+* ^experimental = true
+* include codes from system DemoModelOutputs
