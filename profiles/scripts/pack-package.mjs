@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Packs SUSHI's output (fsh-generated/resources) as a FHIR NPM package, profiles/build/<id>-<version>.tgz,
+// Packs SUSHI's output (fsh-generated/resources) and the THO code systems listed below as a FHIR NPM package, profiles/build/<id>-<version>.tgz,
 // which HAPI installs at start (see peers/hapi IgPackageLoader). SUSHI with FSHOnly writes no
 // package.json, so this script writes it from sushi-config.yaml.
 // Layout (https://confluence.hl7.org/display/FHIR/NPM+Package+Specification): package/package.json,
@@ -8,9 +8,16 @@
 // Usage: node profiles/scripts/pack-package.mjs   (after `sushi build .` in profiles/)
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { homedir } from 'node:os';
+import { basename, join } from 'node:path';
 
 const profilesDir = new URL('..', import.meta.url).pathname;
+
+// HL7 Terminology (THO) code systems that the package carries, because HAPI 8.8's built-in R4 copy of
+// v3-ObservationValue predates the AIAST code and HAPI has no THO package. The files come from the copy
+// of hl7.terminology.r4#7.0.1 that prepare-core-package.mjs put into the FHIR package cache.
+const THO_DIR = join(homedir(), '.fhir', 'packages', 'hl7.terminology.r4#7.0.1', 'package');
+const THO_RESOURCES = ['CodeSystem-v3-ObservationValue.json'];
 const resourcesDir = join(profilesDir, 'fsh-generated', 'resources');
 const buildDir = join(profilesDir, 'build');
 
@@ -29,7 +36,9 @@ function readSushiConfig() {
 }
 
 if (!existsSync(resourcesDir)) {
-  console.error(`${resourcesDir} is missing: run "sushi build ." in profiles/ first (npm run build -w profiles)`);
+  console.error(
+    `${resourcesDir} is missing: run "sushi build ." in profiles/ first (npm run build -w profiles)`
+  );
   process.exit(1);
 }
 
@@ -39,9 +48,23 @@ const packageDir = join(stageDir, 'package');
 rmSync(stageDir, { recursive: true, force: true });
 mkdirSync(packageDir, { recursive: true });
 
+const sources = readdirSync(resourcesDir)
+  .filter((name) => name.endsWith('.json'))
+  .sort()
+  .map((filename) => join(resourcesDir, filename));
+for (const filename of THO_RESOURCES) {
+  const path = join(THO_DIR, filename);
+  if (!existsSync(path)) {
+    console.error(`${path} is missing: run "node scripts/prepare-core-package.mjs" in profiles/ first`);
+    process.exit(1);
+  }
+  sources.push(path);
+}
+
 const files = [];
-for (const filename of readdirSync(resourcesDir).filter((name) => name.endsWith('.json')).sort()) {
-  const text = readFileSync(join(resourcesDir, filename), 'utf8');
+for (const path of sources) {
+  const filename = basename(path);
+  const text = readFileSync(path, 'utf8');
   const resource = JSON.parse(text);
   writeFileSync(join(packageDir, filename), text);
   files.push({

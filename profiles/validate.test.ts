@@ -1,0 +1,294 @@
+/**
+ * Validates the resources MonitorMed's services write against the profiles of MonitorMed's FHIR package,
+ * with `$validate?profile=` on the real HAPI at FHIR_BASE_URL. That HAPI must have installed the package at
+ * start (peers/peers.sh passes HAPI_IG_PACKAGE once `npm run build -w profiles` has built it).
+ *
+ * The resources come from the services' own builders: the HL7 listener's transaction for a small ORU^R01,
+ * stored in HAPI and read back, the analyzers' extensions and the analyzers' monitoring Flag.
+ */
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { before, describe, it } from 'node:test';
+import type {
+  Bundle,
+  DiagnosticReport,
+  Observation,
+  OperationOutcome,
+  OperationOutcomeIssue,
+  Patient,
+  Provenance,
+  Resource,
+} from '@medplum/fhirtypes';
+import {
+  buildDriftExtension,
+  buildMonitoringFlag,
+  buildUncertaintyExtension,
+  binaryEntropyBits,
+} from '@monitormed/analyzers';
+import { FLAG_CODES, UNCERTAINTY_EXTENSION, loadConfig, loadModelCatalog } from '@monitormed/common';
+import {
+  buildResultTransaction,
+  groupResults,
+  parseMessage,
+  type PatientLink,
+} from '@monitormed/hl7-listener';
+import { AI_TRANSPARENCY_PROFILES, MONITORMED_PROFILES } from './src/index.js';
+
+const baseUrl = loadConfig().fhirBaseUrl.replace(/\/$/, '');
+const runId = randomBytes(4).toString('hex');
+const MRN_SYSTEM = 'https://monitormed.dev/fhir/sid/test-mrn';
+const requestTimeoutMs = 60_000;
+
+/** Sends a FHIR request and returns the parsed body, failing with the server's answer on a non-2xx status. */
+async function fhirRequest(
+  method: string,
+  path: string,
+  body?: unknown
+): Promise<{ status: number; body: unknown }> {
+  let response: Response;
+  try {
+    response = await fetch(`${baseUrl}/${path}`, {
+      method,
+      headers: { 'Content-Type': 'application/fhir+json', Accept: 'application/fhir+json' },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      signal: AbortSignal.timeout(requestTimeoutMs),
+    });
+  } catch (err) {
+    throw new Error(
+      `HAPI FHIR is not reachable at ${baseUrl} (${(err as Error).message}). Start it with: peers/peers.sh start hapi`
+    );
+  }
+  return { status: response.status, body: (await response.json()) as unknown };
+}
+
+/** Runs `$validate` against `profile` and returns the error and fatal issues. */
+async function validate(resource: Resource, profile: string): Promise<OperationOutcomeIssue[]> {
+  const path = `${resource.resourceType}/$validate?profile=${encodeURIComponent(profile)}`;
+  const body = (await fhirRequest('POST', path, resource)).body as OperationOutcome;
+  assert.equal(
+    body.resourceType,
+    'OperationOutcome',
+    `$validate did not return an OperationOutcome: ${JSON.stringify(body)}`
+  );
+  return body.issue.filter((issue) => issue.severity === 'error' || issue.severity === 'fatal');
+}
+
+/** Runs `$validate` on a Bundle, whose entries are checked against the profiles they claim. */
+async function validateBundle(bundle: Bundle): Promise<OperationOutcomeIssue[]> {
+  const body = (await fhirRequest('POST', 'Bundle/$validate', bundle)).body as OperationOutcome;
+  assert.equal(
+    body.resourceType,
+    'OperationOutcome',
+    `$validate did not return an OperationOutcome: ${JSON.stringify(body)}`
+  );
+  return body.issue.filter((issue) => issue.severity === 'error' || issue.severity === 'fatal');
+}
+
+function describeIssues(issues: OperationOutcomeIssue[]): string {
+  return issues
+    .map((issue) => `${issue.severity}: ${issue.diagnostics ?? ''} at ${(issue.location ?? []).join(', ')}`)
+    .join('\n');
+}
+
+/** Asserts that `resource` conforms to `profile`, printing every error issue when it does not. */
+async function assertValid(resource: Resource, profile: string): Promise<void> {
+  const errors = await validate(resource, profile);
+  assert.equal(
+    errors.length,
+    0,
+    `${resource.resourceType} is invalid against ${profile}:\n${describeIssues(errors)}`
+  );
+}
+
+/** Reads a resource by the location that a transaction response entry returned. */
+async function readLocation<T extends Resource>(location: string | undefined): Promise<T> {
+  assert.ok(location, 'transaction response entry has no location');
+  const path = location.replace(/\/_history\/.*$/, '');
+  const { status, body } = await fhirRequest('GET', path);
+  assert.equal(status, 200, `GET ${path} returned ${String(status)}`);
+  return body as T;
+}
+
+/** Resources that the HL7 listener stored for the fixture message, as read back from HAPI. */
+interface StoredResults {
+  patient: Patient;
+  resources: Resource[];
+}
+
+/** Creates a patient, then stores the listener's transaction for an ORU^R01 with one AI result. */
+async function storeListenerResults(): Promise<StoredResults> {
+  const mrn = `prof-${runId}`;
+  const created = await fhirRequest('POST', 'Patient', {
+    resourceType: 'Patient',
+    identifier: [{ system: MRN_SYSTEM, value: mrn }],
+  });
+  assert.equal(created.status, 201, `Patient create returned ${String(created.status)}`);
+
+  const text = [
+    `MSH|^~\\&|SEPSISAI|HOSP|MM|MMFAC|20260314093000||ORU^R01|PROF${runId}|P|2.5.1`,
+    `PID|1||${mrn}^^^X&${MRN_SYSTEM}&URI^MR`,
+    'OBR|1||F1|MM-SEPSIS-PANEL^Sepsis^L|||20260314093000||||||||||||||||||F',
+    'OBX|1|NM|MM-SEPSIS-RISK^Sepsis risk^L||0.83|1^^UCUM|||||F|||20260314093000',
+  ].join('\r');
+  const message = parseMessage(text);
+  const groups = groupResults(message.segments);
+  const pid = groups[0]?.pid;
+  assert.ok(pid, 'fixture message has no PID');
+  const link: PatientLink = {
+    reference: { reference: `Patient?identifier=${encodeURIComponent(MRN_SYSTEM)}|${mrn}` },
+  };
+  const plan = buildResultTransaction({
+    message,
+    groups,
+    patients: new Map([[pid, link]]),
+    models: loadModelCatalog(),
+    nonAiResults: 'pass',
+    facilityTimeZone: 'UTC',
+    recordedAt: new Date(),
+  });
+
+  const response = await fhirRequest('POST', '', plan.bundle);
+  assert.equal(response.status, 200, `transaction failed: ${JSON.stringify(response.body)}`);
+  const resources: Resource[] = [];
+  for (const entry of (response.body as Bundle).entry ?? []) {
+    resources.push(await readLocation(entry.response?.location));
+  }
+  return { patient: created.body as Patient, resources };
+}
+
+function findResource<K extends Resource['resourceType']>(
+  resources: Resource[],
+  type: K
+): Extract<Resource, { resourceType: K }> {
+  const found = resources.find((resource) => resource.resourceType === type);
+  assert.ok(found, `the listener's transaction stored no ${type}`);
+  return found as Extract<Resource, { resourceType: K }>;
+}
+
+void describe('MonitorMed FHIR package on HAPI', () => {
+  let stored: StoredResults;
+
+  before(async () => {
+    const installed = await fhirRequest(
+      'GET',
+      `StructureDefinition?url=${encodeURIComponent(MONITORMED_PROFILES.aiResultObservation)}&_summary=count`
+    );
+    assert.ok(
+      ((installed.body as Bundle).total ?? 0) > 0,
+      `HAPI at ${baseUrl} has not installed MonitorMed's FHIR package. Build it with 'npm run build -w profiles' and restart HAPI with peers/peers.sh (it passes HAPI_IG_PACKAGE).`
+    );
+    stored = await storeListenerResults();
+  });
+
+  void it('model Device conforms to MonitoredAIDevice', async () => {
+    await assertValid(findResource(stored.resources, 'Device'), MONITORMED_PROFILES.monitoredAiDevice);
+  });
+
+  void it('model Device conforms to AI-Device', async () => {
+    await assertValid(findResource(stored.resources, 'Device'), AI_TRANSPARENCY_PROFILES.aiDevice);
+  });
+
+  void it('listener Observation conforms to AIResultObservation', async () => {
+    await assertValid(findResource(stored.resources, 'Observation'), MONITORMED_PROFILES.aiResultObservation);
+  });
+
+  void it('analyzed Observation conforms to AIResultObservation', async () => {
+    const observation = findResource(stored.resources, 'Observation');
+    const probability = observation.valueQuantity?.value;
+    assert.ok(probability !== undefined, 'stored Observation has no valueQuantity.value');
+    const analyzed: Observation = {
+      ...observation,
+      extension: [
+        ...(observation.extension ?? []),
+        buildUncertaintyExtension(binaryEntropyBits(probability)),
+        buildDriftExtension({
+          statistic: 0.41,
+          pValue: 0.0004,
+          threshold: 0.01,
+          window: '2026-03-14',
+          detected: true,
+        }),
+      ],
+    };
+    await assertValid(analyzed, MONITORMED_PROFILES.aiResultObservation);
+  });
+
+  void it('listener DiagnosticReport conforms to AIResultDiagnosticReport', async () => {
+    const report: DiagnosticReport = findResource(stored.resources, 'DiagnosticReport');
+    await assertValid(report, MONITORMED_PROFILES.aiResultDiagnosticReport);
+  });
+
+  void it('listener Provenance conforms to AI-Provenance', async () => {
+    // AI-Provenance slices agent by who.resolve() conforming to AI-Device. HAPI's $validate resolves
+    // that reference only inside the validated Bundle, so the Provenance is validated in a collection
+    // Bundle with the resources it points at, and claims the profile in meta.profile.
+    const provenance = findResource(stored.resources, 'Provenance');
+    const claimed: Provenance = {
+      ...provenance,
+      meta: { ...provenance.meta, profile: [AI_TRANSPARENCY_PROFILES.aiProvenance] },
+    };
+    const bundle: Bundle = {
+      resourceType: 'Bundle',
+      type: 'collection',
+      entry: [stored.patient, ...stored.resources.filter((resource) => resource !== provenance), claimed].map(
+        (resource) => ({
+          fullUrl: `${baseUrl}/${resource.resourceType}/${resource.id ?? ''}`,
+          resource,
+        })
+      ),
+    };
+    const errors = await validateBundle(bundle);
+    assert.equal(
+      errors.length,
+      0,
+      `Provenance is invalid against ${AI_TRANSPARENCY_PROFILES.aiProvenance}:\n${describeIssues(errors)}`
+    );
+  });
+
+  void it('analyzer Flags conform to MonitoringFlag', async () => {
+    const observation = findResource(stored.resources, 'Observation');
+    assert.ok(observation.id !== undefined && stored.patient.id !== undefined);
+    for (const code of [FLAG_CODES.highUncertainty, FLAG_CODES.modelDrift]) {
+      const flag = buildMonitoringFlag(
+        {
+          observationId: observation.id,
+          patientId: stored.patient.id,
+          effective: observation.effectiveDateTime ?? '2026-03-14',
+        },
+        code
+      );
+      await assertValid(flag, MONITORMED_PROFILES.monitoringFlag);
+    }
+  });
+
+  void it('rejects an AI Observation without AIAST', async () => {
+    const observation = findResource(stored.resources, 'Observation');
+    const unlabelled: Observation = { ...observation, meta: { ...observation.meta, security: [] } };
+    const errors = await validate(unlabelled, MONITORMED_PROFILES.aiResultObservation);
+    assert.ok(
+      errors.some(
+        (issue) =>
+          (issue.diagnostics ?? '').includes('aiast') ||
+          (issue.expression ?? issue.location ?? []).some((path) => path.includes('meta'))
+      ),
+      `expected an error on meta.security, got:\n${describeIssues(errors)}`
+    );
+  });
+
+  void it('rejects an uncertainty extension without analyzerVersion', async () => {
+    const observation = findResource(stored.resources, 'Observation');
+    const uncertainty = buildUncertaintyExtension(0.66);
+    const incomplete: Observation = {
+      ...observation,
+      extension: [
+        ...(observation.extension ?? []),
+        {
+          url: UNCERTAINTY_EXTENSION,
+          extension: uncertainty.extension?.filter((part) => part.url !== 'analyzerVersion'),
+        },
+      ],
+    };
+    const errors = await validate(incomplete, MONITORMED_PROFILES.aiResultObservation);
+    assert.ok(errors.length > 0, 'an uncertainty extension without analyzerVersion passed validation');
+  });
+});
