@@ -37,6 +37,15 @@ export const AI_DEVICE_TYPE: Coding = {
   display: 'All kinds of Artificial Intelligence',
 };
 
+/**
+ * Provenance.agent.role of the AI agent in an AI Provenance: AI_DEVICE_TYPE without display. The IG's
+ * AI-Provenance profile fixes this role exactly (`fixedCodeableConcept`), so a display makes it invalid.
+ */
+export const AI_AGENT_ROLE: Coding = {
+  system: AI_DEVICE_TYPE_SYSTEM,
+  code: 'Artificial-Intelligence',
+};
+
 /** AIconfidence extension: the model's own confidence in the result, as a probability from 0 to 1. */
 export const AI_CONFIDENCE_EXTENSION = `${AI_TRANSPARENCY_BASE}/StructureDefinition/AIconfidence`;
 

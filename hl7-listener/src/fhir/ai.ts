@@ -2,7 +2,7 @@ import type { Device, Observation, Provenance, Reference } from '@medplum/fhirty
 import {
   AIAST,
   AI_CONFIDENCE_EXTENSION,
-  AI_DEVICE_TYPE,
+  AI_AGENT_ROLE,
   PROVENANCE_AUTHOR,
   type AiModelDefinition,
 } from '@monitormed/common';
@@ -117,6 +117,6 @@ export function buildAiProvenance(
     ...(occurred === undefined ? {} : { occurredDateTime: occurred }),
     recorded: recorded.toISOString(),
     reason: [{ coding: [AIAST] }],
-    agent: [{ type: { coding: [PROVENANCE_AUTHOR] }, role: [{ coding: [AI_DEVICE_TYPE] }], who: device }],
+    agent: [{ type: { coding: [PROVENANCE_AUTHOR] }, role: [{ coding: [AI_AGENT_ROLE] }], who: device }],
   };
 }

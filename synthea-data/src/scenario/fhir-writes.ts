@@ -8,7 +8,7 @@ import type { Bundle, Device, ImagingStudy, Observation, Provenance } from '@med
 import {
   AIAST,
   AI_CONFIDENCE_EXTENSION,
-  AI_DEVICE_TYPE,
+  AI_AGENT_ROLE,
   MONITORMED_BASE,
   PROVENANCE_AUTHOR,
   buildModelDevice,
@@ -246,7 +246,7 @@ export async function writeVendorObservation(
     agent: [
       {
         type: { coding: [PROVENANCE_AUTHOR] },
-        role: [{ coding: [AI_DEVICE_TYPE] }],
+        role: [{ coding: [AI_AGENT_ROLE] }],
         who: { reference: `Device/${modelDeviceId}` },
       },
     ],
