@@ -136,7 +136,7 @@ install_peer() {
   case "$1" in
     hapi)
       build_hapi
-      # Without the package HAPI still starts, but $validate knows only the R4 core profiles.
+      # Without the package HAPI still starts, but $validate checks only the R4 core profiles.
       build_profiles || log "hapi: starting without MonitorMed's FHIR package"
       ;;
     ferretdb) build_ferretdb ;;
@@ -255,7 +255,7 @@ launch() {
       cp -p "$HAPI_JAR" "$run_jar.tmp"
       mv -f "$run_jar.tmp" "$run_jar"
       # The server reads HAPI_PORT, HAPI_IG_PACKAGE (and HAPI_H2_FILE, if exported) from its
-      # environment. IgPackageLoader installs the package before the server answers requests.
+      # environment. IgPackageLoader installs the package before Tomcat accepts requests.
       local package
       package="$(ig_package)"
       [[ -z "$package" ]] || log "hapi: installing FHIR package $package at start"

@@ -39,7 +39,7 @@ const runId = randomBytes(4).toString('hex');
 const MRN_SYSTEM = 'https://monitormed.dev/fhir/sid/test-mrn';
 const requestTimeoutMs = 60_000;
 
-/** Sends a FHIR request and returns the parsed body, failing with the server's answer on a non-2xx status. */
+/** Sends a FHIR request and returns the status and parsed body. Throws when HAPI cannot be reached. */
 async function fhirRequest(
   method: string,
   path: string,
@@ -247,7 +247,8 @@ void describe('MonitorMed FHIR package on HAPI', () => {
 
   void it('analyzer Flags conform to MonitoringFlag', async () => {
     const observation = findResource(stored.resources, 'Observation');
-    assert.ok(observation.id !== undefined && stored.patient.id !== undefined);
+    assert.ok(observation.id !== undefined, 'stored Observation has no id');
+    assert.ok(stored.patient.id !== undefined, 'created Patient has no id');
     for (const code of [FLAG_CODES.highUncertainty, FLAG_CODES.modelDrift]) {
       const flag = buildMonitoringFlag(
         {

