@@ -18,7 +18,7 @@ import { loadAnalyzerSettings, type AnalyzerSettings } from './settings.js';
 import { ResultsStore } from './store/results-store.js';
 import { processAnalyzeJob } from './workers/analyze-result.js';
 import type { WorkerContext } from './workers/context.js';
-import { processDriftJob } from './workers/evaluate-drift.js';
+import { processDriftJob, rescheduleIfChanged, type DriftOutcome } from './workers/evaluate-drift.js';
 
 /** Options of {@link startAnalyzers}; every field has a default from the environment. */
 export interface AnalyzersOptions {
@@ -80,6 +80,11 @@ export async function startAnalyzers(options: AnalyzersOptions = {}): Promise<An
     const context: WorkerContext = { fhir: createFhirClient(config), store, driftQueue, settings, log };
     void analyzeQueue.process(settings.analyzeConcurrency, (job) => processAnalyzeJob(context, job));
     void driftQueue.process(settings.driftConcurrency, (job) => processDriftJob(context, job));
+    driftQueue.on('completed', (job: Bull.Job<EvaluateDriftJob>, outcomes: DriftOutcome[]) => {
+      rescheduleIfChanged(context, job.data, outcomes).catch((err: unknown) => {
+        log.error({ jobId: job.id, err }, 'Rescheduling a drift evaluation failed');
+      });
+    });
 
     const queues: [string, Bull.Queue][] = [
       ['analyze', analyzeQueue],

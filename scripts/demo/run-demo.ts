@@ -29,7 +29,11 @@ export interface DemoOptions {
   ports?: { mllp?: number; fhirServerExt?: number; smartApp?: number };
   /** Bull key prefix (default `monitormed-demo`). */
   queuePrefix?: string;
-  /** Owner tag of the demo's Subscription, and whether to delete it on close (defaults: the service's, keep). */
+  /**
+   * Owner tag of the demo's Subscription, and whether to delete it on close. By default the service's
+   * owner tag is used and the Subscription is deleted, because HAPI keeps retrying deliveries to a stopped
+   * endpoint, which delays the deliveries of every other Subscription.
+   */
   subscription?: { owner: string; removeOnClose: boolean };
   /** How long to wait for the analysis to settle (default 10 minutes). */
   settleTimeoutMs?: number;
@@ -106,7 +110,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoRun> {
       port: options.ports?.fhirServerExt,
       queuePrefix,
       subscriptionOwner: options.subscription?.owner,
-      removeSubscriptionOnClose: options.subscription?.removeOnClose,
+      removeSubscriptionOnClose: options.subscription?.removeOnClose ?? true,
     });
     closers.push(() => ext.close());
     const analyzers = await startAnalyzers({ config, queuePrefix });

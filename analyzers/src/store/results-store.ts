@@ -2,8 +2,11 @@
  * MongoDB access of the analyzers: AI result documents and metric documents (see documents.ts).
  */
 import { COLLECTIONS } from '@monitormed/common';
-import type { Collection, Db } from 'mongodb';
+import { MongoServerError, type Collection, type Db } from 'mongodb';
 import type { AiResultDocument, MetricDocument, MetricKey, MetricName } from './documents.js';
+
+/** MongoDB's error code for a unique index violation (E11000). */
+const DUPLICATE_KEY_CODE = 11000;
 
 /** Scores and ids of one window's results, as the drift evaluation needs them. */
 export interface WindowResult {
@@ -127,7 +130,17 @@ export class ResultsStore {
       subgroup: document.subgroup,
       window: document.window,
     };
-    await this.metrics.replaceOne(key, document, { upsert: true });
+
+    try {
+      await this.metrics.replaceOne(key, document, { upsert: true });
+    } catch (err) {
+      // Two upserts of a new key can race: both miss, one inserts, and the other fails on the unique
+      // index. The key exists now, so the second attempt replaces it.
+      if (!(err instanceof MongoServerError) || err.code !== DUPLICATE_KEY_CODE) {
+        throw err;
+      }
+      await this.metrics.replaceOne(key, document, { upsert: true });
+    }
   }
 
   /**

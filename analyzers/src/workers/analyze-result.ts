@@ -187,21 +187,16 @@ async function analyzeResult(context: WorkerContext, job: AnalyzeResultJob): Pro
 }
 
 /**
- * Adds the drift evaluation of (model, window) with a delay of `driftDebounceMs`. The job id carries the
- * debounce period in which the result arrived, so a burst of results within one period is evaluated once.
- * A result that arrives while an earlier evaluation already runs falls into a later period, because each
- * job waits a full period before it starts, and so gets an evaluation of its own: with a single id per
- * window, bull would drop that add while the running job still holds the id, and the result would never
- * count in its window's drift.
+ * Adds the drift evaluation of (model, window) with a delay. While a job with the same id waits, bull drops
+ * the add, so a burst of results in one window is evaluated once, `driftDebounceMs` after its first result.
+ * Results that arrive while the evaluation runs are caught by its own re-check, and those that arrive as it
+ * finishes by rescheduleIfChanged (see evaluate-drift.ts).
  * @param context - Worker context with the drift queue.
  * @param job - Model and window.
  */
 export async function scheduleDriftEvaluation(context: WorkerContext, job: EvaluateDriftJob): Promise<void> {
-  const debounceMs = Math.max(1, context.settings.driftDebounceMs);
-  const period = Math.floor(Date.now() / debounceMs);
-
   await context.driftQueue.add(job, {
-    jobId: `${driftJobId(job)}/${String(period)}`,
+    jobId: driftJobId(job),
     delay: context.settings.driftDebounceMs,
     removeOnComplete: true,
     removeOnFail: { age: 7 * 24 * 3600 },

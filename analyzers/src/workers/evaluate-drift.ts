@@ -31,6 +31,8 @@ export interface DriftOutcome {
   status: DriftWindowStatus;
   n: number;
   pValue?: number;
+  /** Window fingerprint (result count and latest analysis time) that the stored verdict reflects. */
+  fingerprint?: string;
 }
 
 // Results that arrive while an evaluation runs are evaluated by re-running it, at most this many times.
@@ -75,7 +77,7 @@ async function evaluateUntilStable(
     outcome = await evaluateWindow(context, modelId, modelVersion, window);
     const after = await context.store.windowFingerprint(modelId, modelVersion, window);
     if (before === after) {
-      return outcome;
+      return { ...outcome, fingerprint: after };
     }
     context.log.info(
       { modelId, window, pass },
@@ -83,9 +85,34 @@ async function evaluateUntilStable(
     );
   }
 
-  // Still changing: schedule one more evaluation instead of holding the worker.
-  await scheduleDriftEvaluation(context, { modelId, window });
+  // Still changing: release the worker. Without a fingerprint, rescheduleIfChanged evaluates it again.
   return outcome ?? { modelVersion, status: 'insufficient-data', n: 0 };
+}
+
+/**
+ * Schedules another evaluation of a finished job's window when results arrived after its last check.
+ * It runs once bull has completed and removed the job, because until then the job id is taken and bull
+ * drops the scheduling that such a result's analysis attempts.
+ * @param context - Peers, settings and logger.
+ * @param job - Model and window of the finished job.
+ * @param outcomes - The job's outcomes, with the fingerprint each verdict reflects.
+ */
+export async function rescheduleIfChanged(
+  context: WorkerContext,
+  job: EvaluateDriftJob,
+  outcomes: readonly DriftOutcome[]
+): Promise<void> {
+  for (const outcome of outcomes) {
+    const current = await context.store.windowFingerprint(job.modelId, outcome.modelVersion, job.window);
+    if (current !== outcome.fingerprint) {
+      context.log.info(
+        { modelId: job.modelId, window: job.window },
+        'Results arrived after the drift evaluation; scheduling another'
+      );
+      await scheduleDriftEvaluation(context, job);
+      return;
+    }
+  }
 }
 
 async function evaluateWindow(
