@@ -9,4 +9,5 @@ peers/peers.sh start all
 
 npm run typecheck
 npm run lint
+npm run format:check
 npm test
