@@ -84,10 +84,15 @@ void describe('walking skeleton end to end', { timeout: 300_000 }, () => {
     assert.equal(observation.subject?.reference, `Patient/${patient.id ?? ''}`);
     assert.match(observation.device?.reference ?? '', /^Device\//);
 
-    const analysed = await waitFor('the uncertainty extension', async () => {
-      const current = await fhirJson<Observation>(stack, `Observation/${observation.id ?? ''}`);
-      return current.extension?.some((e) => e.url === UNCERTAINTY_EXTENSION) === true ? current : undefined;
-    });
+    const analysed = await waitFor(
+      'the uncertainty extension',
+      async () => {
+        const current = await fhirJson<Observation>(stack, `Observation/${observation.id ?? ''}`);
+        return current.extension?.some((e) => e.url === UNCERTAINTY_EXTENSION) === true ? current : undefined;
+        // The first rest-hook delivery after a Subscription is created can take HAPI several seconds.
+      },
+      90_000
+    );
     const uncertainty = analysed.extension?.find((e) => e.url === UNCERTAINTY_EXTENSION);
     const entropy = uncertainty?.extension?.find((e) => e.url === 'value')?.valueDecimal;
     assert.equal(entropy, 1);

@@ -98,27 +98,4 @@ export async function startTestStack(listenerOverrides: Partial<ListenerConfig> 
   }
 }
 
-/**
- * Polls `probe` until it returns a value other than undefined.
- * @param what - What is awaited, for the timeout message.
- * @param probe - Returns the value once it is there.
- * @param timeoutMs - How long to poll.
- * @returns The first defined value.
- */
-export async function waitFor<T>(
-  what: string,
-  probe: () => Promise<T | undefined>,
-  timeoutMs = 60_000
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) {
-      return value;
-    }
-    if (Date.now() > deadline) {
-      throw new Error(`Timed out after ${timeoutMs} ms waiting for ${what}.`);
-    }
-    await new Promise((resolve) => setTimeout(resolve, 500));
-  }
-}
+export { waitFor } from '@monitormed/common';

@@ -7,3 +7,4 @@ export * from './fhir-client.js';
 export * from './models.js';
 export * from './devices.js';
 export * from './mllp.js';
+export * from './wait.js';

@@ -109,31 +109,7 @@ export async function dropTestDatabase(config: MonitorMedConfig): Promise<void> 
   }
 }
 
-/**
- * Polls `check` until it returns a value other than undefined.
- * @param description - What is awaited, for the timeout message.
- * @param check - Returns the awaited value, or undefined to keep waiting.
- * @param timeoutMs - Maximum wait.
- * @returns The value.
- * @throws Error when the time is up, with the description.
- */
-export async function waitFor<T>(
-  description: string,
-  check: () => Promise<T | undefined>,
-  timeoutMs = 30_000
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined) {
-      return value;
-    }
-    if (Date.now() > deadline) {
-      throw new Error(`Timed out after ${timeoutMs} ms waiting for ${description}.`);
-    }
-    await new Promise((resolve) => setTimeout(resolve, 250));
-  }
-}
+export { waitFor } from '@monitormed/common';
 
 /**
  * Creates a synthetic AI model Device with a model id unique to the run.
