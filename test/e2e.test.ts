@@ -89,8 +89,8 @@ void describe('walking skeleton end to end', { timeout: 300_000 }, () => {
       async () => {
         const current = await fhirJson<Observation>(stack, `Observation/${observation.id ?? ''}`);
         return current.extension?.some((e) => e.url === UNCERTAINTY_EXTENSION) === true ? current : undefined;
-        // The first rest-hook delivery after a Subscription is created can take HAPI several seconds.
       },
+      // The first rest-hook delivery after a Subscription is created can take HAPI several seconds.
       90_000
     );
     const uncertainty = analysed.extension?.find((e) => e.url === UNCERTAINTY_EXTENSION);
