@@ -77,8 +77,22 @@ export function sturgesBinEdges(values: readonly number[]): number[] {
   return edges;
 }
 
-/** Computes per-bin shares as numpy.histogram counts them: [e_k, e_k+1) and a closed last bin. */
+/** Computes per-bin shares from {@link histogramCounts}, with empty bins set to {@link PSI_EMPTY_BIN_SHARE}. */
 function binShares(values: readonly number[], edges: readonly number[]): number[] {
+  return histogramCounts(values, edges).map((count) => {
+    const share = count / values.length;
+    return share === 0 ? PSI_EMPTY_BIN_SHARE : share;
+  });
+}
+
+/**
+ * Counts values per bin as numpy.histogram does: bins [e_k, e_k+1) and a closed last bin; values outside the
+ * edges are not counted.
+ * @param values - The sample.
+ * @param edges - Ascending bin edges, at least two.
+ * @returns One count per bin.
+ */
+export function histogramCounts(values: readonly number[], edges: readonly number[]): number[] {
   const binCount = edges.length - 1;
   const counts = new Array<number>(binCount).fill(0);
   const first = edges[0] ?? 0;
@@ -99,11 +113,7 @@ function binShares(values: readonly number[], edges: readonly number[]): number[
     }
     counts[bin] = (counts[bin] ?? 0) + 1;
   }
-
-  return counts.map((count) => {
-    const share = count / values.length;
-    return share === 0 ? PSI_EMPTY_BIN_SHARE : share;
-  });
+  return counts;
 }
 
 function assertSample(sample: readonly number[], name: string): void {
