@@ -96,6 +96,18 @@ void describe('planScenario', () => {
     );
   });
 
+  void it('ignores server ids and patient order', () => {
+    const patients = makePatients(20);
+    // Another server assigns other ids, and a search may list the patients in another order.
+    const elsewhere = patients.map((p, i) => ({ ...p, id: String(9000 - i) })).reverse();
+    const first = planScenario(models, patients, defaults);
+    const second = planScenario(models, elsewhere, defaults);
+    assert.deepEqual(
+      first.map((r) => [r.controlId, r.patient.mrn, r.probability, r.transport]),
+      second.map((r) => [r.controlId, r.patient.mrn, r.probability, r.transport])
+    );
+  });
+
   void it('reaches the daily sample size', () => {
     for (const patientCount of [3, 11, 67]) {
       const results = planScenario(models, makePatients(patientCount), defaults);

@@ -113,7 +113,7 @@ function planSepsisDay(
   const results: Omit<PlannedResult, 'sequence' | 'controlId'>[] = [];
   for (const patient of patients) {
     for (let k = 0; k < scoresPerPatient; k++) {
-      const rng = streamRng(options.seed, model.modelId, patient.id, day, k);
+      const rng = streamRng(options.seed, model.modelId, patient.mrn, day, k);
       // Re-scored at even intervals (every 8 hours for 3 scores a day), at a patient-specific minute.
       const offsetMs = rng.int(Math.floor(intervalMs / 60_000)) * 60_000;
       const logit = sepsisLogit(patient.inputs) + 0.6 * rng.normal() + shift;
@@ -147,7 +147,7 @@ function planCxrDay(
   const results: Omit<PlannedResult, 'sequence' | 'controlId'>[] = [];
   for (let i = 0; i < studies; i++) {
     const patient = order[i % order.length] as ScenarioPatient;
-    const rng = streamRng(options.seed, model.modelId, patient.id, day, i);
+    const rng = streamRng(options.seed, model.modelId, patient.mrn, day, i);
     // Studies are read between 06:00 and 22:00.
     const minute = 360 + rng.int(16 * 60);
     const logit = cxrLogit(rng) + shift;
@@ -170,7 +170,7 @@ function numberResults(
   seed: number,
   runTag: string | undefined
 ): PlannedResult[] {
-  results.sort((a, b) => a.time.getTime() - b.time.getTime() || a.patient.id.localeCompare(b.patient.id));
+  results.sort((a, b) => a.time.getTime() - b.time.getTime() || a.patient.mrn.localeCompare(b.patient.mrn));
   return results.map((result, index) => ({
     ...result,
     sequence: index + 1,
@@ -190,10 +190,13 @@ export function planScenario(
   patients: ScenarioPatient[],
   options: PlanOptions
 ): PlannedResult[] {
+  // Random streams and order are keyed by MRN, not by server id, so the same seed and patients give the
+  // same results on every FHIR server, whatever ids it assigned when the patients were loaded.
+  const byMrn = [...patients].sort((a, b) => a.mrn.localeCompare(b.mrn));
   const all: PlannedResult[] = [];
   for (let day = 1; day <= options.days; day++) {
-    all.push(...planSepsisDay(models.sepsis, patients, day, options));
-    all.push(...planCxrDay(models.cxr, patients, day, options));
+    all.push(...planSepsisDay(models.sepsis, byMrn, day, options));
+    all.push(...planCxrDay(models.cxr, byMrn, day, options));
   }
   return all.sort((a, b) => a.time.getTime() - b.time.getTime() || a.controlId.localeCompare(b.controlId));
 }
