@@ -53,10 +53,19 @@ function printText(summary: DemoSummary): void {
       lines.push(`    ${w.window}  ${w.status.padEnd(17)} n=${String(w.n).padStart(4)}  KS p=${p}`);
     }
   }
-  lines.push('', 'Open:');
-  for (const [name, url] of Object.entries(summary.urls)) {
-    lines.push(`  ${name.padEnd(14)} ${url}`);
-  }
+  process.stdout.write(`${lines.join('\n')}\n`);
+}
+
+function printUrls(summary: DemoSummary): void {
+  const { fhir, mllp, fhirServerExt, smartApp } = summary.urls;
+  const lines = [
+    '',
+    'Open:',
+    `  FHIR server       ${fhir ?? ''}/metadata`,
+    `  MLLP listener     ${mllp ?? ''}`,
+    `  fhir-server-ext   ${fhirServerExt ?? ''}/healthz`,
+    `  SMART app         ${smartApp ?? ''}`,
+  ];
   process.stdout.write(`${lines.join('\n')}\n`);
 }
 
@@ -97,7 +106,13 @@ async function main(): Promise<void> {
 
   if (values.exit) {
     await run.close();
+    process.stderr.write(
+      'The services are stopped; the peers keep running (peers/peers.sh stop stops them).\n'
+    );
     return;
+  }
+  if (!values.json) {
+    printUrls(run.summary);
   }
   process.stderr.write('The stack is up. Press Ctrl-C to stop the services (the peers keep running).\n');
   const stop = (): void => {

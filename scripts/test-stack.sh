@@ -7,6 +7,12 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 peers/peers.sh install
 peers/peers.sh start all
 
+# The SMART app's browser test drives Debian's Chromium, because test tools cannot download a browser here.
+if [ ! -x /usr/bin/chromium ]; then
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
+fi
+
 npm run typecheck
 npm run lint
 npm run format:check
