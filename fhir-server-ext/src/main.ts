@@ -6,7 +6,13 @@ const config = loadConfig();
 const log = createLogger('fhir-server-ext', config.logLevel);
 
 try {
-  const service = await startFhirServerExt({ config, logger: log });
+  // FHIR_SERVER_EXT_HOST overrides the default bind address 127.0.0.1, for example 0.0.0.0 in a container.
+  const host = process.env['FHIR_SERVER_EXT_HOST'];
+  const service = await startFhirServerExt({
+    config,
+    logger: log,
+    ...(host === undefined || host === '' ? {} : { host }),
+  });
 
   const stop = (signal: string): void => {
     log.info({ signal }, 'Stopping fhir-server-ext');

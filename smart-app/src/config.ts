@@ -40,9 +40,14 @@ function readUpstream(env: Env, fallback: string): string {
  */
 export function loadSmartAppConfig(env: Env = process.env): SmartAppConfig {
   const config = loadConfig(env);
+  // SMART_APP_HOST overrides the bind address, for example 0.0.0.0 inside a container.
+  const hostOverride = env['SMART_APP_HOST'];
   return {
     // URL.hostname keeps the brackets of an IPv6 literal, which listen() does not accept.
-    host: new URL(config.smartAppUrl).hostname.replace(/^\[|\]$/g, ''),
+    host:
+      hostOverride !== undefined && hostOverride !== ''
+        ? hostOverride
+        : new URL(config.smartAppUrl).hostname.replace(/^\[|\]$/g, ''),
     port: portOf(config.smartAppUrl),
     fhirUpstreamUrl: readUpstream(env, config.fhirBaseUrl),
   };
