@@ -244,7 +244,11 @@ void describe('output drift evaluation', () => {
       assert.equal(metric.detected, false);
       assert.equal(metric.status, 'no-drift');
 
-      const flags = await driftFlags(id);
+      // The job stores the metric before it retires the Flags, so the Flag may still be active here.
+      const flags = await waitFor('the model-drift Flag retired', async () => {
+        const found = await driftFlags(id);
+        return found.every((flag) => flag.status === 'inactive') ? found : undefined;
+      });
       assert.equal(flags.length, 1);
       assert.equal(flags[0]?.status, 'inactive');
       assert.ok(flags[0].period?.end !== undefined);
