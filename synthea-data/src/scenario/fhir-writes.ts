@@ -62,14 +62,7 @@ async function conditionalCreate(
     type: 'transaction',
     entry: [{ resource, request: { method: 'POST', url: resource.resourceType, ifNoneExist: query } }],
   };
-  const response = (await fhirRequestOk(baseUrl, {
-    method: 'POST',
-    path: '',
-    body: bundle,
-    headers: { prefer: 'return=minimal' },
-    timeoutMs,
-  })) as Bundle;
-  return idFromLocation(response.entry?.[0]?.response?.location, resource.resourceType);
+  return firstEntryId(await postTransaction(baseUrl, bundle, timeoutMs), resource.resourceType);
 }
 
 /**
@@ -267,12 +260,21 @@ export async function writeVendorObservation(
       { resource: provenance, request: { method: 'PUT', url: `Provenance/${provenanceId}` } },
     ],
   };
-  const response = (await fhirRequestOk(baseUrl, {
+  return firstEntryId(await postTransaction(baseUrl, bundle, timeoutMs), 'Observation');
+}
+
+/** Posts a transaction Bundle and returns the server's response Bundle. */
+async function postTransaction(baseUrl: string, bundle: Bundle, timeoutMs: number): Promise<Bundle> {
+  return (await fhirRequestOk(baseUrl, {
     method: 'POST',
     path: '',
     body: bundle,
     headers: { prefer: 'return=minimal' },
     timeoutMs,
   })) as Bundle;
-  return idFromLocation(response.entry?.[0]?.response?.location, 'Observation');
+}
+
+/** Reads the id of the first entry's resource from the transaction response's Location. */
+function firstEntryId(response: Bundle, resourceType: string): string {
+  return idFromLocation(response.entry?.[0]?.response?.location, resourceType);
 }
