@@ -44,6 +44,27 @@ function splitMessages(content: string): string[] {
   return messages.length === 0 && content.trim() !== '' ? [content] : messages;
 }
 
+/** A file holding an FHS/BHS batch envelope. */
+const BATCH_HEADER = /^(FHS|BHS)\|/m;
+
+function frameBytes(bytes: Buffer): Buffer {
+  const empty = encodeFrame('');
+  return Buffer.concat([empty.subarray(0, 1), bytes, empty.subarray(1)]);
+}
+
+/** Splits a batch ACK into its ACK messages (MSH to the next MSH or envelope segment). */
+function splitAckMessages(reply: string): string[] {
+  const acks: string[] = [];
+  for (const segment of reply.split('\r').filter((line) => line !== '')) {
+    if (segment.startsWith('MSH|')) {
+      acks.push(`${segment}\r`);
+    } else if (!/^(FHS|BHS|BTS|FTS)\|/.test(segment) && acks.length > 0) {
+      acks[acks.length - 1] = `${acks.at(-1) ?? ''}${segment}\r`;
+    }
+  }
+  return acks;
+}
+
 interface Outcome {
   file: string;
   index: number;
@@ -106,6 +127,41 @@ void describe(
           .sort()
       : [];
 
+    /** Checks one ACK message (MSH/MSA/ERR) against the stored document of the message it acknowledges. */
+    const checkOutcome = async (
+      label: string,
+      file: string,
+      index: number,
+      ack: string,
+      stored: Hl7MessageDocument | null
+    ): Promise<void> => {
+      const msa = ackSegments(ack, 'MSA')[0];
+      assert.ok(msa, `${label}: ACK without MSA`);
+      const ackCode = msa[1] ?? '';
+      const errors = ackSegments(ack, 'ERR');
+      const errorCodes = errors.map((err) => (err[3] ?? '').split('^')[0] ?? '');
+      outcomes.push({ file, index, ackCode, errorCodes, text: errors[0]?.[8] ?? '' });
+      assert.ok(stored, `${label}: message not stored`);
+
+      if (ackCode === 'AA') {
+        assert.equal(stored.status, 'processed');
+        assert.ok((stored.resourceIds ?? []).length > 0, `${label}: AA without resources`);
+        for (const resourceId of stored.resourceIds ?? []) {
+          const [resourceType = '', id = ''] = resourceId.split('/');
+          await fhir.read({ resourceType, id });
+        }
+      } else {
+        assert.ok(ackCode === 'AE' || ackCode === 'AR', `${label}: unexpected ACK code ${ackCode}`);
+        assert.ok(errors.length > 0, `${label}: ${ackCode} without ERR segment`);
+        assert.ok(
+          errorCodes.every((code) => /^\d{3}$/.test(code)),
+          `${label}: ERR-3 without a table 0357 code`
+        );
+        assert.equal(stored.status, ackCode === 'AR' ? 'rejected' : 'failed');
+        assert.ok((stored.reason ?? '') !== '', `${label}: stored without reason`);
+      }
+    };
+
     for (const file of files) {
       void it(`answers every message of ${file}`, async () => {
         assert.ok(listener, 'listener did not start');
@@ -114,47 +170,45 @@ void describe(
         const content = readFileSync(new URL(file, SHARED_HL7)).toString('latin1');
         const client = await TestMllpClient.connect(listener.port);
         try {
+          if (BATCH_HEADER.test(content)) {
+            // A batch file travels in one frame and gets one batch ACK with an ACK message per message.
+            const expected = splitMessages(content);
+            await client.writeRaw(frameBytes(Buffer.from(content, 'latin1')));
+            const reply = await client.nextReply(PER_MESSAGE_TIMEOUT_MS * expected.length);
+            assert.equal(ackSegments(reply, 'BHS').length, 1, `${file}: batch ACK without BHS`);
+            assert.equal(ackSegments(reply, 'BTS')[0]?.[1], String(expected.length), `${file}: BTS-1`);
+            const acks = splitAckMessages(reply);
+            assert.equal(acks.length, expected.length, `${file}: one ACK message per message`);
+
+            const stored = (
+              await messages.find({}).sort({ _id: -1 }).limit(expected.length).toArray()
+            ).reverse();
+            for (const [index, ack] of acks.entries()) {
+              const document = stored[index] ?? null;
+              assert.equal(
+                document?.batch?.index,
+                index,
+                `${file}#${index}: not stored as part of the batch`
+              );
+              assert.equal(document.batch.id, stored[0]?.batch?.id, `${file}#${index}: other batch`);
+              await checkOutcome(`${file}#${index}`, file, index, ack, document);
+            }
+            return;
+          }
+
           for (const [index, message] of splitMessages(content).entries()) {
             const bytes = Buffer.from(message, 'latin1');
             await client.writeRaw(encodeFrame('').subarray(0, 1));
             await client.writeRaw(Buffer.concat([bytes, encodeFrame('').subarray(1)]));
             const ack = await client.nextReply(PER_MESSAGE_TIMEOUT_MS);
 
-            const msa = ackSegments(ack, 'MSA')[0];
-            assert.ok(msa, `${file}#${index}: ACK without MSA`);
-            const ackCode = msa[1] ?? '';
-            const errors = ackSegments(ack, 'ERR');
-            const errorCodes = errors.map((err) => (err[3] ?? '').split('^')[0] ?? '');
-            outcomes.push({ file, index, ackCode, errorCodes, text: errors[0]?.[8] ?? '' });
-
             const stored = await messages.find({}).sort({ _id: -1 }).limit(1).next();
-            assert.ok(stored, `${file}#${index}: message not stored`);
             assert.equal(
-              stored.byteLength,
+              stored?.byteLength,
               bytes.length,
               `${file}#${index}: last stored message is not this one`
             );
-
-            if (ackCode === 'AA') {
-              assert.equal(stored.status, 'processed');
-              assert.ok((stored.resourceIds ?? []).length > 0, `${file}#${index}: AA without resources`);
-              for (const resourceId of stored.resourceIds ?? []) {
-                const [resourceType = '', id = ''] = resourceId.split('/');
-                await fhir.read({ resourceType, id });
-              }
-            } else {
-              assert.ok(
-                ackCode === 'AE' || ackCode === 'AR',
-                `${file}#${index}: unexpected ACK code ${ackCode}`
-              );
-              assert.ok(errors.length > 0, `${file}#${index}: ${ackCode} without ERR segment`);
-              assert.ok(
-                errorCodes.every((code) => /^\d{3}$/.test(code)),
-                `${file}#${index}: ERR-3 without a table 0357 code`
-              );
-              assert.equal(stored.status, ackCode === 'AR' ? 'rejected' : 'failed');
-              assert.ok((stored.reason ?? '') !== '', `${file}#${index}: stored without reason`);
-            }
+            await checkOutcome(`${file}#${index}`, file, index, ack, stored);
           }
         } finally {
           client.close();

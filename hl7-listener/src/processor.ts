@@ -3,6 +3,8 @@ import type { Bundle } from '@medplum/fhirtypes';
 import type { AiModelDefinition, FhirClient, Logger } from '@monitormed/common';
 import type { ObjectId } from 'mongodb';
 import { buildAck, type AckCode } from './ack/ack-builder.js';
+import { handleBatch } from './batch/batch-handler.js';
+import { splitFrame } from './batch/split.js';
 import type { ListenerConfig } from './config.js';
 import { describeFhirError } from './fhir/fhir-error.js';
 import {
@@ -13,13 +15,14 @@ import {
 } from './fhir/patient.js';
 import { groupResults } from './fhir/result-groups.js';
 import { buildResultTransaction, type PatientLink } from './fhir/transaction.js';
+import { decodeLenient, decodeMessageBytes } from './hl7/charset.js';
 import { decodeEscapes } from './hl7/escape.js';
 import { ERROR_CODES, Hl7ProcessingError, type Hl7Issue } from './hl7/hl7-error.js';
 import { parseMessage, peekHeader, type Hl7Message } from './hl7/message.js';
 import type { Hl7Segment } from './hl7/segment.js';
 import { countAck, type ListenerMetrics } from './metrics.js';
-import type { InboundFrame } from './mllp/server.js';
-import type { MessageStore, ReceivedMessage } from './store/message-store.js';
+import type { InboundFrame, PeerInfo } from './mllp/server.js';
+import type { BatchLink, MessageStore, ReceivedMessage } from './store/message-store.js';
 
 /** Dependencies of the message processor. */
 export interface ProcessorDependencies {
@@ -38,107 +41,148 @@ export interface ProcessorDependencies {
   metrics: ListenerMetrics;
 }
 
-/**
- * Decodes frame bytes as UTF-8, or as ISO 8859-1 when they are not valid UTF-8 (the usual MSH-18
- * alternative; both keep every byte readable).
- */
-export function decodePayload(payload: Buffer): string {
-  try {
-    return new TextDecoder('utf-8', { fatal: true }).decode(payload);
-  } catch {
-    return payload.toString('latin1');
-  }
-}
-
 function firstComponent(field: string | undefined): string {
   return decodeEscapes((field ?? '').split('^')[0] ?? '').trim();
 }
 
+/** One message to store and process: a whole frame, a message split out of a batch, or an oversized head. */
+export interface MessageInput {
+  bytes: Buffer;
+  /** Size of the message as received (larger than `bytes` for an oversized frame). */
+  byteLength: number;
+  peer: PeerInfo;
+  /** Set when only the head of a frame larger than this many bytes was kept. */
+  oversizedMaxBytes?: number;
+  batch?: BatchLink;
+}
+
+/** Result of one message: the ACK text and the MSH fields it was built from. */
+export interface MessageOutcome {
+  ack: string;
+  header: string[];
+}
+
 /**
- * Creates the frame handler: stores each message, validates and maps it, writes the FHIR transaction
- * and returns the ACK. Failures are caught and returned as an AE or AR with ERR segments.
+ * Creates the frame handler. A frame with one message gets an original-mode ACK; a batch or several
+ * concatenated messages get one batch ACK with an ACK message per contained message.
  */
 export function createMessageProcessor(
   deps: ProcessorDependencies
 ): (frame: InboundFrame) => Promise<string> {
-  const { logger, metrics } = deps;
-
-  const respond = (code: AckCode, originalHeader: string[], issues: Hl7Issue[]): string => {
-    countAck(metrics, code);
-    return buildAck({ code, originalHeader, issues });
-  };
+  const handleMessage = (input: MessageInput): Promise<MessageOutcome> => processMessage(deps, input);
 
   return async (frame) => {
-    const receivedAt = new Date();
-    const text = decodePayload(frame.kind === 'message' ? frame.payload : frame.head);
-    const header = peekHeader(text).fields;
-    const controlId = firstComponent(header[10]);
-    const messageType = (header[9] ?? '').split('^').slice(0, 2).join('^');
-    metrics.received.inc({ message_type: messageType === '' ? 'unknown' : messageType });
-
-    const record: ReceivedMessage = {
-      raw: text,
-      byteLength: frame.kind === 'message' ? frame.payload.length : frame.byteLength,
-      receivedAt,
-      peer: frame.peer,
-      controlId,
-      sendingApplication: firstComponent(header[3]),
-      sendingFacility: firstComponent(header[4]),
-      messageType,
-      ...(frame.kind === 'oversized' ? { truncated: true } : {}),
-    };
-
-    let id: ObjectId;
-    try {
-      id = await deps.store.insertReceived(record);
-    } catch (err) {
-      logger.error(
-        { err, controlId },
-        'Failed to store message, so the ACK is AE and the sender must resend'
-      );
-      return respond('AE', header, [
-        {
-          ackCode: 'AE',
-          errorCode: ERROR_CODES.applicationInternalError,
-          text: 'Message could not be stored; resend it later',
-        },
-      ]);
+    if (frame.kind === 'oversized') {
+      const outcome = await handleMessage({
+        bytes: frame.head,
+        byteLength: frame.byteLength,
+        peer: frame.peer,
+        oversizedMaxBytes: frame.maxMessageBytes,
+      });
+      return outcome.ack;
     }
 
-    const issues = await processStored(deps, frame, text, id, receivedAt);
-    if (issues.length === 0) {
-      return respond('AA', header, []);
+    const split = splitFrame(frame.payload);
+    if (split.kind === 'single') {
+      const outcome = await handleMessage({
+        bytes: frame.payload,
+        byteLength: frame.payload.length,
+        peer: frame.peer,
+      });
+      return outcome.ack;
     }
-    const code = issues.some((issue) => issue.ackCode === 'AR') ? 'AR' : 'AE';
-    try {
-      await deps.store.markNotAccepted(id, code === 'AR' ? 'rejected' : 'failed', code, issues);
-    } catch (err) {
-      logger.error({ err, controlId }, 'Failed to record the outcome of a stored message');
-    }
-    logger.info(
-      { controlId, ackCode: code, errorCodes: issues.map((issue) => issue.errorCode) },
-      'Message not accepted'
-    );
-    return respond(code, header, issues);
+    return handleBatch(split, frame.peer, handleMessage, deps.logger);
   };
+}
+
+/**
+ * Stores one message, decodes it with its MSH-18 character set, validates and maps it, writes the FHIR
+ * transaction and returns the ACK. Failures are caught and returned as an AE or AR with ERR segments.
+ */
+async function processMessage(deps: ProcessorDependencies, input: MessageInput): Promise<MessageOutcome> {
+  const { logger, metrics } = deps;
+  const receivedAt = new Date();
+  // The head of an oversized frame may end inside a multi-byte character, so it is decoded leniently.
+  const decoded =
+    input.oversizedMaxBytes === undefined
+      ? decodeMessageBytes(input.bytes)
+      : { text: decodeLenient(input.bytes), charset: undefined };
+  const text = decoded.text;
+  const header = peekHeader(text).fields;
+  const controlId = firstComponent(header[10]);
+  const messageType = (header[9] ?? '').split('^').slice(0, 2).join('^');
+  metrics.received.inc({ message_type: messageType === '' ? 'unknown' : messageType });
+
+  const respond = (code: AckCode, issues: Hl7Issue[]): MessageOutcome => {
+    countAck(metrics, code);
+    return { ack: buildAck({ code, originalHeader: header, issues }), header };
+  };
+
+  const record: ReceivedMessage = {
+    raw: text,
+    rawBase64: input.bytes.toString('base64'),
+    byteLength: input.byteLength,
+    receivedAt,
+    peer: input.peer,
+    controlId,
+    sendingApplication: firstComponent(header[3]),
+    sendingFacility: firstComponent(header[4]),
+    messageType,
+    ...(decoded.charset === undefined ? {} : { charset: decoded.charset }),
+    ...(input.oversizedMaxBytes === undefined ? {} : { truncated: true }),
+    ...(input.batch === undefined ? {} : { batch: input.batch }),
+  };
+
+  let id: ObjectId;
+  try {
+    id = await deps.store.insertReceived(record);
+  } catch (err) {
+    logger.error({ err, controlId }, 'Failed to store message, so the ACK is AE and the sender must resend');
+    return respond('AE', [
+      {
+        ackCode: 'AE',
+        errorCode: ERROR_CODES.applicationInternalError,
+        text: 'Message could not be stored; resend it later',
+      },
+    ]);
+  }
+
+  // A message whose bytes do not match MSH-18 is kept (with its raw bytes) but not mapped, so no
+  // garbled text reaches the FHIR server.
+  const issues =
+    decoded.issue === undefined ? await processStored(deps, input, text, id, receivedAt) : [decoded.issue];
+  if (issues.length === 0) {
+    return respond('AA', []);
+  }
+  const code = issues.some((issue) => issue.ackCode === 'AR') ? 'AR' : 'AE';
+  try {
+    await deps.store.markNotAccepted(id, code === 'AR' ? 'rejected' : 'failed', code, issues);
+  } catch (err) {
+    logger.error({ err, controlId }, 'Failed to record the outcome of a stored message');
+  }
+  logger.info(
+    { controlId, ackCode: code, errorCodes: issues.map((issue) => issue.errorCode) },
+    'Message not accepted'
+  );
+  return respond(code, issues);
 }
 
 /** Processes a stored message; returns the issues that prevent an AA (empty on success). */
 async function processStored(
   deps: ProcessorDependencies,
-  frame: InboundFrame,
+  input: MessageInput,
   text: string,
   id: ObjectId,
   receivedAt: Date
 ): Promise<Hl7Issue[]> {
   const { logger } = deps;
-  if (frame.kind === 'oversized') {
+  if (input.oversizedMaxBytes !== undefined) {
     // Table 0357 has no code for an oversized message, so ERR-3 is 207 with the limit in ERR-8.
     return [
       {
         ackCode: 'AR',
         errorCode: ERROR_CODES.applicationInternalError,
-        text: `Message of ${frame.byteLength} bytes exceeds the maximum size of ${frame.maxMessageBytes} bytes`,
+        text: `Message of ${input.byteLength} bytes exceeds the maximum size of ${input.oversizedMaxBytes} bytes`,
       },
     ];
   }

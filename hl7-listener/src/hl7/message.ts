@@ -68,15 +68,6 @@ export function splitSegments(text: string): string[] {
  */
 export function readEncoding(segments: string[]): EncodingCharacters {
   const msh = segments[0] ?? '';
-  if (msh.startsWith('FHS') || msh.startsWith('BHS')) {
-    // TODO: accept FHS/BHS batches and acknowledge each message inside them.
-    throw new Hl7ProcessingError({
-      ackCode: 'AR',
-      errorCode: ERROR_CODES.unsupportedMessageType,
-      location: { segment: msh.slice(0, 3), segmentSequence: 1 },
-      text: 'Batch envelopes (FHS/BHS) are not supported yet; send each message in its own MLLP frame',
-    });
-  }
   if (!msh.startsWith('MSH')) {
     throw new Hl7ProcessingError({
       ackCode: 'AR',

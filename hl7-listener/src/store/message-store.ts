@@ -6,11 +6,30 @@ import type { Hl7Issue } from '../hl7/hl7-error.js';
 /** Processing state of a stored message. */
 export type MessageStatus = 'received' | 'processed' | 'rejected' | 'failed';
 
+/** Link from a message to the batch or multi-message frame it arrived in. */
+export interface BatchLink {
+  /** Id shared by every message of the frame. */
+  id: string;
+  /** 0-based position of the message in the frame. */
+  index: number;
+  /** Number of messages in the frame. */
+  size: number;
+}
+
 /** A document of the `hl7_messages` collection: the message as received and what became of it. */
 export interface Hl7MessageDocument {
   _id?: ObjectId;
-  /** Message text as received (for an oversized frame, only its first bytes). */
+  /**
+   * Message text decoded with its MSH-18 character set (for an oversized frame, only its first bytes).
+   * When the bytes do not match MSH-18 it is a lossy decoding, and `rawBase64` is the exact record.
+   */
   raw: string;
+  /** The bytes as received, base64-encoded. */
+  rawBase64: string;
+  /** MSH-18 normalized to a table 0211 value; absent when MSH-18 is empty or unsupported. */
+  charset?: string;
+  /** Set when the message arrived in a batch or with other messages in one frame. */
+  batch?: BatchLink;
   byteLength: number;
   receivedAt: Date;
   peer: { address: string; port: number };
