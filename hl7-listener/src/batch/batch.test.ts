@@ -73,6 +73,14 @@ void describe('splitFrame', () => {
     assert.equal(batch.issues[0]?.location?.segment, 'PID');
   });
 
+  void it('skips a leading byte order mark', () => {
+    const bom = Buffer.from([0xef, 0xbb, 0xbf]);
+    const split = splitFrame(Buffer.concat([bom, Buffer.from(`${BHS}\r${MSH_A}\rBTS|1\r`)]));
+    assert.equal(split.kind, 'batch');
+    assert.equal(split.batchHeader?.fields[11], 'B-42');
+    assert.deepEqual(split.issues, []);
+  });
+
   void it('splits on bytes without decoding', () => {
     const utf8 = Buffer.from(`${BHS}\r${MSH_A}\rNTE|1||Zoë\r${MSH_B}\rBTS|2\r`, 'utf8');
     const split = splitFrame(utf8);

@@ -1,3 +1,4 @@
+import { UTF8_BOM_BYTES, hasUtf8Bom } from '../hl7/charset.js';
 import { toStandardDelimiters } from '../hl7/delimiters.js';
 import { STANDARD_ENCODING, parseEncodingCharacters } from '../hl7/encoding.js';
 import { ERROR_CODES, type Hl7Issue } from '../hl7/hl7-error.js';
@@ -36,7 +37,7 @@ interface Line {
  */
 function splitLines(payload: Buffer): Line[] {
   const lines: Line[] = [];
-  let start = 0;
+  let start = hasUtf8Bom(payload) ? UTF8_BOM_BYTES : 0;
   for (let index = 0; index <= payload.length; index += 1) {
     const byte = payload[index];
     if (index === payload.length || byte === 0x0d || byte === 0x0a) {

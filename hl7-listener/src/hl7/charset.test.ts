@@ -31,6 +31,11 @@ void describe('readDeclaredCharset', () => {
     assert.equal(readDeclaredCharset(bytes), 'ASCII');
   });
 
+  void it('skips a UTF-8 byte order mark', () => {
+    const bytes = Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), message('UNICODE UTF-8', Buffer.alloc(0))]);
+    assert.equal(readDeclaredCharset(bytes), 'UNICODE UTF-8');
+  });
+
   void it('returns empty when MSH-18 is absent', () => {
     assert.equal(readDeclaredCharset(Buffer.from('MSH|^~\\&|A|B|C|D|20260314||ORU^R01|1|P|2.5.1\r')), '');
   });

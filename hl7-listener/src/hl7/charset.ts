@@ -31,6 +31,16 @@ const CHARSET_ALIASES: Record<string, SupportedCharset> = {
   UTF8: 'UNICODE UTF-8',
 };
 
+const UTF8_BOM = Buffer.from([0xef, 0xbb, 0xbf]);
+
+/** Length in bytes of the UTF-8 byte order mark. */
+export const UTF8_BOM_BYTES = UTF8_BOM.length;
+
+/** Tells whether the bytes start with a UTF-8 byte order mark, which some senders put before MSH or FHS. */
+export function hasUtf8Bom(bytes: Buffer): boolean {
+  return bytes.subarray(0, UTF8_BOM_BYTES).equals(UTF8_BOM);
+}
+
 const MSH18_LOCATION = { segment: 'MSH', segmentSequence: 1, field: 18 } as const;
 
 /**
@@ -40,8 +50,10 @@ const MSH18_LOCATION = { segment: 'MSH', segmentSequence: 1, field: 18 } as cons
  * @returns MSH-18 trimmed, or '' when absent.
  */
 export function readDeclaredCharset(bytes: Buffer): string {
-  const lineEnd = bytes.findIndex((byte) => byte === 0x0d || byte === 0x0a);
-  const header = bytes.subarray(0, lineEnd === -1 ? bytes.length : lineEnd).toString('latin1');
+  // A UTF-8 byte order mark before MSH is skipped, so MSH-18 is still found.
+  const start = hasUtf8Bom(bytes) ? UTF8_BOM_BYTES : 0;
+  const lineEnd = bytes.findIndex((byte, index) => index >= start && (byte === 0x0d || byte === 0x0a));
+  const header = bytes.subarray(start, lineEnd === -1 ? bytes.length : lineEnd).toString('latin1');
   if (!header.startsWith('MSH') || header.length < 4) {
     return '';
   }
