@@ -178,7 +178,7 @@ export function splitFrame(payload: Buffer): SplitFrame {
       const counted = openFile?.batches ?? 0;
       if (openBatch !== undefined) {
         batch.issues.push(
-          envelopeIssue('BTS', sequence, undefined, 'FTS appears before the batch ended with BTS')
+          envelopeIssue('FTS', sequence, undefined, 'FTS appears before the batch ended with BTS')
         );
         openBatch = undefined;
       }
