@@ -1,49 +1,29 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import type { Bundle, Observation, Patient, Resource } from '@medplum/fhirtypes';
+import type { Observation, Patient } from '@medplum/fhirtypes';
 import {
   CARRIAGE_RETURN,
   COLLECTIONS,
   END_BLOCK,
-  HL7_RESULT_ID_SYSTEM,
   START_BLOCK,
   createLogger,
   type FhirClient,
   type MongoHandle,
 } from '@monitormed/common';
 import type { Collection } from 'mongodb';
-import { escapeSearchValue } from './fhir/search.js';
 import { startListener, type ListenerHandle } from './index.js';
 import type { Hl7MessageDocument } from './store/message-store.js';
 import { TestMllpClient, ackSegments } from './test-support/mllp-client.js';
+import { FACILITY, TEST_MRN_SYSTEM, resultIdentifier, search } from './test-support/fhir.js';
 import { loadFixture, requireFhir, requireMongo, runSuffix } from './test-support/peers.js';
 
-const TEST_MRN_SYSTEM = 'https://monitormed.dev/fhir/sid/test-mrn';
-const FACILITY = 'MMDEMOHOSP';
 const logger = createLogger('hl7-listener-batch-test', 'silent');
-
-async function search<T extends Resource>(
-  fhir: FhirClient,
-  resourceType: T['resourceType'],
-  searchParams: Record<string, string>
-): Promise<T[]> {
-  const bundle = (await fhir.search({
-    resourceType,
-    searchParams,
-    options: { headers: { 'Cache-Control': 'no-cache' } },
-  })) as unknown as Bundle<T>;
-  return (bundle.entry ?? []).flatMap((entry) => (entry.resource === undefined ? [] : [entry.resource]));
-}
-
-function resultIdentifier(...parts: string[]): string {
-  return `${HL7_RESULT_ID_SYSTEM}|${escapeSearchValue(parts.join('|'))}`;
-}
 
 function frame(bytes: Buffer): Buffer {
   return Buffer.concat([Buffer.from([START_BLOCK]), bytes, Buffer.from([END_BLOCK, CARRIAGE_RETURN])]);
 }
 
-/** A text result (OBX-2 ST) with a note, declaring `charset` in MSH-18. */
+/** Builds a text result (OBX-2 ST) with a note that declares `charset` in MSH-18. */
 function textResult(
   controlId: string,
   patientId: string,

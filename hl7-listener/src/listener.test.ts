@@ -1,20 +1,11 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import type {
-  Bundle,
-  Device,
-  DiagnosticReport,
-  Observation,
-  Patient,
-  Provenance,
-  Resource,
-} from '@medplum/fhirtypes';
+import type { Device, DiagnosticReport, Observation, Patient, Provenance } from '@medplum/fhirtypes';
 import {
   AIAST,
   AI_CONFIDENCE_EXTENSION,
   AI_DEVICE_TYPE,
   COLLECTIONS,
-  HL7_RESULT_ID_SYSTEM,
   MODEL_ID_SYSTEM,
   createLogger,
   hasAiLabel,
@@ -22,32 +13,13 @@ import {
   type MongoHandle,
 } from '@monitormed/common';
 import type { Collection } from 'mongodb';
-import { escapeSearchValue } from './fhir/search.js';
 import { startListener, type ListenerHandle } from './index.js';
 import type { Hl7MessageDocument } from './store/message-store.js';
 import { TestMllpClient, ackSegments } from './test-support/mllp-client.js';
+import { FACILITY, TEST_MRN_SYSTEM, resultIdentifier, search } from './test-support/fhir.js';
 import { loadFixture, requireFhir, requireMongo, runSuffix } from './test-support/peers.js';
 
-const TEST_MRN_SYSTEM = 'https://monitormed.dev/fhir/sid/test-mrn';
-const FACILITY = 'MMDEMOHOSP';
 const logger = createLogger('hl7-listener-test', 'silent');
-
-async function search<T extends Resource>(
-  fhir: FhirClient,
-  resourceType: T['resourceType'],
-  searchParams: Record<string, string>
-): Promise<T[]> {
-  const bundle = (await fhir.search({
-    resourceType,
-    searchParams,
-    options: { headers: { 'Cache-Control': 'no-cache' } },
-  })) as unknown as Bundle<T>;
-  return (bundle.entry ?? []).flatMap((entry) => (entry.resource === undefined ? [] : [entry.resource]));
-}
-
-function resultIdentifier(...parts: string[]): string {
-  return `${HL7_RESULT_ID_SYSTEM}|${escapeSearchValue(parts.join('|'))}`;
-}
 
 function msa(ack: string): string[] {
   return ackSegments(ack, 'MSA')[0] ?? [];

@@ -32,6 +32,24 @@ export function formatHl7Timestamp(date: Date): string {
 }
 
 /**
+ * Builds the reply header fields 2 to 6 of MSH, FHS or BHS: the standard encoding characters, then the
+ * request's receiving application and facility as sender and its sending ones as receiver, copied as-is.
+ * @param field - Reads a field of the request header by its sequence number.
+ * @returns The five field values.
+ */
+export function swappedPartyFields(field: (sequence: number) => string): string[] {
+  return ['^~\\&', field(5), field(6), field(3), field(4)];
+}
+
+/**
+ * Builds a new control id of at most 20 characters, the HL7 v2.5.1 length of MSH-10.
+ * @returns Random hexadecimal digits.
+ */
+export function newControlId(): string {
+  return randomUUID().replace(/-/g, '').slice(0, 20);
+}
+
+/**
  * Builds an original-mode ACK (HL7 v2.5.1 section 2.9.2): MSH with sender and receiver swapped,
  * MSA with the code and the original MSH-10, and one ERR per issue. Every segment ends with CR.
  * https://www.hl7.eu/HL7v2x/v251/std251/ch02.html#Heading141
@@ -43,18 +61,14 @@ export function buildAck(input: AckInput): string {
   const field = (sequence: number): string => original[sequence] ?? '';
   const trigger = field(9).split('^')[1] ?? '';
   const messageType = trigger === '' ? 'ACK' : `ACK^${trigger}^ACK`;
-  const controlId = input.controlId ?? randomUUID().replace(/-/g, '').slice(0, 20);
+  const controlId = input.controlId ?? newControlId();
   const timestamp = formatHl7Timestamp(input.timestamp ?? new Date());
   const processingId = field(11) === '' ? 'P' : field(11);
   const version = field(12) === '' ? DEFAULT_VERSION : field(12);
 
   const msh = [
     'MSH',
-    '^~\\&',
-    field(5),
-    field(6),
-    field(3),
-    field(4),
+    ...swappedPartyFields(field),
     timestamp,
     '',
     messageType,

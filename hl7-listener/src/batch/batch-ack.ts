@@ -1,5 +1,4 @@
-import { randomUUID } from 'node:crypto';
-import { buildErr, formatHl7Timestamp } from '../ack/ack-builder.js';
+import { buildErr, formatHl7Timestamp, newControlId, swappedPartyFields } from '../ack/ack-builder.js';
 import type { Hl7Issue } from '../hl7/hl7-error.js';
 import type { EnvelopeHeader } from './split.js';
 
@@ -18,10 +17,6 @@ export interface BatchAckInput {
   timestamp?: Date;
 }
 
-function newControlId(): string {
-  return randomUUID().replace(/-/g, '').slice(0, 20);
-}
-
 /**
  * Builds an envelope header of the reply: sender and receiver swapped, a new control id in field 11 and
  * the received control id (field 11 of the request) as reference control id in field 12.
@@ -35,20 +30,7 @@ function replyHeader(
   const source = request ?? fallback;
   const field = (sequence: number): string => source[sequence] ?? '';
   const reference = request === undefined ? '' : field(11);
-  return [
-    name,
-    '^~\\&',
-    field(5),
-    field(6),
-    field(3),
-    field(4),
-    timestamp,
-    '',
-    '',
-    '',
-    newControlId(),
-    reference,
-  ]
+  return [name, ...swappedPartyFields(field), timestamp, '', '', '', newControlId(), reference]
     .join('|')
     .replace(/\|+$/, '');
 }
