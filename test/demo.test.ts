@@ -59,7 +59,8 @@ void describe('demo drift verdict', { timeout: 900_000 }, () => {
     const drifted = run.summary.models[injected.modelId];
     assert.ok(drifted !== undefined);
     assert.equal(drifted.driftDetected, true);
-    assert.ok(drifted.firstDriftWindow !== null && drifted.firstDriftWindow >= injected.startWindow);
+    assert.ok(drifted.firstDriftWindow !== null);
+    assert.ok(drifted.firstDriftWindow >= injected.startWindow);
 
     const before = drifted.windows.filter((w) => w.window < injected.startWindow);
     assert.ok(

@@ -1,6 +1,6 @@
 /**
  * End to end over the real stack: ORU^R01 messages in over MLLP, labelled FHIR resources in HAPI, the
- * analyzer's extension, Flag and MongoDB documents, and the listener's answer to invalid input.
+ * analyzer's extension, Flag and MongoDB documents, and the listener's ACK to invalid input.
  */
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';

@@ -57,7 +57,7 @@ export function buildSubscription(spec: SubscriptionSpec): Subscription {
  * Creates or updates the owner's Subscription so it matches `spec`, then waits until HAPI reports it active.
  * Extra Subscriptions with the same owner tag (left by a race of two starts) are deleted.
  * @param client - FHIR client of the server that sends the notifications.
- * @param spec - The wanted Subscription.
+ * @param spec - The expected Subscription.
  * @param wait - Activation timeout and poll interval.
  * @param log - Service logger.
  * @returns The active Subscription, with its id.
@@ -70,7 +70,7 @@ export async function ensureSubscription(
   wait: ActivationWait,
   log: Logger
 ): Promise<Subscription & { id: string }> {
-  const wanted = buildSubscription(spec);
+  const expected = buildSubscription(spec);
   const existing = await findOwnedSubscriptions(client, spec.owner);
   const [current, ...extra] = existing;
 
@@ -82,16 +82,16 @@ export async function ensureSubscription(
   let id: string;
   if (current === undefined) {
     const created = (await writeSubscription(() =>
-      client.create({ resourceType: 'Subscription', body: { ...wanted } })
+      client.create({ resourceType: 'Subscription', body: { ...expected } })
     )) as Subscription;
     id = requireId(created);
     log.info({ subscriptionId: id }, 'Created rest-hook Subscription');
-  } else if (matchesSpec(current, wanted) && current.status === 'active') {
+  } else if (matchesSpec(current, expected) && current.status === 'active') {
     log.info({ subscriptionId: current.id }, 'Rest-hook Subscription is already active');
     return current;
   } else {
     await writeSubscription(() =>
-      client.update({ resourceType: 'Subscription', id: current.id, body: { ...wanted, id: current.id } })
+      client.update({ resourceType: 'Subscription', id: current.id, body: { ...expected, id: current.id } })
     );
     id = current.id;
     log.info({ subscriptionId: id, previousStatus: current.status }, 'Updated rest-hook Subscription');

@@ -1,7 +1,7 @@
 import { ConfigError, loadConfig, type MonitorMedConfig } from '@monitormed/common';
 import { DEFAULT_MAX_MESSAGE_BYTES } from './mllp/framing.js';
 
-/** What to do with results that match no AI model in the catalog. */
+/** Handling of results that match no AI model in the catalog. */
 export type NonAiResultsMode = 'pass' | 'ignore';
 
 /** Settings of the HL7 listener: the shared configuration plus listener-only options. */
@@ -79,7 +79,7 @@ function readSystems(env: Env, name: string): Record<string, string> {
  * Reads the listener configuration from environment variables.
  * @param env - Environment variables, by default `process.env`.
  * @returns The configuration with defaults filled in.
- * @throws ConfigError when a variable holds an unusable value.
+ * @throws ConfigError when a variable contains an unusable value.
  */
 export function loadListenerConfig(env: Env = process.env): ListenerConfig {
   const nonAiResults = env['HL7_NON_AI_RESULTS'] ?? 'pass';

@@ -7,7 +7,7 @@
 //   FHIR build 4.0.1-9346c8cc45), so this script unpacks those bundles into one JSON file per
 //   resource, as the core package lays them out.
 // - hl7.terminology.r4#7.0.1 (HL7 Terminology, THO), which the npm registry does publish. Its
-//   v3-ObservationValue code system holds AIAST, which R4 4.0.1's older copy lacks. The tarball is
+//   v3-ObservationValue code system contains AIAST, which R4 4.0.1's older copy lacks. The tarball is
 //   fetched with `npm pack` and checked against the integrity hash below.
 //
 // Usage: node profiles/scripts/prepare-core-package.mjs [--force]

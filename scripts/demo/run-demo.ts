@@ -72,7 +72,7 @@ function addDays(day: string, offset: number): string {
 
 /**
  * Runs the whole demo: peers, services, Synthea patients, the simulated days of two AI models with a
- * drift in one of them, and the analysis; then reads back what the stack produced.
+ * drift in one of them, and the analysis. Then it reads back what the stack produced.
  * @param options - Sizes, seed and ports.
  * @returns The summary and a handle that stops the services.
  */
@@ -134,8 +134,8 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoRun> {
     const scenarioOptions: ScenarioOptions = {
       days,
       seed,
-      // A tag per run makes every run deliver new results, so its fresh database sees all of them
-      // analysed; the values still come from the seed alone.
+      // A tag per run makes every run deliver new results, so all of them are analysed into the run's
+      // fresh database. The values still come from the seed alone.
       runTag: Math.floor(startedAt / 1000).toString(36),
       drift: driftDay > 0 ? { startDay: driftDay } : null,
       patientIds: patients.patientIds,

@@ -1,4 +1,4 @@
-/** Thrown for a command line the CLI cannot run; the message says what to fix. */
+/** Thrown for a command line the CLI cannot run; the message states what to fix. */
 export class CliUsageError extends Error {
   constructor(message: string) {
     super(message);

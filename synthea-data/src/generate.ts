@@ -36,7 +36,7 @@ export interface GenerateOptions {
   timeoutMs?: number;
 }
 
-/** What a generation produced. */
+/** Result of a Synthea generation. */
 export interface GenerateResult {
   /** Folder with the transaction Bundles, ready for `loadBundles`. */
   fhirDir: string;

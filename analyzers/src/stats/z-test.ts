@@ -48,5 +48,8 @@ function compareValues(a: ColumnValue, b: ColumnValue): number {
   }
   const left = String(a);
   const right = String(b);
-  return left < right ? -1 : left > right ? 1 : 0;
+  if (left < right) {
+    return -1;
+  }
+  return left > right ? 1 : 0;
 }

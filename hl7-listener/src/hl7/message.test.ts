@@ -112,7 +112,7 @@ void describe('parseMessage', () => {
   });
 
   void it('rejects an unsplit batch envelope', () => {
-    // The processor splits batches first, so parseMessage only sees an envelope when called directly.
+    // The processor splits batches first, so parseMessage receives an envelope only when called directly.
     expectIssue('FHS|^~\\&\rMSH|^~\\&|A|B|C|D|20260314||ORU^R01|1|P|2.5.1\r', (err) => {
       assert.equal(err.issue.ackCode, 'AR');
       assert.equal(err.issue.errorCode, '100');

@@ -43,7 +43,7 @@ export interface Hl7Message {
   header: MessageHeader;
 }
 
-/** What could be read from MSH even when the message is invalid, for the ACK and the store. */
+/** MSH fields read even from an invalid message, for the ACK and the store. */
 export interface HeaderPeek {
   /** MSH fields by sequence number in standard delimiters; [0] is unused. Empty when there is no MSH. */
   fields: string[];

@@ -23,7 +23,7 @@ export interface MllpServerOptions {
   port: number;
   handler: FrameHandler;
   logger: Logger;
-  /** Largest accepted message in bytes; a larger frame is answered by the handler (AR) and discarded. */
+  /** Largest accepted message in bytes; the handler rejects a larger frame with AR and discards it. */
   maxMessageBytes?: number;
   /** A connection with no traffic and no message in flight for this long is closed. */
   idleTimeoutMs?: number;
