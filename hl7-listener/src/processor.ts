@@ -1,27 +1,17 @@
-import { randomUUID } from 'node:crypto';
-import type { Bundle } from '@medplum/fhirtypes';
 import type { AiModelDefinition, FhirClient, Logger } from '@monitormed/common';
 import type { ObjectId } from 'mongodb';
 import { buildAck, type AckCode } from './ack/ack-builder.js';
 import { handleBatch } from './batch/batch-handler.js';
 import { splitFrame } from './batch/split.js';
 import type { ListenerConfig } from './config.js';
-import { describeFhirError } from './fhir/fhir-error.js';
-import {
-  buildMinimalPatient,
-  countPatients,
-  patientIdentifierQuery,
-  readPatientIdentity,
-} from './fhir/patient.js';
-import { groupResults } from './fhir/result-groups.js';
-import { buildResultTransaction, type PatientLink } from './fhir/transaction.js';
 import { decodeLenient, decodeMessageBytes } from './hl7/charset.js';
 import { decodeEscapes } from './hl7/escape.js';
 import { ERROR_CODES, Hl7ProcessingError, type Hl7Issue } from './hl7/hl7-error.js';
 import { parseMessage, peekHeader, type Hl7Message } from './hl7/message.js';
-import type { Hl7Segment } from './hl7/segment.js';
 import { countAck, type ListenerMetrics } from './metrics.js';
 import type { InboundFrame, PeerInfo } from './mllp/server.js';
+import { FhirTransactionError } from './pipeline/fhir-transaction-error.js';
+import { writeResults } from './pipeline/fhir-writer.js';
 import type { BatchLink, MessageStore, ReceivedMessage } from './store/message-store.js';
 
 /** Dependencies of the message processor. */
@@ -243,125 +233,4 @@ function checkMessageType(message: Hl7Message): void {
       text: `Trigger event ${trigger} is not supported; expected ORU^R01`,
     });
   }
-}
-
-/** Raised when the FHIR server rejects or cannot take the transaction. */
-class FhirTransactionError extends Error {
-  readonly issue: Hl7Issue;
-
-  constructor(issue: Hl7Issue) {
-    super(issue.text);
-    this.name = 'FhirTransactionError';
-    this.issue = issue;
-  }
-}
-
-async function fhirCall<T>(deps: ProcessorDependencies, what: string, call: () => Promise<T>): Promise<T> {
-  try {
-    return await call();
-  } catch (err) {
-    const failure = describeFhirError(err);
-    // The diagnostics may echo identifiers, so only the status is logged.
-    deps.logger.warn({ status: failure.status, operation: what }, 'FHIR request failed');
-    const prefix =
-      failure.status === undefined
-        ? `FHIR server unreachable during ${what}`
-        : `FHIR server returned HTTP ${failure.status} to ${what}`;
-    throw new FhirTransactionError({
-      ackCode: 'AE',
-      errorCode: ERROR_CODES.applicationInternalError,
-      text: `${prefix}: ${failure.detail}`,
-    });
-  }
-}
-
-async function resolvePatients(
-  deps: ProcessorDependencies,
-  pids: Hl7Segment[]
-): Promise<Map<Hl7Segment, PatientLink>> {
-  const links = new Map<Hl7Segment, PatientLink>();
-  const byIdentifier = new Map<string, PatientLink>();
-
-  for (const pid of pids) {
-    const identity = readPatientIdentity(pid, deps.config);
-    const key = patientIdentifierQuery(identity);
-    let link = byIdentifier.get(key);
-    if (link === undefined) {
-      const count = await fhirCall(deps, 'the patient search', () => countPatients(deps.fhir, identity));
-      const location = { segment: 'PID', segmentSequence: pid.occurrence, field: 3 };
-      if (count > 1) {
-        throw new Hl7ProcessingError({
-          ackCode: 'AE',
-          errorCode: ERROR_CODES.unknownKeyIdentifier,
-          location,
-          text: 'PID-3 patient identifier matches several patients',
-        });
-      }
-      if (count === 1) {
-        link = { reference: { reference: `Patient?${key}` } };
-      } else if (deps.config.createMissingPatients) {
-        // NOTE: two messages for the same new patient on different connections can race. Both searches find
-        // nothing, and HAPI may then create two Patients unless it enforces unique conditional creates.
-        const fullUrl = `urn:uuid:${randomUUID()}`;
-        const patient = buildMinimalPatient(identity, deps.config.facilityTimeZone);
-        link = {
-          reference: { reference: fullUrl },
-          entry: {
-            fullUrl,
-            resource: patient,
-            request: { method: 'POST', url: 'Patient', ifNoneExist: key },
-          },
-        };
-      } else {
-        throw new Hl7ProcessingError({
-          ackCode: 'AE',
-          errorCode: ERROR_CODES.unknownKeyIdentifier,
-          location,
-          text: 'Patient not found: no Patient has the PID-3 identifier',
-        });
-      }
-      byIdentifier.set(key, link);
-    }
-    links.set(pid, link);
-  }
-  return links;
-}
-
-async function writeResults(
-  deps: ProcessorDependencies,
-  message: Hl7Message,
-  receivedAt: Date
-): Promise<string[]> {
-  const groups = groupResults(message.segments);
-  const pids = [...new Set(groups.map((group) => group.pid))];
-  const patients = await resolvePatients(deps, pids);
-  const plan = buildResultTransaction({
-    message,
-    groups,
-    patients,
-    models: deps.models,
-    nonAiResults: deps.config.nonAiResults,
-    facilityTimeZone: deps.config.facilityTimeZone,
-    recordedAt: receivedAt,
-  });
-
-  if ((plan.bundle.entry ?? []).length === 0) {
-    return [];
-  }
-  const body = plan.bundle as unknown as Parameters<FhirClient['transaction']>[0]['body'];
-  const response = (await fhirCall(deps, 'the result transaction', () =>
-    deps.fhir.transaction({ body })
-  )) as unknown as Bundle;
-  deps.logger.debug(
-    {
-      controlId: message.header.controlId,
-      observations: plan.observationCount,
-      aiObservations: plan.aiObservationCount,
-    },
-    'Transaction written'
-  );
-  return (response.entry ?? [])
-    .map((entry) => entry.response?.location ?? '')
-    .filter((location) => location !== '')
-    .map((location) => (location.split('/_history/')[0] ?? location).split('/').slice(-2).join('/'));
 }

@@ -1,0 +1,153 @@
+import { randomUUID } from 'node:crypto';
+import type { Bundle } from '@medplum/fhirtypes';
+import type { AiModelDefinition, FhirClient, Logger } from '@monitormed/common';
+import type { ListenerConfig } from '../config.js';
+import { describeFhirError } from '../fhir/fhir-error.js';
+import {
+  buildMinimalPatient,
+  countPatients,
+  patientIdentifierQuery,
+  readPatientIdentity,
+} from '../fhir/patient.js';
+import { groupResults } from '../fhir/result-groups.js';
+import { buildResultTransaction, type PatientLink } from '../fhir/transaction.js';
+import { ERROR_CODES, Hl7ProcessingError } from '../hl7/hl7-error.js';
+import type { Hl7Message } from '../hl7/message.js';
+import type { Hl7Segment } from '../hl7/segment.js';
+import { FhirTransactionError } from './fhir-transaction-error.js';
+
+/** What writing a message to the FHIR server needs. */
+export interface FhirWriterDependencies {
+  fhir: FhirClient;
+  models: AiModelDefinition[];
+  config: Pick<
+    ListenerConfig,
+    | 'createMissingPatients'
+    | 'nonAiResults'
+    | 'facilityTimeZone'
+    | 'patientIdentifierSystems'
+    | 'defaultPatientIdentifierSystem'
+  >;
+  logger: Logger;
+}
+
+async function fhirCall<T>(deps: FhirWriterDependencies, what: string, call: () => Promise<T>): Promise<T> {
+  try {
+    return await call();
+  } catch (err) {
+    const failure = describeFhirError(err);
+    // The diagnostics may echo identifiers, so only the status is logged.
+    deps.logger.warn({ status: failure.status, operation: what }, 'FHIR request failed');
+    const prefix =
+      failure.status === undefined
+        ? `FHIR server unreachable during ${what}`
+        : `FHIR server returned HTTP ${failure.status} to ${what}`;
+    throw new FhirTransactionError(
+      {
+        ackCode: 'AE',
+        errorCode: ERROR_CODES.applicationInternalError,
+        text: `${prefix}: ${failure.detail}`,
+      },
+      failure.status
+    );
+  }
+}
+
+async function resolvePatients(
+  deps: FhirWriterDependencies,
+  pids: Hl7Segment[]
+): Promise<Map<Hl7Segment, PatientLink>> {
+  const links = new Map<Hl7Segment, PatientLink>();
+  const byIdentifier = new Map<string, PatientLink>();
+
+  for (const pid of pids) {
+    const identity = readPatientIdentity(pid, deps.config);
+    const key = patientIdentifierQuery(identity);
+    let link = byIdentifier.get(key);
+    if (link === undefined) {
+      const count = await fhirCall(deps, 'the patient search', () => countPatients(deps.fhir, identity));
+      const location = { segment: 'PID', segmentSequence: pid.occurrence, field: 3 };
+      if (count > 1) {
+        throw new Hl7ProcessingError({
+          ackCode: 'AE',
+          errorCode: ERROR_CODES.unknownKeyIdentifier,
+          location,
+          text: 'PID-3 patient identifier matches several patients',
+        });
+      }
+      if (count === 1) {
+        link = { reference: { reference: `Patient?${key}` } };
+      } else if (deps.config.createMissingPatients) {
+        // NOTE: two messages for the same new patient on different connections can race. Both searches find
+        // nothing, and HAPI may then create two Patients unless it enforces unique conditional creates.
+        const fullUrl = `urn:uuid:${randomUUID()}`;
+        const patient = buildMinimalPatient(identity, deps.config.facilityTimeZone);
+        link = {
+          reference: { reference: fullUrl },
+          entry: {
+            fullUrl,
+            resource: patient,
+            request: { method: 'POST', url: 'Patient', ifNoneExist: key },
+          },
+        };
+      } else {
+        throw new Hl7ProcessingError({
+          ackCode: 'AE',
+          errorCode: ERROR_CODES.unknownKeyIdentifier,
+          location,
+          text: 'Patient not found: no Patient has the PID-3 identifier',
+        });
+      }
+      byIdentifier.set(key, link);
+    }
+    links.set(pid, link);
+  }
+  return links;
+}
+
+/**
+ * Resolves the message's patients, builds the result transaction and posts it to the FHIR server. The
+ * entries are conditional on identifiers derived from the message, so writing a message twice updates the
+ * same resources instead of duplicating them.
+ * @returns The resources written or matched, such as `Observation/12`.
+ * @throws Hl7ProcessingError for an unknown or ambiguous patient or a mapping problem.
+ * @throws FhirTransactionError when the FHIR server cannot be reached or rejects a request.
+ */
+export async function writeResults(
+  deps: FhirWriterDependencies,
+  message: Hl7Message,
+  receivedAt: Date
+): Promise<string[]> {
+  const groups = groupResults(message.segments);
+  const pids = [...new Set(groups.map((group) => group.pid))];
+  const patients = await resolvePatients(deps, pids);
+  const plan = buildResultTransaction({
+    message,
+    groups,
+    patients,
+    models: deps.models,
+    nonAiResults: deps.config.nonAiResults,
+    facilityTimeZone: deps.config.facilityTimeZone,
+    recordedAt: receivedAt,
+  });
+
+  if ((plan.bundle.entry ?? []).length === 0) {
+    return [];
+  }
+  const body = plan.bundle as unknown as Parameters<FhirClient['transaction']>[0]['body'];
+  const response = (await fhirCall(deps, 'the result transaction', () =>
+    deps.fhir.transaction({ body })
+  )) as unknown as Bundle;
+  deps.logger.debug(
+    {
+      controlId: message.header.controlId,
+      observations: plan.observationCount,
+      aiObservations: plan.aiObservationCount,
+    },
+    'Transaction written'
+  );
+  return (response.entry ?? [])
+    .map((entry) => entry.response?.location ?? '')
+    .filter((location) => location !== '')
+    .map((location) => (location.split('/_history/')[0] ?? location).split('/').slice(-2).join('/'));
+}
