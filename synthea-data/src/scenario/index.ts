@@ -11,3 +11,4 @@ export { createRng, deriveSeed, streamRng, shuffle } from './prng.js';
 export type { Rng } from './prng.js';
 export { VENDOR_RESULT_ID_SYSTEM } from './fhir-writes.js';
 export { BASELINE_SCANNER, REPLACEMENT_SCANNER, SCANNER_ID_SYSTEM } from './cxr-model.js';
+export { SEPSIS_INPUTS, BLOOD_PRESSURE_PANEL_CODES, type SepsisInputDefinition } from './sepsis-model.js';
