@@ -1,5 +1,7 @@
 import { ConfigError, loadConfig, type MonitorMedConfig } from '@monitormed/common';
 import { DEFAULT_MAX_MESSAGE_BYTES } from './mllp/framing.js';
+import { DEFAULT_MAX_CONNECTIONS } from './mllp/server.js';
+import type { MllpTlsFiles } from './mllp/tls.js';
 
 /** Handling of results that match no AI model in the catalog. */
 export type NonAiResultsMode = 'pass' | 'ignore';
@@ -23,6 +25,14 @@ export interface ListenerConfig extends MonitorMedConfig {
    * Unset by default, so such messages get AE: matching bare record numbers across senders is unsafe.
    */
   defaultPatientIdentifierSystem: string | undefined;
+  /** TLS on the MLLP port (env `HL7_TLS_*`); undefined means plain TCP. */
+  tls: MllpTlsFiles | undefined;
+  /** Open MLLP connections allowed at once (env `HL7_MAX_CONNECTIONS`, default 100). */
+  maxConnections: number;
+  /** Address of the operations HTTP server with /metrics and /health (env `HL7_HTTP_HOST`, default 127.0.0.1). */
+  httpHost: string;
+  /** Port of the operations HTTP server (env `HL7_HTTP_PORT`, default 2576; 0 picks a free port). */
+  httpPort: number;
 }
 
 type Env = Record<string, string | undefined>;
@@ -51,6 +61,39 @@ function readPositiveInteger(env: Env, name: string, fallback: number): number {
     throw new ConfigError(`Invalid ${name}="${raw}": expected a positive integer.`);
   }
   return value;
+}
+
+function readPortOrZero(env: Env, name: string, fallback: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') {
+    return fallback;
+  }
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < 0 || value > 65535) {
+    throw new ConfigError(`Invalid ${name}="${raw}": expected a TCP port from 0 to 65535.`);
+  }
+  return value;
+}
+
+function readTlsFiles(env: Env): MllpTlsFiles | undefined {
+  const certFile = env['HL7_TLS_CERT_FILE'] ?? '';
+  const keyFile = env['HL7_TLS_KEY_FILE'] ?? '';
+  const caFile = env['HL7_TLS_CA_FILE'] ?? '';
+  const requireClientCert = readBoolean(env, 'HL7_TLS_REQUIRE_CLIENT_CERT', false);
+  if (certFile === '' && keyFile === '') {
+    if (caFile !== '' || requireClientCert) {
+      throw new ConfigError(
+        'HL7_TLS_CA_FILE and HL7_TLS_REQUIRE_CLIENT_CERT need TLS: set HL7_TLS_CERT_FILE and HL7_TLS_KEY_FILE too.'
+      );
+    }
+    return undefined;
+  }
+  if (certFile === '' || keyFile === '') {
+    throw new ConfigError(
+      `TLS needs both HL7_TLS_CERT_FILE and HL7_TLS_KEY_FILE; ${certFile === '' ? 'HL7_TLS_CERT_FILE' : 'HL7_TLS_KEY_FILE'} is missing.`
+    );
+  }
+  return { certFile, keyFile, ...(caFile === '' ? {} : { caFile }), requireClientCert };
 }
 
 function readSystems(env: Env, name: string): Record<string, string> {
@@ -98,5 +141,10 @@ export function loadListenerConfig(env: Env = process.env): ListenerConfig {
     patientIdentifierSystems: readSystems(env, 'HL7_PATIENT_ID_SYSTEMS'),
     defaultPatientIdentifierSystem:
       defaultSystem === undefined || defaultSystem === '' ? undefined : defaultSystem,
+    tls: readTlsFiles(env),
+    maxConnections: readPositiveInteger(env, 'HL7_MAX_CONNECTIONS', DEFAULT_MAX_CONNECTIONS),
+    httpHost:
+      env['HL7_HTTP_HOST'] === undefined || env['HL7_HTTP_HOST'] === '' ? '127.0.0.1' : env['HL7_HTTP_HOST'],
+    httpPort: readPortOrZero(env, 'HL7_HTTP_PORT', 2576),
   };
 }

@@ -11,6 +11,8 @@ import {
 import { loadListenerConfig, type ListenerConfig } from './config.js';
 import { createListenerMetrics, type ListenerMetrics } from './metrics.js';
 import { MllpServer } from './mllp/server.js';
+import { loadTlsOptions } from './mllp/tls.js';
+import { checkMongoHealth, type HealthReport } from './http/health.js';
 import { createMessageProcessor } from './processor.js';
 import { MessageStore } from './store/message-store.js';
 
@@ -32,6 +34,10 @@ export {
   type Hl7Message,
   type MessageHeader,
 } from './hl7/message.js';
+export { startOpsServer, type OpsServer, type OpsServerOptions } from './http/ops-server.js';
+export { checkMongoHealth, type HealthReport } from './http/health.js';
+export { createListenerMetrics, type ListenerMetrics } from './metrics.js';
+export { TlsConfigError } from './mllp/tls-config-error.js';
 export { ERROR_CODES, Hl7ProcessingError, type Hl7Issue } from './hl7/hl7-error.js';
 export type { Hl7MessageDocument, MessageStatus } from './store/message-store.js';
 export { groupResults, type OrderGroup } from './fhir/result-groups.js';
@@ -62,6 +68,8 @@ export interface ListenerHandle {
   host: string;
   config: ListenerConfig;
   metrics: ListenerMetrics;
+  /** Pings MongoDB, without which no message can be stored or acknowledged AA; serves `GET /health`. */
+  checkHealth(): Promise<HealthReport>;
   /** Stops accepting, lets messages in flight finish, closes connections and the MongoDB client it opened. Safe to call twice. */
   close(): Promise<void>;
 }
@@ -75,6 +83,8 @@ export interface ListenerHandle {
 export async function startListener(options: StartListenerOptions = {}): Promise<ListenerHandle> {
   const config: ListenerConfig = { ...loadListenerConfig(), ...options.config };
   const logger = options.logger ?? createLogger('hl7-listener', config.logLevel);
+  // Read the TLS files before connecting anywhere, so a missing file is the first error reported.
+  const tls = config.tls === undefined ? undefined : loadTlsOptions(config.tls);
   const models = options.models ?? loadModelCatalog();
   const ownsMongo = options.mongo === undefined;
   const mongo = options.mongo ?? (await connectMongo(config));
@@ -101,11 +111,23 @@ export async function startListener(options: StartListenerOptions = {}): Promise
   const server = new MllpServer({
     host: config.mllpHost,
     port: config.mllpPort,
-    handler: processor,
+    // NOTE: the whole handler is timed as processing while FHIR processing still runs before the ACK.
+    // Once processing runs after a durable accept, the pipeline observes `processingSeconds` itself.
+    handler: async (frame) => {
+      const stopTimer = metrics.processingSeconds.startTimer();
+      try {
+        return await processor(frame);
+      } finally {
+        stopTimer();
+      }
+    },
     logger,
     maxMessageBytes: config.maxMessageBytes,
     idleTimeoutMs: config.idleTimeoutMs,
     closeGraceMs: config.closeGraceMs,
+    maxConnections: config.maxConnections,
+    tls,
+    metrics,
   });
   try {
     await server.listen();
@@ -132,6 +154,7 @@ export async function startListener(options: StartListenerOptions = {}): Promise
     host: config.mllpHost,
     config,
     metrics,
+    checkHealth: () => checkMongoHealth(mongo.db),
     close: () => {
       closing ??= close();
       return closing;

@@ -4,6 +4,7 @@ import { after, describe, it } from 'node:test';
 import { createLogger } from '@monitormed/common';
 import { buildAck } from '../ack/ack-builder.js';
 import { peekHeader } from '../hl7/message.js';
+import { createListenerMetrics, type ListenerMetrics } from '../metrics.js';
 import { TestMllpClient, ackSegments } from '../test-support/mllp-client.js';
 import { encodeFrame } from './framing.js';
 import { MllpServer, type InboundFrame } from './server.js';
@@ -32,7 +33,14 @@ function ackingHandler(delayMs = 0): (frame: InboundFrame) => Promise<string> {
 }
 
 async function startServer(
-  options: { delayMs?: number; maxMessageBytes?: number; idleTimeoutMs?: number } = {}
+  options: {
+    delayMs?: number;
+    maxMessageBytes?: number;
+    idleTimeoutMs?: number;
+    closeGraceMs?: number;
+    maxConnections?: number;
+    metrics?: ListenerMetrics;
+  } = {}
 ): Promise<MllpServer> {
   const server = new MllpServer({
     host: '127.0.0.1',
@@ -41,7 +49,9 @@ async function startServer(
     logger,
     maxMessageBytes: options.maxMessageBytes ?? 1024,
     idleTimeoutMs: options.idleTimeoutMs ?? 60_000,
-    closeGraceMs: 2_000,
+    closeGraceMs: options.closeGraceMs ?? 2_000,
+    ...(options.maxConnections === undefined ? {} : { maxConnections: options.maxConnections }),
+    ...(options.metrics === undefined ? {} : { metrics: options.metrics }),
   });
   await server.listen();
   return server;
@@ -131,5 +141,64 @@ void describe('MllpServer', () => {
     await closing;
     await server.close();
     assert.equal(client.closed, true);
+  });
+
+  void it('answers a half-received frame on close', async () => {
+    const server = await startServer({ closeGraceMs: 3_000 });
+    const client = await TestMllpClient.connect(server.port);
+    const frame = encodeFrame(message('HALF-1'));
+    const half = Math.floor(frame.length / 2);
+    await client.writeRaw(frame.subarray(0, half));
+    await delay(50);
+
+    const closing = server.close();
+    await delay(200);
+    assert.equal(client.closed, false, 'server closed a connection with a frame half received');
+    await client.writeRaw(frame.subarray(half));
+    const ack = await client.nextReply(2_000);
+    assert.equal(ackSegments(ack, 'MSA')[0]?.[2], 'HALF-1');
+
+    await closing;
+    assert.equal(await client.waitClosed(1_000), true);
+  });
+
+  void it('drops an unfinished frame after the grace period', async () => {
+    const server = await startServer({ closeGraceMs: 300 });
+    const client = await TestMllpClient.connect(server.port);
+    await client.writeRaw(encodeFrame(message('NEVER-1')).subarray(0, 20));
+    await delay(50);
+
+    const startedAt = Date.now();
+    await server.close();
+    assert.ok(Date.now() - startedAt < 2_000, 'close() waited past the grace period');
+    assert.equal(await client.waitClosed(1_000), true);
+  });
+
+  void it('refuses connections over the limit', async () => {
+    const metrics = createListenerMetrics();
+    const server = await startServer({ maxConnections: 2, metrics });
+    servers.push(server);
+    const first = await TestMllpClient.connect(server.port);
+    const second = await TestMllpClient.connect(server.port);
+    await first.send(message('LIMIT-1'), 5_000);
+    await second.send(message('LIMIT-2'), 5_000);
+
+    const third = await TestMllpClient.connect(server.port);
+    assert.equal(await third.waitClosed(2_000), true, 'connection over the limit was not closed');
+    const refused = (await metrics.refusedConnections.get()).values.find((v) => v.labels.reason === 'limit');
+    assert.equal(refused?.value, 1);
+    assert.equal((await metrics.openConnections.get()).values[0]?.value, 2);
+
+    const stillServed = await first.send(message('LIMIT-3'), 5_000);
+    assert.equal(ackSegments(stillServed, 'MSA')[0]?.[1], 'AA');
+    second.close();
+    await second.waitClosed(2_000);
+    await delay(50);
+
+    const replacement = await TestMllpClient.connect(server.port);
+    const served = await replacement.send(message('LIMIT-4'), 5_000);
+    assert.equal(ackSegments(served, 'MSA')[0]?.[2], 'LIMIT-4');
+    first.close();
+    replacement.close();
   });
 });

@@ -1,5 +1,7 @@
-import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import { createServer as createTcpServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import { createServer as createTlsServer, type TlsOptions } from 'node:tls';
 import type { Logger } from '@monitormed/common';
+import { createListenerMetrics, type ListenerMetrics } from '../metrics.js';
 import { DEFAULT_MAX_MESSAGE_BYTES, MllpFrameDecoder, encodeFrame, type FrameEvent } from './framing.js';
 
 /** Remote address and port of a connection, stored with each message for tracing. */
@@ -29,7 +31,16 @@ export interface MllpServerOptions {
   idleTimeoutMs?: number;
   /** How long `close()` waits for frames in flight before it drops the remaining connections. */
   closeGraceMs?: number;
+  /** Open connections allowed at once; a connection over the limit is closed at once and counted. */
+  maxConnections?: number;
+  /** Options of `node:tls` (see `loadTlsOptions`); without them the port speaks plain TCP. */
+  tls?: TlsOptions;
+  /** Metrics to update; by default a private set, which is enough when nobody scrapes them. */
+  metrics?: ListenerMetrics;
 }
+
+/** Default of {@link MllpServerOptions.maxConnections}: far more than the few connections an interface engine opens. */
+export const DEFAULT_MAX_CONNECTIONS = 100;
 
 /**
  * Frames a connection may have waiting for their ACK before the server stops reading from it. Original-mode
@@ -47,13 +58,26 @@ interface ConnectionState {
   inFlight: number;
 }
 
+/** Reads MSA-2 (the acknowledged control id) from a reply, for logs. */
+function acknowledgedControlId(reply: string): string | undefined {
+  // Every reply starts with MSH, so MSA always follows a segment terminator; MSH-1 is the field separator.
+  const start = reply.indexOf('\rMSA') + 1;
+  if (start === 0) {
+    return undefined;
+  }
+  const end = reply.indexOf('\r', start);
+  return reply.slice(start, end === -1 ? undefined : end).split(reply.charAt(3))[2];
+}
+
 /**
- * MLLP server over Node `net`: decodes frames, hands each to the handler one at a time per connection
- * and writes the framed reply. Connections stay open for many messages (keep-alive).
+ * MLLP server over Node `net`, or `tls` when TLS options are given: decodes frames, hands each to the
+ * handler one at a time per connection and writes the framed reply. Connections stay open for many
+ * messages (keep-alive).
  */
 export class MllpServer {
-  private readonly options: Required<MllpServerOptions>;
+  private readonly options: Required<Omit<MllpServerOptions, 'tls'>>;
   private readonly server: Server;
+  private readonly metrics: ListenerMetrics;
   private readonly connections = new Set<ConnectionState>();
   private closing: Promise<void> | undefined;
 
@@ -62,10 +86,41 @@ export class MllpServer {
       maxMessageBytes: DEFAULT_MAX_MESSAGE_BYTES,
       idleTimeoutMs: 5 * 60_000,
       closeGraceMs: 5_000,
+      maxConnections: DEFAULT_MAX_CONNECTIONS,
+      metrics: options.metrics ?? createListenerMetrics(),
       ...options,
     };
-    this.server = createServer((socket) => {
-      this.accept(socket);
+    this.metrics = this.options.metrics;
+    const { logger } = this.options;
+
+    if (options.tls === undefined) {
+      this.server = createTcpServer((socket) => {
+        this.accept(socket);
+      });
+    } else {
+      // tls.Server emits 'secureConnection' only after a successful handshake (and, with requestCert and
+      // rejectUnauthorized, a verified client certificate), so the handler never sees an unverified peer.
+      const tlsServer = createTlsServer(options.tls, (socket) => {
+        this.accept(socket);
+      });
+      tlsServer.on('tlsClientError', (err, socket) => {
+        this.metrics.tlsFailures.inc();
+        logger.warn(
+          { peer: socket.remoteAddress, code: (err as NodeJS.ErrnoException).code },
+          'MLLP TLS handshake failed'
+        );
+      });
+      this.server = tlsServer;
+    }
+
+    // Node closes a connection over maxConnections as soon as it is accepted and emits 'drop' (Node >= 18.6).
+    this.server.maxConnections = this.options.maxConnections;
+    this.server.on('drop', (data) => {
+      this.metrics.refusedConnections.inc({ reason: 'limit' });
+      logger.warn(
+        { peer: data?.remoteAddress, maxConnections: this.options.maxConnections },
+        'Refused MLLP connection over the connection limit'
+      );
     });
   }
 
@@ -111,8 +166,13 @@ export class MllpServer {
     const grace = setTimeout(() => {
       for (const connection of this.connections) {
         this.options.logger.warn(
-          { peer: connection.peer.address, inFlight: connection.inFlight },
-          'Dropping busy MLLP connection at shutdown'
+          {
+            peer: connection.peer.address,
+            inFlight: connection.inFlight,
+            partialFrame: connection.decoder.hasPartialFrame,
+            closeGraceMs: this.options.closeGraceMs,
+          },
+          'Dropping MLLP connection still open after the shutdown grace period'
         );
         connection.socket.destroy();
       }
@@ -125,6 +185,7 @@ export class MllpServer {
   private accept(socket: Socket): void {
     const peer: PeerInfo = { address: socket.remoteAddress ?? 'unknown', port: socket.remotePort ?? 0 };
     if (this.closing !== undefined) {
+      this.metrics.refusedConnections.inc({ reason: 'shutdown' });
       socket.destroy();
       return;
     }
@@ -137,6 +198,7 @@ export class MllpServer {
       inFlight: 0,
     };
     this.connections.add(connection);
+    this.metrics.openConnections.inc();
     this.options.logger.debug({ peer: peer.address, port: peer.port }, 'MLLP connection opened');
 
     socket.setTimeout(this.options.idleTimeoutMs);
@@ -150,6 +212,7 @@ export class MllpServer {
       }
     });
     socket.on('data', (data: Buffer) => {
+      this.metrics.receivedBytes.inc(data.length);
       this.receive(connection, data);
     });
     socket.on('error', (err) => {
@@ -157,6 +220,7 @@ export class MllpServer {
     });
     socket.on('close', () => {
       this.connections.delete(connection);
+      this.metrics.openConnections.dec();
       this.options.logger.debug({ peer: peer.address, port: peer.port }, 'MLLP connection closed');
     });
   }
@@ -191,6 +255,7 @@ export class MllpServer {
             peer,
           };
 
+    const frameEndedAt = process.hrtime.bigint();
     connection.inFlight += 1;
     if (connection.inFlight >= MAX_QUEUED_FRAMES) {
       connection.socket.pause();
@@ -198,9 +263,7 @@ export class MllpServer {
     connection.queue = connection.queue.then(async () => {
       try {
         const reply = await this.options.handler(frame);
-        if (!connection.socket.destroyed) {
-          connection.socket.write(encodeFrame(reply));
-        }
+        this.reply(connection, reply, frameEndedAt);
       } catch (err) {
         // The handler contract is to return an AE/AR rather than throw; this guards the connection.
         this.options.logger.error({ peer: peer.address, err }, 'MLLP frame handler failed without a reply');
@@ -214,6 +277,21 @@ export class MllpServer {
         }
       }
     });
+  }
+
+  private reply(connection: ConnectionState, reply: string, frameEndedAt: bigint): void {
+    const { socket, peer } = connection;
+    if (!socket.writable) {
+      // The handler has already stored and handled the message, so only the ACK is lost. A sender that
+      // retransmits gets the message handled again, and the conditional FHIR writes keep that idempotent.
+      this.options.logger.warn(
+        { peer: peer.address, port: peer.port, controlId: acknowledgedControlId(reply) },
+        'MLLP peer closed the connection before the ACK was sent'
+      );
+      return;
+    }
+    socket.write(encodeFrame(reply));
+    this.metrics.ackLatencySeconds.observe(Number(process.hrtime.bigint() - frameEndedAt) / 1e9);
   }
 
   private endIfIdle(connection: ConnectionState): void {

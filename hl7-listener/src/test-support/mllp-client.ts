@@ -1,4 +1,5 @@
 import { connect, type Socket } from 'node:net';
+import { connect as connectTls, type ConnectionOptions } from 'node:tls';
 import { MllpFrameDecoder, encodeFrame } from '../mllp/framing.js';
 
 /** Thrown when no reply arrives in time. */
@@ -48,6 +49,20 @@ export class TestMllpClient {
     return new TestMllpClient(socket);
   }
 
+  /**
+   * Connects over TLS to a listener on the loopback interface.
+   * @param options - CA, client certificate and key of the connection.
+   * @throws When the TLS handshake fails on the client side.
+   */
+  static async connectTls(port: number, options: ConnectionOptions): Promise<TestMllpClient> {
+    const socket = connectTls({ host: '127.0.0.1', port, ...options });
+    await new Promise<void>((resolve, reject) => {
+      socket.once('secureConnect', resolve);
+      socket.once('error', reject);
+    });
+    return new TestMllpClient(socket);
+  }
+
   /** Writes bytes as they are, without framing. */
   async writeRaw(bytes: Buffer): Promise<void> {
     await new Promise<void>((resolve, reject) => {
@@ -92,6 +107,23 @@ export class TestMllpClient {
   /** Closes the connection. */
   close(): void {
     this.socket.end();
+  }
+
+  /** Resets the connection at once, as a sender that gives up without reading its ACK. */
+  destroy(): void {
+    this.socket.destroy();
+  }
+
+  /**
+   * Waits until the server closes the connection.
+   * @returns True when it closed within `timeoutMs`.
+   */
+  async waitClosed(timeoutMs: number): Promise<boolean> {
+    const deadline = Date.now() + timeoutMs;
+    while (!this.closed && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    return this.closed;
   }
 }
 
