@@ -1,5 +1,6 @@
 import { ConfigError, loadConfig, type MonitorMedConfig } from '@monitormed/common';
 import { DEFAULT_MAX_MESSAGE_BYTES } from './mllp/framing.js';
+import { loadPipelineConfig, type PipelineConfig } from './pipeline/pipeline-config.js';
 import { DEFAULT_MAX_CONNECTIONS } from './mllp/server.js';
 import type { MllpTlsFiles } from './mllp/tls.js';
 
@@ -7,7 +8,7 @@ import type { MllpTlsFiles } from './mllp/tls.js';
 export type NonAiResultsMode = 'pass' | 'ignore';
 
 /** Settings of the HL7 listener: the shared configuration plus listener-only options. */
-export interface ListenerConfig extends MonitorMedConfig {
+export interface ListenerConfig extends MonitorMedConfig, PipelineConfig {
   /** Largest accepted message in bytes (env `HL7_MAX_MESSAGE_BYTES`, default 1 MiB). */
   maxMessageBytes: number;
   /** Idle time after which a connection is closed (env `HL7_IDLE_TIMEOUT_MS`, default 5 minutes). */
@@ -133,6 +134,7 @@ export function loadListenerConfig(env: Env = process.env): ListenerConfig {
 
   return {
     ...loadConfig(env),
+    ...loadPipelineConfig(env),
     maxMessageBytes: readPositiveInteger(env, 'HL7_MAX_MESSAGE_BYTES', DEFAULT_MAX_MESSAGE_BYTES),
     idleTimeoutMs: readPositiveInteger(env, 'HL7_IDLE_TIMEOUT_MS', 5 * 60_000),
     closeGraceMs: readPositiveInteger(env, 'HL7_CLOSE_GRACE_MS', 5_000),

@@ -1,3 +1,5 @@
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
 import {
   connectMongo,
   createFhirClient,
@@ -14,6 +16,11 @@ import { MllpServer } from './mllp/server.js';
 import { loadTlsOptions } from './mllp/tls.js';
 import { checkMongoHealth, type HealthReport } from './http/health.js';
 import { createMessageProcessor } from './processor.js';
+import { finishMessage } from './pipeline/finish.js';
+import { OutcomeHub } from './pipeline/outcome-hub.js';
+import { processStoredMessage } from './pipeline/process-stored.js';
+import { ProcessingWorker } from './pipeline/worker.js';
+import { DEFAULT_CHANNEL, matchChannel } from './channels/channels.js';
 import { MessageStore } from './store/message-store.js';
 
 export { buildAck, formatHl7Timestamp, type AckCode, type AckInput } from './ack/ack-builder.js';
@@ -100,27 +107,69 @@ export async function startListener(options: StartListenerOptions = {}): Promise
     throw err;
   }
 
-  const processor = createMessageProcessor({
+  const fhir = options.fhirClient ?? createFhirClient(config);
+  const hub = new OutcomeHub();
+  const workerId = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
+  const worker = new ProcessingWorker({
     store,
-    fhir: options.fhirClient ?? createFhirClient(config),
-    models,
-    config,
     logger,
-    metrics,
-  });
-  const server = new MllpServer({
-    host: config.mllpHost,
-    port: config.mllpPort,
-    // NOTE: the whole handler is timed as processing while FHIR processing still runs before the ACK.
-    // Once processing runs after a durable accept, the pipeline observes `processingSeconds` itself.
-    handler: async (frame) => {
+    workerId,
+    concurrency: config.processingConcurrency,
+    leaseMs: config.leaseMs,
+    maxAttempts: config.maxAttempts,
+    maxRetryAgeMs: config.maxRetryAgeMs,
+    retryBaseMs: config.retryBaseMs,
+    retryMaxDelayMs: config.retryMaxDelayMs,
+    pollIntervalMs: config.pollIntervalMs,
+    attempt: async (message) => {
       const stopTimer = metrics.processingSeconds.startTimer();
       try {
-        return await processor(frame);
+        return await processStoredMessage({ fhir, models, config, logger }, message);
       } finally {
         stopTimer();
       }
     },
+    finish: (message, outcome, exhausted) =>
+      finishMessage(
+        {
+          hub,
+          logger,
+          channelOf: (stored) =>
+            config.channels.find((channel) => channel.name === stored.channel) ??
+            (stored.channel === DEFAULT_CHANNEL.name
+              ? DEFAULT_CHANNEL
+              : matchChannel(config.channels, stored.sendingApplication ?? '', stored.sendingFacility ?? '')),
+          returnAddressTimeoutMs: 5_000,
+        },
+        message,
+        outcome,
+        exhausted
+      ),
+    onCompleted: (message, completion) => {
+      hub.settle(message._id.toHexString(), completion);
+    },
+    onQueueDepth: (depth) => {
+      metrics.queueDepth.set(depth);
+    },
+  });
+  const processor = createMessageProcessor({
+    store,
+    fhir,
+    models,
+    config,
+    logger,
+    metrics,
+    hub,
+    pipeline: config,
+    wake: () => {
+      worker.wake();
+    },
+  });
+  const server = new MllpServer({
+    host: config.mllpHost,
+    port: config.mllpPort,
+    // Processing into FHIR runs in the worker, which observes `processingSeconds` per attempt.
+    handler: processor,
     logger,
     maxMessageBytes: config.maxMessageBytes,
     idleTimeoutMs: config.idleTimeoutMs,
@@ -137,14 +186,20 @@ export async function startListener(options: StartListenerOptions = {}): Promise
     }
     throw err;
   }
+  // The first scan resumes messages an earlier run left unfinished.
+  worker.start();
 
   let closing: Promise<void> | undefined;
   const close = async (): Promise<void> => {
     try {
       await server.close();
     } finally {
-      if (ownsMongo) {
-        await mongo.client.close();
+      try {
+        await worker.close();
+      } finally {
+        if (ownsMongo) {
+          await mongo.client.close();
+        }
       }
     }
   };

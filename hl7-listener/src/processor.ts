@@ -1,41 +1,34 @@
-import type { AiModelDefinition, FhirClient, Logger } from '@monitormed/common';
+import { createHash, randomUUID } from 'node:crypto';
 import type { ObjectId } from 'mongodb';
 import { buildAck, type AckCode } from './ack/ack-builder.js';
+import { planAck, shouldSendAck, type AckPlan } from './ack/ack-mode.js';
 import { handleBatch } from './batch/batch-handler.js';
 import { splitFrame } from './batch/split.js';
-import type { ListenerConfig } from './config.js';
+import { matchChannel, type ChannelConfig } from './channels/channels.js';
 import { decodeLenient, decodeMessageBytes } from './hl7/charset.js';
-import { decodeEscapes } from './hl7/escape.js';
 import { ERROR_CODES, Hl7ProcessingError, type Hl7Issue } from './hl7/hl7-error.js';
-import { parseMessage, peekHeader, type Hl7Message } from './hl7/message.js';
+import { parseMessage, peekHeader } from './hl7/message.js';
 import { countAck, type ListenerMetrics } from './metrics.js';
-import type { InboundFrame, PeerInfo } from './mllp/server.js';
-import { FhirTransactionError } from './pipeline/fhir-transaction-error.js';
-import { writeResults } from './pipeline/fhir-writer.js';
-import type { BatchLink, MessageStore, ReceivedMessage } from './store/message-store.js';
+import type { ConnectionWriter, InboundFrame, PeerInfo } from './mllp/server.js';
+import type { FhirWriterDependencies } from './pipeline/fhir-writer.js';
+import { firstComponent, readPatientKey } from './pipeline/message-facts.js';
+import type { OutcomeHub } from './pipeline/outcome-hub.js';
+import type { PipelineConfig } from './pipeline/pipeline-config.js';
+import { checkMessageType } from './pipeline/process-stored.js';
+import type { StoredMessage } from './pipeline/worker.js';
+import type { BatchLink, Completion, MessageStore, ReceivedMessage } from './store/message-store.js';
 
-/** Dependencies of the message processor. */
-export interface ProcessorDependencies {
+/** Dependencies of the accept side of the listener. */
+export interface ProcessorDependencies extends FhirWriterDependencies {
   store: MessageStore;
-  fhir: FhirClient;
-  models: AiModelDefinition[];
-  config: Pick<
-    ListenerConfig,
-    | 'createMissingPatients'
-    | 'nonAiResults'
-    | 'facilityTimeZone'
-    | 'patientIdentifierSystems'
-    | 'defaultPatientIdentifierSystem'
-  >;
-  logger: Logger;
   metrics: ListenerMetrics;
+  hub: OutcomeHub;
+  pipeline: Pick<PipelineConfig, 'channels' | 'originalAckWaitMs'>;
+  /** Tells the processing worker that a message was stored. */
+  wake: () => void;
 }
 
-function firstComponent(field: string | undefined): string {
-  return decodeEscapes((field ?? '').split('^')[0] ?? '').trim();
-}
-
-/** One message to store and process: a whole frame, a message split out of a batch, or an oversized head. */
+/** One message to store: a whole frame, a message split out of a batch, or an oversized head. */
 export interface MessageInput {
   bytes: Buffer;
   /** Size of the message as received (larger than `bytes` for an oversized frame). */
@@ -44,22 +37,27 @@ export interface MessageInput {
   /** Set when only the head of a frame larger than this many bytes was kept. */
   oversizedMaxBytes?: number;
   batch?: BatchLink;
+  send?: ConnectionWriter | undefined;
 }
 
-/** Result of one message: the ACK text and the MSH fields it was built from. */
+/** Reply to one message: the ACK text ('' when none is sent) and the MSH fields it was built from. */
 export interface MessageOutcome {
   ack: string;
   header: string[];
 }
 
+/** Text of the original-mode AE sent when processing outlasts `originalAckWaitMs`. */
+export const PENDING_ACK_TEXT =
+  'Message stored but not yet processed because the FHIR server is unavailable; it will be retried, do not resend';
+
 /**
- * Creates the frame handler. A frame with one message gets an original-mode ACK; a batch or several
- * concatenated messages get one batch ACK with an ACK message per contained message.
+ * Creates the frame handler. A frame with one message gets one ACK; a batch or several concatenated
+ * messages get one batch ACK with an ACK message per contained message.
  */
 export function createMessageProcessor(
   deps: ProcessorDependencies
 ): (frame: InboundFrame) => Promise<string> {
-  const handleMessage = (input: MessageInput): Promise<MessageOutcome> => processMessage(deps, input);
+  const handleMessage = (input: MessageInput): Promise<MessageOutcome> => acceptMessage(deps, input);
 
   return async (frame) => {
     if (frame.kind === 'oversized') {
@@ -68,6 +66,7 @@ export function createMessageProcessor(
         byteLength: frame.byteLength,
         peer: frame.peer,
         oversizedMaxBytes: frame.maxMessageBytes,
+        send: frame.send,
       });
       return outcome.ack;
     }
@@ -78,94 +77,75 @@ export function createMessageProcessor(
         bytes: frame.payload,
         byteLength: frame.payload.length,
         peer: frame.peer,
+        send: frame.send,
       });
       return outcome.ack;
     }
-    return handleBatch(split, frame.peer, handleMessage, deps.logger);
+    return handleBatch(
+      split,
+      frame.peer,
+      (input) => handleMessage({ ...input, send: frame.send }),
+      deps.logger
+    );
   };
 }
 
-/**
- * Stores one message, decodes it with its MSH-18 character set, validates and maps it, writes the FHIR
- * transaction and returns the ACK. Failures are caught and returned as an AE or AR with ERR segments.
- */
-async function processMessage(deps: ProcessorDependencies, input: MessageInput): Promise<MessageOutcome> {
-  const { logger, metrics } = deps;
-  const receivedAt = new Date();
+/** Reads a message as it arrived, before anything is stored. */
+interface Arrival {
+  input: MessageInput;
+  record: ReceivedMessage;
+  header: string[];
+  text: string;
+  decodeIssue: Hl7Issue | undefined;
+  channel: ChannelConfig;
+  plan: AckPlan;
+}
+
+function readArrival(deps: ProcessorDependencies, input: MessageInput): Arrival {
   // The head of an oversized frame may end inside a multi-byte character, so it is decoded leniently.
   const decoded =
     input.oversizedMaxBytes === undefined
       ? decodeMessageBytes(input.bytes)
-      : { text: decodeLenient(input.bytes), charset: undefined };
-  const text = decoded.text;
-  const header = peekHeader(text).fields;
+      : { text: decodeLenient(input.bytes), charset: undefined, issue: undefined };
+  const header = peekHeader(decoded.text).fields;
   const controlId = firstComponent(header[10]);
-  const messageType = (header[9] ?? '').split('^').slice(0, 2).join('^');
-  metrics.received.inc({ message_type: messageType === '' ? 'unknown' : messageType });
-
-  const respond = (code: AckCode, issues: Hl7Issue[]): MessageOutcome => {
-    countAck(metrics, code);
-    return { ack: buildAck({ code, originalHeader: header, issues }), header };
-  };
+  const sendingApplication = firstComponent(header[3]);
+  const sendingFacility = firstComponent(header[4]);
+  const channel = matchChannel(deps.pipeline.channels, sendingApplication, sendingFacility);
+  const plan = planAck(channel, header);
 
   const record: ReceivedMessage = {
-    raw: text,
+    raw: decoded.text,
     rawBase64: input.bytes.toString('base64'),
+    sha256: createHash('sha256').update(input.bytes).digest('hex'),
     byteLength: input.byteLength,
-    receivedAt,
+    receivedAt: new Date(),
     peer: input.peer,
     controlId,
-    sendingApplication: firstComponent(header[3]),
-    sendingFacility: firstComponent(header[4]),
-    messageType,
+    sendingApplication,
+    sendingFacility,
+    messageType: (header[9] ?? '').split('^').slice(0, 2).join('^'),
+    header,
+    // Messages without PID-3 have no patient to keep in order, so each gets a key of its own.
+    patientKey: readPatientKey(decoded.text) ?? `message:${randomUUID()}`,
+    channel: channel.name,
+    ackMode: plan.mode,
+    acceptAckType: plan.acceptAckType,
+    applicationAckType: plan.applicationAckType,
     ...(decoded.charset === undefined ? {} : { charset: decoded.charset }),
     ...(input.oversizedMaxBytes === undefined ? {} : { truncated: true }),
     ...(input.batch === undefined ? {} : { batch: input.batch }),
   };
-
-  let id: ObjectId;
-  try {
-    id = await deps.store.insertReceived(record);
-  } catch (err) {
-    logger.error({ err, controlId }, 'Failed to store message, so the ACK is AE and the sender must resend');
-    return respond('AE', [
-      {
-        ackCode: 'AE',
-        errorCode: ERROR_CODES.applicationInternalError,
-        text: 'Message could not be stored; resend it later',
-      },
-    ]);
-  }
-
-  // A message whose bytes do not match MSH-18 is kept (with its raw bytes) but not mapped, so no
-  // garbled text reaches the FHIR server.
-  const issues =
-    decoded.issue === undefined ? await processStored(deps, input, text, id, receivedAt) : [decoded.issue];
-  if (issues.length === 0) {
-    return respond('AA', []);
-  }
-  const code = issues.some((issue) => issue.ackCode === 'AR') ? 'AR' : 'AE';
-  try {
-    await deps.store.markNotAccepted(id, code === 'AR' ? 'rejected' : 'failed', code, issues);
-  } catch (err) {
-    logger.error({ err, controlId }, 'Failed to record the outcome of a stored message');
-  }
-  logger.info(
-    { controlId, ackCode: code, errorCodes: issues.map((issue) => issue.errorCode) },
-    'Message not accepted'
-  );
-  return respond(code, issues);
+  return { input, record, header, text: decoded.text, decodeIssue: decoded.issue, channel, plan };
 }
 
-/** Processes a stored message; returns the issues that prevent an AA (empty on success). */
-async function processStored(
-  deps: ProcessorDependencies,
-  input: MessageInput,
-  text: string,
-  id: ObjectId,
-  receivedAt: Date
-): Promise<Hl7Issue[]> {
-  const { logger } = deps;
+/**
+ * Finds why a message cannot be accepted at all (AR in original mode, CR in enhanced mode): an oversized
+ * frame, a bad MSH, a structure error or a type other than ORU^R01. Immediate mode checks only the size,
+ * because it acknowledges before parsing and leaves every other error to the dead-letter store.
+ */
+function findRejection(arrival: Arrival): Hl7Issue[] {
+  const { input, plan } = arrival;
   if (input.oversizedMaxBytes !== undefined) {
     // Table 0357 has no code for an oversized message, so ERR-3 is 207 with the limit in ERR-8.
     return [
@@ -176,61 +156,260 @@ async function processStored(
       },
     ];
   }
-
+  if (plan.mode === 'immediate' || arrival.decodeIssue !== undefined) {
+    // A character set problem is an application error (AE), reported after processing.
+    return [];
+  }
   try {
-    const message = parseMessage(text);
-    checkMessageType(message);
-    const resourceIds = await writeResults(deps, message, receivedAt);
-    try {
-      await deps.store.markProcessed(id, resourceIds);
-    } catch (err) {
-      // The results are in the FHIR server, so the message is still acknowledged.
-      logger.error(
-        { err, controlId: message.header.controlId },
-        'Failed to mark a stored message as processed'
-      );
-    }
-    logger.info(
-      { controlId: message.header.controlId, resourceCount: resourceIds.length },
-      'Message processed'
-    );
+    checkMessageType(parseMessage(arrival.text));
     return [];
   } catch (err) {
-    if (err instanceof Hl7ProcessingError) {
+    if (err instanceof Hl7ProcessingError && err.issue.ackCode === 'AR') {
       return [err.issue];
     }
-    if (err instanceof FhirTransactionError) {
-      return [err.issue];
-    }
-    logger.error({ err }, 'Unexpected error while processing a message');
-    return [
-      {
-        ackCode: 'AE',
-        errorCode: ERROR_CODES.applicationInternalError,
-        text: 'Internal error while processing the message',
-      },
-    ];
+    // Other problems (AE) are found again and reported by processing.
+    return [];
   }
 }
 
-function checkMessageType(message: Hl7Message): void {
-  const { code, trigger } = message.header.messageType;
-  const location = { segment: 'MSH', segmentSequence: 1, field: 9 };
-  if (code !== 'ORU') {
-    throw new Hl7ProcessingError({
-      ackCode: 'AR',
-      errorCode: ERROR_CODES.unsupportedMessageType,
-      location,
-      text: `Message type ${code} is not supported; this listener accepts ORU^R01 only`,
-    });
+/**
+ * Accepts one message: rejects what cannot be accepted, stores the bytes durably (or recognizes a
+ * duplicate), and answers as the acknowledgment mode says. Never throws.
+ */
+async function acceptMessage(deps: ProcessorDependencies, input: MessageInput): Promise<MessageOutcome> {
+  const arrival = readArrival(deps, input);
+  const { record, header, plan } = arrival;
+  const messageType = record.messageType ?? '';
+  deps.metrics.received.inc({ message_type: messageType === '' ? 'unknown' : messageType });
+
+  // HL7 forbids acknowledging an ACK; a sender in enhanced mode sends one for each application ACK.
+  if (messageType.startsWith('ACK')) {
+    deps.logger.info({ controlId: record.controlId }, 'Received an ACK message; it gets no reply');
+    return { ack: '', header };
   }
-  // v2.3 and older senders may send MSH-9 `ORU` alone; R01 is the only unsolicited ORU event there.
-  if (trigger !== 'R01' && trigger !== '') {
-    throw new Hl7ProcessingError({
-      ackCode: 'AR',
-      errorCode: ERROR_CODES.unsupportedEventCode,
-      location: { ...location, component: 2 },
-      text: `Trigger event ${trigger} is not supported; expected ORU^R01`,
-    });
+
+  const rejection = findRejection(arrival);
+  if (rejection.length > 0) {
+    return reject(deps, arrival, rejection);
   }
+
+  const ackCode: AckCode = plan.mode === 'enhanced' ? 'CA' : 'AA';
+  const firstAck =
+    plan.mode === 'original' ? undefined : buildAck({ code: ackCode, originalHeader: header, issues: [] });
+  const toStore: ReceivedMessage = {
+    ...record,
+    ...(firstAck === undefined ? {} : plan.mode === 'enhanced' ? { acceptAck: firstAck } : { ack: firstAck }),
+  };
+
+  let stored: StoredMessage;
+  try {
+    const inserted = await deps.store.insertReceived(toStore);
+    if (inserted.kind === 'duplicate') {
+      if (inserted.sameBytes) {
+        return await replayDuplicate(deps, arrival, inserted.existing);
+      }
+      if (arrival.channel.duplicatePolicy === 'reject') {
+        return await reject(deps, arrival, [duplicateIssue(record.controlId ?? '')]);
+      }
+      stored = await deps.store.insertCorrection(toStore);
+      deps.logger.info(
+        { controlId: record.controlId, version: stored.version },
+        'Stored a correction of an earlier message'
+      );
+    } else {
+      stored = inserted.document;
+    }
+  } catch (err) {
+    deps.logger.error(
+      { err, controlId: record.controlId },
+      'Failed to store message, so it is not accepted and the sender must resend'
+    );
+    const issue: Hl7Issue = {
+      ackCode: 'AE',
+      errorCode: ERROR_CODES.applicationInternalError,
+      text: 'Message could not be stored; resend it later',
+    };
+    const code: AckCode = plan.mode === 'enhanced' ? 'CE' : 'AE';
+    return respond(deps, arrival, code, [issue], plan.mode === 'enhanced' ? plan.acceptAckType : 'AL');
+  }
+
+  const id = stored._id.toHexString();
+  if (plan.mode === 'enhanced' && input.send !== undefined) {
+    deps.hub.registerConnection(id, { send: input.send });
+  }
+  deps.wake();
+
+  if (plan.mode === 'original') {
+    return awaitOriginalAck(deps, arrival, stored._id);
+  }
+  return respondWith(
+    deps,
+    firstAck ?? '',
+    ackCode,
+    header,
+    plan.mode === 'enhanced' ? plan.acceptAckType : 'AL'
+  );
+}
+
+function duplicateIssue(controlId: string): Hl7Issue {
+  return {
+    ackCode: 'AR',
+    errorCode: ERROR_CODES.duplicateKeyIdentifier,
+    location: { segment: 'MSH', segmentSequence: 1, field: 10 },
+    text: `Message control id ${controlId} from this facility was already received with different content`,
+  };
+}
+
+/** Answers AR (CR in enhanced mode) and stores the message as rejected, outside duplicate detection. */
+async function reject(
+  deps: ProcessorDependencies,
+  arrival: Arrival,
+  issues: Hl7Issue[]
+): Promise<MessageOutcome> {
+  const { plan, header, record } = arrival;
+  const code: AckCode = plan.mode === 'enhanced' ? 'CR' : 'AR';
+  const ack = buildAck({ code, originalHeader: header, issues });
+  const completion: Completion = {
+    status: 'rejected',
+    ackCode: 'AR',
+    ...(plan.mode === 'enhanced' ? { acceptAck: ack } : { ack }),
+    errors: issues,
+    reason: issues.map((issue) => issue.text).join('; '),
+  };
+  try {
+    await deps.store.insertRejected(record, completion);
+  } catch (err) {
+    deps.logger.error(
+      { err, controlId: record.controlId },
+      'Failed to store a rejected message; its reason is only in this log'
+    );
+  }
+  deps.logger.info(
+    { controlId: record.controlId, ackCode: code, errorCodes: issues.map((issue) => issue.errorCode) },
+    'Message not accepted'
+  );
+  return respondWith(deps, ack, code, header, plan.mode === 'enhanced' ? plan.acceptAckType : 'AL');
+}
+
+function respond(
+  deps: ProcessorDependencies,
+  arrival: Arrival,
+  code: AckCode,
+  issues: Hl7Issue[],
+  ackType: string
+): MessageOutcome {
+  return respondWith(
+    deps,
+    buildAck({ code, originalHeader: arrival.header, issues }),
+    code,
+    arrival.header,
+    ackType
+  );
+}
+
+/** Returns the ACK unless the acknowledgment type (MSH-15 or MSH-16) says not to send it. */
+function respondWith(
+  deps: ProcessorDependencies,
+  ack: string,
+  code: AckCode,
+  header: string[],
+  ackType: string
+): MessageOutcome {
+  if (!shouldSendAck(ackType, code)) {
+    return { ack: '', header };
+  }
+  countAck(deps.metrics, code);
+  return { ack, header };
+}
+
+/**
+ * Waits up to `originalAckWaitMs` for the outcome of an original-mode message. When it is not there in
+ * time (the FHIR server is down or earlier messages of the patient are waiting for a retry), the ACK is
+ * AE with {@link PENDING_ACK_TEXT}; the message stays queued, and a resend waits for it again.
+ */
+async function awaitOriginalAck(
+  deps: ProcessorDependencies,
+  arrival: Arrival,
+  id: ObjectId
+): Promise<MessageOutcome> {
+  const completion = await deps.hub.waitFor(id.toHexString(), deps.pipeline.originalAckWaitMs);
+  if (completion?.ack !== undefined) {
+    return respondWith(deps, completion.ack, completion.ackCode ?? 'AE', arrival.header, 'AL');
+  }
+
+  // Another listener on the same database may have finished it.
+  const current = await deps.store.findById(id).catch(() => null);
+  if (current?.ack !== undefined && current.status !== 'received' && current.status !== 'processing') {
+    return respondWith(deps, current.ack, current.ackCode ?? 'AE', arrival.header, 'AL');
+  }
+
+  try {
+    await deps.store.markPendingAckSent(id);
+  } catch (err) {
+    deps.logger.warn({ err, messageId: id.toHexString() }, 'Failed to record that a pending AE was sent');
+  }
+  deps.logger.warn(
+    { controlId: arrival.record.controlId, waitMs: deps.pipeline.originalAckWaitMs },
+    'Message not processed in time; answering AE and retrying in the background'
+  );
+  return respond(
+    deps,
+    arrival,
+    'AE',
+    [{ ackCode: 'AE', errorCode: ERROR_CODES.applicationInternalError, text: PENDING_ACK_TEXT }],
+    'AL'
+  );
+}
+
+/**
+ * Answers an exact resend (same MSH-4, MSH-10 and bytes) without storing or processing anything:
+ * - a finished message gets the ACK it got before, byte for byte (enhanced mode: the accept ACK, then
+ *   the application ACK again on this connection when MSH-16 asked for it);
+ * - a message still in progress gets its current state: original mode waits for the outcome like the
+ *   first copy did, enhanced mode gets CA and the application ACK later on this connection, immediate
+ *   mode gets its AA again.
+ */
+async function replayDuplicate(
+  deps: ProcessorDependencies,
+  arrival: Arrival,
+  existing: StoredMessage
+): Promise<MessageOutcome> {
+  const { header, input } = arrival;
+  const id = existing._id.toHexString();
+  const inProgress = existing.status === 'received' || existing.status === 'processing';
+  deps.logger.info(
+    { controlId: existing.controlId, messageId: id, status: existing.status },
+    'Duplicate message; replaying the earlier ACK'
+  );
+
+  if (existing.ackMode === 'enhanced') {
+    const acceptAck = existing.acceptAck ?? buildAck({ code: 'CA', originalHeader: header, issues: [] });
+    const applicationAck = existing.applicationAck;
+    if (inProgress && input.send !== undefined) {
+      deps.hub.registerConnection(id, { send: input.send });
+    }
+    if (!inProgress && applicationAck !== undefined && input.send !== undefined) {
+      const send = input.send;
+      if (shouldSendAck(existing.applicationAckType ?? '', existing.ackCode ?? 'AE')) {
+        // The server writes the returned accept ACK first; this runs after that write.
+        setImmediate(() => send(applicationAck));
+      }
+    }
+    // Only accepted messages take part in duplicate detection, so the stored accept ACK is a CA.
+    return respondWith(deps, acceptAck, 'CA', header, existing.acceptAckType ?? '');
+  }
+
+  if (existing.ackMode === 'immediate') {
+    return respondWith(
+      deps,
+      existing.ack ?? buildAck({ code: 'AA', originalHeader: header, issues: [] }),
+      'AA',
+      header,
+      'AL'
+    );
+  }
+  if (!inProgress && existing.ack !== undefined) {
+    return respondWith(deps, existing.ack, existing.ackCode ?? 'AE', header, 'AL');
+  }
+  return awaitOriginalAck(deps, arrival, existing._id);
 }

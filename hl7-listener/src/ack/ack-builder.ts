@@ -2,8 +2,11 @@ import { randomUUID } from 'node:crypto';
 import { encodeEscapes } from '../hl7/escape.js';
 import { ERROR_CODE_TEXT, type Hl7Issue } from '../hl7/hl7-error.js';
 
-/** Original-mode acknowledgment codes (HL7 table 0008). */
-export type AckCode = 'AA' | 'AE' | 'AR';
+/**
+ * Acknowledgment codes of HL7 table 0008: AA/AE/AR for original-mode and application ACKs, CA/CE/CR for
+ * enhanced-mode accept ACKs.
+ */
+export type AckCode = 'AA' | 'AE' | 'AR' | 'CA' | 'CE' | 'CR';
 
 /** Input of {@link buildAck}. */
 export interface AckInput {
@@ -50,7 +53,7 @@ export function newControlId(): string {
 }
 
 /**
- * Builds an original-mode ACK (HL7 v2.5.1 section 2.9.2): MSH with sender and receiver swapped,
+ * Builds an ACK (HL7 v2.5.1 section 2.9.2), also used for enhanced-mode accept ACKs: MSH with sender and receiver swapped,
  * MSA with the code and the original MSH-10, and one ERR per issue. Every segment ends with CR.
  * https://www.hl7.eu/HL7v2x/v251/std251/ch02.html#Heading141
  * @param input - Code, original header and issues.

@@ -42,7 +42,8 @@ export async function handleBatch(
     ...(batch.fileHeader === undefined ? {} : { fileHeader: batch.fileHeader }),
     ...(batch.batchHeader === undefined ? {} : { batchHeader: batch.batchHeader }),
     firstMessageHeader: outcomes[0]?.header ?? [],
-    acks: outcomes.map((outcome) => outcome.ack),
+    // An empty ACK is one MSH-15 said not to send, so it is left out of the batch ACK.
+    acks: outcomes.map((outcome) => outcome.ack).filter((ack) => ack !== ''),
     issues: batch.issues,
   });
 }

@@ -12,6 +12,7 @@ export const ERROR_CODES = {
   unsupportedProcessingId: '202',
   unsupportedVersionId: '203',
   unknownKeyIdentifier: '204',
+  duplicateKeyIdentifier: '205',
   applicationInternalError: '207',
 } as const;
 
@@ -29,6 +30,7 @@ export const ERROR_CODE_TEXT: Record<ErrorCode, string> = {
   '202': 'Unsupported processing id',
   '203': 'Unsupported version id',
   '204': 'Unknown key identifier',
+  '205': 'Duplicate key identifier',
   '207': 'Application internal error',
 };
 

@@ -10,12 +10,20 @@ export interface PeerInfo {
   port: number;
 }
 
-/** Frame handed to the application: a whole message, or the first bytes of an oversized message. */
-export type InboundFrame =
-  | { kind: 'message'; payload: Buffer; peer: PeerInfo }
-  | { kind: 'oversized'; head: Buffer; byteLength: number; maxMessageBytes: number; peer: PeerInfo };
+/**
+ * Writes one more framed message on the connection a frame arrived on, later than its reply (an
+ * enhanced-mode application ACK). Returns false when the connection is no longer writable.
+ * Hook added by the durable-accept pipeline (processor.ts); the transport code only passes it through.
+ */
+export type ConnectionWriter = (text: string) => boolean;
 
-/** Turns one inbound frame into the reply text (an ACK); it must not throw. */
+/** Frame handed to the application: a whole message, or the first bytes of an oversized message. */
+export type InboundFrame = (
+  | { kind: 'message'; payload: Buffer; peer: PeerInfo }
+  | { kind: 'oversized'; head: Buffer; byteLength: number; maxMessageBytes: number; peer: PeerInfo }
+) & { send?: ConnectionWriter };
+
+/** Turns one inbound frame into the reply text (an ACK, or '' for no reply); it must not throw. */
 export type FrameHandler = (frame: InboundFrame) => Promise<string>;
 
 /** Options of {@link MllpServer}. */
@@ -244,15 +252,23 @@ export class MllpServer {
       return;
     }
 
+    const send: ConnectionWriter = (text) => {
+      if (!connection.socket.writable) {
+        return false;
+      }
+      connection.socket.write(encodeFrame(text));
+      return true;
+    };
     const frame: InboundFrame =
       event.kind === 'frame'
-        ? { kind: 'message', payload: event.payload, peer }
+        ? { kind: 'message', payload: event.payload, peer, send }
         : {
             kind: 'oversized',
             head: event.head,
             byteLength: event.byteLength,
             maxMessageBytes: this.options.maxMessageBytes,
             peer,
+            send,
           };
 
     const frameEndedAt = process.hrtime.bigint();
@@ -281,6 +297,10 @@ export class MllpServer {
 
   private reply(connection: ConnectionState, reply: string, frameEndedAt: bigint): void {
     const { socket, peer } = connection;
+    if (reply === '') {
+      // MSH-15 NE or ER asked for no accept ACK, or the frame was itself an ACK, which gets none.
+      return;
+    }
     if (!socket.writable) {
       // The handler has already stored and handled the message, so only the ACK is lost. A sender that
       // retransmits gets the message handled again, and the conditional FHIR writes keep that idempotent.

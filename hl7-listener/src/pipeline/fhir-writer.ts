@@ -105,6 +105,12 @@ async function resolvePatients(
   return links;
 }
 
+/** Options of {@link writeResults}. */
+export interface WriteOptions {
+  /** Rewrites the transaction before it is posted, for example into conditional updates for a correction. */
+  transform?: ((bundle: Bundle) => Bundle) | undefined;
+}
+
 /**
  * Resolves the message's patients, builds the result transaction and posts it to the FHIR server. The
  * entries are conditional on identifiers derived from the message, so writing a message twice updates the
@@ -116,7 +122,8 @@ async function resolvePatients(
 export async function writeResults(
   deps: FhirWriterDependencies,
   message: Hl7Message,
-  receivedAt: Date
+  receivedAt: Date,
+  options: WriteOptions = {}
 ): Promise<string[]> {
   const groups = groupResults(message.segments);
   const pids = [...new Set(groups.map((group) => group.pid))];
@@ -134,7 +141,8 @@ export async function writeResults(
   if ((plan.bundle.entry ?? []).length === 0) {
     return [];
   }
-  const body = plan.bundle as unknown as Parameters<FhirClient['transaction']>[0]['body'];
+  const bundle = options.transform === undefined ? plan.bundle : options.transform(plan.bundle);
+  const body = bundle as unknown as Parameters<FhirClient['transaction']>[0]['body'];
   const response = (await fhirCall(deps, 'the result transaction', () =>
     deps.fhir.transaction({ body })
   )) as unknown as Bundle;

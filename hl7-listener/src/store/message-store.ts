@@ -1,10 +1,22 @@
+import { randomUUID } from 'node:crypto';
 import { COLLECTIONS } from '@monitormed/common';
-import type { Collection, Db, ObjectId } from 'mongodb';
+import { MongoServerError, type Collection, type Db, type Filter, type ObjectId, type WithId } from 'mongodb';
 import type { AckCode } from '../ack/ack-builder.js';
+import type { AckModeSetting } from '../channels/channels.js';
 import type { Hl7Issue } from '../hl7/hl7-error.js';
 
-/** Processing state of a stored message. */
-export type MessageStatus = 'received' | 'processed' | 'rejected' | 'failed';
+/**
+ * Processing state of a stored message.
+ * - `received`: stored and waiting for (another) processing attempt.
+ * - `processing`: claimed by a listener until `leaseUntil`.
+ * - `processed`: written to FHIR (AA).
+ * - `rejected` / `failed`: not processed for good (AR / AE) and the sender was told in an ACK.
+ * - `dead`: failed for good without the sender being told, or out of retries; listed by the dead-letter CLI.
+ */
+export type MessageStatus = 'received' | 'processing' | 'processed' | 'rejected' | 'failed' | 'dead';
+
+/** States of a message that still has to be processed. */
+export const UNFINISHED_STATUSES: MessageStatus[] = ['received', 'processing'];
 
 /** Link from a message to the batch or multi-message frame it arrived in. */
 export interface BatchLink {
@@ -16,6 +28,9 @@ export interface BatchLink {
   size: number;
 }
 
+/** How the application ACK of an enhanced-mode message reached the sender. */
+export type ApplicationAckDelivery = 'connection' | 'return-address' | 'not-requested' | 'undelivered';
+
 /** A document of the `hl7_messages` collection: the message as received and what became of it. */
 export interface Hl7MessageDocument {
   _id?: ObjectId;
@@ -24,8 +39,10 @@ export interface Hl7MessageDocument {
    * When the bytes do not match MSH-18 it is a lossy decoding, and `rawBase64` is the exact record.
    */
   raw: string;
-  /** The bytes as received, base64-encoded. */
+  /** The bytes as received, base64-encoded; processing and replay start from these. */
   rawBase64: string;
+  /** SHA-256 of the bytes, hex, to tell a resent copy from a different message with the same MSH-10. */
+  sha256: string;
   /** MSH-18 normalized to a table 0211 value; absent when MSH-18 is empty or unsupported. */
   charset?: string;
   /** Set when the message arrived in a batch or with other messages in one frame. */
@@ -37,73 +54,354 @@ export interface Hl7MessageDocument {
   sendingApplication?: string;
   sendingFacility?: string;
   messageType?: string;
+  /** MSH fields by sequence number in standard delimiters, kept to build ACKs after a restart. */
+  header: string[];
+  /**
+   * Unique key: `{MSH-4}|{MSH-10}` for the first version, `{MSH-4}|{MSH-10}#{version}` for corrections,
+   * and a random key for messages that take no part in duplicate detection (rejected at accept time).
+   */
+  dedupKey: string;
+  /** 1 for the first message with this MSH-4 and MSH-10, then 2, 3... for corrections. */
+  version: number;
+  /** PID-3 of the first PID (`id^^^authority`); messages with one key are processed in arrival order. */
+  patientKey: string;
+  channel: string;
+  ackMode: AckModeSetting;
+  /** MSH-15 accept acknowledgment type (AL, NE, ER, SU) as received; empty in original mode. */
+  acceptAckType?: string;
+  /** MSH-16 application acknowledgment type as received. */
+  applicationAckType?: string;
   /** True when `raw` holds only the head of a frame larger than the maximum size. */
   truncated?: boolean;
   status: MessageStatus;
+  /** Processing attempts started so far. */
+  attempts: number;
+  /** Earliest time of the next attempt. */
+  nextAttemptAt: Date;
+  /** Listener instance holding the claim; meaningful only while `leaseUntil` is in the future. */
+  claimedBy?: string;
+  /** End of the current claim; the epoch when unclaimed. */
+  leaseUntil: Date;
+  /** Outcome code of processing: AA, AE or AR. */
   ackCode?: AckCode;
-  /** Reason the message was rejected or failed. */
+  /** ACK sent, or to replay to a resend, in original and immediate mode. */
+  ack?: string;
+  /** Set when an original-mode AE said the message is stored and will be retried (see `PENDING_ACK_TEXT`). */
+  pendingAckSentAt?: Date;
+  /** Accept ACK (CA, CE or CR) of an enhanced-mode message, stored even when MSH-15 says not to send it. */
+  acceptAck?: string;
+  /** Application ACK of an enhanced-mode message, stored even when MSH-16 says not to send it. */
+  applicationAck?: string;
+  applicationAckDelivery?: ApplicationAckDelivery;
+  /** Reason the message was rejected, failed or went to the dead-letter store. */
   reason?: string;
   errors?: Hl7Issue[];
+  /** Last transient failure, kept while the message waits for a retry. */
+  lastError?: string;
   /** Resources the transaction created or matched, such as `Observation/12`. */
   resourceIds?: string[];
   processedAt?: Date;
+  deadAt?: Date;
+  /** Times the message was put back in the queue from the dead-letter store. */
+  replayCount?: number;
 }
+
+/** A message document read from the store, with its id. */
+export type StoredDocument = WithId<Hl7MessageDocument>;
 
 /** Fields known when a message arrives. */
 export type ReceivedMessage = Omit<
   Hl7MessageDocument,
-  '_id' | 'status' | 'ackCode' | 'reason' | 'errors' | 'resourceIds' | 'processedAt'
+  | '_id'
+  | 'dedupKey'
+  | 'version'
+  | 'status'
+  | 'attempts'
+  | 'nextAttemptAt'
+  | 'leaseUntil'
+  | 'ackCode'
+  | 'reason'
+  | 'errors'
+  | 'resourceIds'
+  | 'processedAt'
 >;
 
+/** Result of {@link MessageStore.insertReceived}. */
+export type InsertResult =
+  | { kind: 'inserted'; document: StoredDocument }
+  /** A message with the same MSH-4 and MSH-10 is stored: `sameBytes` tells whether it is an exact resend. */
+  | { kind: 'duplicate'; existing: StoredDocument; sameBytes: boolean };
+
+/** Final fields of a message that will not be processed again. */
+export interface Completion {
+  status: 'processed' | 'rejected' | 'failed' | 'dead';
+  ackCode?: AckCode;
+  ack?: string;
+  acceptAck?: string;
+  applicationAck?: string;
+  applicationAckDelivery?: ApplicationAckDelivery;
+  errors?: Hl7Issue[];
+  reason?: string;
+  resourceIds?: string[];
+}
+
+const EPOCH = new Date(0);
+const DUPLICATE_KEY_ERROR = 11000;
+
+function isDuplicateKeyError(err: unknown): boolean {
+  return err instanceof MongoServerError && err.code === DUPLICATE_KEY_ERROR;
+}
+
+/** Builds the duplicate-detection key of a message version. */
+export function dedupKeyOf(sendingFacility: string, controlId: string, version: number): string {
+  const base = `${sendingFacility}|${controlId}`;
+  return version === 1 ? base : `${base}#${version}`;
+}
+
 /**
- * Durable record of every received HL7 message in MongoDB (or FerretDB, so only insertOne, updateOne,
- * find and createIndex are used). A message is inserted before processing and updated with its outcome.
+ * Durable record of every received HL7 message in MongoDB, and the work queue of the processing worker.
+ * It runs on FerretDB 1.24 too, so it uses only insertOne, updateOne, findOneAndUpdate, find with sort and
+ * createIndex: no transactions, change streams or TTL indexes.
  */
 export class MessageStore {
-  private readonly collection: Collection<Hl7MessageDocument>;
+  readonly collection: Collection<Hl7MessageDocument>;
 
   constructor(db: Db) {
     this.collection = db.collection<Hl7MessageDocument>(COLLECTIONS.hl7Messages);
   }
 
-  /** Creates the indexes used to find messages by control id, by time and by status. */
+  /**
+   * Creates the indexes. The unique index on `dedupKey` makes two concurrent copies of one message
+   * (same MSH-4 and MSH-10) fail to insert twice, even from two listener processes.
+   */
   async ensureIndexes(): Promise<void> {
+    await this.collection.createIndex({ dedupKey: 1 }, { unique: true, name: 'dedup_key_unique' }, undefined);
     await this.collection.createIndex({ sendingFacility: 1, controlId: 1 });
+    await this.collection.createIndex({ status: 1, receivedAt: 1 });
     await this.collection.createIndex({ receivedAt: 1 });
-    await this.collection.createIndex({ status: 1 });
   }
 
   /**
-   * Inserts a message with status `received`.
-   * @returns The document id.
+   * Inserts a message with status `received`, or finds the stored message with the same MSH-4 and MSH-10.
+   * Messages without MSH-10 get a random key and are never duplicates.
    */
-  async insertReceived(message: ReceivedMessage): Promise<ObjectId> {
-    const result = await this.collection.insertOne({ ...message, status: 'received' });
+  async insertReceived(message: ReceivedMessage): Promise<InsertResult> {
+    const controlId = message.controlId ?? '';
+    const dedupKey =
+      controlId === ''
+        ? `no-control-id:${randomUUID()}`
+        : dedupKeyOf(message.sendingFacility ?? '', controlId, 1);
+    const document = this.newDocument(message, dedupKey, 1, 'received');
+    try {
+      const result = await this.collection.insertOne(document);
+      return { kind: 'inserted', document: { ...document, _id: result.insertedId } };
+    } catch (err) {
+      if (!isDuplicateKeyError(err)) {
+        throw err;
+      }
+    }
+
+    const versions = await this.findVersions(message.sendingFacility ?? '', controlId);
+    const same = versions.find((version) => version.sha256 === message.sha256);
+    const latest = versions.at(-1);
+    if (latest === undefined) {
+      // The key exists but no version matched the lookup, which only a concurrent deletion explains.
+      throw new Error(`Duplicate key ${dedupKey} reported but no stored version found`);
+    }
+    return { kind: 'duplicate', existing: same ?? latest, sameBytes: same !== undefined };
+  }
+
+  /**
+   * Inserts a correction: the next version of a message whose MSH-4 and MSH-10 are already stored.
+   * Retries on a concurrent insert of the same version number.
+   */
+  async insertCorrection(message: ReceivedMessage): Promise<StoredDocument> {
+    for (;;) {
+      const versions = await this.findVersions(message.sendingFacility ?? '', message.controlId ?? '');
+      const version = (versions.at(-1)?.version ?? 0) + 1;
+      const document = this.newDocument(
+        message,
+        dedupKeyOf(message.sendingFacility ?? '', message.controlId ?? '', version),
+        version,
+        'received'
+      );
+      try {
+        const result = await this.collection.insertOne(document);
+        return { ...document, _id: result.insertedId };
+      } catch (err) {
+        if (!isDuplicateKeyError(err)) {
+          throw err;
+        }
+      }
+    }
+  }
+
+  /**
+   * Inserts a message that is rejected at accept time (or a rejected duplicate), outside duplicate
+   * detection, so a fixed resend with the same MSH-10 is not mistaken for a duplicate of it.
+   */
+  async insertRejected(message: ReceivedMessage, completion: Completion): Promise<ObjectId> {
+    const document = {
+      ...this.newDocument(message, `rejected:${randomUUID()}`, 0, completion.status),
+      ...completion,
+      processedAt: new Date(),
+    };
+    const result = await this.collection.insertOne(document);
     return result.insertedId;
   }
 
-  /** Marks a message processed with AA and the resources written. */
-  async markProcessed(id: ObjectId, resourceIds: string[]): Promise<void> {
-    await this.collection.updateOne(
-      { _id: id },
-      { $set: { status: 'processed', ackCode: 'AA', resourceIds, processedAt: new Date() } }
-    );
+  /** Lists the stored versions of a message, oldest first. */
+  async findVersions(sendingFacility: string, controlId: string): Promise<StoredDocument[]> {
+    const documents = await this.collection
+      .find({ sendingFacility, controlId, version: { $gte: 1 } })
+      .sort({ version: 1 })
+      .toArray();
+    return documents;
+  }
+
+  /** Reads one message. */
+  async findById(id: ObjectId): Promise<StoredDocument | null> {
+    return this.collection.findOne({ _id: id });
   }
 
   /**
-   * Records why a message was not accepted.
-   * @param status - `rejected` for AR, `failed` for AE.
+   * Lists the oldest unfinished messages in arrival order (`receivedAt`, then `_id`, whose counter keeps
+   * the insertion order of one process within a millisecond).
    */
-  async markNotAccepted(
-    id: ObjectId,
-    status: 'rejected' | 'failed',
-    ackCode: 'AE' | 'AR',
-    errors: Hl7Issue[]
-  ): Promise<void> {
-    const reason = errors.map((error) => error.text).join('; ');
-    await this.collection.updateOne(
-      { _id: id },
-      { $set: { status, ackCode, reason, errors, processedAt: new Date() } }
+  async listUnfinished(limit: number): Promise<StoredDocument[]> {
+    const documents = await this.collection
+      .find({ status: { $in: UNFINISHED_STATUSES } })
+      .sort({ receivedAt: 1, _id: 1 })
+      .limit(limit)
+      .toArray();
+    return documents;
+  }
+
+  /**
+   * Claims an unfinished message for `leaseMs` with one findOneAndUpdate, so of two listeners trying at
+   * once only one gets it. A claim whose lease expired (its listener died) can be taken over.
+   * @returns The claimed document with `attempts` already counting this attempt, or null when taken.
+   */
+  async claim(id: ObjectId, owner: string, leaseMs: number): Promise<StoredDocument | null> {
+    const now = new Date();
+    const claimed = await this.collection.findOneAndUpdate(
+      {
+        _id: id,
+        status: { $in: UNFINISHED_STATUSES },
+        leaseUntil: { $lt: now },
+        nextAttemptAt: { $lte: now },
+      },
+      {
+        $set: { status: 'processing', claimedBy: owner, leaseUntil: new Date(now.getTime() + leaseMs) },
+        $inc: { attempts: 1 },
+      },
+      { returnDocument: 'after' }
+    );
+    return claimed;
+  }
+
+  /**
+   * Records the final outcome of a claimed message and releases the claim.
+   * @returns False when the claim was lost (the lease expired and another listener took the message).
+   */
+  async complete(id: ObjectId, owner: string, completion: Completion): Promise<boolean> {
+    const now = new Date();
+    const result = await this.collection.updateOne(ownedBy(id, owner), {
+      $set: {
+        ...completion,
+        leaseUntil: EPOCH,
+        processedAt: now,
+        ...(completion.status === 'dead' ? { deadAt: now } : {}),
+      },
+    });
+    return result.matchedCount === 1;
+  }
+
+  /** Puts a claimed message back to `received` until `nextAttemptAt`, after a transient failure. */
+  async scheduleRetry(id: ObjectId, owner: string, nextAttemptAt: Date, lastError: string): Promise<boolean> {
+    const result = await this.collection.updateOne(ownedBy(id, owner), {
+      $set: { status: 'received', leaseUntil: EPOCH, nextAttemptAt, lastError },
+    });
+    return result.matchedCount === 1;
+  }
+
+  /** Releases the claims a listener still holds, so another listener can take them at once. */
+  async releaseClaims(owner: string): Promise<void> {
+    await this.collection.updateMany(
+      { claimedBy: owner, status: 'processing' },
+      { $set: { status: 'received', leaseUntil: EPOCH } }
     );
   }
+
+  /** Records that an original-mode AE told the sender the message will be retried. */
+  async markPendingAckSent(id: ObjectId): Promise<void> {
+    await this.collection.updateOne({ _id: id }, { $set: { pendingAckSentAt: new Date() } });
+  }
+
+  /** Records the application ACK of an enhanced-mode message and how it was delivered. */
+  async recordApplicationAck(
+    id: ObjectId,
+    applicationAck: string,
+    delivery: ApplicationAckDelivery
+  ): Promise<void> {
+    await this.collection.updateOne(
+      { _id: id },
+      { $set: { applicationAck, applicationAckDelivery: delivery } }
+    );
+  }
+
+  /** Moves a finished message to the dead-letter store, for example when its error could not be reported. */
+  async markDead(id: ObjectId, reason: string): Promise<void> {
+    await this.collection.updateOne({ _id: id }, { $set: { status: 'dead', reason, deadAt: new Date() } });
+  }
+
+  /** Records the outcome of a message that was never claimed (used when storing works but nothing else does). */
+  async setOutcome(id: ObjectId, completion: Completion): Promise<void> {
+    await this.collection.updateOne({ _id: id }, { $set: { ...completion, processedAt: new Date() } });
+  }
+
+  /**
+   * Puts a finished message back in the queue with fresh attempts, keeping its bytes and arrival time.
+   * @param statuses - States it may be taken from.
+   * @returns False when the message is not in one of those states.
+   */
+  async requeue(id: ObjectId, statuses: MessageStatus[]): Promise<boolean> {
+    const result = await this.collection.updateOne(
+      { _id: id, status: { $in: statuses } },
+      {
+        $set: { status: 'received', attempts: 0, nextAttemptAt: new Date(), leaseUntil: EPOCH },
+        $unset: { deadAt: '', ack: '', applicationAck: '', applicationAckDelivery: '' },
+        $inc: { replayCount: 1 },
+      }
+    );
+    return result.matchedCount === 1;
+  }
+
+  /** Lists messages in the given states, newest first. */
+  async listByStatus(statuses: MessageStatus[], limit: number): Promise<StoredDocument[]> {
+    const filter: Filter<Hl7MessageDocument> = { status: { $in: statuses } };
+    const documents = await this.collection.find(filter).sort({ receivedAt: -1 }).limit(limit).toArray();
+    return documents;
+  }
+
+  private newDocument(
+    message: ReceivedMessage,
+    dedupKey: string,
+    version: number,
+    status: MessageStatus
+  ): Hl7MessageDocument {
+    return {
+      ...message,
+      dedupKey,
+      version,
+      status,
+      attempts: 0,
+      nextAttemptAt: message.receivedAt,
+      leaseUntil: EPOCH,
+    };
+  }
+}
+
+function ownedBy(id: ObjectId, owner: string): Filter<Hl7MessageDocument> {
+  return { _id: id, claimedBy: owner, status: 'processing' };
 }
