@@ -138,6 +138,15 @@ export class SurrogateStore {
   }
 
   /**
+   * Finds one version of a model's surrogate, active or not.
+   * @returns The document, or undefined when the version does not exist.
+   */
+  async findVersion(modelId: string, version: number): Promise<SurrogateDocument | undefined> {
+    const document = await this.surrogates.findOne({ modelId, version }, { projection: { _id: 0 } });
+    return document ?? undefined;
+  }
+
+  /**
    * Makes one version the active one and deactivates the others, to roll back or forward.
    * @returns False when the version does not exist.
    */
