@@ -8,3 +8,4 @@ export * from './models.js';
 export * from './devices.js';
 export * from './mllp.js';
 export * from './wait.js';
+export * from './override-rates.js';

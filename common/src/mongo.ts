@@ -13,6 +13,12 @@ export const COLLECTIONS = {
   aiResults: 'ai_results',
   /** Metric time series keyed by model, version, metric, subgroup and window. Written by analyzers. */
   metrics: 'metrics',
+  /** One document per CDS Hooks card issued, naming the Flags and model it is about. Written by fhir-server-ext. */
+  cdsCards: 'cds_cards',
+  /** CDS Hooks feedback, one document per card and outcome. Written by fhir-server-ext. */
+  cdsFeedback: 'cds_feedback',
+  /** Accepted and overridden card counts per model and UTC day. Written by fhir-server-ext with $inc. */
+  overrideRates: 'override_rates',
 } as const;
 
 /** An open MongoDB connection and the MonitorMed database. */

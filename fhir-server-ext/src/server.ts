@@ -16,6 +16,8 @@ import {
 } from '@monitormed/common';
 import Bull from 'bull';
 import express, { type NextFunction, type Request, type Response } from 'express';
+import { createCdsHooks, type CdsHooks } from './cds-hooks/service.js';
+import type { CdsHooksSettings } from './cds-hooks/settings.js';
 import { createHookRouter, HOOK_PATH, sendOutcome } from './hook-router.js';
 import { createHookMetrics } from './metrics.js';
 import { badRequest, notFound, serverError } from './outcomes.js';
@@ -49,6 +51,8 @@ export interface FhirServerExtOptions {
   queuePrefix?: string;
   /** Time limit of one Redis call; defaults to 5 000 ms. */
   queueTimeoutMs?: number;
+  /** CDS Hooks settings; defaults to `loadCdsHooksSettings(config)`, which reads the CDS_* variables. */
+  cdsHooksSettings?: CdsHooksSettings;
   logger?: Logger;
 }
 
@@ -83,13 +87,23 @@ export async function startFhirServerExt(options: FhirServerExtOptions = {}): Pr
     prefix: options.queuePrefix ?? 'bull',
   });
   const metrics = createHookMetrics();
-  const app = createApp({ queue, metrics, log, secret: config.subscriptionSecret, queueTimeoutMs });
+
+  // The CDS Hooks JWT audience contains the server's URL, which is only known once it listens.
+  let serverBaseUrl = config.fhirServerExtUrl;
+  const cdsHooks = createCdsHooks({
+    config,
+    log,
+    jtiStore: queue.client,
+    defaultBaseUrl: () => serverBaseUrl,
+    ...(options.cdsHooksSettings === undefined ? {} : { settings: options.cdsHooksSettings }),
+  });
+  const app = createApp({ queue, metrics, log, secret: config.subscriptionSecret, queueTimeoutMs, cdsHooks });
   const server = createServer(app);
 
   let closing: Promise<void> | undefined;
   let subscriptionCreated = false;
   const close = (): Promise<void> => {
-    closing ??= closeAll(server, queue, log, async () => {
+    closing ??= closeAll(server, queue, cdsHooks, log, async () => {
       if (options.removeSubscriptionOnClose === true && subscriptionCreated) {
         const count = await deleteOwnedSubscriptions(fhirClient, owner);
         log.info({ count }, 'Deleted the Subscription of this instance');
@@ -106,8 +120,13 @@ export async function startFhirServerExt(options: FhirServerExtOptions = {}): Pr
       `Redis at ${config.redisUrl} did not respond within ${queueTimeoutMs} ms; start it or set REDIS_URL.`
     );
 
+    await cdsHooks.connect();
+
     const configuredPort = portOf(config.fhirServerExtUrl);
     const port = await listen(server, options.port ?? configuredPort, options.host ?? '127.0.0.1');
+    if (port !== configuredPort) {
+      serverBaseUrl = `http://127.0.0.1:${port}`;
+    }
     const subscriptionEndpoint =
       options.subscriptionEndpoint ??
       (port === configuredPort
@@ -147,6 +166,7 @@ interface AppDependencies {
   log: Logger;
   secret: string;
   queueTimeoutMs: number;
+  cdsHooks: CdsHooks;
 }
 
 function createApp(deps: AppDependencies): express.Express {
@@ -180,9 +200,13 @@ function createApp(deps: AppDependencies): express.Express {
     })
   );
 
+  app.use(deps.cdsHooks.router);
+
   app.use((req: Request, res: Response) => {
     sendOutcome(res, notFound(`No route for ${req.method} ${req.path}.`));
   });
+
+  app.use(deps.cdsHooks.errorHandler);
 
   // express 5 forwards body-parser errors and rejected async handlers here. It recognises an error
   // handler by its four parameters, so `next` stays although it is unused.
@@ -221,6 +245,7 @@ async function listen(server: Server, port: number, host: string): Promise<numbe
 async function closeAll(
   server: Server,
   queue: Bull.Queue<AnalyzeResultJob>,
+  cdsHooks: CdsHooks,
   log: Logger,
   removeSubscription: () => Promise<void>
 ): Promise<void> {
@@ -254,6 +279,12 @@ async function closeAll(
 
   try {
     await queue.close();
+  } catch (err) {
+    failures.push(err);
+  }
+
+  try {
+    await cdsHooks.close();
   } catch (err) {
     failures.push(err);
   }
