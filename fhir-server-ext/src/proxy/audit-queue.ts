@@ -1,0 +1,133 @@
+/**
+ * Durable AuditEvent delivery: the proxy adds each AuditEvent to a bull queue in Redis before it sends
+ * the response, and a worker writes it to the FHIR server with `PUT AuditEvent/<id>`. The PUT with the
+ * AuditEvent's own id makes a retried job write the same resource again, not a second one.
+ */
+import type { AuditEvent, OperationOutcome } from '@medplum/fhirtypes';
+import type { Logger } from '@monitormed/common';
+import Bull from 'bull';
+import { withTimeout } from '../timeout-error.js';
+
+/** Queue of AuditEvents waiting to be written to the FHIR server. */
+export const AUDIT_QUEUE = 'monitormed-audit-event';
+
+/** Options of {@link createAuditQueue}. */
+export interface AuditQueueOptions {
+  redisUrl: string;
+  /** Bull key prefix in Redis. */
+  prefix: string;
+  fhirBaseUrl: string;
+  /** Time limit of one Redis call; a slower add fails the request, so nothing is sent unaudited. */
+  queueTimeoutMs: number;
+  /** Time limit of one write to the FHIR server. */
+  writeTimeoutMs: number;
+  /** Start the worker in this process; defaults to true. */
+  worker?: boolean;
+  log: Logger;
+}
+
+/** The audit queue of one fhir-server-ext. */
+export interface AuditQueue {
+  /**
+   * Adds an AuditEvent durably.
+   * @throws TimeoutError or a Redis error; the caller must not send the audited data then.
+   */
+  add(event: AuditEvent): Promise<void>;
+  /** The bull queue, for tests and metrics. */
+  queue: Bull.Queue<AuditEvent>;
+  /** Stops the worker and closes the Redis connections; safe to call twice. */
+  close(): Promise<void>;
+}
+
+/**
+ * Opens the audit queue and, unless disabled, starts its worker.
+ * Jobs retry 12 times with exponential backoff from 1 s (about 68 minutes in all), so an outage of the
+ * FHIR server shorter than that loses no AuditEvent. Failed jobs are kept in Redis for inspection.
+ */
+export function createAuditQueue(options: AuditQueueOptions): AuditQueue {
+  const queue = new Bull<AuditEvent>(AUDIT_QUEUE, options.redisUrl, { prefix: options.prefix });
+  const { log } = options;
+
+  if (options.worker !== false) {
+    void queue.process(2, async (job) => {
+      await writeAuditEvent(job.data, options);
+      log.info({ auditEventId: job.data.id, entities: job.data.entity?.length ?? 0 }, 'Wrote AuditEvent');
+    });
+    queue.on('failed', (job, err) => {
+      log.warn(
+        { err, auditEventId: job.data.id, attempt: job.attemptsMade },
+        'Writing an AuditEvent failed; bull retries it'
+      );
+    });
+  }
+
+  let closing: Promise<void> | undefined;
+  return {
+    queue,
+    async add(event) {
+      await withTimeout(
+        queue.add(event, {
+          jobId: event.id,
+          attempts: 12,
+          backoff: { type: 'exponential', delay: 1_000 },
+          removeOnComplete: { age: 24 * 3600 },
+          removeOnFail: false,
+        }),
+        options.queueTimeoutMs,
+        `Redis did not accept the AuditEvent within ${options.queueTimeoutMs} ms`
+      );
+    },
+    close() {
+      closing ??= queue.close();
+      return closing;
+    },
+  };
+}
+
+async function writeAuditEvent(event: AuditEvent, options: AuditQueueOptions): Promise<void> {
+  let response = await putAuditEvent(event, options);
+
+  // HAPI enforces referential integrity, so an AuditEvent naming a resource deleted since the read is
+  // rejected (HAPI-1096). The event is then written with each entity named by its URL as an identifier.
+  if (response.status >= 400 && response.status < 500) {
+    response = await putAuditEvent(withEntityIdentifiers(event, options.fhirBaseUrl), options);
+  }
+
+  if (!response.ok) {
+    // Only the issue codes are kept, because diagnostics may quote resource content into the log.
+    let codes = 'no OperationOutcome';
+    try {
+      const outcome = JSON.parse(await response.text()) as OperationOutcome;
+      codes = outcome.issue.map((issue) => issue.code).join(', ');
+    } catch {
+      // The body is not JSON, so the status alone is reported.
+    }
+    throw new Error(`PUT AuditEvent/${event.id ?? ''} returned HTTP ${response.status} (${codes}).`);
+  }
+}
+
+function putAuditEvent(event: AuditEvent, options: AuditQueueOptions): Promise<Response> {
+  return fetch(`${options.fhirBaseUrl}/AuditEvent/${event.id ?? ''}`, {
+    method: 'PUT',
+    headers: { 'content-type': 'application/fhir+json', accept: 'application/fhir+json' },
+    body: JSON.stringify(event),
+    signal: AbortSignal.timeout(options.writeTimeoutMs),
+  });
+}
+
+/** Replaces each entity reference with an identifier whose value is the resource's absolute URL (RFC 3986). */
+function withEntityIdentifiers(event: AuditEvent, fhirBaseUrl: string): AuditEvent {
+  return {
+    ...event,
+    entity: event.entity?.map((entity) => {
+      const reference = entity.what?.reference;
+      if (reference === undefined) {
+        return entity;
+      }
+      return {
+        ...entity,
+        what: { identifier: { system: 'urn:ietf:rfc:3986', value: `${fhirBaseUrl}/${reference}` } },
+      };
+    }),
+  };
+}
