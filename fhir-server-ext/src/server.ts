@@ -20,6 +20,9 @@ import { createCdsHooks, type CdsHooks } from './cds-hooks/service.js';
 import type { CdsHooksSettings } from './cds-hooks/settings.js';
 import { createHookRouter, HOOK_PATH, sendOutcome } from './hook-router.js';
 import { createHookMetrics } from './metrics.js';
+import type { SmartConfig } from './auth/smart-config.js';
+import { createFhirEndpoint, type FhirEndpoint } from './proxy/endpoint.js';
+import { FHIR_PATH } from './proxy/fhir-router.js';
 import { badRequest, notFound, serverError } from './outcomes.js';
 import { AI_OBSERVATION_CRITERIA, deleteOwnedSubscriptions, ensureSubscription } from './subscription.js';
 import { withTimeout } from './timeout-error.js';
@@ -53,6 +56,10 @@ export interface FhirServerExtOptions {
   queueTimeoutMs?: number;
   /** CDS Hooks settings; defaults to `loadCdsHooksSettings(config)`, which reads the CDS_* variables. */
   cdsHooksSettings?: CdsHooksSettings;
+  /** SMART settings of the FHIR endpoint; defaults to `loadSmartConfig()`, which reads the SMART_* variables. */
+  smart?: SmartConfig;
+  /** Run the AuditEvent worker in this process; defaults to true. */
+  auditWorker?: boolean;
   logger?: Logger;
 }
 
@@ -64,6 +71,8 @@ export interface FhirServerExt {
   subscriptionEndpoint: string;
   /** Id of the Subscription on the FHIR server, unless `skipSubscription` was set. */
   subscriptionId: string | undefined;
+  /** Public base URL of the SMART-secured FHIR endpoint, such as `http://127.0.0.1:8081/fhir`. */
+  fhirEndpointUrl: string;
   /** Stops the HTTP server and closes the queue; safe to call more than once. */
   close(): Promise<void>;
 }
@@ -97,13 +106,30 @@ export async function startFhirServerExt(options: FhirServerExtOptions = {}): Pr
     defaultBaseUrl: () => serverBaseUrl,
     ...(options.cdsHooksSettings === undefined ? {} : { settings: options.cdsHooksSettings }),
   });
-  const app = createApp({ queue, metrics, log, secret: config.subscriptionSecret, queueTimeoutMs, cdsHooks });
+  const fhirEndpoint = createFhirEndpoint({
+    config,
+    serverBaseUrl: () => serverBaseUrl,
+    queuePrefix: options.queuePrefix ?? 'bull',
+    queueTimeoutMs,
+    log,
+    ...(options.smart === undefined ? {} : { smart: options.smart }),
+    ...(options.auditWorker === undefined ? {} : { auditWorker: options.auditWorker }),
+  });
+  const app = createApp({
+    queue,
+    metrics,
+    log,
+    secret: config.subscriptionSecret,
+    queueTimeoutMs,
+    cdsHooks,
+    fhirEndpoint,
+  });
   const server = createServer(app);
 
   let closing: Promise<void> | undefined;
   let subscriptionCreated = false;
   const close = (): Promise<void> => {
-    closing ??= closeAll(server, queue, cdsHooks, log, async () => {
+    closing ??= closeAll(server, queue, cdsHooks, fhirEndpoint, log, async () => {
       if (options.removeSubscriptionOnClose === true && subscriptionCreated) {
         const count = await deleteOwnedSubscriptions(fhirClient, owner);
         log.info({ count }, 'Deleted the Subscription of this instance');
@@ -151,7 +177,13 @@ export async function startFhirServerExt(options: FhirServerExtOptions = {}): Pr
       subscriptionId = subscription.id;
     }
 
-    return { port, subscriptionEndpoint, subscriptionId, close };
+    return {
+      port,
+      subscriptionEndpoint,
+      subscriptionId,
+      fhirEndpointUrl: fhirEndpoint.publicBaseUrl(),
+      close,
+    };
   } catch (err) {
     await close().catch((closeError: unknown) => {
       log.error({ err: closeError }, 'Cleanup after a failed start failed');
@@ -167,6 +199,7 @@ interface AppDependencies {
   secret: string;
   queueTimeoutMs: number;
   cdsHooks: CdsHooks;
+  fhirEndpoint: FhirEndpoint;
 }
 
 function createApp(deps: AppDependencies): express.Express {
@@ -201,6 +234,7 @@ function createApp(deps: AppDependencies): express.Express {
   );
 
   app.use(deps.cdsHooks.router);
+  app.use(FHIR_PATH, deps.fhirEndpoint.router);
 
   app.use((req: Request, res: Response) => {
     sendOutcome(res, notFound(`No route for ${req.method} ${req.path}.`));
@@ -246,6 +280,7 @@ async function closeAll(
   server: Server,
   queue: Bull.Queue<AnalyzeResultJob>,
   cdsHooks: CdsHooks,
+  fhirEndpoint: FhirEndpoint,
   log: Logger,
   removeSubscription: () => Promise<void>
 ): Promise<void> {
@@ -285,6 +320,12 @@ async function closeAll(
 
   try {
     await cdsHooks.close();
+  } catch (err) {
+    failures.push(err);
+  }
+
+  try {
+    await fhirEndpoint.close();
   } catch (err) {
     failures.push(err);
   }
