@@ -110,7 +110,7 @@ export function createClientVerifier(
           clockTolerance: settings.clockToleranceSeconds,
         }));
       } catch (err) {
-        throw describeVerificationError(err, audiences[0] ?? '', jwksUrl);
+        throw describeVerificationError(err, audiences[0] ?? '', jwksUrl, settings.jwtMaxAgeSeconds);
       }
 
       const jti = payload.jti ?? '';
@@ -194,7 +194,16 @@ function chooseJwksUrl(client: TrustedCdsClient, jku: string | undefined): strin
   return normalized;
 }
 
-function describeVerificationError(err: unknown, endpointUrl: string, jwksUrl: string): ClientAuthError {
+function describeVerificationError(
+  err: unknown,
+  endpointUrl: string,
+  jwksUrl: string,
+  maxTokenAgeSeconds: number
+): ClientAuthError {
+  // jose reports an iat older than maxTokenAge as JWTExpired too, with claim "iat".
+  if (err instanceof errors.JWTExpired && err.claim === 'iat') {
+    return new ClientAuthError(`JWT "iat" is older than the maximum token age of ${maxTokenAgeSeconds} s.`);
+  }
   if (err instanceof errors.JWTExpired) {
     return new ClientAuthError('JWT expired: its "exp" is in the past.');
   }
