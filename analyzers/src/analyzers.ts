@@ -16,6 +16,8 @@ import {
 import Bull from 'bull';
 import { loadAnalyzerSettings, type AnalyzerSettings } from './settings.js';
 import { ResultsStore } from './store/results-store.js';
+import { SurrogateStore } from './surrogate/store.js';
+import { SurrogateUncertainty } from './uncertainty/surrogate-uncertainty.js';
 import { processAnalyzeJob } from './workers/analyze-result.js';
 import type { WorkerContext } from './workers/context.js';
 import { processDriftJob, rescheduleIfChanged, type DriftOutcome } from './workers/evaluate-drift.js';
@@ -60,11 +62,16 @@ export async function startAnalyzers(options: AnalyzersOptions = {}): Promise<An
   const analyzeQueue = new Bull<AnalyzeResultJob>(ANALYZE_QUEUE, config.redisUrl, { prefix });
   const driftQueue = new Bull<EvaluateDriftJob>(DRIFT_QUEUE, config.redisUrl, { prefix });
 
+  const fhir = createFhirClient(config);
+  const surrogates = new SurrogateStore(mongo.db);
+  const uncertainty = new SurrogateUncertainty(fhir, surrogates, log, { samples: settings.mcDropoutSamples });
+
   let closing: Promise<void> | undefined;
   const close = (): Promise<void> => {
     closing ??= closeAll(log, [
       ['analyze queue', () => analyzeQueue.close()],
       ['drift queue', () => driftQueue.close()],
+      ['surrogate sessions', () => uncertainty.close()],
       ['MongoDB', () => mongo.client.close()],
     ]);
     return closing;
@@ -76,8 +83,9 @@ export async function startAnalyzers(options: AnalyzersOptions = {}): Promise<An
 
     const store = new ResultsStore(mongo.db);
     await store.ensureIndexes();
+    await surrogates.ensureIndexes();
 
-    const context: WorkerContext = { fhir: createFhirClient(config), store, driftQueue, settings, log };
+    const context: WorkerContext = { fhir, store, driftQueue, settings, log, uncertainty };
     void analyzeQueue.process(settings.analyzeConcurrency, (job) => processAnalyzeJob(context, job));
     void driftQueue.process(settings.driftConcurrency, (job) => processDriftJob(context, job));
     driftQueue.on('completed', (job: Bull.Job<EvaluateDriftJob>, outcomes: DriftOutcome[]) => {

@@ -16,6 +16,8 @@ export interface AnalyzerSettings {
   analyzeConcurrency: number;
   /** Drift evaluations processed in parallel (DRIFT_CONCURRENCY). */
   driftConcurrency: number;
+  /** MC dropout passes per result when the model has an active surrogate (MC_DROPOUT_SAMPLES). */
+  mcDropoutSamples: number;
 }
 
 type Env = Record<string, string | undefined>;
@@ -97,6 +99,13 @@ export function loadAnalyzerSettings(env: Env = process.env): AnalyzerSettings {
       2,
       isPositiveInteger,
       'a whole number of jobs, at least 1'
+    ),
+    mcDropoutSamples: readNumber(
+      env,
+      'MC_DROPOUT_SAMPLES',
+      30,
+      (v) => Number.isInteger(v) && v >= 2 && v <= 1000,
+      'a whole number of passes from 2 to 1000'
     ),
   };
 }

@@ -4,6 +4,7 @@
  */
 import type { Extension } from '@medplum/fhirtypes';
 import { DRIFT_EXTENSION, UNCERTAINTY_EXTENSION } from '@monitormed/common';
+import type { McUncertainty } from '../uncertainty/surrogate-uncertainty.js';
 
 /** Version written into `analyzerVersion`; a result analysed by another version is analysed again. */
 export const ANALYZER_VERSION = 'monitormed-analyzers/0.1.0';
@@ -21,19 +22,32 @@ export interface DriftStatus {
 }
 
 /**
- * Builds UNCERTAINTY_EXTENSION: method `entropy`, the entropy in bits, and the analyzer version.
- * @param entropyBits - Binary predictive entropy of the score.
+ * Builds UNCERTAINTY_EXTENSION: the method, the entropy in bits of the reported probability, and the
+ * analyzer version. With an MC dropout estimate the method is `mc-dropout`, and the extension adds the
+ * sample count T, the surrogate version, and the surrogate's mean, standard deviation, predictive entropy
+ * and mutual information.
+ * @param entropyBits - Binary predictive entropy of the score; `value` is this for every method, so a
+ *   re-delivered result is recognised as analysed although MC dropout samples differ on every run.
+ * @param mc - The MC dropout estimate, when the model has an active surrogate.
  * @returns The complex extension.
  */
-export function buildUncertaintyExtension(entropyBits: number): Extension {
-  return {
-    url: UNCERTAINTY_EXTENSION,
-    extension: [
-      { url: 'method', valueCode: 'entropy' },
-      { url: 'value', valueDecimal: entropyBits },
-      { url: 'analyzerVersion', valueString: ANALYZER_VERSION },
-    ],
-  };
+export function buildUncertaintyExtension(entropyBits: number, mc?: McUncertainty): Extension {
+  const parts: Extension[] = [
+    { url: 'method', valueCode: mc === undefined ? 'entropy' : 'mc-dropout' },
+    { url: 'value', valueDecimal: entropyBits },
+    { url: 'analyzerVersion', valueString: ANALYZER_VERSION },
+  ];
+  if (mc !== undefined) {
+    parts.push(
+      { url: 'samples', valueInteger: mc.samples },
+      { url: 'surrogateVersion', valueString: String(mc.surrogateVersion) },
+      { url: 'mean', valueDecimal: mc.mean },
+      { url: 'std', valueDecimal: mc.std },
+      { url: 'predictiveEntropy', valueDecimal: mc.predictiveEntropyBits },
+      { url: 'mutualInformation', valueDecimal: mc.mutualInformationBits }
+    );
+  }
+  return { url: UNCERTAINTY_EXTENSION, extension: parts };
 }
 
 /**

@@ -22,6 +22,18 @@ export interface AiResultDocument {
   entropy?: number;
   /** |2p − 1|. */
   margin?: number;
+  /** `mc-dropout` when the mc* fields are set, else `entropy`. */
+  uncertaintyMethod?: 'entropy' | 'mc-dropout';
+  /** MC dropout on the surrogate: mean and standard deviation of the T pass probabilities. */
+  mcMean?: number;
+  mcStd?: number;
+  /** MC dropout predictive entropy of the mean, in bits. */
+  mcPredictiveEntropy?: number;
+  /** MC dropout mutual information (BALD), in bits. */
+  mcMutualInformation?: number;
+  /** MC dropout passes T. */
+  mcSamples?: number;
+  surrogateVersion?: number;
   patientId?: string;
   /** Observation.effectiveDateTime. */
   effective?: Date;

@@ -35,10 +35,21 @@ export interface SurrogateFeatureSpec {
  */
 export const DEFAULT_LOOKBACK_HOURS = 72;
 
+/** Feature specs registered at run time, by model id; see {@link registerFeatureSpec}. */
+const registeredSpecs = new Map<string, SurrogateFeatureSpec>();
+
+/**
+ * Registers the inputs of another model, so that surrogates can be trained and used for it.
+ * @param spec - The model's inputs; replaces an earlier registration of the same model id.
+ */
+export function registerFeatureSpec(spec: SurrogateFeatureSpec): void {
+  registeredSpecs.set(spec.modelId, spec);
+}
+
 /**
  * Returns the feature spec of a monitored model, or undefined when MonitorMed cannot gather its inputs.
  * The demo sepsis model reads the LOINC codes that the scenario simulator scores (SEPSIS_INPUTS), so the
- * surrogate sees what the model saw.
+ * surrogate sees what the model saw. Other models need {@link registerFeatureSpec}.
  * @param modelId - Model id, such as `sepsis-risk`.
  * @param lookbackHours - Overrides {@link DEFAULT_LOOKBACK_HOURS}.
  * @returns The spec, or undefined for a model without known inputs (such as the imaging model).
@@ -47,6 +58,10 @@ export function featureSpecFor(
   modelId: string,
   lookbackHours = DEFAULT_LOOKBACK_HOURS
 ): SurrogateFeatureSpec | undefined {
+  const registered = registeredSpecs.get(modelId);
+  if (registered !== undefined) {
+    return { ...registered, lookbackHours };
+  }
   if (modelId !== SEPSIS_MODEL_ID) {
     return undefined;
   }

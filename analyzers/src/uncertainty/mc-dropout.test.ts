@@ -69,7 +69,7 @@ void describe('MC dropout on ONNX Runtime', () => {
   void it('ONNX Dropout is removed by optimization', async () => {
     // onnxruntime-node 1.30.0 drops Dropout nodes from level 'basic' on, even with training_mode = true.
     // This is why the export builds its masks from RandomUniformLike; if ONNX Runtime changes that,
-    // says so.
+    // this test fails.
     const unoptimized = await passesAt(buildModel(0.3), 'onnx-dropout', 'disabled');
     assert.ok(new Set(unoptimized).size > 1);
     const optimized = await passesAt(buildModel(0.3), 'onnx-dropout', 'all');

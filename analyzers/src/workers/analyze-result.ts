@@ -24,6 +24,7 @@ import { createFlagIfAbsent, readObservation, updateObservationWithRetry } from 
 import { InvalidResultError } from '../invalid-result-error.js';
 import { binaryEntropyBits, decisionMargin, isProbability } from '../stats/entropy.js';
 import { METRICS } from '../store/documents.js';
+import type { McUncertainty } from '../uncertainty/surrogate-uncertainty.js';
 import type { WorkerContext } from './context.js';
 import { resolveResultModel } from './model-resolution.js';
 import { windowOf } from './windows.js';
@@ -115,6 +116,7 @@ async function analyzeResult(context: WorkerContext, job: AnalyzeResultJob): Pro
   const effective = observation.effectiveDateTime;
   const window = windowOf(observationId, effective);
   const patientId = patientIdOf(observation);
+  const mc = await estimateMcUncertainty(context, model.modelId, observationId, patientId, effective);
 
   await store.upsertResult({
     observationId,
@@ -127,6 +129,17 @@ async function analyzeResult(context: WorkerContext, job: AnalyzeResultJob): Pro
     score,
     entropy: entropyBits,
     margin: decisionMargin(score),
+    uncertaintyMethod: mc === undefined ? 'entropy' : 'mc-dropout',
+    ...(mc === undefined
+      ? {}
+      : {
+          mcMean: mc.mean,
+          mcStd: mc.std,
+          mcPredictiveEntropy: mc.predictiveEntropyBits,
+          mcMutualInformation: mc.mutualInformationBits,
+          mcSamples: mc.samples,
+          surrogateVersion: mc.surrogateVersion,
+        }),
     patientId,
     effective: new Date(effective ?? ''),
     analyzedAt: new Date(),
@@ -153,7 +166,7 @@ async function analyzeResult(context: WorkerContext, job: AnalyzeResultJob): Pro
     METRICS.outputDriftKs,
     window
   );
-  const uncertaintyExtension = buildUncertaintyExtension(entropyBits);
+  const uncertaintyExtension = buildUncertaintyExtension(entropyBits, mc);
   const driftExtension =
     driftMetric?.status !== undefined &&
     driftMetric.status !== 'reference' &&
@@ -182,8 +195,36 @@ async function analyzeResult(context: WorkerContext, job: AnalyzeResultJob): Pro
     return { ...current, extension } satisfies Observation;
   });
 
-  log.info({ observationId, window, flagged, update: outcome }, 'Analysed AI result');
+  log.info(
+    { observationId, window, flagged, method: mc === undefined ? 'entropy' : 'mc-dropout', update: outcome },
+    'Analysed AI result'
+  );
   return { observationId, outcome: 'analyzed', window, entropyBits, flagged };
+}
+
+/**
+ * Runs MC dropout on the model's active surrogate. A failure (FHIR search, ONNX Runtime) falls back to the
+ * reported probability's entropy rather than failing the result, and is logged.
+ */
+async function estimateMcUncertainty(
+  context: WorkerContext,
+  modelId: string,
+  observationId: string,
+  patientId: string | undefined,
+  effective: string | undefined
+): Promise<McUncertainty | undefined> {
+  if (context.uncertainty === undefined || patientId === undefined || effective === undefined) {
+    return undefined;
+  }
+  try {
+    return await context.uncertainty.estimate(modelId, patientId, effective);
+  } catch (err) {
+    context.log.warn(
+      { observationId, modelId, err },
+      'MC dropout failed; using the entropy of the reported probability'
+    );
+    return undefined;
+  }
 }
 
 /**

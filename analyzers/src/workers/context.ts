@@ -2,6 +2,7 @@ import type { EvaluateDriftJob, FhirClient, Logger } from '@monitormed/common';
 import type Bull from 'bull';
 import type { AnalyzerSettings } from '../settings.js';
 import type { ResultsStore } from '../store/results-store.js';
+import type { SurrogateUncertainty } from '../uncertainty/surrogate-uncertainty.js';
 
 /** Shared dependencies of the job processors: peers, the drift queue, settings and the logger. */
 export interface WorkerContext {
@@ -10,4 +11,6 @@ export interface WorkerContext {
   driftQueue: Bull.Queue<EvaluateDriftJob>;
   settings: AnalyzerSettings;
   log: Logger;
+  /** MC dropout on the models' active surrogates; without it, uncertainty is the reported probability's entropy. */
+  uncertainty?: SurrogateUncertainty;
 }

@@ -1,0 +1,136 @@
+/**
+ * MC dropout uncertainty of one AI result in the worker: gathers the result's inputs over FHIR and runs the
+ * model's active surrogate. Loaded surrogates are cached per model and re-checked against MongoDB.
+ */
+import type { FhirClient, Logger } from '@monitormed/common';
+import { encodeFeatures, featureNames, featureSpecFor } from '../surrogate/features.js';
+import { gatherInputs } from '../surrogate/pairs.js';
+import { surrogateBytes, type SurrogateStore } from '../surrogate/store.js';
+import { McDropoutScorer, type McDropoutEstimate } from './mc-dropout.js';
+
+/** An MC dropout estimate with the surrogate version that produced it. */
+export interface McUncertainty extends McDropoutEstimate {
+  surrogateVersion: number;
+}
+
+/** Options of {@link SurrogateUncertainty}. */
+export interface SurrogateUncertaintyOptions {
+  /** Passes per result, T. */
+  samples: number;
+  /** How long a loaded surrogate is used before MongoDB is asked again for the active version; defaults to 60 000 ms. */
+  refreshMs?: number;
+}
+
+/** A model's loaded surrogate; without `scorer` the model had no usable active surrogate when checked. */
+interface CachedScorer {
+  checkedAtMs: number;
+  version?: number;
+  scorer?: McDropoutScorer;
+  /** Lookback the surrogate was trained with, in hours. */
+  lookbackHours?: number;
+}
+
+/** Estimates MC dropout uncertainty for results of models that have an active surrogate. */
+export class SurrogateUncertainty {
+  private readonly cache = new Map<string, Promise<CachedScorer>>();
+  private closing: Promise<void> | undefined;
+
+  constructor(
+    private readonly fhir: FhirClient,
+    private readonly store: SurrogateStore,
+    private readonly log: Logger,
+    private readonly options: SurrogateUncertaintyOptions
+  ) {}
+
+  /**
+   * Estimates the MC dropout uncertainty of one result.
+   * @param modelId - The result's model.
+   * @param patientId - The result's subject.
+   * @param effective - The result's effectiveDateTime.
+   * @returns The estimate, or undefined when the model has no known inputs or no active surrogate, or the
+   *   patient has no input value in the lookback (the caller then uses the reported probability's entropy).
+   */
+  async estimate(modelId: string, patientId: string, effective: string): Promise<McUncertainty | undefined> {
+    const { scorer, version, lookbackHours } = await this.activeScorer(modelId);
+    if (scorer === undefined || version === undefined) {
+      return undefined;
+    }
+    const spec = featureSpecFor(modelId, lookbackHours);
+    if (spec === undefined) {
+      return undefined;
+    }
+
+    const values = await gatherInputs(this.fhir, spec, patientId, Date.parse(effective));
+    if (Object.keys(values).length === 0) {
+      return undefined;
+    }
+    const [estimate] = await scorer.estimate([encodeFeatures(spec, values)], this.options.samples);
+    return estimate === undefined ? undefined : { ...estimate, surrogateVersion: version };
+  }
+
+  private async activeScorer(modelId: string): Promise<CachedScorer> {
+    if (this.closing !== undefined) {
+      throw new Error('The surrogate uncertainty estimator was closed.');
+    }
+    const refreshMs = this.options.refreshMs ?? 60_000;
+    const cached = this.cache.get(modelId);
+    const entry = cached === undefined ? undefined : await cached;
+    if (entry !== undefined && Date.now() - entry.checkedAtMs < refreshMs) {
+      return entry;
+    }
+
+    // Concurrent jobs of one model share one load.
+    const loading = this.load(modelId, entry);
+    this.cache.set(modelId, loading);
+    try {
+      return await loading;
+    } catch (err) {
+      this.cache.delete(modelId);
+      throw err;
+    }
+  }
+
+  private async load(modelId: string, previous: CachedScorer | undefined): Promise<CachedScorer> {
+    const spec = featureSpecFor(modelId);
+    const document = spec === undefined ? undefined : await this.store.findActive(modelId);
+    if (document?.version === previous?.version && previous !== undefined) {
+      return { ...previous, checkedAtMs: Date.now() };
+    }
+    await previous?.scorer?.close();
+
+    if (spec === undefined || document === undefined) {
+      return { checkedAtMs: Date.now() };
+    }
+    const expected = featureNames(spec);
+    if (JSON.stringify(document.featureNames) !== JSON.stringify(expected)) {
+      this.log.warn(
+        { modelId, surrogateVersion: document.version },
+        'Active surrogate has other features than the model spec; retrain it. Using entropy instead.'
+      );
+      return { checkedAtMs: Date.now() };
+    }
+
+    const scorer = await McDropoutScorer.create(surrogateBytes(document), expected.length);
+    this.log.info({ modelId, surrogateVersion: document.version }, 'Loaded surrogate for MC dropout');
+    return {
+      checkedAtMs: Date.now(),
+      version: document.version,
+      scorer,
+      lookbackHours: document.lookbackHours,
+    };
+  }
+
+  /** Releases every loaded surrogate session; safe to call twice. */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      const entries = await Promise.allSettled(this.cache.values());
+      this.cache.clear();
+      for (const entry of entries) {
+        if (entry.status === 'fulfilled') {
+          await entry.value.scorer?.close();
+        }
+      }
+    })();
+    return this.closing;
+  }
+}
