@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { AIAST_SEARCH, connectMongo, readOverrideRates } from '@monitormed/common';
-import type { FhirServerExt } from '../server.js';
+import { startFhirServerExt, type FhirServerExt } from '../server.js';
 import { AI_FLAGS_SERVICE_ID, PREFETCH_TEMPLATES, expandTemplate } from './service-definition.js';
 import {
   createCdsFixture,
@@ -173,6 +173,15 @@ void describe('CDS Hooks service', () => {
     assertFlaggedCards(cards, data);
   });
 
+  void it('flagged results outside prefetch are read', async () => {
+    const data = requireFixture();
+    // The Flags are prefetched but their results are not, so the service reads them by id.
+    const prefetch = await prefetchFor(data.flaggedPatientId);
+    const body = hookRequest(data.flaggedPatientId, { prefetch: { ...prefetch, aiResults: null } });
+    const cards = await cardsOf(await post(`/${AI_FLAGS_SERVICE_ID}`, body));
+    assertFlaggedCards(cards, data);
+  });
+
   void it('clean patient gets no cards', async () => {
     const data = requireFixture();
     const fetched = await cardsOf(await post(`/${AI_FLAGS_SERVICE_ID}`, hookRequest(data.cleanPatientId)));
@@ -313,6 +322,20 @@ void describe('CDS Hooks service', () => {
     } finally {
       await mongo.client.close();
     }
+  });
+
+  void it('start fails clearly when MongoDB is down', async () => {
+    // Port 9 (discard) is closed on loopback, so the connection is refused.
+    const offline = { ...config, mongoUrl: 'mongodb://127.0.0.1:9' };
+    await assert.rejects(
+      startFhirServerExt({
+        config: offline,
+        port: 0,
+        skipSubscription: true,
+        queuePrefix: `mmtest-cds-${runId}`,
+      }),
+      /MongoDB at mongodb:\/\/127\.0\.0\.1:9 is not reachable/
+    );
   });
 
   void it('invalid feedback is rejected', async () => {
