@@ -10,3 +10,14 @@ export {
 } from './subscription.js';
 export { SubscriptionSetupError } from './subscription-setup-error.js';
 export { TimeoutError } from './timeout-error.js';
+export {
+  AI_FLAGS_SERVICE,
+  AI_FLAGS_SERVICE_ID,
+  OVERRIDE_REASONS,
+  PREFETCH_TEMPLATES,
+} from './cds-hooks/service-definition.js';
+export { INDICATOR_BY_FLAG_CODE, indicatorFor } from './cds-hooks/cards.js';
+export { loadCdsHooksSettings, type CdsHooksSettings, type TrustedCdsClient } from './cds-hooks/settings.js';
+export { ClientAuthError } from './cds-hooks/client-auth-error.js';
+export { PatientDataError } from './cds-hooks/patient-data-error.js';
+export type { CdsCard, CdsFeedback, CdsServiceDefinition } from './cds-hooks/types.js';
