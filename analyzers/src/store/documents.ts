@@ -46,6 +46,10 @@ export const METRICS = {
   outputDriftKs: 'output-drift-ks',
   outputPsi: 'output-psi',
   uncertaintyEntropyMean: 'uncertainty-entropy-mean',
+  /** KS of the window's result entropies against the reference's (uncertainty drift). */
+  uncertaintyDriftKs: 'uncertainty-drift-ks',
+  /** KS of the window's MC dropout mutual information against the reference's. */
+  mcUncertaintyDriftKs: 'mc-uncertainty-drift-ks',
 } as const;
 
 /** One of {@link METRICS}. */

@@ -15,6 +15,8 @@ export interface WindowResult {
   score: number;
   entropy: number;
   effective?: Date;
+  /** MC dropout mutual information in bits, when the result was analysed with a surrogate. */
+  mcMutualInformation?: number;
 }
 
 /** Typed access to the analyzers' collections. */
@@ -86,7 +88,17 @@ export class ResultsStore {
     const documents = await this.results
       .find(
         { modelId, modelVersion, window: { $in: [...windows] }, status: 'analyzed' },
-        { projection: { _id: 0, observationId: 1, patientId: 1, score: 1, entropy: 1, effective: 1 } }
+        {
+          projection: {
+            _id: 0,
+            observationId: 1,
+            patientId: 1,
+            score: 1,
+            entropy: 1,
+            effective: 1,
+            mcMutualInformation: 1,
+          },
+        }
       )
       .toArray();
 
@@ -99,6 +111,9 @@ export class ResultsStore {
           score: document.score,
           entropy: document.entropy,
           effective: document.effective,
+          ...(typeof document.mcMutualInformation === 'number'
+            ? { mcMutualInformation: document.mcMutualInformation }
+            : {}),
         });
       }
     }

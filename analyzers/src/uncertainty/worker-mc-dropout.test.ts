@@ -16,7 +16,7 @@ import { startFhirServerExt, type FhirServerExt } from '@monitormed/fhir-server-
 import { startAnalyzers, type Analyzers } from '../analyzers.js';
 import { readUncertainty } from '../fhir/extensions.js';
 import { binaryEntropyBits } from '../stats/entropy.js';
-import type { AiResultDocument } from '../store/documents.js';
+import type { AiResultDocument, MetricDocument } from '../store/documents.js';
 import {
   featureNames,
   featureSpecFor,
@@ -102,7 +102,8 @@ void describe('worker MC dropout uncertainty', () => {
     analyzers = await startAnalyzers({
       config: run.config,
       queuePrefix: run.queuePrefix,
-      settings: { driftDebounceMs: 200 },
+      // One reference window, so the second day is tested for drift.
+      settings: { driftDebounceMs: 200, driftReferenceWindows: 1, driftMinWindowN: 2 },
     });
   });
 
@@ -173,5 +174,48 @@ void describe('worker MC dropout uncertainty', () => {
       .findOne({ observationId: created.id });
     assert.equal(document?.uncertaintyMethod, 'entropy');
     assert.equal(document.mcMean, undefined);
+  });
+
+  void it('tested window gets uncertainty drift metrics', async () => {
+    const patientId = await createTestPatient(run);
+    await run.fhir.create({
+      resourceType: 'Observation',
+      body: {
+        resourceType: 'Observation',
+        status: 'final',
+        code: { coding: [{ system: 'http://loinc.org', code: '2524-7' }] },
+        subject: { reference: `Patient/${patientId}` },
+        effectiveDateTime: '2025-04-02T06:00:00Z',
+        valueQuantity: { value: 3.1 },
+      },
+    });
+    for (const [score, hour] of [
+      [0.6, '07'],
+      [0.75, '08'],
+    ] as const) {
+      await createAiObservation(run, { deviceId, patientId, score, effective: `2025-04-02T${hour}:00:00Z` });
+    }
+
+    const metrics = mongo?.db.collection<MetricDocument>(COLLECTIONS.metrics);
+    const information = await waitFor('mc-uncertainty-drift-ks metric with both results', async () => {
+      const found = await metrics?.findOne({
+        modelId: spec.modelId,
+        metric: 'mc-uncertainty-drift-ks',
+        window: '2025-04-02',
+      });
+      return found?.n === 2 ? found : undefined;
+    });
+    assert.equal(information.referenceN, 1);
+    assert.deepEqual(information.referenceWindows, ['2025-04-01']);
+    assert.ok(typeof information.value === 'number' && information.value >= 0 && information.value <= 1);
+    assert.equal(information.status, 'no-drift');
+
+    const entropy = await metrics?.findOne({
+      modelId: spec.modelId,
+      metric: 'uncertainty-drift-ks',
+      window: '2025-04-02',
+    });
+    assert.equal(entropy?.n, 2);
+    assert.equal(entropy.referenceN, 2);
   });
 });

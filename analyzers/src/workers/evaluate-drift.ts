@@ -22,6 +22,7 @@ import { ksTwoSample } from '../stats/ks.js';
 import { populationStabilityIndex } from '../stats/psi.js';
 import { METRICS, type DriftWindowStatus } from '../store/documents.js';
 import type { WindowResult } from '../store/results-store.js';
+import { recordUncertaintyDrift } from '../uncertainty/uncertainty-drift-metrics.js';
 import { scheduleDriftEvaluation } from './analyze-result.js';
 import type { WorkerContext } from './context.js';
 
@@ -201,6 +202,11 @@ async function evaluateWindow(
     metric: METRICS.outputPsi,
     value: psi.value,
     bins: psi.binEdges.length - 1,
+  });
+  await recordUncertaintyDrift(store, base, current, referenceResults, {
+    pThreshold: settings.driftPThreshold,
+    minN: settings.driftMinWindowN,
+    referenceWindows,
   });
 
   const driftStatus: DriftStatus = {
