@@ -79,7 +79,7 @@ export class McDropoutScorer {
    * @param rows - Raw feature rows, each of {@link featureCount} values.
    * @param samples - Passes per row, T.
    * @returns The T probabilities of every row.
-   * @throws RangeError on a row of the wrong length or a non-finite value, or a T below 2.
+   * @throws RangeError on a row of the wrong length or a non-finite value, or a T below 1.
    */
   async samplePasses(
     rows: readonly (readonly number[])[],
@@ -88,10 +88,8 @@ export class McDropoutScorer {
     if (this.released) {
       throw new Error('The MC dropout scorer was closed; create a new one.');
     }
-    if (!Number.isInteger(samples) || samples < 2) {
-      throw new RangeError(
-        `Invalid MC dropout sample count ${String(samples)}: expected a whole number of at least 2.`
-      );
+    if (!Number.isInteger(samples) || samples < 1) {
+      throw new RangeError(`Invalid pass count ${String(samples)}: expected a whole number of at least 1.`);
     }
     if (rows.length === 0) {
       return [];
@@ -132,11 +130,17 @@ export class McDropoutScorer {
    * @param rows - Raw feature rows.
    * @param samples - Passes per row, T.
    * @returns One estimate per row, in order.
+   * @throws RangeError as {@link samplePasses} does, or when T is below 2, which has no spread to measure.
    */
   async estimate(
     rows: readonly (readonly number[])[],
     samples = DEFAULT_MC_SAMPLES
   ): Promise<McDropoutEstimate[]> {
+    if (!Number.isInteger(samples) || samples < 2) {
+      throw new RangeError(
+        `Invalid MC dropout sample count ${String(samples)}: expected a whole number of at least 2.`
+      );
+    }
     const passes = await this.samplePasses(rows, samples);
     return passes.map((probabilities) => summarizePasses(probabilities));
   }
