@@ -16,7 +16,11 @@ export interface OverrideRateDocument {
   day: string;
   accepted: number;
   overridden: number;
-  /** Keys `{card uuid}|{outcome}` already counted, so a repeated feedback is not counted twice. */
+  /**
+   * Keys `{card uuid}|{outcome}` already counted, so a repeated feedback is not counted twice.
+   * NOTE: the 16 MB document limit caps this at roughly 250 000 items per model and day (an estimate
+   * from about 60 bytes per key).
+   */
   countedFeedback: string[];
   updatedAt: Date;
 }
@@ -27,11 +31,11 @@ export interface OverrideRate {
   day: string;
   accepted: number;
   overridden: number;
-  /** overridden / (accepted + overridden); undefined when neither was recorded. */
+  /** overridden / (accepted + overridden), or undefined when neither was recorded. */
   overrideRate: number | undefined;
 }
 
-/** Filter of {@link readOverrideRates}; days are inclusive `YYYY-MM-DD` UTC days. */
+/** Filter of {@link readOverrideRates}. Days are inclusive `YYYY-MM-DD` UTC days. */
 export interface OverrideRateQuery {
   modelId?: string;
   fromDay?: string;

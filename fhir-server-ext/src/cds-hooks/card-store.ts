@@ -72,8 +72,9 @@ export async function findCardRecords(db: Db, uuids: readonly string[]): Promise
  * Stores feedback and counts each new card outcome once in its model's rollup of the outcome's UTC day.
  *
  * The feedback document is upserted first. Then the rollup is incremented only if its `countedFeedback`
- * does not yet contain the `{card}|{outcome}` key, in one single-document update. So a retry after a crash
- * between the two steps counts the item exactly once, and so do two instances receiving it at once.
+ * does not yet contain the `{card}|{outcome}` key, in one atomic single-document update. A retry after a
+ * crash between the two steps finds the key missing and counts the item then. Concurrent copies of one
+ * item count once, because only one update can add the key.
  * @param db - The MonitorMed database.
  * @param documents - Validated feedback, attributed to cards.
  */

@@ -29,7 +29,7 @@ export const INDICATOR_BY_FLAG_CODE: Readonly<Record<string, CdsIndicator>> = {
 /** CDS Hooks limit: the summary has fewer than 140 characters. */
 export const MAX_SUMMARY_LENGTH = 139;
 
-/** What a card was about, stored when it is issued so that feedback can be attributed. */
+/** Attribution record of an issued card: the Observation, Flags and model it is about. */
 export interface CardRecord {
   /** The card's uuid. */
   _id: string;
@@ -266,7 +266,7 @@ function resultLines(observation: Observation): string[] {
   const entropy = subExtension(observation, UNCERTAINTY_EXTENSION, 'value');
   const drift = subExtension(observation, DRIFT_EXTENSION, 'detected');
 
-  const call = interpretation === 'POS' ? 'positive' : interpretation === 'NEG' ? 'negative' : interpretation;
+  const call = describeInterpretation(interpretation);
   const result = [
     value === undefined ? 'no value' : `probability ${value.toFixed(3)}`,
     call === undefined ? '' : ` (${call})`,
@@ -296,6 +296,16 @@ function resultLines(observation: Observation): string[] {
     );
   }
   return lines.map((line, index) => (index < lines.length - 1 ? `${line}  ` : line));
+}
+
+function describeInterpretation(code: string | undefined): string | undefined {
+  if (code === 'POS') {
+    return 'positive';
+  }
+  if (code === 'NEG') {
+    return 'negative';
+  }
+  return code;
 }
 
 function formatNumber(value: string | number | boolean | undefined): string {

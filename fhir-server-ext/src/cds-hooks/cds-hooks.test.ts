@@ -324,6 +324,40 @@ void describe('CDS Hooks service', () => {
     }
   });
 
+  void it('concurrent duplicate feedback counts once', async () => {
+    const data = requireFixture();
+    const cards = await cardsOf(await post(`/${AI_FLAGS_SERVICE_ID}`, hookRequest(data.flaggedPatientId)));
+    const card = defined(cards[0], 'first card');
+    const body = {
+      feedback: [{ card: card.uuid, outcome: 'overridden', outcomeTimestamp: '2026-12-02T09:00:00Z' }],
+    };
+
+    const responses = await Promise.all(
+      [1, 2, 3, 4].map(() => post(`/${AI_FLAGS_SERVICE_ID}/feedback`, body))
+    );
+    const results = (await Promise.all(responses.map((response) => response.json()))) as {
+      counted: number;
+    }[];
+    assert.deepEqual(
+      responses.map((response) => response.status),
+      [200, 200, 200, 200]
+    );
+    assert.equal(
+      results.reduce((sum, result) => sum + result.counted, 0),
+      1
+    );
+
+    const mongo = await connectMongo(config);
+    try {
+      const rates = await readOverrideRates(mongo.db, { fromDay: '2026-12-02', toDay: '2026-12-02' });
+      assert.deepEqual(rates, [
+        { modelId: 'sepsis-risk', day: '2026-12-02', accepted: 0, overridden: 1, overrideRate: 1 },
+      ]);
+    } finally {
+      await mongo.client.close();
+    }
+  });
+
   void it('start fails clearly when MongoDB is down', async () => {
     // Port 9 (discard) is closed on loopback, so the connection is refused.
     const offline = { ...config, mongoUrl: 'mongodb://127.0.0.1:9' };

@@ -39,7 +39,7 @@ function endpoint(suffix = ''): string {
   return `http://127.0.0.1:${server.port}/cds-services/${AI_FLAGS_SERVICE_ID}${suffix}`;
 }
 
-/** A request that needs no FHIR data: the prefetch says the patient has no AI results and no Flags. */
+/** A request that needs no FHIR data, because its prefetch is null for both keys (no AI results, no Flags). */
 function emptyPatientView(): string {
   return JSON.stringify({
     hook: 'patient-view',

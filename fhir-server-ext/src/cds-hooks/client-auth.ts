@@ -1,8 +1,8 @@
 /**
- * Verifies the JWT a CDS client sends with every call, as CDS Hooks 2.0 "Trusting CDS Clients" requires
- * (https://cds-hooks.hl7.org/2.0/#trusting-cds-clients): an asymmetric signature checked with the client's
- * JWK Set, a known `iss`, `aud` equal to the endpoint URL being called, `exp`, `iat` and a `jti` that is
- * not replayed.
+ * Verifies the JWT a CDS client sends with every call, as CDS Hooks 2.0 requires
+ * (https://cds-hooks.hl7.org/2.0/#trusting-cds-clients). The checks: an asymmetric signature that verifies
+ * with the client's JWK Set, a known `iss`, `aud` equal to the URL being called, `exp`, `iat`, and a `jti`
+ * not seen before.
  */
 import { createHash } from 'node:crypto';
 import {
@@ -35,7 +35,7 @@ export const ACCEPTED_ALGORITHMS = [
   'EdDSA',
 ];
 
-/** The Redis command the replay check needs; the ioredis client of the bull queue provides it. */
+/** The Redis command the replay check needs. The ioredis client of the bull queue provides it. */
 export interface JtiStore {
   set(
     key: string,
@@ -71,7 +71,7 @@ export const JTI_KEY_PREFIX = 'monitormed:cds-hooks:jti:';
 /**
  * Creates a verifier for the trusted clients in `settings`.
  * @param settings - Trusted clients, maximum token age, clock tolerance and fetch time limit.
- * @param jtiStore - Redis, shared by every instance so that a replay is caught whichever instance sees it.
+ * @param jtiStore - Redis, shared by every instance so that a replay is caught whichever instance receives it.
  */
 export function createClientVerifier(
   settings: Pick<
@@ -239,7 +239,7 @@ function describeVerificationError(
 }
 
 /**
- * Records the jti until the token expires; a second call with the same iss and jti is a replay.
+ * Records the jti until the token expires. A second call with the same iss and jti is a replay.
  * SET NX PX is atomic, so two instances receiving the same token at once cannot both accept it.
  */
 async function rememberJti(

@@ -1,6 +1,6 @@
 /**
  * Thrown when the data a card needs is neither in the prefetch nor readable from the FHIR server.
- * CDS Hooks 2.0 answers that case with 412 Precondition Failed.
+ * CDS Hooks 2.0 requires a 412 Precondition Failed response in that case.
  */
 export class PatientDataError extends Error {
   constructor(message: string) {

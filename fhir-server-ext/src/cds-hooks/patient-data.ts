@@ -8,7 +8,7 @@ import { PatientDataError } from './patient-data-error.js';
 import { PREFETCH_KEYS, PREFETCH_TEMPLATES, expandTemplate } from './service-definition.js';
 import type { PatientViewRequest } from './types.js';
 
-/** How the service reads the FHIR server, or undefined when it may not. */
+/** Access to a FHIR server: base URL, optional bearer token and time limit. */
 export interface FhirAccess {
   baseUrl: string;
   /** Bearer token from the request's fhirAuthorization; none for the configured server. */

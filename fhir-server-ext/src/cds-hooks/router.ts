@@ -68,7 +68,7 @@ export function createCdsHooksRouter(deps: CdsHooksDependencies): Router {
   });
 
   router.post(`${CDS_SERVICES_PATH}/:serviceId/feedback`, async (req, res) => {
-    // The spec asks for aud = the endpoint being invoked; clients that put the service URL in aud for
+    // The spec requires aud = the URL being called. Clients that put the service URL in aud for
     // feedback too are accepted as well.
     const client = await authenticate(req, res, deps, ['/feedback']);
     if (client !== undefined) {
