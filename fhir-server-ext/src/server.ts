@@ -92,20 +92,22 @@ export async function startFhirServerExt(options: FhirServerExtOptions = {}): Pr
   const owner = options.subscriptionOwner ?? DEFAULT_OWNER;
   const fhirClient = createFhirClient(config);
 
+  // The CDS Hooks JWT audience contains the server's URL, which is only known once it listens.
+  // Created before the queue, so that invalid CDS_* settings fail before any connection is open.
+  let serverBaseUrl = config.fhirServerExtUrl;
+  const cdsHooks = createCdsHooks({
+    config,
+    log,
+    jtiStore: { set: (...args) => queue.client.set(...args) },
+    defaultBaseUrl: () => serverBaseUrl,
+    ...(options.cdsHooksSettings === undefined ? {} : { settings: options.cdsHooksSettings }),
+  });
+
   const queue = new Bull<AnalyzeResultJob>(ANALYZE_QUEUE, config.redisUrl, {
     prefix: options.queuePrefix ?? 'bull',
   });
   const metrics = createHookMetrics();
 
-  // The CDS Hooks JWT audience contains the server's URL, which is only known once it listens.
-  let serverBaseUrl = config.fhirServerExtUrl;
-  const cdsHooks = createCdsHooks({
-    config,
-    log,
-    jtiStore: queue.client,
-    defaultBaseUrl: () => serverBaseUrl,
-    ...(options.cdsHooksSettings === undefined ? {} : { settings: options.cdsHooksSettings }),
-  });
   const fhirEndpoint = createFhirEndpoint({
     config,
     serverBaseUrl: () => serverBaseUrl,

@@ -160,6 +160,19 @@ void describe('CDS Hooks service', () => {
     const data = requireFixture();
     const cards = await cardsOf(await post(`/${AI_FLAGS_SERVICE_ID}`, hookRequest(data.flaggedPatientId)));
     assertFlaggedCards(cards, data);
+
+    // An allowed fhirServer is read with the request's token (HAPI here ignores it).
+    const withToken = hookRequest(data.flaggedPatientId, {
+      fhirServer: config.fhirBaseUrl,
+      fhirAuthorization: {
+        access_token: 'synthetic-token',
+        token_type: 'Bearer',
+        expires_in: 300,
+        scope: 'patient/Observation.read patient/Flag.read patient/Device.read',
+        subject: 'monitormed-cds',
+      },
+    });
+    assertFlaggedCards(await cardsOf(await post(`/${AI_FLAGS_SERVICE_ID}`, withToken)), data);
   });
 
   void it('flagged patient gets cards from prefetch', async () => {

@@ -65,7 +65,7 @@ export interface ClientVerifier {
   verify(authorization: string | undefined, audiences: string[]): Promise<VerifiedClient>;
 }
 
-/** Key prefix of remembered `jti` values in Redis. */
+/** Key prefix of remembered `jti` values in Redis; the key ends with the SHA-256 of iss and jti. */
 export const JTI_KEY_PREFIX = 'monitormed:cds-hooks:jti:';
 
 /**
@@ -247,13 +247,14 @@ async function rememberJti(
   token: { iss: string; jti: string; expiresAtMs: number; timeoutMs: number }
 ): Promise<void> {
   const { iss, jti, expiresAtMs, timeoutMs } = token;
-  const issuerHash = createHash('sha256').update(iss).digest('hex').slice(0, 16);
+  // Hashed, because the client chooses the jti and its length.
+  const keyHash = createHash('sha256').update(`${iss}\n${jti}`).digest('hex');
   const ttlMs = Math.max(1_000, expiresAtMs - Date.now());
 
   let stored: 'OK' | null;
   try {
     stored = await withTimeout(
-      store.set(`${JTI_KEY_PREFIX}${issuerHash}:${jti}`, '1', 'PX', ttlMs, 'NX'),
+      store.set(`${JTI_KEY_PREFIX}${keyHash}`, '1', 'PX', ttlMs, 'NX'),
       timeoutMs,
       `Redis did not respond within ${timeoutMs} ms`
     );
