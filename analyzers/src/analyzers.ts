@@ -1,5 +1,6 @@
 /**
- * Starts the two analyzer workers: uncertainty on ANALYZE_QUEUE and output drift on DRIFT_QUEUE.
+ * Starts the analyzer workers: uncertainty on ANALYZE_QUEUE and drift on DRIFT_QUEUE, with the queue settings,
+ * dead-letter store and graceful shutdown of jobs/job-queues.ts.
  */
 import {
   ANALYZE_QUEUE,
@@ -8,12 +9,14 @@ import {
   createLogger,
   DRIFT_QUEUE,
   loadConfig,
-  type AnalyzeResultJob,
   type EvaluateDriftJob,
   type Logger,
   type MonitorMedConfig,
 } from '@monitormed/common';
-import Bull from 'bull';
+import type Bull from 'bull';
+import { DeadLetterStore } from './jobs/dead-letter.js';
+import { JobQueues } from './jobs/job-queues.js';
+import { loadJobSettings, type JobSettings } from './jobs/job-settings.js';
 import { loadAnalyzerSettings, type AnalyzerSettings } from './settings.js';
 import { ResultsStore } from './store/results-store.js';
 import { SurrogateStore } from './surrogate/store.js';
@@ -28,6 +31,8 @@ export interface AnalyzersOptions {
   config?: MonitorMedConfig;
   /** Analyzer settings; fields given here override `loadAnalyzerSettings()`. */
   settings?: Partial<AnalyzerSettings>;
+  /** Queue settings; fields given here override `loadJobSettings()`. */
+  jobSettings?: Partial<JobSettings>;
   /** Bull key prefix in Redis; defaults to `bull`. Must match fhir-server-ext's prefix. */
   queuePrefix?: string;
   /** Time limit for connecting to Redis and Mongo at start; defaults to 10 000 ms. */
@@ -37,7 +42,10 @@ export interface AnalyzersOptions {
 
 /** Running analyzers. */
 export interface Analyzers {
-  /** Stops taking jobs, waits for running jobs to finish, and closes the queues and Mongo; safe to repeat. */
+  /**
+   * Stops taking jobs, waits up to the shutdown grace period for running jobs, and closes the queues and
+   * Mongo; safe to repeat.
+   */
   close(): Promise<void>;
 }
 
@@ -59,8 +67,25 @@ export async function startAnalyzers(options: AnalyzersOptions = {}): Promise<An
       cause: err,
     });
   });
-  const analyzeQueue = new Bull<AnalyzeResultJob>(ANALYZE_QUEUE, config.redisUrl, { prefix });
-  const driftQueue = new Bull<EvaluateDriftJob>(DRIFT_QUEUE, config.redisUrl, { prefix });
+  const loadedJobSettings = loadJobSettings();
+  const jobSettings: JobSettings = {
+    ...loadedJobSettings,
+    ...options.jobSettings,
+    concurrency: {
+      ...loadedJobSettings.concurrency,
+      ...options.jobSettings?.concurrency,
+      [ANALYZE_QUEUE]: settings.analyzeConcurrency,
+      [DRIFT_QUEUE]: settings.driftConcurrency,
+    },
+  };
+  const queues = new JobQueues({
+    redisUrl: config.redisUrl,
+    prefix,
+    settings: jobSettings,
+    deadLetters: new DeadLetterStore(mongo.db),
+    log,
+  });
+  const driftQueue = queues.queue(DRIFT_QUEUE);
 
   const fhir = createFhirClient(config);
   const surrogates = new SurrogateStore(mongo.db);
@@ -69,8 +94,7 @@ export async function startAnalyzers(options: AnalyzersOptions = {}): Promise<An
   let closing: Promise<void> | undefined;
   const close = (): Promise<void> => {
     closing ??= closeAll(log, [
-      ['analyze queue', () => analyzeQueue.close()],
-      ['drift queue', () => driftQueue.close()],
+      ['job queues', () => queues.close()],
       ['surrogate sessions', () => uncertainty.close()],
       ['MongoDB', () => mongo.client.close()],
     ]);
@@ -78,34 +102,22 @@ export async function startAnalyzers(options: AnalyzersOptions = {}): Promise<An
   };
 
   try {
-    await waitReady(analyzeQueue, connectTimeoutMs, config.redisUrl);
-    await waitReady(driftQueue, connectTimeoutMs, config.redisUrl);
+    queues.queue(ANALYZE_QUEUE);
+    await queues.waitReady(connectTimeoutMs);
 
     const store = new ResultsStore(mongo.db);
     await store.ensureIndexes();
     await surrogates.ensureIndexes();
+    await new DeadLetterStore(mongo.db).ensureIndexes();
 
     const context: WorkerContext = { fhir, store, driftQueue, settings, log, uncertainty };
-    void analyzeQueue.process(settings.analyzeConcurrency, (job) => processAnalyzeJob(context, job));
-    void driftQueue.process(settings.driftConcurrency, (job) => processDriftJob(context, job));
+    queues.process(ANALYZE_QUEUE, (job) => processAnalyzeJob(context, job));
+    queues.process(DRIFT_QUEUE, (job) => processDriftJob(context, job));
     driftQueue.on('completed', (job: Bull.Job<EvaluateDriftJob>, outcomes: DriftOutcome[]) => {
       rescheduleIfChanged(context, job.data, outcomes).catch((err: unknown) => {
         log.error({ jobId: job.id, err }, 'Rescheduling a drift evaluation failed');
       });
     });
-
-    const queues: [string, Bull.Queue][] = [
-      ['analyze', analyzeQueue],
-      ['drift', driftQueue],
-    ];
-    for (const [name, queue] of queues) {
-      queue.on('failed', (job: Bull.Job, err: Error) => {
-        log.error({ queue: name, jobId: job.id, attempt: job.attemptsMade, err }, 'Analyzer job failed');
-      });
-      queue.on('error', (err: Error) => {
-        log.error({ queue: name, err }, 'Analyzer queue error');
-      });
-    }
 
     log.info({ database: config.mongoDatabase, ...settings }, 'Analyzers started');
     return { close };
@@ -114,23 +126,6 @@ export async function startAnalyzers(options: AnalyzersOptions = {}): Promise<An
       log.error({ err: closeError }, 'Cleanup after a failed start failed');
     });
     throw err;
-  }
-}
-
-async function waitReady(queue: Bull.Queue, timeoutMs: number, redisUrl: string): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_resolve, reject) => {
-    timer = setTimeout(() => {
-      reject(
-        new Error(`Redis at ${redisUrl} did not respond within ${timeoutMs} ms; start it or set REDIS_URL.`)
-      );
-    }, timeoutMs);
-  });
-  try {
-    // isReady() alone resolves before Redis responds, so a PING checks the connection.
-    await Promise.race([queue.isReady().then(() => queue.client.ping()), timeout]);
-  } finally {
-    clearTimeout(timer);
   }
 }
 

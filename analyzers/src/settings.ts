@@ -20,9 +20,11 @@ export interface AnalyzerSettings {
   mcDropoutSamples: number;
 }
 
-type Env = Record<string, string | undefined>;
+/** Environment variables by name. */
+export type Env = Record<string, string | undefined>;
 
-function readNumber(
+/** Reads one numeric variable, or returns `fallback` when it is unset or empty; throws ConfigError when invalid. */
+export function readNumber(
   env: Env,
   name: string,
   fallback: number,
