@@ -7,7 +7,7 @@ import { startListener, type ListenerHandle } from '../index.js';
 import { createTestPki, type TestPki } from '../test-support/certificates.js';
 import { TEST_MRN_SYSTEM } from '../test-support/fhir.js';
 import { TestMllpClient, ackSegments } from '../test-support/mllp-client.js';
-import { loadFixture, requireFhir, requireMongo, runSuffix } from '../test-support/peers.js';
+import { loadFixture, requireFhir, requireMongo, runModels, runSuffix } from '../test-support/peers.js';
 import { encodeFrame } from './framing.js';
 import { TlsConfigError } from './tls-config-error.js';
 import type { MllpTlsFiles } from './tls.js';
@@ -52,6 +52,7 @@ void describe('MLLP over TLS', () => {
         },
       },
       mongo: database(),
+      models: runModels(suffix),
       logger,
     });
     listeners.push(listener);

@@ -4,6 +4,8 @@ import {
   connectMongo,
   createFhirClient,
   loadConfig,
+  loadModelCatalog,
+  type AiModelDefinition,
   type FhirClient,
   type MongoHandle,
 } from '@monitormed/common';
@@ -60,4 +62,16 @@ export function runSuffix(): string {
 export function loadFixture(name: string, values: Record<string, string>): string {
   const text = readFileSync(new URL(`../../test-fixtures/${name}`, import.meta.url), 'utf8');
   return text.replace(/\{\{([A-Z_]+)\}\}/g, (placeholder, key: string) => values[key] ?? placeholder);
+}
+
+/**
+ * Copies the demo model catalog with model ids unique to one test run, so each run's conditional Device
+ * creates match only its own Device in the shared FHIR server.
+ * @param suffix - The run suffix, such as from {@link runSuffix}.
+ */
+export function runModels(suffix: string): AiModelDefinition[] {
+  return loadModelCatalog().map((model) => ({
+    ...model,
+    modelId: `${model.modelId}-${suffix.toLowerCase()}`,
+  }));
 }
