@@ -1,11 +1,9 @@
 /**
- * The SMART-secured FHIR endpoint against the real HAPI FHIR and Redis peers, with tokens from a test
- * issuer whose JWKS is served over loopback: token checks, scope and compartment enforcement, the
- * Provenance of writes, the AuditEvent of reads, and the public discovery documents.
+ * Reads through the SMART-secured FHIR endpoint, against the real HAPI FHIR and Redis peers with tokens
+ * from a loopback test issuer. Covered: token checks, scope and compartment enforcement on reads and
+ * searches, the AuditEvent of a read, and the public discovery documents.
  */
 import assert from 'node:assert/strict';
-import { randomUUID } from 'node:crypto';
-import { createServer as createNetServer, type AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import type {
   AuditEvent,
@@ -13,201 +11,78 @@ import type {
   CapabilityStatement,
   Observation,
   OperationOutcome,
-  Provenance,
-  Resource,
 } from '@medplum/fhirtypes';
-import { loadConfig, waitFor } from '@monitormed/common';
-import Bull from 'bull';
+import { waitFor } from '@monitormed/common';
 import { loadSmartConfig } from '../auth/smart-config.js';
-import { startTestIssuer, type TestIssuer } from '../auth/test-issuer.js';
-import { startFhirServerExt, type FhirServerExt } from '../server.js';
-import { AUDIT_QUEUE } from './audit-queue.js';
-import { CLIENT_ID_SYSTEM, USER_ID_SYSTEM } from './records.js';
+import { closedPort, issueText, startProxyTestKit, type ProxyTestKit } from './test-kit.js';
 
-const runId = randomUUID().slice(0, 8);
-const config = { ...loadConfig(), logLevel: process.env['LOG_LEVEL'] ?? 'warn' };
-const queuePrefix = `mmtest-proxy-${runId}`;
-const clientId = `test-client-${runId}`;
-const fhirUser = `Practitioner/test-${runId}`;
-const patientA = `mm-proxy-${runId}-a`;
-const patientB = `mm-proxy-${runId}-b`;
-const observationA = `mm-proxy-${runId}-oa`;
-const observationB = `mm-proxy-${runId}-ob`;
-const testCode = { system: 'https://monitormed.dev/fhir/CodeSystem/test', code: `proxy-${runId}` };
+let kit: ProxyTestKit | undefined;
 
-let issuer: TestIssuer | undefined;
-let server: FhirServerExt | undefined;
-
-function endpoint(): string {
-  if (server === undefined) {
-    throw new Error('fhir-server-ext did not start; see the before hook error.');
+/** Returns the running kit; throws when the before hook failed, whose error says why. */
+function started(): ProxyTestKit {
+  if (kit === undefined) {
+    throw new Error('The test setup did not start; see the before hook error.');
   }
-  return server.fhirEndpointUrl;
+  return kit;
 }
 
-async function sign(
-  claims: Record<string, unknown>,
-  options: Parameters<TestIssuer['sign']>[1] = {}
-): Promise<string> {
-  if (issuer === undefined) {
-    throw new Error('The test issuer did not start; see the before hook error.');
-  }
-  return issuer.sign({ sub: 'user-1', client_id: clientId, fhirUser, ...claims }, options);
-}
-
-interface FhirResponse<T> {
-  status: number;
-  headers: Headers;
-  body: T;
-}
-
-async function callProxy<T = Resource>(
-  path: string,
-  init: { token?: string; method?: string; body?: unknown; headers?: Record<string, string> } = {}
-): Promise<FhirResponse<T>> {
-  const response = await fetch(`${endpoint()}/${path}`, {
-    method: init.method ?? 'GET',
-    headers: {
-      accept: 'application/fhir+json',
-      ...(init.body === undefined ? {} : { 'content-type': 'application/fhir+json' }),
-      ...(init.token === undefined ? {} : { authorization: `Bearer ${init.token}` }),
-      ...init.headers,
-    },
-    ...(init.body === undefined ? {} : { body: JSON.stringify(init.body) }),
-  });
-  const text = await response.text();
-  return {
-    status: response.status,
-    headers: response.headers,
-    body: (text === '' ? undefined : JSON.parse(text)) as T,
-  };
-}
-
-async function callHapi<T = Resource>(path: string, method = 'GET', body?: unknown): Promise<T> {
-  let response: Response;
-  try {
-    response = await fetch(`${config.fhirBaseUrl}/${path}`, {
-      method,
-      headers: {
-        'content-type': 'application/fhir+json',
-        accept: 'application/fhir+json',
-        'cache-control': 'no-cache',
-      },
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-      signal: AbortSignal.timeout(30_000),
-    });
-  } catch (err) {
-    throw new Error(
-      `HAPI FHIR at ${config.fhirBaseUrl} is not reachable (${(err as Error).message}). Start it with peers/peers.sh start hapi.`
-    );
-  }
-  return (await response.json()) as T;
-}
-
-/** Runs HAPI's $validate and returns the error and fatal messages. */
-async function validationErrors(resource: Resource): Promise<string[]> {
-  const outcome = await callHapi<OperationOutcome>(`${resource.resourceType}/$validate`, 'POST', resource);
-  return outcome.issue
-    .filter((issue) => issue.severity === 'error' || issue.severity === 'fatal')
-    .map((issue) => issue.diagnostics ?? issue.code);
-}
-
-function observation(id: string, patientId: string): Observation {
-  return {
-    resourceType: 'Observation',
-    id,
-    status: 'final',
-    code: { coding: [testCode] },
-    subject: { reference: `Patient/${patientId}` },
-    valueQuantity: { value: 0.5, unit: '1', system: 'http://unitsofmeasure.org', code: '1' },
-  };
-}
-
-/** Returns a loopback port that nothing listens on: a free port, released again. */
-async function closedPort(): Promise<number> {
-  const probe = createNetServer();
-  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
-  const { port } = probe.address() as AddressInfo;
-  await new Promise<void>((resolve) => {
-    probe.close(() => {
-      resolve();
-    });
-  });
-  return port;
-}
-
-function issueText(outcome: OperationOutcome): string {
-  return outcome.issue.map((issue) => issue.details?.text ?? issue.diagnostics ?? '').join(' ');
-}
-
-void describe('FHIR proxy', () => {
+void describe('FHIR proxy reads', () => {
   before(async () => {
-    issuer = await startTestIssuer(() => endpoint());
-    for (const id of [patientA, patientB]) {
-      await callHapi(`Patient/${id}`, 'PUT', { resourceType: 'Patient', id, active: true });
-    }
-    await callHapi(`Observation/${observationA}`, 'PUT', observation(observationA, patientA));
-    await callHapi(`Observation/${observationB}`, 'PUT', observation(observationB, patientB));
-
-    server = await startFhirServerExt({
-      config,
-      port: 0,
-      skipSubscription: true,
-      queuePrefix,
-      // jwksUrl stays unset, so the verifier discovers it from the issuer; a 0 ms cooldown lets the key
-      // rotation test fetch the JWKS again at once.
-      smart: loadSmartConfig({ SMART_ISSUER: issuer.issuer, SMART_JWKS_COOLDOWN_MS: '0' }),
-    });
+    kit = await startProxyTestKit('proxy');
   });
 
   after(async () => {
-    const queue = new Bull(AUDIT_QUEUE, config.redisUrl, { prefix: queuePrefix });
-    await queue.obliterate({ force: true });
-    await queue.close();
-    await server?.close();
-    await issuer?.close();
+    await kit?.close();
   });
 
   void it('valid token reads Observations', async () => {
-    const token = await sign({ scope: 'openid fhirUser user/Observation.rs' });
-    const result = await callProxy<Bundle<Observation>>(`Observation?subject=Patient/${patientA}`, { token });
+    const setup = started();
+    const token = await setup.sign({ scope: 'openid fhirUser user/Observation.rs' });
+    const result = await setup.callProxy<Bundle<Observation>>(
+      `Observation?subject=Patient/${setup.patientA}`,
+      { token }
+    );
 
     assert.equal(result.status, 200);
     assert.deepEqual(
       result.body.entry?.map((entry) => entry.resource?.id),
-      [observationA]
+      [setup.observationA]
     );
     for (const link of result.body.link ?? []) {
-      assert.ok(link.url.startsWith(endpoint()), `Bundle link ${link.url} does not start with ${endpoint()}`);
+      assert.ok(
+        link.url.startsWith(setup.endpoint),
+        `Bundle link ${link.url} does not start with ${setup.endpoint}`
+      );
     }
     const fullUrl = result.body.entry[0]?.fullUrl ?? '';
     assert.ok(
-      fullUrl.startsWith(`${endpoint()}/Observation/`),
-      `fullUrl ${fullUrl} is not under ${endpoint()}`
+      fullUrl.startsWith(`${setup.endpoint}/Observation/`),
+      `fullUrl ${fullUrl} is not under ${setup.endpoint}`
     );
   });
 
   void it('invalid tokens get 401', async () => {
+    const setup = started();
     const scope = 'user/Observation.rs';
     const header = Buffer.from(JSON.stringify({ alg: 'none', typ: 'JWT' })).toString('base64url');
     const nowS = Math.floor(Date.now() / 1000);
     const payload = Buffer.from(
-      JSON.stringify({ iss: issuer?.issuer, aud: endpoint(), exp: nowS + 300, scope })
+      JSON.stringify({ iss: setup.issuer.issuer, aud: setup.endpoint, exp: nowS + 300, scope })
     ).toString('base64url');
     const cases: [string, string | undefined, RegExp][] = [
       ['missing', undefined, /Missing Authorization header/],
-      ['expired', await sign({ scope }, { expiresInS: -600 }), /expired/],
-      ['not yet valid', await sign({ scope }, { notBeforeS: 600 }), /not valid yet/],
-      ['wrong audience', await sign({ scope }, { audience: 'http://127.0.0.1:1/fhir' }), /audience/],
-      ['wrong issuer', await sign({ scope }, { issuer: 'http://127.0.0.1:1' }), /issuer/],
-      ['bad signature', await sign({ scope }, { foreignKey: true }), /signature is invalid/],
+      ['expired', await setup.sign({ scope }, { expiresInS: -600 }), /expired/],
+      ['not yet valid', await setup.sign({ scope }, { notBeforeS: 600 }), /not valid yet/],
+      ['wrong audience', await setup.sign({ scope }, { audience: 'http://127.0.0.1:1/fhir' }), /audience/],
+      ['wrong issuer', await setup.sign({ scope }, { issuer: 'http://127.0.0.1:1' }), /issuer/],
+      ['bad signature', await setup.sign({ scope }, { foreignKey: true }), /signature is invalid/],
       ['alg none', `${header}.${payload}.`, /algorithm is not allowed/],
       ['not a JWT', 'abc', /not a valid signed JWT/],
     ];
 
     for (const [name, token, expected] of cases) {
-      const result = await callProxy<OperationOutcome>(
-        `Observation/${observationA}`,
+      const result = await setup.callProxy<OperationOutcome>(
+        `Observation/${setup.observationA}`,
         token === undefined ? {} : { token }
       );
       assert.equal(result.status, 401, `${name}: status`);
@@ -219,106 +94,68 @@ void describe('FHIR proxy', () => {
   });
 
   void it('rotated signing key is accepted', async () => {
-    await issuer?.rotate();
-    const token = await sign({ scope: 'user/Observation.rs' });
-    const result = await callProxy(`Observation/${observationA}`, { token });
+    const setup = started();
+    await setup.issuer.rotate();
+    const token = await setup.sign({ scope: 'user/Observation.rs' });
+    const result = await setup.callProxy(`Observation/${setup.observationA}`, { token });
     assert.equal(result.status, 200);
   });
 
   void it('patient token cannot read another patient', async () => {
-    const token = await sign({ scope: 'launch/patient patient/Observation.rs', patient: patientA });
+    const setup = started();
+    const token = await setup.sign({
+      scope: 'launch/patient patient/Observation.rs',
+      patient: setup.patientA,
+    });
 
-    const own = await callProxy(`Observation/${observationA}`, { token });
+    const own = await setup.callProxy(`Observation/${setup.observationA}`, { token });
     assert.equal(own.status, 200);
 
-    const other = await callProxy<OperationOutcome>(`Observation/${observationB}`, { token });
+    const other = await setup.callProxy<OperationOutcome>(`Observation/${setup.observationB}`, { token });
     assert.equal(other.status, 403);
     assert.equal(other.body.issue[0]?.code, 'forbidden');
-    assert.match(issueText(other.body), new RegExp(`compartment of Patient/${patientA}`));
+    assert.match(issueText(other.body), new RegExp(`compartment of Patient/${setup.patientA}`));
   });
 
   void it('patient token search returns its patient only', async () => {
-    const token = await sign({ scope: 'patient/Observation.rs', patient: patientA });
+    const setup = started();
+    const token = await setup.sign({ scope: 'patient/Observation.rs', patient: setup.patientA });
 
-    const byCode = await callProxy<Bundle<Observation>>(
-      `Observation?code=${testCode.system}|${testCode.code}`,
+    const byCode = await setup.callProxy<Bundle<Observation>>(
+      `Observation?code=${setup.testCode.system}|${setup.testCode.code}`,
       { token }
     );
     assert.equal(byCode.status, 200);
     assert.deepEqual(
       byCode.body.entry?.map((entry) => entry.resource?.id),
-      [observationA]
+      [setup.observationA]
     );
 
-    const otherPatient = await callProxy<Bundle>(`Observation?subject=Patient/${patientB}`, { token });
+    const otherPatient = await setup.callProxy<Bundle>(`Observation?subject=Patient/${setup.patientB}`, {
+      token,
+    });
     assert.equal(otherPatient.status, 200);
     assert.equal(otherPatient.body.entry?.length ?? 0, 0);
   });
 
-  void it('read scope cannot create', async () => {
-    const token = await sign({ scope: 'user/Observation.rs' });
-    const result = await callProxy<OperationOutcome>('Observation', {
-      token,
-      method: 'POST',
-      body: { ...observation('unused', patientA), id: undefined },
-    });
-    assert.equal(result.status, 403);
-    assert.match(issueText(result.body), /user\/Observation\.c/);
-  });
-
-  void it('create lands with a Provenance', async () => {
-    const token = await sign({ scope: 'user/Observation.cruds' });
-    const body = { ...observation('unused', patientA), id: undefined };
-    const created = await callProxy<Observation>('Observation', { token, method: 'POST', body });
-
-    assert.equal(created.status, 201);
-    const id = created.body.id ?? '';
-    assert.match(
-      created.headers.get('location') ?? '',
-      new RegExp(`^${endpoint()}/Observation/${id}/_history/1$`)
-    );
-    assert.equal(created.headers.get('etag'), 'W/"1"');
-
-    const provenances = await callHapi<Bundle<Provenance>>(`Provenance?target=Observation/${id}`);
-    assert.equal(provenances.entry?.length, 1);
-    const provenance = provenances.entry[0]?.resource;
-    assert.ok(provenance !== undefined, `no Provenance targets Observation/${id}`);
-    assert.equal(provenance.activity?.coding?.[0]?.code, 'CREATE');
-    assert.deepEqual(
-      provenance.agent.map((agent) => agent.who.identifier),
-      [
-        { system: USER_ID_SYSTEM, value: fhirUser },
-        { system: CLIENT_ID_SYSTEM, value: clientId },
-      ]
-    );
-    assert.deepEqual(await validationErrors(provenance), []);
-  });
-
-  void it('delete lands with a Provenance', async () => {
-    const token = await sign({ scope: 'user/Observation.cruds' });
-    const id = `mm-proxy-${runId}-del`;
-    await callHapi(`Observation/${id}`, 'PUT', observation(id, patientB));
-
-    const deleted = await callProxy(`Observation/${id}`, { token, method: 'DELETE' });
-    assert.equal(deleted.status, 200);
-    const provenances = await callHapi<Bundle<Provenance>>(`Provenance?target=Observation/${id}`);
-    assert.equal(provenances.entry?.[0]?.resource?.activity?.coding?.[0]?.code, 'DELETE');
-  });
-
   void it('read writes an AuditEvent', async () => {
-    const token = await sign({ scope: 'patient/Observation.rs', patient: patientA });
-    const read = await callProxy(`Observation/${observationA}`, { token });
+    const setup = started();
+    const token = await setup.sign({ scope: 'patient/Observation.rs', patient: setup.patientA });
+    const read = await setup.callProxy(`Observation/${setup.observationA}`, { token });
     assert.equal(read.status, 200);
 
     const event = await waitFor(
       'the AuditEvent of the read',
       async () => {
-        const bundle = await callHapi<Bundle<AuditEvent>>(
-          `AuditEvent?entity=Observation/${observationA}&subtype=read`
+        const setup = started();
+        const bundle = await setup.callHapi<Bundle<AuditEvent>>(
+          `AuditEvent?entity=Observation/${setup.observationA}&subtype=read`
         );
         return bundle.entry
           ?.map((entry) => entry.resource)
-          .find((candidate) => candidate?.agent.some((agent) => agent.who?.identifier?.value === clientId));
+          .find((candidate) =>
+            candidate?.agent.some((agent) => agent.who?.identifier?.value === setup.clientId)
+          );
       },
       20_000
     );
@@ -326,15 +163,16 @@ void describe('FHIR proxy', () => {
     assert.equal(event.type.code, 'rest');
     assert.deepEqual(
       event.entity?.map((entity) => entity.what?.reference),
-      [`Patient/${patientA}`, `Observation/${observationA}/_history/1`]
+      [`Patient/${setup.patientA}`, `Observation/${setup.observationA}/_history/1`]
     );
-    assert.deepEqual(await validationErrors(event), []);
+    assert.deepEqual(await setup.validationErrors(event), []);
   });
 
   void it('metadata advertises SMART security', async () => {
-    const result = await callProxy<CapabilityStatement>('metadata');
+    const setup = started();
+    const result = await setup.callProxy<CapabilityStatement>('metadata');
     assert.equal(result.status, 200);
-    assert.equal(result.body.implementation?.url, endpoint());
+    assert.equal(result.body.implementation?.url, setup.endpoint);
 
     const security = result.body.rest?.[0]?.security;
     assert.ok(security !== undefined, 'rest[0].security is missing');
@@ -345,8 +183,8 @@ void describe('FHIR proxy', () => {
     assert.deepEqual(
       oauth?.extension?.map((extension) => [extension.url, extension.valueUri]),
       [
-        ['authorize', `${issuer?.issuer ?? ''}/authorize`],
-        ['token', `${issuer?.issuer ?? ''}/token`],
+        ['authorize', `${setup.issuer.issuer}/authorize`],
+        ['token', `${setup.issuer.issuer}/token`],
       ]
     );
     const observationType = result.body.rest?.[0]?.resource?.find(
@@ -356,12 +194,13 @@ void describe('FHIR proxy', () => {
   });
 
   void it('smart-configuration lists issuer and endpoints', async () => {
-    const result = await callProxy<Record<string, unknown>>('.well-known/smart-configuration');
+    const setup = started();
+    const result = await setup.callProxy<Record<string, unknown>>('.well-known/smart-configuration');
     assert.equal(result.status, 200);
-    assert.equal(result.body['issuer'], issuer?.issuer);
-    assert.equal(result.body['jwks_uri'], issuer?.jwksUrl);
-    assert.equal(result.body['authorization_endpoint'], `${issuer?.issuer ?? ''}/authorize`);
-    assert.equal(result.body['token_endpoint'], `${issuer?.issuer ?? ''}/token`);
+    assert.equal(result.body['issuer'], setup.issuer.issuer);
+    assert.equal(result.body['jwks_uri'], setup.issuer.jwksUrl);
+    assert.equal(result.body['authorization_endpoint'], `${setup.issuer.issuer}/authorize`);
+    assert.equal(result.body['token_endpoint'], `${setup.issuer.issuer}/token`);
     assert.deepEqual(result.body['code_challenge_methods_supported'], ['S256']);
     assert.deepEqual(result.body['grant_types_supported'], ['authorization_code', 'refresh_token']);
     const capabilities = result.body['capabilities'] as string[];
@@ -377,16 +216,15 @@ void describe('FHIR proxy', () => {
   });
 
   void it('unreachable FHIR server gets 502', async () => {
-    const offline = await startFhirServerExt({
-      config: { ...config, fhirBaseUrl: `http://127.0.0.1:${await closedPort()}/fhir` },
-      port: 0,
-      skipSubscription: true,
-      queuePrefix,
+    const setup = started();
+    // An explicit SMART_JWKS_URL skips discovery, which the other tests cover.
+    const offline = await setup.startServer({
+      config: { ...setup.config, fhirBaseUrl: `http://127.0.0.1:${await closedPort()}/fhir` },
       auditWorker: false,
-      smart: loadSmartConfig({ SMART_ISSUER: issuer?.issuer, SMART_JWKS_URL: issuer?.jwksUrl }),
+      smart: loadSmartConfig({ SMART_ISSUER: setup.issuer.issuer, SMART_JWKS_URL: setup.issuer.jwksUrl }),
     });
     try {
-      const token = await sign({ scope: 'user/Observation.rs' }, { audience: offline.fhirEndpointUrl });
+      const token = await setup.sign({ scope: 'user/Observation.rs' }, { audience: offline.fhirEndpointUrl });
       const response = await fetch(`${offline.fhirEndpointUrl}/Observation/1`, {
         headers: { authorization: `Bearer ${token}` },
       });
@@ -396,5 +234,78 @@ void describe('FHIR proxy', () => {
     } finally {
       await offline.close();
     }
+  });
+
+  void it('search pages through the proxy', async () => {
+    const setup = started();
+    const token = await setup.sign({ scope: 'user/Observation.rs' });
+    const code = `${setup.testCode.system}|${setup.testCode.code}`;
+
+    const first = await setup.callProxy<Bundle<Observation>>(`Observation?code=${code}&_count=1`, { token });
+    assert.equal(first.status, 200);
+    assert.equal(first.body.entry?.length, 1);
+    const next = first.body.link?.find((link) => link.relation === 'next')?.url ?? '';
+    assert.ok(next.startsWith(`${setup.endpoint}?`), `next link ${next} is not under ${setup.endpoint}`);
+
+    const second = await setup.callProxy<Bundle<Observation>>(next.slice(setup.endpoint.length), {
+      token,
+    });
+    assert.equal(second.status, 200);
+    const ids = [first.body.entry[0]?.resource?.id, second.body.entry?.[0]?.resource?.id].sort();
+    assert.deepEqual(ids, [setup.observationA, setup.observationB].sort());
+  });
+
+  void it('POST search is limited to the patient', async () => {
+    const setup = started();
+    const token = await setup.sign({ scope: 'patient/Observation.rs', patient: setup.patientA });
+    const result = await setup.callProxy<Bundle<Observation>>('Observation/_search', {
+      token,
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ code: `${setup.testCode.system}|${setup.testCode.code}` }).toString(),
+    });
+
+    assert.equal(result.status, 200);
+    assert.deepEqual(
+      result.body.entry?.map((entry) => entry.resource?.id),
+      [setup.observationA]
+    );
+  });
+
+  void it('granular scope limits search and read', async () => {
+    const setup = started();
+    const token = await setup.sign({ scope: `user/Observation.rs?subject=Patient/${setup.patientA}` });
+
+    const search = await setup.callProxy<Bundle<Observation>>(
+      `Observation?code=${setup.testCode.system}|${setup.testCode.code}`,
+      { token }
+    );
+    assert.equal(search.status, 200);
+    assert.deepEqual(
+      search.body.entry?.map((entry) => entry.resource?.id),
+      [setup.observationA]
+    );
+
+    const allowed = await setup.callProxy(`Observation/${setup.observationA}`, { token });
+    assert.equal(allowed.status, 200);
+    const denied = await setup.callProxy<OperationOutcome>(`Observation/${setup.observationB}`, { token });
+    assert.equal(denied.status, 403);
+    assert.match(issueText(denied.body), /granular scopes/);
+  });
+
+  void it('XML and unknown paths are rejected', async () => {
+    const setup = started();
+    const token = await setup.sign({ scope: 'user/*.rs' });
+
+    const xml = await setup.callProxy<OperationOutcome>(`Observation/${setup.observationA}`, {
+      token,
+      headers: { accept: 'application/fhir+xml' },
+    });
+    assert.equal(xml.status, 406);
+    assert.equal(xml.body.issue[0]?.code, 'not-supported');
+
+    const unknown = await setup.callProxy<OperationOutcome>('observation/1', { token });
+    assert.equal(unknown.status, 400);
+    assert.match(issueText(unknown.body), /not a FHIR resource type/);
   });
 });
