@@ -54,7 +54,7 @@ export interface FhirServerExtOptions {
   queuePrefix?: string;
   /** Time limit of one Redis call; defaults to 5 000 ms. */
   queueTimeoutMs?: number;
-  /** CDS Hooks settings; defaults to `loadCdsHooksSettings(config)`, which reads the CDS_* variables. */
+  /** CDS Hooks settings. Defaults to `loadCdsHooksSettings(config)`, which reads the CDS_* variables. */
   cdsHooksSettings?: CdsHooksSettings;
   /** SMART settings of the FHIR endpoint; defaults to `loadSmartConfig()`, which reads the SMART_* variables. */
   smart?: SmartConfig;
