@@ -121,6 +121,7 @@ export async function startListener(options: StartListenerOptions = {}): Promise
     retryBaseMs: config.retryBaseMs,
     retryMaxDelayMs: config.retryMaxDelayMs,
     pollIntervalMs: config.pollIntervalMs,
+    closeGraceMs: config.closeGraceMs,
     attempt: async (message) => {
       const stopTimer = metrics.processingSeconds.startTimer();
       try {

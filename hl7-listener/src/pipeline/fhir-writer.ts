@@ -14,6 +14,7 @@ import { buildResultTransaction, type PatientLink } from '../fhir/transaction.js
 import { ERROR_CODES, Hl7ProcessingError } from '../hl7/hl7-error.js';
 import type { Hl7Message } from '../hl7/message.js';
 import type { Hl7Segment } from '../hl7/segment.js';
+import { resolveModelDevices } from './device-resolver.js';
 import { FhirTransactionError } from './fhir-transaction-error.js';
 
 /** What writing a message to the FHIR server needs. */
@@ -141,7 +142,10 @@ export async function writeResults(
   if ((plan.bundle.entry ?? []).length === 0) {
     return [];
   }
-  const bundle = options.transform === undefined ? plan.bundle : options.transform(plan.bundle);
+  const withDevices = await fhirCall(deps, 'the model Device lookup', () =>
+    resolveModelDevices(deps.fhir, plan.bundle, deps.logger)
+  );
+  const bundle = options.transform === undefined ? withDevices : options.transform(withDevices);
   const body = bundle as unknown as Parameters<FhirClient['transaction']>[0]['body'];
   const response = (await fhirCall(deps, 'the result transaction', () =>
     deps.fhir.transaction({ body })

@@ -17,6 +17,8 @@ export interface WorkerOptions extends BackoffSettings {
   maxAttempts: number;
   maxRetryAgeMs: number;
   pollIntervalMs: number;
+  /** How long `close()` waits for running attempts; claims still held after it expire with their lease. */
+  closeGraceMs: number;
   /** Runs one processing attempt; it must not throw. */
   attempt: (message: StoredMessage) => Promise<AttemptOutcome>;
   /**
@@ -83,7 +85,22 @@ export class ProcessingWorker {
   private async shutdown(): Promise<void> {
     this.stopped = true;
     clearTimeout(this.timer);
-    await Promise.allSettled([...this.running]);
+    let grace: NodeJS.Timeout | undefined;
+    const graceOver = new Promise<'timeout'>((resolve) => {
+      grace = setTimeout(() => {
+        resolve('timeout');
+      }, this.options.closeGraceMs);
+    });
+    const finished = await Promise.race([Promise.allSettled([...this.running]), graceOver]);
+    clearTimeout(grace);
+    if (finished === 'timeout') {
+      // Releasing now would let another listener start a message this one may still write to FHIR.
+      this.options.logger.warn(
+        { running: this.running.size, closeGraceMs: this.options.closeGraceMs },
+        'Stopped waiting for running messages; their claims expire with their lease'
+      );
+      return;
+    }
     try {
       await this.options.store.releaseClaims(this.options.workerId);
     } catch (err) {
@@ -155,7 +172,7 @@ export class ProcessingWorker {
       if (this.stopped || this.running.size >= concurrency) {
         return;
       }
-      const claimed = await store.claim(candidate._id, workerId, leaseMs);
+      const claimed = await store.claim(candidate, workerId, leaseMs);
       if (claimed === null) {
         continue;
       }

@@ -78,6 +78,8 @@ export interface Hl7MessageDocument {
   attempts: number;
   /** Earliest time of the next attempt. */
   nextAttemptAt: Date;
+  /** Number of claims taken so far; the next claim inserts `{_id}:{claimSeq + 1}` into the claims collection. */
+  claimSeq?: number;
   /** Listener instance holding the claim; meaningful only while `leaseUntil` is in the future. */
   claimedBy?: string;
   /** End of the current claim; the epoch when unclaimed. */
@@ -145,6 +147,17 @@ export interface Completion {
   resourceIds?: string[];
 }
 
+/** Collection of processing claims, one document per claim of a message (see {@link MessageStore.claim}). */
+export const CLAIMS_COLLECTION = 'hl7_message_claims';
+
+/** One claim of a message by a listener; its `_id` is `{messageId}:{claimSeq}`. */
+interface ClaimDocument {
+  _id: string;
+  messageId: ObjectId;
+  owner: string;
+  claimedAt: Date;
+}
+
 const EPOCH = new Date(0);
 const DUPLICATE_KEY_ERROR = 11000;
 
@@ -165,9 +178,11 @@ export function dedupKeyOf(sendingFacility: string, controlId: string, version: 
  */
 export class MessageStore {
   readonly collection: Collection<Hl7MessageDocument>;
+  private readonly claims: Collection<ClaimDocument>;
 
   constructor(db: Db) {
     this.collection = db.collection<Hl7MessageDocument>(COLLECTIONS.hl7Messages);
+    this.claims = db.collection<ClaimDocument>(CLAIMS_COLLECTION);
   }
 
   /**
@@ -278,26 +293,63 @@ export class MessageStore {
   }
 
   /**
-   * Claims an unfinished message for `leaseMs` with one findOneAndUpdate, so of two listeners trying at
-   * once only one gets it. A claim whose lease expired (its listener died) can be taken over.
+   * Claims an unfinished message for `leaseMs`, so of several listeners trying at once only one gets it.
+   * A claim whose lease expired (its listener died) can be taken over.
+   *
+   * FerretDB 1.24 runs findAndModify as a read followed by a write, so two concurrent findOneAndUpdate
+   * calls with the same filter can both succeed (the "claims a message only once" test saw it). The
+   * atomic step is therefore the insert of `{messageId}:{claimSeq + 1}` into the claims collection,
+   * whose `_id` unique index lets one insert win; the winner then sets `claimedBy` and `leaseUntil`.
+   * @param candidate - The message as last read; its `claimSeq` names the claim to take.
    * @returns The claimed document with `attempts` already counting this attempt, or null when taken.
    */
-  async claim(id: ObjectId, owner: string, leaseMs: number): Promise<StoredDocument | null> {
+  async claim(candidate: StoredDocument, owner: string, leaseMs: number): Promise<StoredDocument | null> {
     const now = new Date();
-    const claimed = await this.collection.findOneAndUpdate(
+    const previousSeq = candidate.claimSeq ?? 0;
+    const claimId = `${candidate._id.toHexString()}:${previousSeq + 1}`;
+    try {
+      await this.claims.insertOne({ _id: claimId, messageId: candidate._id, owner, claimedAt: now });
+    } catch (err) {
+      if (!isDuplicateKeyError(err)) {
+        throw err;
+      }
+      await this.skipOrphanedClaim(candidate, claimId, leaseMs);
+      return null;
+    }
+
+    return this.collection.findOneAndUpdate(
+      { _id: candidate._id, claimSeq: previousSeq, status: { $in: UNFINISHED_STATUSES } },
       {
-        _id: id,
-        status: { $in: UNFINISHED_STATUSES },
-        leaseUntil: { $lt: now },
-        nextAttemptAt: { $lte: now },
-      },
-      {
-        $set: { status: 'processing', claimedBy: owner, leaseUntil: new Date(now.getTime() + leaseMs) },
+        $set: {
+          status: 'processing',
+          claimedBy: owner,
+          leaseUntil: new Date(now.getTime() + leaseMs),
+          claimSeq: previousSeq + 1,
+        },
         $inc: { attempts: 1 },
       },
       { returnDocument: 'after' }
     );
-    return claimed;
+  }
+
+  /**
+   * Moves past a claim whose listener stopped between inserting it and updating the message: once the
+   * claim is older than a lease and the message still has the previous `claimSeq`, the next claim number
+   * is used. Without this the message could never be claimed again.
+   */
+  private async skipOrphanedClaim(
+    candidate: StoredDocument,
+    claimId: string,
+    leaseMs: number
+  ): Promise<void> {
+    const existing = await this.claims.findOne({ _id: claimId });
+    if (existing === null || existing.claimedAt.getTime() > Date.now() - leaseMs) {
+      return;
+    }
+    await this.collection.updateOne(
+      { _id: candidate._id, claimSeq: candidate.claimSeq ?? 0 },
+      { $set: { claimSeq: (candidate.claimSeq ?? 0) + 1 } }
+    );
   }
 
   /**
@@ -398,6 +450,7 @@ export class MessageStore {
       attempts: 0,
       nextAttemptAt: message.receivedAt,
       leaseUntil: EPOCH,
+      claimSeq: 0,
     };
   }
 }

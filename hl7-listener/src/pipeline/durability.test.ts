@@ -1,0 +1,258 @@
+import assert from 'node:assert/strict';
+import { after, afterEach, before, describe, it } from 'node:test';
+import type { Observation } from '@medplum/fhirtypes';
+import {
+  createFhirClient,
+  createLogger,
+  loadConfig,
+  type FhirClient,
+  type MongoHandle,
+} from '@monitormed/common';
+import type { Collection } from 'mongodb';
+import { startListener, type ListenerHandle } from '../index.js';
+import type { ListenerConfig } from '../config.js';
+import { PENDING_ACK_TEXT } from '../processor.js';
+import { MessageStore, type Hl7MessageDocument } from '../store/message-store.js';
+import { FACILITY, resultIdentifier, search } from '../test-support/fhir.js';
+import { TestMllpClient, ackSegments } from '../test-support/mllp-client.js';
+import {
+  buildOru,
+  createSwitchableFhir,
+  createTestPatient,
+  messagesOf,
+  startMllpSink,
+  waitForStatus,
+  waitUntil,
+} from '../test-support/pipeline-harness.js';
+import { requireFhir, requireMongo, runSuffix } from '../test-support/peers.js';
+
+const logger = createLogger('hl7-listener-test', 'silent');
+const IMMEDIATE = [{ name: 'immediate-test', ackMode: 'immediate', duplicatePolicy: 'reject' }] as const;
+
+void describe('durable accept and background processing', () => {
+  const suffix = runSuffix();
+  const patientId = `DUR${suffix}`;
+  let fhir: FhirClient;
+  let mongo: MongoHandle | undefined;
+  let messages: Collection<Hl7MessageDocument>;
+  const listeners: ListenerHandle[] = [];
+  const clients: TestMllpClient[] = [];
+  let sequence = 0;
+  const nextControlId = (): string => {
+    sequence += 1;
+    return `D${suffix}-${sequence}`;
+  };
+
+  const database = (): MongoHandle => {
+    assert.ok(mongo, 'MongoDB is not connected');
+    return mongo;
+  };
+  const start = async (config: Partial<ListenerConfig>, fhirClient?: FhirClient): Promise<ListenerHandle> => {
+    const listener = await startListener({
+      config: { mllpPort: 0, retryBaseMs: 50, retryMaxDelayMs: 200, pollIntervalMs: 50, ...config },
+      mongo: database(),
+      logger,
+      ...(fhirClient === undefined ? {} : { fhirClient }),
+    });
+    listeners.push(listener);
+    return listener;
+  };
+  const connect = async (listener: ListenerHandle): Promise<TestMllpClient> => {
+    const client = await TestMllpClient.connect(listener.port);
+    clients.push(client);
+    return client;
+  };
+  const observationsOf = (controlId: string): Promise<Observation[]> =>
+    search<Observation>(fhir, 'Observation', { identifier: resultIdentifier(FACILITY, controlId, '1', '1') });
+
+  before(async () => {
+    fhir = await requireFhir();
+    mongo = await requireMongo();
+    messages = messagesOf(mongo);
+    await createTestPatient(fhir, patientId);
+  });
+
+  // Listeners of one test must not pick up the messages of the next, which share the database.
+  afterEach(async () => {
+    for (const client of clients.splice(0)) {
+      client.close();
+    }
+    for (const listener of listeners.splice(0)) {
+      await listener.close();
+    }
+  });
+
+  after(async () => {
+    await mongo?.db.dropDatabase();
+    await mongo?.client.close();
+  });
+
+  void it('retries until HAPI is reachable', async () => {
+    const switchable = await createSwitchableFhir();
+    const listener = await start({ originalAckWaitMs: 300, maxAttempts: 1_000 }, switchable.client);
+    const client = await connect(listener);
+    const controlId = nextControlId();
+    const text = buildOru({ controlId, patientId });
+
+    const pending = await client.send(text);
+    assert.equal(ackSegments(pending, 'MSA')[0]?.[1], 'AE');
+    assert.equal(ackSegments(pending, 'ERR')[0]?.[8], PENDING_ACK_TEXT);
+
+    const waiting = await waitUntil('a second failed attempt', async () => {
+      const document = await messages.findOne({ controlId });
+      return document !== null && document.attempts >= 2 ? document : undefined;
+    });
+    assert.match(waiting.lastError ?? '', /FHIR server unreachable/);
+    assert.ok(waiting.pendingAckSentAt instanceof Date, 'the pending AE is not recorded');
+    assert.equal((await observationsOf(controlId)).length, 0);
+
+    switchable.connect();
+    const processed = await waitForStatus(messages, controlId, ['processed']);
+    assert.equal(processed.ackCode, 'AA');
+    assert.equal((await observationsOf(controlId)).length, 1);
+
+    // A resend after the pending AE gets the final AA, and nothing is written twice.
+    const resend = await client.send(text);
+    assert.equal(resend, processed.ack);
+    assert.equal(ackSegments(resend, 'MSA')[0]?.[1], 'AA');
+    assert.equal((await observationsOf(controlId)).length, 1);
+    assert.equal(await messages.countDocuments({ controlId }), 1);
+  });
+
+  void it('dead-letters after the last attempt', async () => {
+    const switchable = await createSwitchableFhir();
+    const listener = await start({ channels: [...IMMEDIATE], maxAttempts: 3 }, switchable.client);
+    const client = await connect(listener);
+    const controlId = nextControlId();
+
+    const ack = await client.send(buildOru({ controlId, patientId }));
+    assert.equal(ackSegments(ack, 'MSA')[0]?.[1], 'AA');
+
+    const dead = await waitForStatus(messages, controlId, ['dead']);
+    assert.equal(dead.attempts, 3);
+    assert.match(dead.reason ?? '', /Processing failed 3 times; last error: FHIR server unreachable/);
+    assert.ok(dead.deadAt instanceof Date);
+    assert.equal(dead.errors?.[0]?.errorCode, '207');
+  });
+
+  void it('does not retry an unknown patient', async () => {
+    const listener = await start({ channels: [...IMMEDIATE] });
+    const client = await connect(listener);
+    const controlId = nextControlId();
+
+    await client.send(buildOru({ controlId, patientId: `UNKNOWN-${suffix}` }));
+    const dead = await waitForStatus(messages, controlId, ['dead']);
+    assert.equal(dead.attempts, 1);
+    assert.match(dead.reason ?? '', /Patient not found/);
+    assert.equal(dead.errors?.[0]?.errorCode, '204');
+  });
+
+  void it('resumes a message after a restart', async () => {
+    // A server that accepts and never answers keeps the first listener's FHIR request in flight, so it
+    // is stopped mid-processing while it holds the claim.
+    const blackHole = await startMllpSink();
+    const stalled = createFhirClient({
+      ...loadConfig(),
+      fhirBaseUrl: `http://127.0.0.1:${blackHole.port}/fhir`,
+    });
+    const first = await start({ channels: [...IMMEDIATE], leaseMs: 1_000, closeGraceMs: 100 }, stalled);
+    const client = await connect(first);
+    const controlId = nextControlId();
+    await client.send(buildOru({ controlId, patientId }));
+
+    const claimed = await waitForStatus(messages, controlId, ['processing']);
+    assert.equal(claimed.attempts, 1);
+    await first.close();
+    assert.equal((await messages.findOne({ controlId }))?.status, 'processing');
+
+    await start({ channels: [...IMMEDIATE] });
+    const processed = await waitForStatus(messages, controlId, ['processed']);
+    assert.equal(processed.attempts, 2);
+    assert.notEqual(processed.claimedBy, claimed.claimedBy);
+    assert.equal((await observationsOf(controlId)).length, 1);
+    await blackHole.close();
+  });
+
+  void it('claims a message only once', async () => {
+    const store = new MessageStore(database().db);
+    const controlId = nextControlId();
+    const inserted = await store.insertReceived({
+      raw: 'MSH|^~\\&|X',
+      rawBase64: '',
+      sha256: controlId,
+      byteLength: 0,
+      receivedAt: new Date(),
+      peer: { address: '127.0.0.1', port: 1 },
+      controlId,
+      sendingFacility: `CLAIM-${suffix}`,
+      header: [],
+      patientKey: `claim-${controlId}`,
+      channel: 'default',
+      ackMode: 'immediate',
+    });
+    assert.ok(inserted.kind === 'inserted', 'the test message was not inserted');
+    const id = inserted.document._id;
+
+    const claims = await Promise.all(
+      Array.from({ length: 8 }, (_unused, index) => store.claim(inserted.document, `worker-${index}`, 60_000))
+    );
+    assert.equal(claims.filter((claim) => claim !== null).length, 1);
+    // Settle it so no listener of this suite picks up the fake message.
+    const owner = claims.find((claim) => claim !== null)?.claimedBy ?? '';
+    assert.ok(await store.complete(id, owner, { status: 'rejected', reason: 'test message' }));
+  });
+
+  void it('two listeners process each message once', async () => {
+    const config = { channels: [...IMMEDIATE], processingConcurrency: 4 };
+    const clientsOfBoth = [await connect(await start(config)), await connect(await start(config))];
+    const controlIds = Array.from({ length: 16 }, () => nextControlId());
+    const patients = [0, 1, 2, 3].map((index) => `${patientId}-${index}`);
+    await Promise.all(patients.map((id) => createTestPatient(fhir, id)));
+
+    for (const [index, controlId] of controlIds.entries()) {
+      const client = clientsOfBoth[index % 2];
+      assert.ok(client);
+      await client.send(buildOru({ controlId, patientId: patients[index % patients.length] ?? patientId }));
+    }
+
+    for (const controlId of controlIds) {
+      const processed = await waitForStatus(messages, controlId, ['processed'], 30_000);
+      assert.equal(processed.attempts, 1, `message ${controlId} was claimed more than once`);
+      assert.equal((await observationsOf(controlId)).length, 1, `message ${controlId} is not in HAPI once`);
+    }
+    const owners = new Set(
+      (await messages.find({ controlId: { $in: controlIds } }).toArray()).map((m) => m.claimedBy)
+    );
+    assert.equal(owners.size, 2, 'both listeners should have processed messages');
+  });
+
+  void it('keeps the order of one patient', async () => {
+    const orderedPatient = `${patientId}-ORDER`;
+    await createTestPatient(fhir, orderedPatient);
+    const listener = await start({ channels: [...IMMEDIATE], processingConcurrency: 4 });
+    const client = await connect(listener);
+    const controlIds = Array.from({ length: 6 }, () => nextControlId());
+
+    for (const controlId of controlIds) {
+      await client.send(buildOru({ controlId, patientId: orderedPatient }));
+    }
+
+    const processedAt: number[] = [];
+    const observationIds: number[] = [];
+    for (const controlId of controlIds) {
+      const processed = await waitForStatus(messages, controlId, ['processed'], 30_000);
+      processedAt.push(processed.processedAt?.getTime() ?? 0);
+      const [observation] = await observationsOf(controlId);
+      observationIds.push(Number(observation?.id));
+    }
+    // HAPI assigns increasing numeric ids, so ids in arrival order show the writes happened in that order.
+    assert.deepEqual(
+      observationIds,
+      [...observationIds].sort((a, b) => a - b)
+    );
+    assert.deepEqual(
+      processedAt,
+      [...processedAt].sort((a, b) => a - b)
+    );
+  });
+});
