@@ -4,7 +4,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { connect, createServer as createNetServer, type AddressInfo, type Socket } from 'node:net';
 import type { Bundle, Flag, Observation, Resource } from '@medplum/fhirtypes';
 import {
   AIAST,
@@ -286,4 +286,47 @@ export async function searchHapi(config: MonitorMedConfig, relativeUrl: string):
     throw new Error(`HAPI search ${relativeUrl} failed with HTTP ${response.status}.`);
   }
   return (await response.json()) as Bundle;
+}
+
+/** A loopback TCP proxy a test can cut, to take a peer away from one server only. */
+export interface TcpProxy {
+  port: number;
+  /** Stops accepting and drops every open connection. */
+  cut(): Promise<void>;
+}
+
+/**
+ * Starts a TCP proxy on a free loopback port that forwards to `targetPort` on 127.0.0.1.
+ * @param targetPort - Port of the peer, such as 27017 for FerretDB.
+ */
+export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
+  const sockets = new Set<Socket>();
+  const proxy = createNetServer((client) => {
+    const upstream = connect(targetPort, '127.0.0.1');
+    sockets.add(client).add(upstream);
+    client.pipe(upstream).pipe(client);
+    const drop = (): void => {
+      client.destroy();
+      upstream.destroy();
+    };
+    client.on('error', drop).on('close', drop);
+    upstream.on('error', drop).on('close', drop);
+  });
+  await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+
+  let cut: Promise<void> | undefined;
+  return {
+    port: (proxy.address() as AddressInfo).port,
+    cut: () => {
+      cut ??= new Promise<void>((resolve) => {
+        proxy.close(() => {
+          resolve();
+        });
+        for (const socket of sockets) {
+          socket.destroy();
+        }
+      });
+      return cut;
+    },
+  };
 }
