@@ -213,6 +213,28 @@ void describe('MonitorMed FHIR package on HAPI', () => {
     await assertValid(analyzed, MONITORMED_PROFILES.aiResultObservation);
   });
 
+  void it('MC dropout uncertainty conforms to AIResultObservation', async () => {
+    const observation = findResource(stored.resources, 'Observation');
+    const probability = observation.valueQuantity?.value;
+    assert.ok(probability !== undefined, 'stored Observation has no valueQuantity.value');
+    const analyzed: Observation = {
+      ...observation,
+      extension: [
+        ...(observation.extension ?? []),
+        buildUncertaintyExtension(binaryEntropyBits(probability), {
+          mean: 0.71,
+          std: 0.08,
+          predictiveEntropyBits: 0.869,
+          expectedEntropyBits: 0.84,
+          mutualInformationBits: 0.029,
+          samples: 30,
+          surrogateVersion: 2,
+        }),
+      ],
+    };
+    await assertValid(analyzed, MONITORMED_PROFILES.aiResultObservation);
+  });
+
   void it('listener DiagnosticReport conforms to AIResultDiagnosticReport', async () => {
     const report: DiagnosticReport = findResource(stored.resources, 'DiagnosticReport');
     await assertValid(report, MONITORMED_PROFILES.aiResultDiagnosticReport);

@@ -17,7 +17,7 @@ import { DEFAULT_MC_SAMPLES, McDropoutScorer } from '../uncertainty/mc-dropout.j
 import { connectMongoForCli, readInputCsv, resolveModel, runCli } from './surrogate-cli.js';
 import { UsageError } from './usage-error.js';
 
-/** Largest T the command accepts; the batch holds rows × T feature rows in memory. */
+/** Maximum T the command accepts, because the batch keeps rows × T feature rows in memory. */
 const MAX_SAMPLES = 10_000;
 
 /**

@@ -147,7 +147,7 @@ export function fhirFailure(err: unknown, config: MonitorMedConfig): PeerUnavail
   const detail =
     status === undefined
       ? `Cannot reach the FHIR server at ${config.fhirBaseUrl} (${(err as Error).message}); start it or set FHIR_BASE_URL.`
-      : `The FHIR server at ${config.fhirBaseUrl} answered HTTP ${String(status)}; check its log.`;
+      : `The FHIR server at ${config.fhirBaseUrl} returned HTTP ${String(status)}; check its log.`;
   return new PeerUnavailableError(detail, { cause: err });
 }
 

@@ -135,9 +135,11 @@ void describe('surrogate commands', () => {
       ['a', 'b', 'c']
     );
     for (const row of result.rows) {
-      assert.ok(row.mean > 0 && row.mean < 1);
+      assert.ok(row.mean > 0);
+      assert.ok(row.mean < 1);
       assert.ok(row.std > 0);
-      assert.ok(row.mutualInformationBits >= 0 && row.mutualInformationBits <= row.predictiveEntropyBits);
+      assert.ok(row.mutualInformationBits >= 0);
+      assert.ok(row.mutualInformationBits <= row.predictiveEntropyBits);
     }
     // A patient far from normal in every input scores higher than a normal one.
     assert.ok((result.rows[1]?.mean ?? 0) > (result.rows[0]?.mean ?? 1));

@@ -49,7 +49,7 @@ export function registerFeatureSpec(spec: SurrogateFeatureSpec): void {
 /**
  * Returns the feature spec of a monitored model, or undefined when MonitorMed cannot gather its inputs.
  * The demo sepsis model reads the LOINC codes that the scenario simulator scores (SEPSIS_INPUTS), so the
- * surrogate sees what the model saw. Other models need {@link registerFeatureSpec}.
+ * surrogate gets the inputs the model got. Other models need {@link registerFeatureSpec}.
  * @param modelId - Model id, such as `sepsis-risk`.
  * @param lookbackHours - Overrides {@link DEFAULT_LOOKBACK_HOURS}.
  * @returns The spec, or undefined for a model without known inputs (such as the imaging model).

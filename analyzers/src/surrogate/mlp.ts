@@ -93,8 +93,8 @@ export function normalizeFeatures(model: MlpModel, features: ArrayLike<number>):
  * Runs the network on one raw feature row.
  * @param model - The network.
  * @param features - Raw features.
- * @param nextUniform - When given, dropout is active and draws its masks from it (training, or MC dropout
- *   in TypeScript); when omitted, dropout is off (the deterministic forward pass).
+ * @param nextUniform - Source of the dropout masks. When given, dropout is active, as in training or MC
+ *   dropout in TypeScript. When omitted, dropout is off and the pass is deterministic.
  * @returns The activations and the output probability.
  */
 export function forward(

@@ -32,7 +32,7 @@ export const SURROGATE_INPUT_NAME = 'features';
 /** Name of the graph output, a double tensor [batch, 1] of probabilities. */
 export const SURROGATE_OUTPUT_NAME = 'probability';
 
-/** How the exported graph treats dropout at inference. */
+/** Dropout mode of the exported graph at inference. */
 export type DropoutExport =
   /** Masks from RandomUniformLike: every row of every run draws a new mask, at any optimization level. */
   | 'random-mask'

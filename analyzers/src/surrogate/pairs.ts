@@ -57,7 +57,7 @@ export class ModelDeviceNotFoundError extends Error {
  * @param fhir - FHIR client.
  * @param spec - Inputs of the model.
  * @param options - Effective-time range and limit.
- * @returns The pairs, in the order of the results' effective times; results without any input value in
+ * @returns The pairs, in the order of the results' effective times. Results without any input value in
  *   the lookback are left out, because their features would only be the population defaults.
  * @throws ModelDeviceNotFoundError when no Device has the model id.
  */

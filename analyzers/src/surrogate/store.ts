@@ -17,7 +17,7 @@ export const MAX_SURROGATE_BYTES = 8 * 1024 * 1024;
 
 const DUPLICATE_KEY_CODE = 11000;
 
-/** What a trained surrogate version records besides its bytes. */
+/** Metadata of a trained surrogate version, stored beside its bytes. */
 export interface SurrogateVersionInfo {
   modelId: string;
   /** Feature names in input column order. */
@@ -30,7 +30,7 @@ export interface SurrogateVersionInfo {
   hiddenSizes: number[];
   /** Lookback of the input values, in hours. */
   lookbackHours: number;
-  /** Where the pairs came from: `fhir` or `csv`. */
+  /** Source of the pairs: `fhir` or `csv`. */
   source: 'fhir' | 'csv';
   /** Effective-time range of the FHIR results used, when the source is `fhir`. */
   trainingRange?: { from?: string; to?: string };

@@ -38,7 +38,7 @@ export function syntheticSepsisPairs(
         values[name] = value;
       }
     }
-    // The monitored model sees the value it was given or its own default, like the simulator.
+    // The monitored model uses the value it was given or its own default, like the simulator.
     const seen = (name: keyof typeof full, fallback: number): number => values[name] ?? fallback;
     const logit =
       -2.5 +

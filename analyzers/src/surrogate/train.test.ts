@@ -37,7 +37,8 @@ void describe('surrogate training', () => {
     assert.ok(result.fidelity.pearson > 0.97, `Pearson ${String(result.fidelity.pearson)}`);
     assert.ok(result.fidelity.spearman > 0.97, `Spearman ${String(result.fidelity.spearman)}`);
     assert.ok(result.fidelity.callAgreement >= 0.93, `agreement ${String(result.fidelity.callAgreement)}`);
-    assert.ok(result.bestEpoch >= 1 && result.bestEpoch <= result.epochsRun);
+    assert.ok(result.bestEpoch >= 1);
+    assert.ok(result.bestEpoch <= result.epochsRun);
   });
 
   void it('same seed trains the same weights', () => {
@@ -130,6 +131,7 @@ void describe('fidelity metrics', () => {
     assert.ok(Math.abs(fidelity.meanAbsoluteError - 0.125) < 1e-15);
     assert.equal(fidelity.callAgreement, 0.75);
     assert.equal(fidelity.spearman, 1);
-    assert.ok(fidelity.pearson > 0.9 && fidelity.pearson < 1);
+    assert.ok(fidelity.pearson > 0.9);
+    assert.ok(fidelity.pearson < 1);
   });
 });

@@ -54,7 +54,7 @@ export const DEFAULT_TRAINING_OPTIONS: TrainingOptions = {
   seed: 1,
 };
 
-/** Fewest pairs training accepts, so that each split has at least a handful of pairs. */
+/** Minimum number of pairs for training, so that each split gets at least a handful of pairs. */
 export const MIN_TRAINING_PAIRS = 40;
 
 /** A trained surrogate with its held-out fidelity. */
@@ -245,7 +245,7 @@ function createAdamState(layers: readonly DenseLayer[]): AdamState {
   return { step: 0, firstMoments: zeros(), secondMoments: zeros() };
 }
 
-/** One Adam update with β1 = 0.9, β2 = 0.999, ε = 1e-8 on the batch-mean gradient. */
+/** Applies one Adam update with β1 = 0.9, β2 = 0.999, ε = 1e-8 on the batch-mean gradient. */
 function adamStep(
   layers: DenseLayer[],
   gradients: readonly LayerGradient[],

@@ -74,8 +74,8 @@ export class McDropoutScorer {
   }
 
   /**
-   * Runs the T passes of every row in one session run: the rows are tiled T times along the batch axis,
-   * so row r's pass t is batch row r·T + t, and each batch row draws its own dropout masks.
+   * Runs the T passes of every row in one session run. Each row is tiled T times along the batch axis, so
+   * row r's pass t is batch row r·T + t, and each batch row draws its own dropout masks.
    * @param rows - Raw feature rows, each of {@link featureCount} values.
    * @param samples - Passes per row, T.
    * @returns The T probabilities of every row.

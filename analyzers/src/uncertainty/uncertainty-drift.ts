@@ -24,7 +24,7 @@ export interface UncertaintyDriftResult {
 export interface UncertaintyDriftOptions {
   /** p-value below which drift is detected. */
   pThreshold: number;
-  /** Fewest current values for a verdict. */
+  /** Minimum number of current values for a verdict. */
   minN: number;
 }
 

@@ -14,11 +14,15 @@ Context: Observation
     value 1..1 and
     analyzerVersion 1..1 and
     samples 0..1 and
-    surrogateVersion 0..1
+    surrogateVersion 0..1 and
+    mean 0..1 and
+    std 0..1 and
+    predictiveEntropy 0..1 and
+    mutualInformation 0..1
 * extension[method] ^short = "Uncertainty method, such as entropy"
 * extension[method].value[x] only code
 * extension[method].valueCode from UncertaintyMethodCodes (required)
-* extension[value] ^short = "Uncertainty value; for entropy, bits from 0 to 1"
+* extension[value] ^short = "Binary entropy of the reported probability, in bits from 0 to 1, for every method"
 * extension[value].value[x] only decimal
 * extension[analyzerVersion] ^short = "Name and version of the analyzer that computed the value"
 * extension[analyzerVersion].value[x] only string
@@ -26,6 +30,14 @@ Context: Observation
 * extension[samples].value[x] only integer
 * extension[surrogateVersion] ^short = "Version of the surrogate model, for methods that use one"
 * extension[surrogateVersion].value[x] only string
+* extension[mean] ^short = "mc-dropout: mean of the surrogate's probabilities over the samples"
+* extension[mean].value[x] only decimal
+* extension[std] ^short = "mc-dropout: standard deviation (divisor T) of the surrogate's probabilities"
+* extension[std].value[x] only decimal
+* extension[predictiveEntropy] ^short = "mc-dropout: binary entropy of the mean probability, in bits"
+* extension[predictiveEntropy].value[x] only decimal
+* extension[mutualInformation] ^short = "mc-dropout: predictive entropy minus the mean per-sample entropy (BALD), in bits"
+* extension[mutualInformation].value[x] only decimal
 
 Extension: AiDrift
 Id: ai-drift

@@ -32,6 +32,7 @@ Description: "Methods by which MonitorMed computes the uncertainty of an AI resu
 * ^caseSensitive = true
 * ^content = #complete
 * #entropy "Binary predictive entropy" "Shannon entropy in bits of the Bernoulli distribution with the model's probability p: -p log2 p - (1 - p) log2 (1 - p). It is 0 for a certain call and 1 at p = 0.5."
+* #mc-dropout "Monte Carlo dropout on a surrogate" "T forward passes of a surrogate network, trained to mimic the model from its inputs, with dropout active at inference. The extension records the mean, standard deviation, predictive entropy and mutual information of the T probabilities; value is still the entropy of the reported probability."
 
 ValueSet: UncertaintyMethodCodes
 Id: uncertainty-method
