@@ -3,7 +3,8 @@
 FROM node:20-bookworm-slim
 WORKDIR /app
 ENV NODE_ENV=production
-COPY package.json package-lock.json ./
+# .npmrc tells the onnxruntime-node install script to skip its optional CUDA download.
+COPY package.json package-lock.json .npmrc ./
 COPY common/package.json common/
 COPY hl7-listener/package.json hl7-listener/
 COPY fhir-server-ext/package.json fhir-server-ext/
