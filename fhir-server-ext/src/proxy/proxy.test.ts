@@ -308,4 +308,52 @@ void describe('FHIR proxy reads', () => {
     assert.equal(unknown.status, 400);
     assert.match(issueText(unknown.body), /not a FHIR resource type/);
   });
+
+  void it('unreachable JWKS gets 503', async () => {
+    const setup = started();
+    const server = await setup.startServer({
+      auditWorker: false,
+      smart: loadSmartConfig({
+        SMART_ISSUER: setup.issuer.issuer,
+        SMART_JWKS_URL: `http://127.0.0.1:${await closedPort()}/jwks`,
+      }),
+    });
+    try {
+      const token = await setup.sign({ scope: 'user/Observation.rs' }, { audience: server.fhirEndpointUrl });
+      const result = await setup.callProxy<OperationOutcome>(
+        `Observation/${setup.observationA}`,
+        { token },
+        server.fhirEndpointUrl
+      );
+      assert.equal(result.status, 503);
+      assert.match(issueText(result.body), /JWKS could not be fetched/);
+    } finally {
+      await server.close();
+    }
+  });
+
+  void it('missing SMART_ISSUER rejects every token', async () => {
+    const setup = started();
+    const server = await setup.startServer({ auditWorker: false, smart: loadSmartConfig({}) });
+    try {
+      const token = await setup.sign({ scope: 'user/Observation.rs' }, { audience: server.fhirEndpointUrl });
+      const read = await setup.callProxy<OperationOutcome>(
+        `Observation/${setup.observationA}`,
+        { token },
+        server.fhirEndpointUrl
+      );
+      assert.equal(read.status, 401);
+      assert.match(issueText(read.body), /SMART_ISSUER/);
+
+      const configuration = await setup.callProxy<OperationOutcome>(
+        '.well-known/smart-configuration',
+        {},
+        server.fhirEndpointUrl
+      );
+      assert.equal(configuration.status, 503);
+      assert.match(issueText(configuration.body), /set SMART_ISSUER/);
+    } finally {
+      await server.close();
+    }
+  });
 });
