@@ -125,7 +125,11 @@ export async function closedLoopbackPort(): Promise<number> {
   const server = createServer();
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
+  await new Promise<void>((resolve) =>
+    server.close(() => {
+      resolve();
+    })
+  );
   return port;
 }
 
@@ -199,7 +203,9 @@ export async function startMllpSink(): Promise<MllpSink> {
         for (const socket of sockets) {
           socket.destroy();
         }
-        server.close(() => resolve());
+        server.close(() => {
+          resolve();
+        });
       });
       return closing;
     },
