@@ -33,6 +33,8 @@ interface CachedScorer {
 /** Estimates MC dropout uncertainty for results of models that have an active surrogate. */
 export class SurrogateUncertainty {
   private readonly cache = new Map<string, Promise<CachedScorer>>();
+  /** Scorers of replaced versions; jobs may still be running them, so they are released only by close(). */
+  private readonly retired: McDropoutScorer[] = [];
   private closing: Promise<void> | undefined;
 
   constructor(
@@ -96,7 +98,9 @@ export class SurrogateUncertainty {
     if (document?.version === previous?.version && previous !== undefined) {
       return { ...previous, checkedAtMs: Date.now() };
     }
-    await previous?.scorer?.close();
+    if (previous?.scorer !== undefined) {
+      this.retired.push(previous.scorer);
+    }
 
     if (spec === undefined || document === undefined) {
       return { checkedAtMs: Date.now() };
@@ -129,6 +133,9 @@ export class SurrogateUncertainty {
         if (entry.status === 'fulfilled') {
           await entry.value.scorer?.close();
         }
+      }
+      for (const scorer of this.retired.splice(0)) {
+        await scorer.close();
       }
     })();
     return this.closing;
