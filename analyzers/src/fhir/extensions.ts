@@ -26,8 +26,8 @@ export interface DriftStatus {
  * analyzer version. With an MC dropout estimate the method is `mc-dropout`, and the extension adds the
  * sample count T, the surrogate version, and the surrogate's mean, standard deviation, predictive entropy
  * and mutual information.
- * @param entropyBits - Binary predictive entropy of the score; `value` is this for every method, so a
- *   re-delivered result is recognised as analysed although MC dropout samples differ on every run.
+ * @param entropyBits - Binary predictive entropy of the score, written as `value` for every method. MC
+ *   dropout samples differ on every run, so this value is what marks a re-delivered result as analysed.
  * @param mc - The MC dropout estimate, when the model has an active surrogate.
  * @returns The complex extension.
  */
