@@ -23,6 +23,8 @@ export interface AiModelDefinition {
     sendingApplication?: string;
     /** OBX-3.1 codes of the model's output. */
     observationCodes?: string[];
+    /** OBX-18.1 equipment instance ids under which the model reports its results. */
+    equipmentIds?: string[];
   };
   /** Code of the output observation (OBX-3 and Observation.code). */
   outputCode: Coding;

@@ -12,25 +12,29 @@ const INTERPRETATION_SYSTEM = 'http://terminology.hl7.org/CodeSystem/v3-Observat
 
 /**
  * Finds the catalog model that produced a result. A model matches when every rule it gives matches:
- * MSH-3.1 sending application and OBX-3.1 code; a model without rules matches nothing.
+ * MSH-3.1 sending application, OBX-3.1 code and OBX-18.1 equipment instance; a model without rules
+ * matches nothing.
  * @param models - The model catalog.
  * @param sendingApplication - MSH-3.1.
  * @param observationCode - OBX-3.1.
+ * @param equipmentId - OBX-18.1 of the first repetition, '' when empty.
  * @returns The model, or undefined for a result that is not AI-generated.
  */
 export function matchModel(
   models: AiModelDefinition[],
   sendingApplication: string,
-  observationCode: string
+  observationCode: string,
+  equipmentId = ''
 ): AiModelDefinition | undefined {
   return models.find((model) => {
-    const { sendingApplication: application, observationCodes: codes } = model.match;
-    if (application === undefined && codes === undefined) {
+    const { sendingApplication: application, observationCodes: codes, equipmentIds } = model.match;
+    if (application === undefined && codes === undefined && equipmentIds === undefined) {
       return false;
     }
     const applicationMatches = application === undefined || application === sendingApplication;
     const codeMatches = codes === undefined || codes.includes(observationCode);
-    return applicationMatches && codeMatches;
+    const equipmentMatches = equipmentIds === undefined || equipmentIds.includes(equipmentId);
+    return applicationMatches && codeMatches && equipmentMatches;
   });
 }
 

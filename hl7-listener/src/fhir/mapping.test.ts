@@ -22,7 +22,9 @@ function segment(text: string, name: string): Hl7Segment {
 }
 
 function obxValue(type: string, value: string, units = ''): ReturnType<typeof mapObservationValue> {
-  return mapObservationValue(segment(`OBX|1|${type}|X^Test^L||${value}|${units}|||||F`, 'OBX'), 'UTC');
+  return mapObservationValue(segment(`OBX|1|${type}|X^Test^L||${value}|${units}|||||F`, 'OBX'), {
+    facilityTimeZone: 'UTC',
+  });
 }
 
 void describe('mapObservationValue', () => {
@@ -38,7 +40,7 @@ void describe('mapObservationValue', () => {
     assert.deepEqual(obxValue('NM', '-2', 'U/L^^L'), { valueQuantity: { value: -2, unit: 'U/L' } });
   });
 
-  void it('maps SN comparator, range, ratio and plus', () => {
+  void it('maps SN comparator, range, ratio and categorical plus', () => {
     assert.deepEqual(obxValue('SN', '>^100'), { valueQuantity: { value: 100, comparator: '>' } });
     assert.deepEqual(obxValue('SN', '^10^-^20', 'mg^^UCUM').valueRange, {
       low: { value: 10, unit: 'mg', system: 'http://unitsofmeasure.org', code: 'mg' },
@@ -48,15 +50,15 @@ void describe('mapObservationValue', () => {
       numerator: { value: 1 },
       denominator: { value: 128 },
     });
-    assert.deepEqual(obxValue('SN', '^2^+').valueQuantity, { value: 2, comparator: '>=' });
+    // The IG maps the categorical `2+` (a grade, not "2 or more") to valueString.
+    assert.deepEqual(obxValue('SN', '^2^+'), { valueString: '2+' });
     assert.deepEqual(obxValue('SN', '^39'), { valueQuantity: { value: 39 } });
   });
 
   void it('maps text types, joining TX repetitions as lines', () => {
-    assert.deepEqual(obxValue('TX', 'line one~line two \\T\\ more'), {
-      valueString: 'line one\nline two & more',
-    });
-    assert.deepEqual(obxValue('FT', 'a\\.br\\b'), { valueString: 'a\nb' });
+    assert.equal(obxValue('TX', 'line one~line two \\T\\ more').valueString, 'line one\nline two & more');
+    assert.equal(obxValue('FT', 'a\\.br\\b').valueString, 'a\nb');
+    assert.deepEqual(obxValue('ST', 'plain text'), { valueString: 'plain text' });
   });
 
   void it('maps coded values with alternate codes', () => {

@@ -1,8 +1,11 @@
-import type { CodeableConcept, Observation, Quantity } from '@medplum/fhirtypes';
-import { Hl7DateTimeError, toFhirDateTime } from '../hl7/datetime.js';
+import type { Attachment, CodeableConcept, Extension, Observation } from '@medplum/fhirtypes';
+import { Hl7DateTimeError, needsFacilityTimeZone, toFhirDateTime, toFhirTime } from '../hl7/datetime.js';
 import { ERROR_CODES, Hl7ProcessingError } from '../hl7/hl7-error.js';
 import { hasValue, repetitionCount, repetitionText, textValue, type Hl7Segment } from '../hl7/segment.js';
+import { DEFAULT_MAX_ATTACHMENT_BYTES, decodeEncapsulatedData } from './attachment.js';
 import { codeableConcept } from './code-systems.js';
+import { assumedTimeZoneExtension, rawValueExtension } from './extensions.js';
+import { mapNumeric, mapStructuredNumeric, parseNumber, unitsOf, valueError } from './numeric-value.js';
 
 /** The value[x] and dataAbsentReason part of an Observation. */
 export type ObservationValue = Pick<
@@ -11,137 +14,212 @@ export type ObservationValue = Pick<
   | 'valueString'
   | 'valueCodeableConcept'
   | 'valueDateTime'
+  | 'valueTime'
+  | 'valuePeriod'
   | 'valueRange'
   | 'valueRatio'
   | 'dataAbsentReason'
 >;
 
-const UCUM = 'http://unitsofmeasure.org';
-
-/** SN comparators FHIR Quantity.comparator can carry. */
-const COMPARATORS = new Set(['<', '<=', '>=', '>']);
-
-function valueError(obx: Hl7Segment, text: string): Hl7ProcessingError {
-  return new Hl7ProcessingError({
-    ackCode: 'AE',
-    errorCode: ERROR_CODES.dataTypeError,
-    location: { segment: 'OBX', segmentSequence: obx.occurrence, field: 5 },
-    text,
-  });
+/** The mapped OBX-5: the value, the extensions that record how it was read, and an ED payload. */
+export interface MappedValue extends ObservationValue {
+  /** Raw value of decoded text, or the time zone assumed for a date/time without offset. */
+  extension?: Extension[];
+  /** OBX-5 of type ED, which the transaction stores as a DocumentReference the Observation is derived from. */
+  attachment?: Attachment;
 }
 
-function parseNumber(obx: Hl7Segment, text: string): number {
-  // HL7 NM: optional sign, digits and an optional decimal point, no exponent.
-  if (!/^[+-]?(\d+\.?\d*|\.\d+)$/.test(text)) {
-    throw valueError(obx, `OBX-5 value of type NM or SN is not a number`);
-  }
-  return Number(text);
+/** Options of {@link mapObservationValue}. */
+export interface ValueOptions {
+  /** IANA zone for times without offset. */
+  facilityTimeZone: string;
+  /** Largest decoded ED payload, in bytes; {@link DEFAULT_MAX_ATTACHMENT_BYTES} when absent. */
+  maxAttachmentBytes?: number;
 }
 
-/**
- * Reads OBX-6 units as a Quantity without value: UCUM when OBX-6.3 (or 6.6) names UCUM, else unit text only.
- */
-export function unitsOf(obx: Hl7Segment): Omit<Quantity, 'value'> {
-  const code = textValue(obx, 6, 1);
-  const text = textValue(obx, 6, 2) || code;
-  if (code === '' && text === '') {
-    return {};
-  }
-  const isUcum = [textValue(obx, 6, 3), textValue(obx, 6, 6)].some(
-    (system) => system.toUpperCase() === 'UCUM'
-  );
-  return isUcum ? { unit: text, system: UCUM, code } : { unit: text };
+/** HL7 table 0125 value types; any other OBX-2 gets an AE. */
+const VALUE_TYPES = new Set(
+  (
+    'AD CD CE CF CK CN CNE CP CWE CX DR DT DTM ED EI FT GTS ID IS MA MO NA NM NR PN RP SN SRT ST TM TN TS TX VR ' +
+    'XAD XCN XON XPN XTN'
+  ).split(' ')
+);
+
+const DATA_ABSENT_REASON = 'http://terminology.hl7.org/CodeSystem/data-absent-reason';
+
+/** Raw text of OBX-5 in standard delimiters, repetitions joined by `~`. */
+function rawField(obx: Hl7Segment): string {
+  return (obx.fields[5] ?? [])
+    .map((repetition) => repetition.map((component) => component.join('&')).join('^'))
+    .join('~');
 }
 
-function structuredNumeric(obx: Hl7Segment): ObservationValue {
-  const comparator = textValue(obx, 5, 1);
-  const first = textValue(obx, 5, 2);
-  const separator = textValue(obx, 5, 3);
-  const second = textValue(obx, 5, 4);
-  const units = unitsOf(obx);
-
-  if (separator === '-' && second !== '') {
-    return {
-      valueRange: {
-        low: { ...units, value: parseNumber(obx, first) },
-        high: { ...units, value: parseNumber(obx, second) },
-      },
-    };
-  }
-  if ((separator === ':' || separator === '/') && second !== '') {
-    return {
-      valueRatio: {
-        numerator: { value: parseNumber(obx, first) },
-        denominator: { value: parseNumber(obx, second) },
-      },
-    };
-  }
-  if (separator === '+' && second === '') {
-    // "<num>+" means the value or more.
-    return { valueQuantity: { ...units, value: parseNumber(obx, first), comparator: '>=' } };
-  }
-  if (comparator === '<>') {
-    throw valueError(obx, 'OBX-5 SN comparator <> cannot be represented as a FHIR quantity');
-  }
-  const quantity: Quantity = { ...units, value: parseNumber(obx, first) };
-  return {
-    valueQuantity: COMPARATORS.has(comparator)
-      ? { ...quantity, comparator: comparator as Quantity['comparator'] }
-      : quantity,
-  };
-}
-
-function textLines(obx: Hl7Segment): string {
+/** Reads ST, TX and FT: each repetition is one line, and escape sequences and formatting commands are decoded. */
+function mapText(obx: Hl7Segment): MappedValue {
   const lines: string[] = [];
   for (let repetition = 0; repetition < repetitionCount(obx, 5); repetition += 1) {
     lines.push(repetitionText(obx, 5, repetition));
   }
-  return lines.join('\n');
+  const text = lines.join('\n');
+  const raw = rawField(obx);
+  return raw === text ? { valueString: text } : { valueString: text, extension: [rawValueExtension(raw)] };
+}
+
+function mapCoded(obx: Hl7Segment, valueType: string): MappedValue {
+  if (repetitionCount(obx, 5) > 1) {
+    throw valueError(
+      obx,
+      `OBX-5 of type ${valueType} repeats, but Observation.value holds one coded value; send one OBX per code`
+    );
+  }
+  if (valueType === 'IS' || valueType === 'ID') {
+    // IS and ID carry a bare code from a table that OBX does not name.
+    const code = textValue(obx, 5);
+    return { valueCodeableConcept: { coding: [{ code }], text: code } };
+  }
+  const concept = codeableConcept(obx, 5);
+  if (concept === undefined) {
+    throw valueError(obx, `OBX-5 of type ${valueType} has neither a code nor a text`);
+  }
+  return { valueCodeableConcept: concept };
+}
+
+function mapDateTime(obx: Hl7Segment, valueType: string, facilityTimeZone: string): MappedValue {
+  const text = textValue(obx, 5, 1);
+  try {
+    const valueDateTime = toFhirDateTime(text, facilityTimeZone);
+    return needsFacilityTimeZone(text)
+      ? { valueDateTime, extension: [assumedTimeZoneExtension('valueDateTime', facilityTimeZone)] }
+      : { valueDateTime };
+  } catch (err) {
+    if (err instanceof Hl7DateTimeError) {
+      throw valueError(
+        obx,
+        `OBX-5 does not match OBX-2 value type ${valueType}: expected YYYY[MM[DD[HH[MM[SS[.S]]]]]][+/-ZZZZ]`
+      );
+    }
+    throw err;
+  }
+}
+
+function mapTime(obx: Hl7Segment): MappedValue {
+  try {
+    return { valueTime: toFhirTime(textValue(obx, 5, 1)) };
+  } catch (err) {
+    if (err instanceof Hl7DateTimeError) {
+      throw valueError(obx, 'OBX-5 does not match OBX-2 value type TM: expected HH[MM[SS[.S]]][+/-ZZZZ]');
+    }
+    throw err;
+  }
+}
+
+function mapDateRange(obx: Hl7Segment, facilityTimeZone: string): MappedValue {
+  const convert = (component: number): string | undefined => {
+    const text = textValue(obx, 5, component);
+    if (text === '') {
+      return undefined;
+    }
+    try {
+      return toFhirDateTime(text, facilityTimeZone);
+    } catch (err) {
+      if (err instanceof Hl7DateTimeError) {
+        throw valueError(obx, 'OBX-5 of type DR must hold HL7 date/times in components 1 and 2', component);
+      }
+      throw err;
+    }
+  };
+  const start = convert(1);
+  const end = convert(2);
+  return {
+    valuePeriod: { ...(start === undefined ? {} : { start }), ...(end === undefined ? {} : { end }) },
+  };
+}
+
+function mapNumericRange(obx: Hl7Segment): MappedValue {
+  const units = unitsOf(obx);
+  const low = textValue(obx, 5, 1);
+  const high = textValue(obx, 5, 2);
+  return {
+    valueRange: {
+      ...(low === '' ? {} : { low: { ...units, value: parseNumber(obx, low, 'NR', 1) } }),
+      ...(high === '' ? {} : { high: { ...units, value: parseNumber(obx, high, 'NR', 2) } }),
+    },
+  };
 }
 
 /**
- * Maps OBX-5 to value[x] by OBX-2 value type: NM to valueQuantity, SN to valueQuantity with comparator,
- * valueRange or valueRatio, ST/TX/FT to valueString, CE/CWE/CNE to valueCodeableConcept, DT/TS/DTM to
- * valueDateTime. Other types keep their text as valueString. An empty OBX-5 becomes a dataAbsentReason.
+ * Maps OBX-5 to value[x] by OBX-2 value type, as the HL7 v2-to-FHIR IG's OBX to Observation map does.
+ * NM becomes valueQuantity, and SN valueQuantity with comparator, valueRange, valueRatio or valueString.
+ * ST/TX/FT become valueString, with repetitions as lines and the raw text in an extension when decoding
+ * changed it. CE/CWE/CNE/CF/IS/ID become valueCodeableConcept, DT/DTM/TS valueDateTime, TM valueTime,
+ * DR valuePeriod, NR valueRange, and ED an attachment. Other table 0125 types keep their text as
+ * valueString. An empty OBX-5 becomes a dataAbsentReason: `not-asked` for OBX-11 N, `not-performed`
+ * for X, else `unknown`.
  * @param obx - The OBX segment.
- * @param facilityTimeZone - Zone for times without offset.
+ * @param options - Facility time zone and ED size limit.
  * @returns The value part of the Observation.
- * @throws Hl7ProcessingError (AE, ERR 102 at OBX-5) when the value does not fit its type.
+ * @throws Hl7ProcessingError (AE, ERR 102 at OBX-5) when the value does not fit its type, and (AE at OBX-2)
+ *   when OBX-2 is empty or not in table 0125.
  */
-export function mapObservationValue(obx: Hl7Segment, facilityTimeZone: string): ObservationValue {
+export function mapObservationValue(obx: Hl7Segment, options: ValueOptions): MappedValue {
   if (!hasValue(obx, 5)) {
-    const notPerformed = ['X', 'N'].includes(textValue(obx, 11).toUpperCase());
-    const code = notPerformed ? 'not-performed' : 'unknown';
-    const absent: CodeableConcept = {
-      coding: [{ system: 'http://terminology.hl7.org/CodeSystem/data-absent-reason', code }],
-    };
+    const status = textValue(obx, 11).toUpperCase();
+    let code = 'unknown';
+    if (status === 'N') {
+      code = 'not-asked';
+    } else if (status === 'X') {
+      code = 'not-performed';
+    }
+    const absent: CodeableConcept = { coding: [{ system: DATA_ABSENT_REASON, code }] };
     return { dataAbsentReason: absent };
   }
 
   const valueType = textValue(obx, 2).toUpperCase();
+  const location = { segment: 'OBX', segmentSequence: obx.occurrence, field: 2 };
+  if (valueType === '') {
+    throw new Hl7ProcessingError({
+      ackCode: 'AE',
+      errorCode: ERROR_CODES.requiredFieldMissing,
+      location,
+      text: 'OBX-2 value type is required when OBX-5 has a value',
+    });
+  }
+  if (!VALUE_TYPES.has(valueType)) {
+    throw new Hl7ProcessingError({
+      ackCode: 'AE',
+      errorCode: ERROR_CODES.tableValueNotFound,
+      location,
+      text: `OBX-2 value type ${valueType} is not in HL7 table 0125`,
+    });
+  }
+
   switch (valueType) {
     case 'NM':
-      return { valueQuantity: { ...unitsOf(obx), value: parseNumber(obx, textValue(obx, 5)) } };
+      return mapNumeric(obx);
     case 'SN':
-      return structuredNumeric(obx);
+      return mapStructuredNumeric(obx);
     case 'CE':
     case 'CWE':
-    case 'CNE': {
-      const concept = codeableConcept(obx, 5);
-      return concept === undefined ? { valueString: textLines(obx) } : { valueCodeableConcept: concept };
-    }
+    case 'CNE':
+    case 'CF':
+    case 'IS':
+    case 'ID':
+      return mapCoded(obx, valueType);
     case 'DT':
     case 'TS':
     case 'DTM':
-      try {
-        return { valueDateTime: toFhirDateTime(textValue(obx, 5, 1), facilityTimeZone) };
-      } catch (err) {
-        if (err instanceof Hl7DateTimeError) {
-          throw valueError(obx, `OBX-5 value of type ${valueType} is not a valid HL7 date/time`);
-        }
-        throw err;
-      }
+      return mapDateTime(obx, valueType, options.facilityTimeZone);
+    case 'TM':
+      return mapTime(obx);
+    case 'DR':
+      return mapDateRange(obx, options.facilityTimeZone);
+    case 'NR':
+      return mapNumericRange(obx);
+    case 'ED':
+      return {
+        attachment: decodeEncapsulatedData(obx, options.maxAttachmentBytes ?? DEFAULT_MAX_ATTACHMENT_BYTES),
+      };
     default:
-      return { valueString: textLines(obx) };
+      return mapText(obx);
   }
 }

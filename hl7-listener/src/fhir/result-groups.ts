@@ -10,6 +10,8 @@ export interface ResultItem {
 /** One OBR (ORU^R01 ORDER_OBSERVATION group) with its notes and results, and the PID it belongs to. */
 export interface OrderGroup {
   pid: Hl7Segment;
+  /** The ORC right before the OBR, when the sender includes one. */
+  orc?: Hl7Segment;
   obr: Hl7Segment;
   notes: Hl7Segment[];
   results: ResultItem[];
@@ -18,7 +20,8 @@ export interface OrderGroup {
 /**
  * Splits an ORU^R01 into order groups following the message structure
  * PID ... { [ORC] OBR {NTE} { OBX {NTE} } }, where PID may repeat for several patients.
- * Segments that the mapping does not use (PV1, ORC, SPM, Z-segments...) are skipped.
+ * Segments that the mapping does not use (PV1, SPM, Z-segments...) are skipped, so Z-segments stay in
+ * the stored message but are not mapped.
  * @param segments - The parsed segments.
  * @returns The order groups in message order.
  * @throws Hl7ProcessingError (AR, ERR 100) when OBR comes before any PID, OBX before any OBR, or no OBR exists.
@@ -28,6 +31,7 @@ export function groupResults(segments: Hl7Segment[]): OrderGroup[] {
   let pid: Hl7Segment | undefined;
   let group: OrderGroup | undefined;
   let lastResult: ResultItem | undefined;
+  let orc: Hl7Segment | undefined;
 
   for (const segment of segments) {
     switch (segment.name) {
@@ -35,14 +39,22 @@ export function groupResults(segments: Hl7Segment[]): OrderGroup[] {
         pid = segment;
         group = undefined;
         lastResult = undefined;
+        orc = undefined;
+        break;
+      case 'ORC':
+        orc = segment;
         break;
       case 'OBR':
         if (pid === undefined) {
           throw sequenceError(segment, 'OBR must follow a PID segment');
         }
-        group = { pid, obr: segment, notes: [], results: [] };
+        group =
+          orc === undefined
+            ? { pid, obr: segment, notes: [], results: [] }
+            : { pid, orc, obr: segment, notes: [], results: [] };
         groups.push(group);
         lastResult = undefined;
+        orc = undefined;
         break;
       case 'OBX':
         if (group === undefined) {

@@ -4,6 +4,7 @@ import type {
   BundleEntry,
   Device,
   DiagnosticReport,
+  DocumentReference,
   Observation,
   Patient,
   Reference,
@@ -17,12 +18,11 @@ import {
   type AiModelDefinition,
 } from '@monitormed/common';
 import type { NonAiResultsMode } from '../config.js';
-import { ERROR_CODES, Hl7ProcessingError } from '../hl7/hl7-error.js';
 import type { Hl7Message } from '../hl7/message.js';
 import { textValue, type Hl7Segment } from '../hl7/segment.js';
 import { buildAiProvenance, labelAiObservation, matchModel } from './ai.js';
-import { codeableConcept } from './code-systems.js';
-import { dateTimeAt, mapObservation, notesOf } from './observation.js';
+import { mapObservation } from './observation.js';
+import { buildReport, readReportEffective } from './report.js';
 import type { OrderGroup } from './result-groups.js';
 import { tokenSearchValue } from './search.js';
 
@@ -42,6 +42,8 @@ export interface TransactionInput {
   nonAiResults: NonAiResultsMode;
   facilityTimeZone: string;
   recordedAt: Date;
+  /** Largest decoded OBX-5 ED payload, in bytes; 5 MiB when absent. */
+  maxAttachmentBytes?: number;
 }
 
 /** The transaction to send and what it contains. */
@@ -51,22 +53,6 @@ export interface TransactionPlan {
   aiObservationCount: number;
   skippedNonAiCount: number;
 }
-
-/** OBR-25 result status (HL7 table 0123) to DiagnosticReport.status. */
-const REPORT_STATUS: Record<string, DiagnosticReport['status']> = {
-  F: 'final',
-  P: 'preliminary',
-  C: 'corrected',
-  X: 'cancelled',
-  A: 'partial',
-  R: 'partial',
-  S: 'partial',
-  I: 'registered',
-  O: 'registered',
-};
-
-/** R5 DiagnosticReport.note carried into R4 by the cross-version extension, for OBR-level NTE comments. */
-const REPORT_NOTE_EXTENSION = 'http://hl7.org/fhir/5.0/StructureDefinition/extension-DiagnosticReport.note';
 
 /**
  * Returns set ids for segments: their field 1 when every one is present and unique, else their position.
@@ -128,29 +114,51 @@ export function buildResultTransaction(input: TransactionInput): TransactionPlan
     }
     const obr = group.obr;
     const reportIdValue = `${sendingFacility}|${controlId}|${obrSetIds[groupIndex] ?? ''}`;
-    const effective = dateTimeAt(
-      textValue(obr, 7),
-      { segment: 'OBR', segmentSequence: obr.occurrence, field: 7 },
-      facilityTimeZone
-    );
+    const effective = readReportEffective(obr, facilityTimeZone);
 
     const obxSetIds = setIds(group.results.map((result) => result.obx));
     const observations: { entry: BundleEntry; model: AiModelDefinition | undefined }[] = [];
     group.results.forEach((result, resultIndex) => {
-      const model = matchModel(input.models, sendingApplication, textValue(result.obx, 3, 1));
+      const model = matchModel(
+        input.models,
+        sendingApplication,
+        textValue(result.obx, 3, 1),
+        textValue(result.obx, 18, 1)
+      );
       if (model === undefined && input.nonAiResults === 'ignore') {
         skippedNonAiCount += 1;
         return;
       }
 
       const identifierValue = `${reportIdValue}|${obxSetIds[resultIndex] ?? ''}`;
-      let observation: Observation = mapObservation(result.obx, {
+      const mapped = mapObservation(result.obx, {
         subject: patient.reference,
         identifierValue,
-        fallbackEffective: effective,
+        fallbackEffective: effective.start,
+        fallbackEffectiveExtensions: effective.observationExtensions,
         notes: result.notes,
         facilityTimeZone,
+        ...(input.maxAttachmentBytes === undefined ? {} : { maxAttachmentBytes: input.maxAttachmentBytes }),
       });
+      let observation: Observation = mapped.observation;
+      if (mapped.attachment !== undefined) {
+        // R4 Observation has no valueAttachment, so the ED payload is a DocumentReference that the
+        // Observation is derived from (the IG uses the R5 valueAttachment extension instead).
+        const document: DocumentReference = {
+          resourceType: 'DocumentReference',
+          identifier: [{ system: HL7_RESULT_ID_SYSTEM, value: identifierValue }],
+          status: 'current',
+          type: observation.code,
+          subject: patient.reference,
+          content: [{ attachment: mapped.attachment }],
+        };
+        const documentEntry = postEntry(
+          document,
+          `identifier=${tokenSearchValue(HL7_RESULT_ID_SYSTEM, identifierValue)}`
+        );
+        entries.push(documentEntry);
+        observation = { ...observation, derivedFrom: [{ reference: documentEntry.fullUrl }] };
+      }
       if (model !== undefined) {
         observation = labelAiObservation(observation, model, deviceFor(model), result.obx.occurrence);
         aiObservationCount += 1;
@@ -170,14 +178,13 @@ export function buildResultTransaction(input: TransactionInput): TransactionPlan
       return;
     }
 
-    const report = buildReport(
-      group,
-      reportIdValue,
-      patient.reference,
+    const report: DiagnosticReport = buildReport(group, {
+      identifierValue: reportIdValue,
+      subject: patient.reference,
       effective,
-      observations.map((o): Reference<Observation> => ({ reference: o.entry.fullUrl })),
-      facilityTimeZone
-    );
+      results: observations.map((o): Reference<Observation> => ({ reference: o.entry.fullUrl })),
+      facilityTimeZone,
+    });
     const isAi = observations.some((o) => o.model !== undefined);
     const reportEntry = postEntry(
       isAi ? { ...report, meta: { security: [AIAST] } } : report,
@@ -216,46 +223,5 @@ export function buildResultTransaction(input: TransactionInput): TransactionPlan
     observationCount,
     aiObservationCount,
     skippedNonAiCount,
-  };
-}
-
-function buildReport(
-  group: OrderGroup,
-  identifierValue: string,
-  subject: Reference<Patient>,
-  effective: string | undefined,
-  results: Reference<Observation>[],
-  facilityTimeZone: string
-): DiagnosticReport {
-  const obr = group.obr;
-  const code = codeableConcept(obr, 4);
-  if (code === undefined) {
-    throw new Hl7ProcessingError({
-      ackCode: 'AE',
-      errorCode: ERROR_CODES.requiredFieldMissing,
-      location: { segment: 'OBR', segmentSequence: obr.occurrence, field: 4 },
-      text: 'OBR-4 universal service identifier is required but empty',
-    });
-  }
-
-  const issued = dateTimeAt(
-    textValue(obr, 22),
-    { segment: 'OBR', segmentSequence: obr.occurrence, field: 22 },
-    facilityTimeZone
-  );
-  const notes = notesOf(group.notes);
-  return {
-    resourceType: 'DiagnosticReport',
-    identifier: [{ system: HL7_RESULT_ID_SYSTEM, value: identifierValue }],
-    status: REPORT_STATUS[textValue(obr, 25).toUpperCase()] ?? 'unknown',
-    code,
-    subject,
-    ...(effective === undefined ? {} : { effectiveDateTime: effective }),
-    // DiagnosticReport.issued is an instant, so a result time with less than seconds precision is left out.
-    ...(issued !== undefined && /T\d{2}:\d{2}:\d{2}/.test(issued) ? { issued } : {}),
-    ...(results.length === 0 ? {} : { result: results }),
-    ...(notes.length === 0
-      ? {}
-      : { extension: notes.map((note) => ({ url: REPORT_NOTE_EXTENSION, valueAnnotation: note })) }),
   };
 }

@@ -108,3 +108,32 @@ function localOffset(date: string, time: string, timeZone: string): string {
   const offset = zoneOffsetMinutes(timeZone, wallClockAsUtc - firstGuess * 60_000);
   return formatOffset(offset);
 }
+
+/**
+ * Tells whether an HL7 date/time has a time part but no UTC offset, so that {@link toFhirDateTime}
+ * fills in the facility time zone.
+ * @param value - HL7 DTM, TS or DT text.
+ */
+export function needsFacilityTimeZone(value: string): boolean {
+  const match = DTM.exec(value.trim());
+  return match !== null && match[4] !== undefined && match[8] === undefined;
+}
+
+const TM = /^(\d{2})(?:(\d{2})(?:(\d{2})(?:\.(\d{1,4}))?)?)?([+-]\d{4})?$/;
+
+/**
+ * Converts an HL7 TM value (`HH[MM[SS[.S+]]][+/-ZZZZ]`) to a FHIR time `hh:mm:ss[.s]`.
+ * FHIR time has no offset, so an offset in the value is dropped.
+ * @throws Hl7DateTimeError when the value is malformed or out of range.
+ */
+export function toFhirTime(value: string): string {
+  const match = TM.exec(value.trim());
+  if (match === null) {
+    throw new Hl7DateTimeError(value);
+  }
+  const [, hour = '', minute = '00', second = '00', fraction] = match;
+  if (Number(hour) > 23 || Number(minute) > 59 || Number(second) > 59) {
+    throw new Hl7DateTimeError(value);
+  }
+  return `${hour}:${minute}:${second}${fraction === undefined ? '' : `.${fraction}`}`;
+}

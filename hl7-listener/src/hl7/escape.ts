@@ -1,5 +1,8 @@
 import { STANDARD_ENCODING, type EncodingCharacters } from './encoding.js';
 
+/** Body of a `\Xhh..\` escape: X and an even number of hexadecimal digits. */
+const HEX_ESCAPE = /^X([0-9A-Fa-f]{2})+$/;
+
 /**
  * Decodes HL7 v2 escape sequences (HL7 v2.5.1 section 2.7) in one field, component or subcomponent:
  * `\F\ \S\ \T\ \R\ \E\` become the delimiters, `\Xhh..\` becomes the bytes it encodes (read as UTF-8 when
@@ -32,7 +35,26 @@ export function decodeEscapes(raw: string, encoding: EncodingCharacters = STANDA
     }
 
     decoded += raw.slice(index, start);
-    decoded += decodeSequence(raw.slice(start + 1, end), encoding);
+    const body = raw.slice(start + 1, end);
+    if (HEX_ESCAPE.test(body)) {
+      // Back-to-back \Xhh\ sequences are decoded as one byte run, because one UTF-8 character may be
+      // split across them (`\XC3\\XA9\` is "é").
+      let hex = body.slice(1);
+      let next = end + 1;
+      while (raw.startsWith(`${escape}X`, next)) {
+        const nextEnd = raw.indexOf(escape, next + 1);
+        const nextBody = nextEnd === -1 ? '' : raw.slice(next + 1, nextEnd);
+        if (!HEX_ESCAPE.test(nextBody)) {
+          break;
+        }
+        hex += nextBody.slice(1);
+        next = nextEnd + 1;
+      }
+      decoded += decodeHex(hex);
+      index = next;
+      continue;
+    }
+    decoded += decodeSequence(body, encoding);
     index = end + 1;
   }
   return decoded;
@@ -60,9 +82,6 @@ function decodeSequence(body: string, encoding: EncodingCharacters): string {
       break;
   }
 
-  if (/^X([0-9A-Fa-f]{2})+$/.test(body)) {
-    return decodeHex(body.slice(1));
-  }
   if (body === '.br' || /^\.sp\s*\d*$/.test(body)) {
     return '\n';
   }

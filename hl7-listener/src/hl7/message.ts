@@ -2,6 +2,7 @@ import HL7 from 'hl7-standard';
 import { toStandardDelimiters } from './delimiters.js';
 import { STANDARD_ENCODING, parseEncodingCharacters, type EncodingCharacters } from './encoding.js';
 import { ERROR_CODES, Hl7ProcessingError } from './hl7-error.js';
+import { normalizeVersionId } from './version.js';
 import {
   textValue,
   type Hl7Component,
@@ -33,6 +34,8 @@ export interface MessageHeader {
   processingIdField: string;
   /** MSH-12 version id field as received. */
   versionIdField: string;
+  /** MSH-12.1 normalized to `2.x` or `2.x.y`. */
+  version: string;
 }
 
 /** A parsed message in standard delimiters. */
@@ -123,8 +126,9 @@ export function peekHeader(text: string): HeaderPeek {
  * @throws Hl7ProcessingError (AR) describing the first structural problem found.
  */
 export function parseMessage(text: string): Hl7Message {
-  const rawSegments = splitSegments(text.replace(/^\uFEFF/, ''));
-  const declaredEncoding = readEncoding(rawSegments);
+  const lines = splitSegments(text.replace(/^\uFEFF/, ''));
+  const declaredEncoding = readEncoding(lines);
+  const rawSegments = joinStrayLines(lines, declaredEncoding);
   const segments = toStandardDelimiters(rawSegments, declaredEncoding).map((segment, index) => {
     const name = segment.slice(0, 3);
     if (!SEGMENT_ID.test(name) || (segment.length > 3 && segment.charAt(3) !== STANDARD_ENCODING.field)) {
@@ -142,6 +146,40 @@ export function parseMessage(text: string): Hl7Message {
   const parsed = parseWithHl7Standard(segments);
   const header = readHeader(parsed);
   return { declaredEncoding, segments: parsed, header };
+}
+
+/**
+ * Tells whether a line starts like a segment: a letter and up to two letters or digits, then the field
+ * separator or the line end. A short id such as `I|` is a damaged segment, not text, so it stays a line
+ * and is rejected.
+ */
+function looksLikeSegment(line: string, fieldSeparator: string): boolean {
+  const id = /^[A-Za-z][A-Za-z0-9]{0,2}/.exec(line)?.[0] ?? '';
+  return id !== '' && (line.length === id.length || line.charAt(id.length) === fieldSeparator);
+}
+
+/**
+ * Joins lines that cannot start a segment to the line before them.
+ *
+ * A sender that puts a bare CR or LF inside a field (a line break in a comment, typically) splits the
+ * segment in two, and the second half then starts with field text. HL7 v2 requires such a break to be
+ * sent as `\.br\` or `\X0D\`, so the listener restores it as `\.br\`: the segment keeps its fields
+ * and text values get their line break back. A line that starts like a segment id stays a segment, and
+ * so does every line after MSH.
+ */
+function joinStrayLines(lines: string[], encoding: EncodingCharacters): string[] {
+  const joined: string[] = [];
+  const lineBreak = `${encoding.escape}.br${encoding.escape}`;
+  for (const line of lines) {
+    const previous = joined.length - 1;
+    // MSH has no free-text field, so a line after it is never the rest of an MSH field.
+    if (previous > 0 && !looksLikeSegment(line, encoding.field)) {
+      joined[previous] = `${joined[previous] ?? ''}${lineBreak}${line}`;
+    } else {
+      joined.push(line);
+    }
+  }
+  return joined;
 }
 
 function parseWithHl7Standard(segments: string[]): Hl7Segment[] {
@@ -247,6 +285,7 @@ function readHeader(segments: Hl7Segment[]): MessageHeader {
     controlId,
     processingIdField: rawField(msh, 11),
     versionIdField: rawField(msh, 12),
+    version: '',
   };
 
   if (messageType.code === '') {
@@ -265,7 +304,7 @@ function readHeader(segments: Hl7Segment[]): MessageHeader {
       text: 'MSH-10 message control id is required but empty',
     });
   }
-  return header;
+  return { ...header, version: normalizeVersionId(textValue(msh, 12, 1)) };
 }
 
 function rawField(segment: Hl7Segment, field: number): string {
