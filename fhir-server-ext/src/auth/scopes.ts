@@ -101,7 +101,7 @@ export function parseScopes(scopeClaim: string | undefined): ClinicalScope[] {
   return scopes;
 }
 
-/** What one scope allows for one request: optionally only one patient's compartment, and a query. */
+/** Permission from one scope for one request, limited to one patient's compartment or a query where the scope is. */
 export interface Grant {
   scope: ClinicalScope;
   /** Patient id the request is limited to, for `patient/` scopes. */

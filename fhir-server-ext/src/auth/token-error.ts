@@ -1,5 +1,5 @@
 /**
- * Thrown when a request's bearer token is missing or invalid. The message says what is wrong (expired,
+ * Thrown when a request's bearer token is missing or invalid. The message names the problem (expired,
  * wrong audience, bad signature) and is sent to the client in a 401 OperationOutcome, so it never
  * contains the token itself.
  */

@@ -88,7 +88,7 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
     }
     keySet = createRemoteJWKSet(new URL(jwksUrl), {
       timeoutDuration: options.timeoutMs,
-      // A token with an unknown kid makes jose fetch the JWKS again, at most once per cooldown.
+      // jose 6 fetches the JWKS again for a token with an unknown kid, but not within cooldownDuration of the last fetch.
       cooldownDuration: smart.jwksCooldownMs,
       cacheMaxAge: 10 * 60_000,
     });
@@ -144,7 +144,7 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
   };
 }
 
-/** Turns a jose error into a TokenError that says what is wrong, or passes on a key fetch failure. */
+/** Turns a jose error into a TokenError that names the problem, or into IssuerUnavailableError for a failed key fetch. */
 function describeVerifyError(err: unknown, issuer: string, audience: string): Error {
   if (err instanceof errors.JWTExpired) {
     return new TokenError('The access token has expired; request a new one.');

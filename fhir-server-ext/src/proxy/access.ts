@@ -3,8 +3,8 @@
  * - the permission letter per interaction, for the resource type or `*`;
  * - `patient/` scopes: searches on Patient-compartment types get the token's patient added as a
  *   compartment parameter, and every resource read or returned must be in that compartment;
- * - granular scopes (`?param=value`): their parameters are added to searches and a read must match
- *   them (checked by the FHIR server with `_id` plus the parameters); they never grant writes.
+ * - granular scopes (`?param=value`): their parameters are added to searches, and a read must match
+ *   them, which the FHIR server checks with `_id` plus the parameters. They never grant writes.
  */
 import { getSearchParameter } from '@medplum/core';
 import type { Resource } from '@medplum/fhirtypes';

@@ -1,5 +1,5 @@
 /**
- * What the proxy's handlers share: the dependencies of the router, one request's token and query, and
+ * Shared parts of the proxy's handlers: the router's dependencies, one request's token and query, and
  * the helpers that audit returned patient data and send FHIR responses.
  */
 import { randomUUID } from 'node:crypto';

@@ -136,7 +136,14 @@ export function classifyRequest(method: string, path: string, hasQuery: boolean)
 }
 
 function methodKind(method: 'PUT' | 'PATCH' | 'DELETE'): InteractionKind {
-  return method === 'PUT' ? 'update' : method === 'PATCH' ? 'patch' : 'delete';
+  switch (method) {
+    case 'PUT':
+      return 'update';
+    case 'PATCH':
+      return 'patch';
+    case 'DELETE':
+      return 'delete';
+  }
 }
 
 /**

@@ -1,6 +1,6 @@
 /**
  * Thrown when a request to the FHIR proxy is malformed or uses a form the proxy does not support. The
- * message says what to change; it is sent in a 400 OperationOutcome.
+ * message names what to change; it is sent in a 400 OperationOutcome.
  */
 export class InvalidRequestError extends Error {
   constructor(message: string) {

@@ -16,7 +16,7 @@ import { closedPort, issueText, startProxyTestKit, type ProxyTestKit } from './t
 
 let kit: ProxyTestKit | undefined;
 
-/** Returns the running kit; throws when the before hook failed, whose error says why. */
+/** Returns the running kit; throws when the before hook failed, whose error gives the reason. */
 function started(): ProxyTestKit {
   if (kit === undefined) {
     throw new Error('The test setup did not start; see the before hook error.');
@@ -163,7 +163,7 @@ void describe('FHIR proxy writes', () => {
     assert.deepEqual(activities.sort(), ['UPDATE', 'UPDATE']);
   });
 
-  // HAPI FHIR 8.8.0 answers a stale If-Match with 409 (R4 asks for 412), and the proxy passes it on.
+  // HAPI FHIR 8.8.0 rejects a stale If-Match with 409 (R4 requires 412), and the proxy passes it on.
   void it('stale If-Match gets 409', async () => {
     const setup = started();
     const token = await setup.sign({ scope: 'user/Observation.cruds' });

@@ -18,7 +18,7 @@ import { closedPort, issueText, startProxyTestKit, type ProxyTestKit } from './t
 
 let kit: ProxyTestKit | undefined;
 
-/** Returns the running kit; throws when the before hook failed, whose error says why. */
+/** Returns the running kit; throws when the before hook failed, whose error gives the reason. */
 function started(): ProxyTestKit {
   if (kit === undefined) {
     throw new Error('The test setup did not start; see the before hook error.');

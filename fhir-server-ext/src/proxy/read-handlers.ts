@@ -171,11 +171,16 @@ export async function handleOperation(request: ProxyRequest): Promise<void> {
   await respondWithBundle(request, response, resource, undefined);
 }
 
-function requireUnlimited(request: ProxyRequest, type: string, permission: Permission, what: string): void {
+function requireUnlimited(
+  request: ProxyRequest,
+  type: string,
+  permission: Permission,
+  description: string
+): void {
   const grants = findGrants(request.token.scopes, type, permission, request.token.patientId);
   if (!isUnlimited(widestGrant(grants))) {
     throw new ForbiddenError(
-      `${what} needs a scope such as user/${type}.${permission} or system/${type}.${permission}.`
+      `${description} needs a scope such as user/${type}.${permission} or system/${type}.${permission}.`
     );
   }
 }

@@ -33,7 +33,7 @@ function userValue(token: AccessToken): string | undefined {
   return token.fhirUser ?? token.subject;
 }
 
-/** What one audited request returned. */
+/** Result of one audited request. */
 export interface AuditRecord {
   id: string;
   kind: InteractionKind;
@@ -49,9 +49,9 @@ export interface AuditRecord {
 }
 
 /**
- * Builds the AuditEvent of one read of patient data: type `rest`, subtype the interaction, action R
- * for reads and E for searches and operations (as BALP does), the user and client as agents, this
- * service as source, and the patients, resources and query as entities.
+ * Builds the AuditEvent of one read of patient data. It has type `rest` and the interaction as subtype,
+ * with action R for reads and E for searches and operations, as BALP does. The user and client are its
+ * agents, this service its source, and the patients, resources and query its entities.
  */
 export function buildAuditEvent(record: AuditRecord, recorded: Date): AuditEvent {
   const agents: AuditEventAgent[] = [];

@@ -18,7 +18,7 @@ export const FORWARDED_REQUEST_HEADERS = [
 /** Response headers passed back to the client; Location and Content-Location are rewritten. */
 export const FORWARDED_RESPONSE_HEADERS = ['etag', 'last-modified', 'location', 'content-location'] as const;
 
-/** Where the FHIR server is and how the proxy is reached. */
+/** Base URLs of the FHIR server and of the proxy, and the request time limit. */
 export interface UpstreamTarget {
   /** Base URL of the FHIR server, without a trailing slash. */
   fhirBaseUrl: string;

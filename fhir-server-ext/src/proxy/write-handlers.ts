@@ -56,10 +56,10 @@ export async function handleWrite(request: ProxyRequest): Promise<void> {
 }
 
 /**
- * Handles a client's transaction or batch. Every entry is checked against the token's scopes; each
- * write in a transaction gets a Provenance entry, and those entries are removed from the response so
- * that its entries match the request's. A batch may not contain writes, because a batch entry cannot
- * be stored together with its Provenance.
+ * Handles a client's transaction or batch, checking every entry against the token's scopes. Each write
+ * in a transaction gets a Provenance entry, which is removed from the response again, so the response
+ * entries match the request's. A batch may not contain writes, because a batch entry cannot be stored
+ * together with its Provenance.
  */
 export async function handleTransaction(request: ProxyRequest): Promise<void> {
   const { req, target, token } = request;
@@ -120,8 +120,8 @@ function classifyEntry(entry: BundleEntry, index: number): Interaction {
 }
 
 /**
- * A read inside a transaction or batch is allowed only with an unlimited grant, because its result is
- * not filtered entry by entry.
+ * Rejects a read inside a transaction or batch unless an unlimited grant allows it, because the proxy
+ * does not filter a transaction response entry by entry.
  */
 function requireUnlimitedRead(token: AccessToken, interaction: Interaction, index: number): void {
   const type = interaction.resourceType ?? '*';

@@ -111,8 +111,12 @@ export function provenanceEntryFor(
   } else {
     target = `${interaction.resourceType ?? ''}/${interaction.id ?? ''}`;
   }
-  const activity: WriteActivity =
-    interaction.kind === 'create' ? 'CREATE' : interaction.kind === 'delete' ? 'DELETE' : 'UPDATE';
+  let activity: WriteActivity = 'UPDATE';
+  if (interaction.kind === 'create') {
+    activity = 'CREATE';
+  } else if (interaction.kind === 'delete') {
+    activity = 'DELETE';
+  }
   return {
     fullUrl: `urn:uuid:${randomUUID()}`,
     resource: buildWriteProvenance(target, activity, token, recorded),
@@ -152,9 +156,9 @@ export interface WriteResponse {
 }
 
 /**
- * Builds the client's response from the transaction response, as if the write had been sent alone:
- * status, Location, ETag and Last-Modified from the entry, and the body the client's `Prefer` header
- * asks for (representation by default, `return=OperationOutcome`, or none for `return=minimal`).
+ * Builds the client's response from the transaction response, as if the write had been sent alone.
+ * Status, Location, ETag and Last-Modified come from the entry. The body is the one that the client's
+ * `Prefer` header requests: the resource by default, `return=OperationOutcome`, or none for `return=minimal`.
  */
 export function toWriteResponse(transactionResponse: Bundle, prefer: string | undefined): WriteResponse {
   const entry = transactionResponse.entry?.[0];
