@@ -9,7 +9,10 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Bundle, BundleEntry, Observation, Resource } from '@medplum/fhirtypes';
 import { createRng } from '@monitormed/synthea-data';
-import { featureSpecFor, registerFeatureSpec } from '../surrogate/features.js';
+import { connectMongo } from '@monitormed/common';
+import { featureNames, featureSpecFor, registerFeatureSpec } from '../surrogate/features.js';
+import { readOnnxMetadata } from '../surrogate/onnx-export.js';
+import { SurrogateStore, surrogateBytes } from '../surrogate/store.js';
 import {
   buildAiObservation,
   createTestModelDevice,
@@ -124,6 +127,24 @@ void describe('train-surrogate from FHIR', () => {
     assert.equal(result.extraction.skipped.noInputs, 0);
     assert.equal(result.trainingSize, 3 * RESULTS_PER_PATIENT);
     assert.equal(result.fidelity.n, 7);
+
+    // The stored ONNX model carries its own description in metadata_props.
+    const mongo = await connectMongo(run.config);
+    try {
+      const stored = await new SurrogateStore(mongo.db).findActive(modelId);
+      assert.ok(stored !== undefined);
+      const metadata = readOnnxMetadata(surrogateBytes(stored));
+      assert.equal(metadata['modelId'], modelId);
+      assert.equal(metadata['surrogateVersion'], '1');
+      assert.equal(metadata['trainingSize'], String(3 * RESULTS_PER_PATIENT));
+      assert.equal(metadata['lookbackHours'], '6');
+      assert.equal((JSON.parse(metadata['fidelity'] ?? '{}') as { n?: number }).n, 7);
+      const spec = featureSpecFor(modelId);
+      assert.ok(spec !== undefined);
+      assert.deepEqual(JSON.parse(metadata['featureNames'] ?? '[]'), featureNames(spec));
+    } finally {
+      await mongo.client.close();
+    }
   });
 
   void it('narrow date range has too few pairs', async () => {

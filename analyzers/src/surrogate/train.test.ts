@@ -84,6 +84,8 @@ void describe('surrogate ONNX export', () => {
 
     const session = await ort.InferenceSession.create(bytes, { graphOptimizationLevel: 'all' });
     try {
+      assert.deepEqual(session.inputNames, [SURROGATE_INPUT_NAME]);
+      assert.deepEqual(session.outputNames, [SURROGATE_OUTPUT_NAME]);
       const rows = pairs.slice(0, 100).map((pair) => pair.features);
       const input = new ort.Tensor('float64', Float64Array.from(rows.flat()), [rows.length, names.length]);
       const output = await session.run({ [SURROGATE_INPUT_NAME]: input });
