@@ -9,3 +9,4 @@ export * from './devices.js';
 export * from './mllp.js';
 export * from './wait.js';
 export * from './override-rates.js';
+export * from './labels.js';
