@@ -26,3 +26,20 @@ export {
   type MetricKey,
   type MetricName,
 } from './store/documents.js';
+export {
+  DEFAULT_MC_SAMPLES,
+  McDropoutScorer,
+  summarizePasses,
+  type McDropoutEstimate,
+} from './uncertainty/mc-dropout.js';
+export { testUncertaintyDrift, type UncertaintyDriftResult } from './uncertainty/uncertainty-drift.js';
+export {
+  encodeFeatures,
+  featureNames,
+  featureSpecFor,
+  registerFeatureSpec,
+  type SurrogateFeatureSpec,
+} from './surrogate/features.js';
+export { trainSurrogate, type SurrogatePair, type TrainingResult } from './surrogate/train.js';
+export { exportMlpToOnnx, readOnnxMetadata } from './surrogate/onnx-export.js';
+export { SurrogateStore, surrogateBytes, type SurrogateDocument } from './surrogate/store.js';
