@@ -46,7 +46,33 @@ export { checkMongoHealth, type HealthReport } from './http/health.js';
 export { createListenerMetrics, type ListenerMetrics } from './metrics.js';
 export { TlsConfigError } from './mllp/tls-config-error.js';
 export { ERROR_CODES, Hl7ProcessingError, type Hl7Issue } from './hl7/hl7-error.js';
-export type { Hl7MessageDocument, MessageStatus } from './store/message-store.js';
+export {
+  MessageStore,
+  type Hl7MessageDocument,
+  type MessageStatus,
+  type StoredDocument,
+} from './store/message-store.js';
+export { DeadLetterError } from './dead-letter-error.js';
+export {
+  REPLAYABLE_STATUSES,
+  listDeadLetters,
+  parseMessageId,
+  replayAllDeadLetters,
+  replayDeadLetter,
+  showDeadLetter,
+  type DeadLetterDetail,
+  type DeadLetterSummary,
+} from './dead-letters.js';
+export {
+  DEFAULT_CHANNEL,
+  loadChannels,
+  matchChannel,
+  type AckModeSetting,
+  type ChannelConfig,
+  type DuplicatePolicy,
+} from './channels/channels.js';
+export { loadPipelineConfig, type PipelineConfig } from './pipeline/pipeline-config.js';
+export { PENDING_ACK_TEXT } from './processor.js';
 export { groupResults, type OrderGroup } from './fhir/result-groups.js';
 export {
   buildResultTransaction,

@@ -1,0 +1,7 @@
+/** Raised for invalid command-line arguments; the message says what to fix. */
+export class UsageError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'UsageError';
+  }
+}
