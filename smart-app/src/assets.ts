@@ -34,7 +34,15 @@ export async function buildClientAssets(distDir: string = DEFAULT_DIST_DIR): Pro
     logLevel: 'warn',
     clearScreen: false,
     plugins: [react()],
-    build: { outDir: distDir, emptyOutDir: true, sourcemap: true },
+    build: {
+      outDir: distDir,
+      emptyOutDir: true,
+      sourcemap: true,
+      // Two pages: the SMART launch URL and the redirect URI that shows the results.
+      rollupOptions: {
+        input: { index: join(CLIENT_ROOT_DIR, 'index.html'), launch: join(CLIENT_ROOT_DIR, 'launch.html') },
+      },
+    },
   });
 }
 

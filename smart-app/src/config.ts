@@ -1,19 +1,41 @@
 import { ConfigError, loadConfig, portOf } from '@monitormed/common';
 
+/** Scopes common to both launches: the user's identity, a refresh token, and read access to the data shown. */
+const DATA_SCOPES =
+  'openid fhirUser offline_access patient/Patient.rs patient/Observation.rs patient/Flag.rs user/Device.rs';
+
+/** SMART v2 scopes requested in an EHR launch: `launch` takes the patient from the EHR's context. */
+export const EHR_LAUNCH_SCOPE = `launch ${DATA_SCOPES}`;
+
+/** SMART v2 scopes requested in a standalone launch: `launch/patient` asks for a patient picker. */
+export const STANDALONE_LAUNCH_SCOPE = `launch/patient ${DATA_SCOPES}`;
+
 /** Settings of the SMART app server. */
 export interface SmartAppConfig {
   /** Host the server binds to, from the host of `SMART_APP_URL`. */
   host: string;
   /** Port the server binds to, from `SMART_APP_URL` (8082 by default). */
   port: number;
-  /** FHIR base URL that `/fhir` forwards to: `SMART_APP_FHIR_UPSTREAM`, else `FHIR_BASE_URL`. */
+  /**
+   * FHIR base URL that `/fhir` forwards to: `SMART_APP_FHIR_UPSTREAM`, else the SMART-secured endpoint
+   * of fhir-server-ext (`FHIR_SERVER_EXT_URL` + `/fhir`).
+   */
   fhirUpstreamUrl: string;
+  /** OAuth client id registered with the authorization server (SMART_APP_CLIENT_ID). */
+  clientId: string;
+  /**
+   * FHIR base URL of a standalone launch without `iss` (SMART_APP_DEFAULT_ISS); undefined means the
+   * app's own `/fhir` relay.
+   */
+  defaultIss: string | undefined;
+  /** Further FHIR base URLs accepted as `iss` (SMART_APP_ALLOWED_ISS, space-separated). */
+  extraAllowedIss: string[];
 }
 
 type Env = Record<string, string | undefined>;
 
-function readUpstream(env: Env, fallback: string): string {
-  const raw = env['SMART_APP_FHIR_UPSTREAM'];
+function readUpstream(env: Env, fallback: string, name = 'SMART_APP_FHIR_UPSTREAM'): string {
+  const raw = env[name];
   if (raw === undefined || raw === '') {
     return fallback;
   }
@@ -26,7 +48,7 @@ function readUpstream(env: Env, fallback: string): string {
   }
   if (protocol !== 'http:' && protocol !== 'https:') {
     throw new ConfigError(
-      `Invalid SMART_APP_FHIR_UPSTREAM="${raw}": expected an absolute http(s) FHIR base URL such as ${fallback}.`
+      `Invalid ${name}="${raw}": expected an absolute http(s) FHIR base URL such as ${fallback}.`
     );
   }
   return raw.replace(/\/+$/, '');
@@ -49,6 +71,15 @@ export function loadSmartAppConfig(env: Env = process.env): SmartAppConfig {
         ? hostOverride
         : new URL(config.smartAppUrl).hostname.replace(/^\[|\]$/g, ''),
     port: portOf(config.smartAppUrl),
-    fhirUpstreamUrl: readUpstream(env, config.fhirBaseUrl),
+    fhirUpstreamUrl: readUpstream(env, `${config.fhirServerExtUrl.replace(/\/+$/, '')}/fhir`),
+    clientId: env['SMART_APP_CLIENT_ID'] ?? 'monitormed-smart-app',
+    defaultIss:
+      env['SMART_APP_DEFAULT_ISS'] === undefined || env['SMART_APP_DEFAULT_ISS'] === ''
+        ? undefined
+        : readUpstream(env, 'http://127.0.0.1:8082/fhir', 'SMART_APP_DEFAULT_ISS'),
+    extraAllowedIss: (env['SMART_APP_ALLOWED_ISS'] ?? '')
+      .split(/\s+/)
+      .filter((item) => item !== '')
+      .map((item) => readUpstream({ SMART_APP_ALLOWED_ISS: item }, item, 'SMART_APP_ALLOWED_ISS')),
   };
 }

@@ -1,6 +1,8 @@
 /**
- * The `/fhir` proxy: the browser reads FHIR from the app's own origin and this server forwards the
- * requests to the configured FHIR server, because the FHIR server (HAPI here) sends no CORS headers.
+ * The `/fhir` relay: the browser reads FHIR from the app's own origin and this server forwards the
+ * requests, with their `Authorization: Bearer` header, to the SMART-secured FHIR endpoint of
+ * fhir-server-ext, which verifies the token and its scopes. The relay exists because that endpoint
+ * sends no CORS headers; it adds no access of its own.
  */
 import { ServerResponse } from 'node:http';
 import type { OperationOutcome } from '@medplum/fhirtypes';
@@ -12,7 +14,7 @@ import { errorOutcome } from './operation-outcome.js';
 /** How long the proxy waits for the FHIR server's response before responding with 502. */
 export const FHIR_PROXY_TIMEOUT_MS = 30_000;
 
-/** Methods the proxy forwards. The app only reads, so writes never pass through it. */
+/** Methods the relay forwards. The app only reads, so writes never pass through it. */
 const READ_METHODS = new Set(['GET', 'HEAD']);
 
 function sendOutcome(res: ServerResponse, status: number, outcome: OperationOutcome): void {
@@ -34,13 +36,15 @@ function rejectWrites(req: Request, res: Response, next: NextFunction): void {
 
 /**
  * Creates the handlers to mount at `/fhir`: a read-only guard, then the proxy.
- * @param upstreamUrl - FHIR base URL the requests go to, such as `http://127.0.0.1:8080/fhir`.
+ * @param upstreamUrl - FHIR base URL the requests go to, such as `http://127.0.0.1:8081/fhir`, or a
+ *   function that returns it when the upstream starts after the app.
  * @param log - Logger for proxy failures (method and error code only; URLs can carry patient ids).
  * @returns Express handlers, in order.
  */
-export function createFhirProxy(upstreamUrl: string, log: Logger): RequestHandler[] {
+export function createFhirProxy(upstreamUrl: string | (() => string), log: Logger): RequestHandler[] {
+  const resolveTarget = typeof upstreamUrl === 'string' ? () => upstreamUrl : upstreamUrl;
   const proxy = createProxyMiddleware<Request, Response>({
-    target: upstreamUrl,
+    router: () => resolveTarget(),
     changeOrigin: true,
     xfwd: true,
     proxyTimeout: FHIR_PROXY_TIMEOUT_MS,

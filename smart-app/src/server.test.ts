@@ -62,7 +62,7 @@ void describe('smart-app server', () => {
   void it('answers 404 for unknown paths', async () => {
     const response = await fetch(`${app.url}/no-such-page`);
     assert.equal(response.status, 404);
-    assert.match(await response.text(), /\?patient=/);
+    assert.match(await response.text(), /launch\.html/);
   });
 
   void it('reports health', async () => {

@@ -1,13 +1,15 @@
 /**
- * The SMART app's Node server: it serves the Vite-built page from `dist/` and proxies `/fhir/*` to the
- * configured FHIR server, so the browser code reads FHIR from its own origin.
+ * The SMART app's Node server: it serves the Vite-built pages from `dist/` (`launch.html`, the SMART
+ * launch URL, and `index.html`, the redirect URI), publishes the app's SMART registration at
+ * `/smart-app-config.json`, and relays `/fhir/*` to fhir-server-ext's SMART-secured FHIR endpoint.
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createLogger, type Logger } from '@monitormed/common';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { DEFAULT_DIST_DIR, prepareClientAssets, type AssetBuildMode } from './assets.js';
-import { loadSmartAppConfig } from './config.js';
+import type { SmartAppClientConfig } from './client/launch-config.js';
+import { EHR_LAUNCH_SCOPE, loadSmartAppConfig, STANDALONE_LAUNCH_SCOPE } from './config.js';
 import { createFhirProxy } from './proxy.js';
 
 /** Options of {@link startSmartApp}; each one left out comes from the environment (see `loadSmartAppConfig`). */
@@ -16,8 +18,13 @@ export interface SmartAppOptions {
   host?: string;
   /** Port to bind, 0 for a free one; default the port of `SMART_APP_URL` (8082). */
   port?: number;
-  /** FHIR base URL that `/fhir` forwards to; default `SMART_APP_FHIR_UPSTREAM`, else `FHIR_BASE_URL`. */
-  fhirUpstreamUrl?: string;
+  /**
+   * FHIR base URL that `/fhir` forwards to, or a function returning it; default `SMART_APP_FHIR_UPSTREAM`,
+   * else fhir-server-ext's `/fhir`.
+   */
+  fhirUpstreamUrl?: string | (() => string);
+  /** OAuth client id; default `SMART_APP_CLIENT_ID`, else `monitormed-smart-app`. */
+  clientId?: string;
   /** Folder of the built page; default `smart-app/dist/`. */
   distDir?: string;
   /** When to run the Vite build before serving; default `if-missing`. */
@@ -37,22 +44,46 @@ export interface RunningSmartApp {
   close(): Promise<void>;
 }
 
+/** What {@link createSmartAppHandler} publishes at `/smart-app-config.json`. */
+export interface ClientRegistration {
+  clientId: string;
+  /** Default `iss` of a standalone launch; undefined means this server's own `/fhir`. */
+  defaultIss: string | undefined;
+  /** Further accepted `iss` values besides the default one. */
+  extraAllowedIss: string[];
+}
+
 /**
- * Creates the express application: `/fhir` proxy, `/healthz`, then the static page.
- * @param distDir - Folder of the built page.
- * @param fhirUpstreamUrl - FHIR base URL that `/fhir` forwards to.
+ * Creates the express application: `/fhir` relay, the client configuration, `/healthz`, then the pages.
+ * @param distDir - Folder of the built pages.
+ * @param fhirUpstreamUrl - FHIR base URL that `/fhir` forwards to, or a function returning it.
+ * @param registration - The app's SMART registration.
  * @param log - Service logger.
  * @returns The express application, not yet listening.
  */
 export function createSmartAppHandler(
   distDir: string,
-  fhirUpstreamUrl: string,
+  fhirUpstreamUrl: string | (() => string),
+  registration: ClientRegistration,
   log: Logger
 ): express.Express {
   const app = express();
   app.disable('x-powered-by');
 
   app.use('/fhir', ...createFhirProxy(fhirUpstreamUrl, log));
+
+  app.get('/smart-app-config.json', (req, res) => {
+    // Without a configured default, the relay on the origin the browser used is the FHIR server.
+    const defaultIss = registration.defaultIss ?? `${req.protocol}://${req.get('host') ?? 'localhost'}/fhir`;
+    const body: SmartAppClientConfig = {
+      clientId: registration.clientId,
+      ehrScope: EHR_LAUNCH_SCOPE,
+      standaloneScope: STANDALONE_LAUNCH_SCOPE,
+      defaultIss,
+      allowedIss: [defaultIss, ...registration.extraAllowedIss],
+    };
+    res.set('Cache-Control', 'no-cache').json(body);
+  });
 
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
@@ -75,7 +106,7 @@ export function createSmartAppHandler(
     res
       .status(404)
       .type('text/plain')
-      .send('Not found. The AI results page is at /?patient=<FHIR patient id>.\n');
+      .send('Not found. Launch the app from the EHR, or open /launch.html for a standalone launch.\n');
   });
 
   app.use((error: Error, req: Request, res: Response, next: NextFunction) => {
@@ -123,11 +154,16 @@ export async function startSmartApp(options: SmartAppOptions = {}): Promise<Runn
     log.info({ durationMs: Date.now() - startedAtMs }, 'Built the SMART app page with Vite');
   }
 
-  const server = createServer(createSmartAppHandler(distDir, fhirUpstreamUrl, log));
+  const registration: ClientRegistration = {
+    clientId: options.clientId ?? config.clientId,
+    defaultIss: config.defaultIss,
+    extraAllowedIss: config.extraAllowedIss,
+  };
+  const server = createServer(createSmartAppHandler(distDir, fhirUpstreamUrl, registration, log));
   await listen(server, options.port ?? config.port, host);
   const port = (server.address() as AddressInfo).port;
   const urlHost = host.includes(':') ? `[${host}]` : host;
-  log.info({ port, fhirUpstreamUrl }, 'SMART app listening');
+  log.info({ port }, 'SMART app listening');
 
   let closing: Promise<void> | undefined;
   const close = (): Promise<void> => {

@@ -1,6 +1,7 @@
 /**
- * End-to-end test on the real stack: resources written to HAPI FHIR, the smart-app server proxying to it,
- * and Debian's Chromium driven by playwright-core rendering the page.
+ * End-to-end test of both SMART launches on the real stack: resources written to HAPI FHIR, the SMART
+ * authorization server (oidc-provider), fhir-server-ext verifying its tokens at `/fhir`, the app relaying
+ * to it, and Debian's Chromium driven by playwright-core clicking through login and consent.
  */
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
@@ -9,9 +10,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import type { Device, Flag, Observation, Patient, Resource } from '@medplum/fhirtypes';
+import type { Flag, OperationOutcome, Patient } from '@medplum/fhirtypes';
 import {
-  AI_CONFIDENCE_EXTENSION,
   AIAST,
   buildModelDevice,
   createLogger,
@@ -19,14 +19,17 @@ import {
   FLAG_CODES,
   FLAG_DETAIL_EXTENSION,
   FLAG_ID_SYSTEM,
-  loadConfig,
   loadModelCatalog,
   UNCERTAINTY_EXTENSION,
 } from '@monitormed/common';
+import { startFhirServerExt, type FhirServerExt } from '@monitormed/fhir-server-ext';
 import axe from 'axe-core';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import { chromium, type Browser, type BrowserContext, type Locator, type Page } from 'playwright-core';
+import { DEFAULT_TEST_USER_PASSWORD } from './auth-server/config.js';
+import { TEST_USERNAME } from './auth-server/fhir-directory.js';
+import { startAuthServer, type RunningAuthServer } from './auth-server/server.js';
 import { startSmartApp, type RunningSmartApp } from './server.js';
-import { closedPort } from './test-support.js';
+import { aiObservation, assertHapiReachable, createResource, deleteCreated, runId } from './test-support.js';
 
 const CHROMIUM_PATH = '/usr/bin/chromium';
 const CHROMIUM_ARGS = [
@@ -40,102 +43,48 @@ const CHROMIUM_ARGS = [
   '--disable-sync',
 ];
 const SCREENSHOT_DIR = fileURLToPath(new URL('../test-results/', import.meta.url));
-const PAGE_TIMEOUT_MS = 15_000;
+const PAGE_TIMEOUT_MS = 20_000;
 
-const fhirBaseUrl = loadConfig().fhirBaseUrl;
-const runId = `${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
-
-/** References of the FHIR resources this run created, in creation order. */
-const created: string[] = [];
-
-async function fhirRequest<T>(method: string, path: string, body?: Resource): Promise<T> {
-  const response = await fetch(`${fhirBaseUrl}/${path}`, {
-    method,
-    headers: { 'Content-Type': 'application/fhir+json', Accept: 'application/fhir+json' },
-    body: body === undefined ? undefined : JSON.stringify(body),
-    signal: AbortSignal.timeout(PAGE_TIMEOUT_MS),
-  });
-  const text = await response.text();
-  if (!response.ok) {
-    throw new Error(`${method} ${path} failed with HTTP ${response.status}: ${text.slice(0, 500)}`);
-  }
-  return (text === '' ? {} : JSON.parse(text)) as T;
-}
-
-async function createResource<T extends Resource>(resource: T): Promise<T & { id: string }> {
-  const stored = await fhirRequest<T>('POST', resource.resourceType, resource);
-  assert.ok(stored.id, `HAPI returned a ${resource.resourceType} without id`);
-  created.push(`${resource.resourceType}/${stored.id}`);
-  return stored as T & { id: string };
-}
-
-function aiObservation(
-  patientId: string,
-  device: Device & { id: string },
-  effectiveDateTime: string,
-  probability: number,
-  extra: Observation['extension'] = []
-): Observation {
-  const model = loadModelCatalog()[0];
-  assert.ok(model, 'The demo model catalog is empty');
-  return {
-    resourceType: 'Observation',
-    meta: { security: [AIAST] },
-    status: 'final',
-    code: { coding: [model.outputCode] },
-    subject: { reference: `Patient/${patientId}` },
-    effectiveDateTime,
-    valueQuantity: { value: probability, unit: '1', system: 'http://unitsofmeasure.org', code: '1' },
-    device: { reference: `Device/${device.id}` },
-    interpretation: [
-      {
-        coding: [
-          {
-            system: 'http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation',
-            code: probability >= model.positiveThreshold ? 'POS' : 'NEG',
-          },
-        ],
-      },
-    ],
-    extension: [
-      { url: AI_CONFIDENCE_EXTENSION, valueDecimal: Math.max(probability, 1 - probability) },
-      ...extra,
-    ],
-  };
-}
-
-async function assertHapiReachable(): Promise<void> {
-  try {
-    const response = await fetch(`${fhirBaseUrl}/metadata`, { signal: AbortSignal.timeout(10_000) });
-    assert.equal(response.status, 200);
-  } catch (error) {
-    assert.fail(
-      `HAPI FHIR is not reachable at ${fhirBaseUrl} (${(error as Error).message}). Start it with "peers/peers.sh start hapi".`
-    );
-  }
-}
+/**
+ * Access token lifetime of this run. fhirclient refreshes a token that expires within 10 s, so with
+ * 12 s every request made more than 2 s after the token was issued goes through a refresh.
+ */
+const ACCESS_TOKEN_TTL_S = 12;
 
 /** What setUp() created and started, for the tests to use. */
 interface Fixture {
   app: RunningSmartApp;
-  unreachableApp: RunningSmartApp;
+  auth: RunningAuthServer;
+  fhirExt: FhirServerExt;
   browser: Browser;
   patientId: string;
-  emptyPatientId: string;
+  patientFamily: string;
   flaggedId: string;
   cleanId: string;
   modelName: string;
 }
 
-async function openPage(browser: Browser, url: string, screenshotName: string): Promise<Page> {
-  const page = await browser.newPage();
-  page.setDefaultTimeout(PAGE_TIMEOUT_MS);
-  await page.goto(url);
+/** Something to look up elements in: a page or an iframe of it. */
+interface Surface {
+  locator(selector: string): Locator;
+}
 
-  // Every outcome ends in a heading other than the page title; wait for it so the screenshot shows it.
-  await page.locator('main h2, main table').first().waitFor();
-  await page.screenshot({ path: join(SCREENSHOT_DIR, screenshotName), fullPage: true });
-  return page;
+async function newPage(browser: Browser): Promise<{ context: BrowserContext; page: Page }> {
+  // A context of its own per test, so no login session or sessionStorage carries over.
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  page.setDefaultTimeout(PAGE_TIMEOUT_MS);
+  return { context, page };
+}
+
+async function signIn(surface: Surface): Promise<void> {
+  await surface.locator('#username').fill(TEST_USERNAME);
+  await surface.locator('#password').fill(DEFAULT_TEST_USER_PASSWORD);
+  await surface.locator('button[type=submit]:has-text("Sign in")').click();
+}
+
+async function allow(surface: Surface): Promise<void> {
+  await surface.locator('button:has-text("Allow")').click();
 }
 
 async function seriousAxeViolations(page: Page): Promise<string[]> {
@@ -148,11 +97,37 @@ async function seriousAxeViolations(page: Page): Promise<string[]> {
   });
 }
 
-void describe('smart-app in Chromium', () => {
+async function assertResults(surface: Surface, f: Fixture): Promise<void> {
+  // Wait for the table or a message, so a failure shows what the page says instead of a timeout.
+  try {
+    await surface.locator('table.results, [role=alert], .notice').first().waitFor();
+  } catch (error) {
+    const text = await surface.locator('body').innerText().catch(() => '(no body)');
+    throw new Error(`Neither results nor a message appeared; the page shows: ${text.slice(0, 800)}`, { cause: error });
+  }
+  const rows = surface.locator('table.results tbody tr');
+  if ((await rows.count()) === 0) {
+    assert.fail(`The page shows no results table: ${await surface.locator('main').innerText()}`);
+  }
+  assert.equal(await rows.count(), 2);
+  assert.equal(await rows.nth(0).getAttribute('data-observation-id'), f.flaggedId);
+  assert.equal(await rows.nth(1).getAttribute('data-observation-id'), f.cleanId);
+
+  const flaggedText = await surface.locator(`tr[data-observation-id="${f.flaggedId}"]`).innerText();
+  assert.match(flaggedText, new RegExp(f.modelName));
+  assert.match(flaggedText, /0\.550/);
+  assert.match(flaggedText, /Drift detected \(p = 0\.003, window 2026-03-14\)/);
+  const flag = surface.locator(`tr[data-observation-id="${f.flaggedId}"] .flag`).first();
+  assert.equal(await flag.innerText(), FLAG_CODES.modelDrift.display);
+
+  const cleanText = await surface.locator(`tr[data-observation-id="${f.cleanId}"]`).innerText();
+  assert.match(cleanText, /0\.080/);
+  assert.match(cleanText, /None/);
+}
+
+void describe('SMART launches in Chromium', () => {
   let fixture: Fixture | undefined;
   let setupError: unknown;
-
-  // Cleanup steps in the order they were registered; after() runs them in reverse.
   const cleanups: { name: string; run: () => Promise<unknown> }[] = [];
 
   // A setup failure (peer down, Chromium missing) is rethrown by every test, so each one is reported as
@@ -185,24 +160,16 @@ void describe('smart-app in Chromium', () => {
     assert.ok(catalogModel);
     const modelName = `Smart-app test model ${runId}`;
     const device = await createResource(
-      buildModelDevice({
-        ...catalogModel,
-        modelId: `smart-app-test-${runId}`,
-        name: modelName,
-        version: '9.9.1',
-      })
+      buildModelDevice({ ...catalogModel, modelId: `smart-app-test-${runId}`, name: modelName, version: '9.9.1' })
     );
 
+    // A family name unique to the run, so the standalone patient picker finds exactly this patient.
+    const patientFamily = `Testpatient${runId.replace(/[^a-z0-9]/gi, '')}`;
     const patient = await createResource<Patient>({
       resourceType: 'Patient',
-      name: [{ family: 'Testpatient', given: ['Smart'] }],
+      name: [{ family: patientFamily, given: ['Smart'] }],
     });
     const patientId = patient.id;
-    const emptyPatient = await createResource<Patient>({
-      resourceType: 'Patient',
-      name: [{ family: 'Noresults' }],
-    });
-    const emptyPatientId = emptyPatient.id;
 
     const flagged = await createResource(
       aiObservation(patientId, device, '2026-03-14T10:22:00Z', 0.55, [
@@ -227,50 +194,76 @@ void describe('smart-app in Chromium', () => {
         },
       ])
     );
-    const flaggedId = flagged.id;
     const clean = await createResource(aiObservation(patientId, device, '2026-03-13T08:00:00Z', 0.08));
-    const cleanId = clean.id;
-
     await createResource<Flag>({
       resourceType: 'Flag',
       meta: { security: [AIAST] },
-      identifier: [{ system: FLAG_ID_SYSTEM, value: `${flaggedId}|${FLAG_CODES.modelDrift.code}` }],
+      identifier: [{ system: FLAG_ID_SYSTEM, value: `${flagged.id}|${FLAG_CODES.modelDrift.code}` }],
       status: 'active',
       category: [
         { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/flag-category', code: 'clinical' }] },
       ],
       code: { coding: [FLAG_CODES.modelDrift] },
       subject: { reference: `Patient/${patientId}` },
-      extension: [{ url: FLAG_DETAIL_EXTENSION, valueReference: { reference: `Observation/${flaggedId}` } }],
+      extension: [{ url: FLAG_DETAIL_EXTENSION, valueReference: { reference: `Observation/${flagged.id}` } }],
     });
 
+    const logger = createLogger('smart-app-test', 'silent');
     const distDir = await mkdtemp(join(tmpdir(), 'monitormed-smart-app-e2e-'));
     cleanups.push({ name: 'build folder', run: () => rm(distDir, { recursive: true, force: true }) });
-    const logger = createLogger('smart-app-test', 'silent');
+
+    // The app starts first because the authorization server registers its URLs; its relay target is
+    // read per request, so fhir-server-ext can start last, once the issuer is known.
+    let fhirExtEndpoint = 'http://127.0.0.1:9/fhir';
     const app = await startSmartApp({
       host: '127.0.0.1',
       port: 0,
-      fhirUpstreamUrl: fhirBaseUrl,
+      fhirUpstreamUrl: () => fhirExtEndpoint,
       distDir,
       build: 'always',
       logger,
     });
     cleanups.push({ name: 'smart-app', run: () => app.close() });
 
-    const unreachableApp = await startSmartApp({
-      host: '127.0.0.1',
+    const auth = await startAuthServer({
       port: 0,
-      fhirUpstreamUrl: `http://127.0.0.1:${await closedPort()}/fhir`,
-      distDir,
-      build: 'never',
+      config: {
+        redirectUris: [`${app.url}/index.html`],
+        launchUrl: `${app.url}/launch.html`,
+        fhirAudiences: [`${app.url}/fhir`],
+        accessTokenTtlS: ACCESS_TOKEN_TTL_S,
+      },
       logger,
     });
-    cleanups.push({ name: 'smart-app without upstream', run: () => unreachableApp.close() });
+    cleanups.push({ name: 'authorization server', run: () => auth.close() });
+
+    // fhir-server-ext is configured through its environment only, as in a deployment: it trusts the
+    // issuer, and the audience is the URL the app reads FHIR from.
+    process.env['SMART_ISSUER'] = auth.issuer;
+    process.env['SMART_AUDIENCE'] = `${app.url}/fhir`;
+    const fhirExt = await startFhirServerExt({
+      port: 0,
+      skipSubscription: true,
+      queuePrefix: `smart-app-e2e-${runId}`,
+      logger,
+    });
+    cleanups.push({ name: 'fhir-server-ext', run: () => fhirExt.close() });
+    fhirExtEndpoint = fhirExt.fhirEndpointUrl;
 
     const browser = await chromium.launch({ executablePath: CHROMIUM_PATH, args: CHROMIUM_ARGS });
     cleanups.push({ name: 'Chromium', run: () => browser.close() });
 
-    return { app, unreachableApp, browser, patientId, emptyPatientId, flaggedId, cleanId, modelName };
+    return {
+      app,
+      auth,
+      fhirExt,
+      browser,
+      patientId,
+      patientFamily,
+      flaggedId: flagged.id,
+      cleanId: clean.id,
+      modelName,
+    };
   }
 
   after(async () => {
@@ -279,86 +272,167 @@ void describe('smart-app in Chromium', () => {
         process.stderr.write(`Cleanup of ${step.name} failed: ${(error as Error).message}\n`);
       });
     }
+    await deleteCreated();
+  });
 
-    // Delete what the run wrote in reverse order, so Flags go before the Observations they point at.
-    for (const reference of created.reverse()) {
-      await fhirRequest('DELETE', reference).catch((error: unknown) => {
-        process.stderr.write(`Cleanup of ${reference} failed: ${(error as Error).message}\n`);
-      });
+  void it('EHR launch shows results and flags', async () => {
+    const f = requireFixture();
+    const { context, page } = await newPage(f.browser);
+    try {
+      await page.goto(`${f.auth.issuer}/ehr`);
+      await page.locator('#patient').fill(f.patientId);
+      await page.locator('button:has-text("Launch")').click();
+      await page.locator('#smart-app-link').click();
+
+      await signIn(page);
+      assert.match(await page.locator('main').innerText(), new RegExp(`Patient in context: id ${f.patientId}`));
+      await allow(page);
+
+      await assertResults(page, f);
+      assert.equal(new URL(page.url()).pathname, '/index.html');
+      // need_patient_banner is true outside a frame, so the app names the patient itself.
+      assert.match(await page.locator('.patient').innerText(), new RegExp(`Smart ${f.patientFamily}`));
+      // smart_style_url: the EHR's background color reaches the page as a CSS variable.
+      const background = await page.evaluate(() =>
+        getComputedStyle(document.documentElement).getPropertyValue('--smart-color-background').trim()
+      );
+      assert.equal(background, '#f4f7fa');
+      await page.screenshot({ path: join(SCREENSHOT_DIR, 'ehr-launch.png'), fullPage: true });
+      assert.deepEqual(await seriousAxeViolations(page), []);
+    } finally {
+      await context.close();
     }
   });
 
-  void it('lists results with flag and drift', async () => {
+  void it('EHR launch inside an iframe', async () => {
     const f = requireFixture();
-    const page = await openPage(f.browser, `${f.app.url}/?patient=${f.patientId}`, 'patient-results.png');
+    const { context, page } = await newPage(f.browser);
+    try {
+      await page.goto(`${f.auth.issuer}/ehr`);
+      await page.locator('#patient').fill(f.patientId);
+      await page.locator('input[name=embed]').check();
+      await page.locator('button:has-text("Launch")').click();
 
-    const rows = page.locator('table.results tbody tr');
-    assert.equal(await rows.count(), 2);
-    assert.equal(await rows.nth(0).getAttribute('data-observation-id'), f.flaggedId);
-    assert.equal(await rows.nth(1).getAttribute('data-observation-id'), f.cleanId);
+      const frame = page.frameLocator('#smart-app-frame');
+      await signIn(frame);
+      await allow(frame);
+      await assertResults(frame, f);
+      // The EHR chart around the frame names the patient, so need_patient_banner is false.
+      assert.equal(await frame.locator('.patient').count(), 0);
+      assert.equal(await page.locator('#ehr-patient').innerText(), f.patientId);
+      await page.screenshot({ path: join(SCREENSHOT_DIR, 'ehr-launch-iframe.png'), fullPage: true });
+    } finally {
+      await context.close();
+    }
+  });
 
-    const flaggedRow = page.locator(`tr[data-observation-id="${f.flaggedId}"]`);
-    const flaggedText = await flaggedRow.innerText();
-    assert.match(flaggedText, new RegExp(f.modelName));
-    assert.match(flaggedText, /v9\.9\.1/);
-    assert.match(flaggedText, /2026-03-14 10:22 UTC/);
-    assert.match(flaggedText, /0\.550/);
-    assert.match(flaggedText, /Positive/);
-    assert.match(flaggedText, /0\.993/);
-    assert.match(flaggedText, /Drift detected \(p = 0\.003, window 2026-03-14\)/);
-    assert.equal(await flaggedRow.locator('.flag').first().innerText(), FLAG_CODES.modelDrift.display);
+  void it('standalone launch picks a patient', async () => {
+    const f = requireFixture();
+    const { context, page } = await newPage(f.browser);
+    try {
+      await page.goto(`${f.app.url}/launch.html`);
+      await signIn(page);
 
-    const cleanText = await page.locator(`tr[data-observation-id="${f.cleanId}"]`).innerText();
-    assert.match(cleanText, /0\.080/);
-    assert.match(cleanText, /Negative/);
-    assert.match(cleanText, /0\.920/);
-    assert.match(cleanText, /Not evaluated/);
-    assert.match(cleanText, /None/);
+      await page.locator('#patient-name').fill(f.patientFamily);
+      await page.locator('button:has-text("Search")').click();
+      await page.locator(`#patient-${f.patientId}`).check();
+      await page.screenshot({ path: join(SCREENSHOT_DIR, 'standalone-picker.png'), fullPage: true });
+      assert.deepEqual(await seriousAxeViolations(page), []);
+      await allow(page);
 
-    assert.match(await page.locator('.patient').innerText(), /Smart Testpatient/);
-    assert.deepEqual(await seriousAxeViolations(page), []);
-    await page.close();
+      await assertResults(page, f);
+      assert.match(await page.locator('.patient').innerText(), new RegExp(f.patientId));
+      await page.screenshot({ path: join(SCREENSHOT_DIR, 'standalone-launch.png'), fullPage: true });
+    } finally {
+      await context.close();
+    }
+  });
+
+  void it('refreshes an expired access token', async () => {
+    const f = requireFixture();
+    const { context, page } = await newPage(f.browser);
+    try {
+      await page.goto(f.auth.createLaunchUrl(f.patientId));
+      await signIn(page);
+      await allow(page);
+      await assertResults(page, f);
+      const readToken = (): Promise<string | undefined> =>
+        page.evaluate(() => {
+          const key = sessionStorage.getItem('SMART_KEY');
+          const state = key === null ? null : sessionStorage.getItem(JSON.parse(key) as string);
+          if (state === null) {
+            return undefined;
+          }
+          return (JSON.parse(state) as { tokenResponse?: { access_token?: string } }).tokenResponse?.access_token;
+        });
+      const firstToken = await readToken();
+      assert.ok(firstToken, 'fhirclient stored no access token');
+      const refreshesBefore = f.auth.tokenGrants()['refresh_token'] ?? 0;
+
+      // Past 2 s the 12 s token is inside fhirclient's 10 s refresh margin.
+      await new Promise((resolve) => setTimeout(resolve, 3_000));
+      await page.reload();
+      await assertResults(page, f);
+
+      assert.ok((f.auth.tokenGrants()['refresh_token'] ?? 0) > refreshesBefore, 'no refresh_token grant was made');
+      const secondToken = await readToken();
+      assert.ok(secondToken);
+      assert.notEqual(secondToken, firstToken);
+    } finally {
+      await context.close();
+    }
+  });
+
+  void it('rejects an unknown launch id', async () => {
+    const f = requireFixture();
+    const { context, page } = await newPage(f.browser);
+    try {
+      const iss = encodeURIComponent(`${f.app.url}/fhir`);
+      await page.goto(`${f.app.url}/launch.html?iss=${iss}&launch=no-such-launch`);
+      await signIn(page);
+      const alert = page.getByRole('alert');
+      await alert.waitFor();
+      assert.equal(await alert.locator('h2').innerText(), 'Launch session missing or expired');
+      assert.match(await alert.innerText(), /launch id is unknown or expired/);
+    } finally {
+      await context.close();
+    }
+  });
+
+  void it('explains a stale state', async () => {
+    const f = requireFixture();
+    const { context, page } = await newPage(f.browser);
+    try {
+      await page.goto(`${f.app.url}/index.html?code=old-code&state=stale-state`);
+      const alert = page.getByRole('alert');
+      await alert.waitFor();
+      assert.equal(await alert.locator('h2').innerText(), 'Launch session missing or expired');
+      assert.match(await alert.innerText(), /Open MonitorMed from a patient's chart/);
+      await page.screenshot({ path: join(SCREENSHOT_DIR, 'stale-state.png'), fullPage: true });
+      assert.deepEqual(await seriousAxeViolations(page), []);
+    } finally {
+      await context.close();
+    }
   });
 
   void it('explains how to launch', async () => {
     const f = requireFixture();
-    const page = await openPage(f.browser, `${f.app.url}/`, 'no-patient.png');
-    assert.equal(await page.locator('main h2').innerText(), 'No patient selected');
-    assert.match(await page.locator('main').innerText(), /\?patient=/);
-    assert.deepEqual(await seriousAxeViolations(page), []);
-    await page.close();
+    const { context, page } = await newPage(f.browser);
+    try {
+      await page.goto(`${f.app.url}/`);
+      await page.locator('main h2').waitFor();
+      assert.equal(await page.locator('main h2').innerText(), 'Not launched');
+      assert.equal(await page.locator('a[href="./launch.html"]').count(), 1);
+    } finally {
+      await context.close();
+    }
   });
 
-  void it('reports a patient without results', async () => {
-    const f = requireFixture();
-    const page = await openPage(f.browser, `${f.app.url}/?patient=${f.emptyPatientId}`, 'no-results.png');
-    assert.equal(await page.locator('main h2').innerText(), 'No AI results');
-    await page.close();
-  });
-
-  void it('reports an unknown patient', async () => {
-    const f = requireFixture();
-    const page = await openPage(f.browser, `${f.app.url}/?patient=missing-${runId}`, 'patient-not-found.png');
-    assert.equal(await page.getByRole('alert').locator('h2').innerText(), 'Patient not found');
-    await page.close();
-  });
-
-  void it('reports an unreachable FHIR server', async () => {
-    const f = requireFixture();
-    const page = await openPage(
-      f.browser,
-      `${f.unreachableApp.url}/?patient=${f.patientId}`,
-      'fhir-unreachable.png'
-    );
-    assert.equal(await page.getByRole('alert').locator('h2').innerText(), 'FHIR server unreachable');
-    await page.close();
-  });
-
-  void it('proxies FHIR reads', async () => {
+  void it('relay requires a bearer token', async () => {
     const f = requireFixture();
     const response = await fetch(`${f.app.url}/fhir/Patient/${f.patientId}`);
-    assert.equal(response.status, 200);
-    const patient = (await response.json()) as Patient;
-    assert.equal(patient.id, f.patientId);
+    assert.equal(response.status, 401);
+    const outcome = (await response.json()) as OperationOutcome;
+    assert.equal(outcome.issue[0]?.code, 'login');
   });
 });

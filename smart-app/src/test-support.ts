@@ -1,5 +1,19 @@
 /** Helpers shared by the smart-app tests. */
+import assert from 'node:assert/strict';
 import { createServer } from 'node:net';
+import type { Device, Observation, Resource } from '@medplum/fhirtypes';
+import { AI_CONFIDENCE_EXTENSION, AIAST, loadConfig, loadModelCatalog } from '@monitormed/common';
+
+/** HAPI FHIR base URL of the test peers. */
+export const fhirBaseUrl = loadConfig().fhirBaseUrl;
+
+/** Suffix unique to this test process, for ids and names. */
+export const runId = `${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
+
+const REQUEST_TIMEOUT_MS = 15_000;
+
+/** References of the FHIR resources this run created, in creation order. */
+const created: string[] = [];
 
 /**
  * Returns a loopback port that nothing listens on, by binding port 0 and closing it again. Another
@@ -20,4 +34,82 @@ export async function closedPort(): Promise<number> {
     throw new Error('A TCP server on port 0 returned no port number.');
   }
   return address.port;
+}
+
+/** Sends a request to HAPI and returns the parsed body. */
+export async function fhirRequest<T>(method: string, path: string, body?: Resource): Promise<T> {
+  const response = await fetch(`${fhirBaseUrl}/${path}`, {
+    method,
+    headers: { 'Content-Type': 'application/fhir+json', Accept: 'application/fhir+json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+    signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
+  });
+  const text = await response.text();
+  if (!response.ok) {
+    throw new Error(`${method} ${path} failed with HTTP ${response.status}: ${text.slice(0, 500)}`);
+  }
+  return (text === '' ? {} : JSON.parse(text)) as T;
+}
+
+/** Creates a resource on HAPI and records it for {@link deleteCreated}. */
+export async function createResource<T extends Resource>(resource: T): Promise<T & { id: string }> {
+  const stored = await fhirRequest<T>('POST', resource.resourceType, resource);
+  assert.ok(stored.id, `HAPI returned a ${resource.resourceType} without id`);
+  created.push(`${resource.resourceType}/${stored.id}`);
+  return stored as T & { id: string };
+}
+
+/** Deletes what the run created, newest first, so Flags go before the Observations they point at. */
+export async function deleteCreated(): Promise<void> {
+  for (const reference of created.reverse()) {
+    await fhirRequest('DELETE', reference).catch((error: unknown) => {
+      process.stderr.write(`Cleanup of ${reference} failed: ${(error as Error).message}\n`);
+    });
+  }
+  created.length = 0;
+}
+
+/** Fails with the command to run when HAPI FHIR is down. */
+export async function assertHapiReachable(): Promise<void> {
+  try {
+    const response = await fetch(`${fhirBaseUrl}/metadata`, { signal: AbortSignal.timeout(10_000) });
+    assert.equal(response.status, 200);
+  } catch (error) {
+    assert.fail(
+      `HAPI FHIR is not reachable at ${fhirBaseUrl} (${(error as Error).message}). Start it with "peers/peers.sh start hapi".`
+    );
+  }
+}
+
+/** Builds an AI result Observation of the first catalog model, as the data contract describes it. */
+export function aiObservation(
+  patientId: string,
+  device: Device & { id: string },
+  effectiveDateTime: string,
+  probability: number,
+  extra: Observation['extension'] = []
+): Observation {
+  const model = loadModelCatalog()[0];
+  assert.ok(model, 'The demo model catalog is empty');
+  return {
+    resourceType: 'Observation',
+    meta: { security: [AIAST] },
+    status: 'final',
+    code: { coding: [model.outputCode] },
+    subject: { reference: `Patient/${patientId}` },
+    effectiveDateTime,
+    valueQuantity: { value: probability, unit: '1', system: 'http://unitsofmeasure.org', code: '1' },
+    device: { reference: `Device/${device.id}` },
+    interpretation: [
+      {
+        coding: [
+          {
+            system: 'http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation',
+            code: probability >= model.positiveThreshold ? 'POS' : 'NEG',
+          },
+        ],
+      },
+    ],
+    extension: [{ url: AI_CONFIDENCE_EXTENSION, valueDecimal: Math.max(probability, 1 - probability) }, ...extra],
+  };
 }

@@ -1,25 +1,50 @@
 import { useEffect, useState, type ReactNode } from 'react';
-import { createOpenClient, FHIR_ID_PATTERN, loadPatientAiResults, type LoadOutcome } from './fhir.js';
+import { loadPatientAiResults, type LoadOutcome, type SmartClient } from './fhir.js';
 import { ResultsTable } from './ResultsTable.js';
+
+/** Where the SMART launch stands when the page renders. */
+export type LaunchState =
+  | { kind: 'not-launched' }
+  | { kind: 'connecting' }
+  | { kind: 'launch-failed'; message: string }
+  | { kind: 'ready'; client: SmartClient; needPatientBanner: boolean };
 
 /** Props of {@link App}. */
 export interface AppProps {
-  /** The `patient` query parameter, or null when the page was opened without one. */
-  patientId: string | null;
-  /** FHIR base URL the app reads from; the app's own server proxies it to the FHIR server. */
-  fhirBaseUrl: string;
+  launch: LaunchState;
 }
 
 type ViewState = { kind: 'loading' } | LoadOutcome;
 
+function HowToLaunch() {
+  return (
+    <p>
+      Open MonitorMed from a patient's chart in the EHR, or start a{' '}
+      <a href="./launch.html">standalone launch</a>, which asks you to sign in and choose a patient.
+    </p>
+  );
+}
+
 function LaunchHelp() {
   return (
     <section className="notice" aria-labelledby="launch-help-title">
-      <h2 id="launch-help-title">No patient selected</h2>
+      <h2 id="launch-help-title">Not launched</h2>
+      <p>This page was opened without a SMART launch, so it has no patient and no access to FHIR data.</p>
+      <HowToLaunch />
+    </section>
+  );
+}
+
+function LaunchFailed({ message }: { message: string }) {
+  return (
+    <section className="notice problem" role="alert" aria-labelledby="launch-failed-title">
+      <h2 id="launch-failed-title">Launch session missing or expired</h2>
       <p>
-        Open this app from the EHR with a patient in context, or add the patient's FHIR id to the address, for
-        example <code>?patient=123</code>.
+        The SMART launch could not be completed: <span className="launch-error">{message}</span>. This happens when
+        the page is reloaded after its session ended, opened from an old link, or when the browser blocked
+        storage inside the EHR frame.
       </p>
+      <HowToLaunch />
     </section>
   );
 }
@@ -33,7 +58,13 @@ function Problem({ title, children }: { title: string; children: ReactNode }) {
   );
 }
 
-function PatientResults({ patientId, fhirBaseUrl }: { patientId: string; fhirBaseUrl: string }) {
+interface PatientResultsProps {
+  client: SmartClient;
+  patientId: string;
+  needPatientBanner: boolean;
+}
+
+function PatientResults({ client, patientId, needPatientBanner }: PatientResultsProps) {
   const [state, setState] = useState<ViewState>({ kind: 'loading' });
 
   useEffect(() => {
@@ -42,7 +73,7 @@ function PatientResults({ patientId, fhirBaseUrl }: { patientId: string; fhirBas
     setState({ kind: 'loading' });
     const load = async (): Promise<LoadOutcome> => {
       try {
-        return await loadPatientAiResults(createOpenClient(fhirBaseUrl), patientId);
+        return await loadPatientAiResults(client, patientId);
       } catch (error) {
         // A bug in reading the Bundles must still end the loading message.
         return { kind: 'failed', message: error instanceof Error ? error.message : String(error) };
@@ -56,7 +87,7 @@ function PatientResults({ patientId, fhirBaseUrl }: { patientId: string; fhirBas
     return () => {
       current = false;
     };
-  }, [patientId, fhirBaseUrl]);
+  }, [client, patientId]);
 
   switch (state.kind) {
     case 'loading':
@@ -79,6 +110,13 @@ function PatientResults({ patientId, fhirBaseUrl }: { patientId: string; fhirBas
           administrator to check the FHIR server.
         </Problem>
       );
+    case 'unauthorized':
+      return (
+        <Problem title="Access expired">
+          The FHIR server rejected the app's access token (HTTP {state.status}). Launch the app again from the
+          EHR to sign in again.
+        </Problem>
+      );
     case 'server-error':
       return (
         <Problem title="FHIR server error">
@@ -94,9 +132,11 @@ function PatientResults({ patientId, fhirBaseUrl }: { patientId: string; fhirBas
     case 'loaded':
       return (
         <>
-          <p className="patient">
-            Patient <strong>{state.patientName ?? 'without a name'}</strong> (id <code>{patientId}</code>)
-          </p>
+          {needPatientBanner ? (
+            <p className="patient">
+              Patient <strong>{state.patientName ?? 'without a name'}</strong> (id <code>{patientId}</code>)
+            </p>
+          ) : null}
           {state.results.rows.length === 0 ? (
             <section className="notice" role="status">
               <h2>No AI results</h2>
@@ -120,21 +160,42 @@ function PatientResults({ patientId, fhirBaseUrl }: { patientId: string; fhirBas
 }
 
 /**
- * Renders the AI results page: the how-to-launch help without a patient, otherwise the patient's
- * AI results with their monitoring flags, or a message saying why they cannot be shown.
+ * Renders the AI results page: the how-to-launch help when the page was not launched or the launch
+ * failed, otherwise the patient's AI results with their monitoring flags, or why they cannot be shown.
  */
-export function App({ patientId, fhirBaseUrl }: AppProps) {
+export function App({ launch }: AppProps) {
   let content: ReactNode;
-  if (patientId === null || patientId === '') {
-    content = <LaunchHelp />;
-  } else if (!FHIR_ID_PATTERN.test(patientId)) {
-    content = (
-      <Problem title="Invalid patient id">
-        The patient parameter must be a FHIR id: 1 to 64 letters, digits, hyphens or dots.
-      </Problem>
-    );
-  } else {
-    content = <PatientResults patientId={patientId} fhirBaseUrl={fhirBaseUrl} />;
+  switch (launch.kind) {
+    case 'not-launched':
+      content = <LaunchHelp />;
+      break;
+    case 'connecting':
+      content = (
+        <p role="status" aria-live="polite">
+          Completing the SMART launch…
+        </p>
+      );
+      break;
+    case 'launch-failed':
+      content = <LaunchFailed message={launch.message} />;
+      break;
+    case 'ready': {
+      const patientId = launch.client.patient.id;
+      content =
+        patientId === null ? (
+          <Problem title="No patient in context">
+            The launch gave the app no patient. Open it from a patient's chart, or choose a patient in a
+            standalone launch.
+          </Problem>
+        ) : (
+          <PatientResults
+            client={launch.client}
+            patientId={String(patientId)}
+            needPatientBanner={launch.needPatientBanner}
+          />
+        );
+      break;
+    }
   }
 
   return (

@@ -1,7 +1,7 @@
 /**
  * Reads one patient's AI results and monitoring Flags through fhirclient, the SMART on FHIR JavaScript
- * client (https://docs.smarthealthit.org/client-js/). The walking skeleton creates the client from a
- * server URL without authorization; the SMART App Launch will later hand over a client from `FHIR.oauth2`.
+ * client (https://docs.smarthealthit.org/client-js/), with the Client that `FHIR.oauth2.ready()` returns
+ * after the SMART launch; it sends the bearer token and refreshes it when it expires.
  */
 import FHIR from 'fhirclient';
 import type { Bundle, HumanName, Patient } from '@medplum/fhirtypes';
@@ -19,6 +19,7 @@ export type LoadOutcome =
   | { kind: 'loaded'; patientName: string | undefined; results: PatientAiResults }
   | { kind: 'patient-not-found' }
   | { kind: 'unreachable' }
+  | { kind: 'unauthorized'; status: number }
   | { kind: 'server-error'; status: number; statusText: string }
   | { kind: 'failed'; message: string };
 
@@ -27,15 +28,6 @@ export const FHIR_ID_PATTERN = /^[A-Za-z0-9\-.]{1,64}$/;
 
 /** HTTP statuses that mean the FHIR server itself could not be reached through the proxy. */
 const UNREACHABLE_STATUSES = new Set([502, 503, 504]);
-
-/**
- * Creates a fhirclient Client for an open FHIR endpoint (no SMART authorization yet).
- * @param serverUrl - FHIR base URL, such as `${location.origin}/fhir`.
- * @returns The client.
- */
-export function createOpenClient(serverUrl: string): SmartClient {
-  return FHIR.client({ serverUrl });
-}
 
 /**
  * Builds the search of a patient's AI results: AIAST-labelled Observations, newest first, with their
@@ -93,6 +85,9 @@ function classifyFailure(error: unknown, duringPatientRead: boolean): LoadOutcom
   }
   if (UNREACHABLE_STATUSES.has(http.status)) {
     return { kind: 'unreachable' };
+  }
+  if (http.status === 401 || http.status === 403) {
+    return { kind: 'unauthorized', status: http.status };
   }
   if (duringPatientRead && (http.status === 404 || http.status === 410)) {
     return { kind: 'patient-not-found' };

@@ -1,19 +1,57 @@
-/** Browser entry: reads the patient from the address and renders the app. */
+/**
+ * Browser entry of the app page (the SMART redirect URI): completes the authorization with
+ * `FHIR.oauth2.ready()`, applies the EHR's style and renders the app with the patient in context.
+ */
+import FHIR from 'fhirclient';
 import { StrictMode } from 'react';
 import { createRoot } from 'react-dom/client';
-import { App } from './App.js';
+import { App, type LaunchState } from './App.js';
+import { applySmartStyle } from './smart-style.js';
 import './styles.css';
+
+/** Key under which fhirclient keeps the current state key in sessionStorage. */
+const FHIRCLIENT_STATE_KEY = 'SMART_KEY';
 
 const rootElement = document.getElementById('root');
 if (rootElement === null) {
   throw new Error('The page has no #root element; index.html and main.tsx are out of step.');
 }
+const root = createRoot(rootElement);
 
-// TODO: take the patient from the SMART launch context (FHIR.oauth2.ready) once EHR launch exists.
-const patientId = new URLSearchParams(window.location.search).get('patient');
+function render(launch: LaunchState): void {
+  root.render(
+    <StrictMode>
+      <App launch={launch} />
+    </StrictMode>
+  );
+}
 
-createRoot(rootElement).render(
-  <StrictMode>
-    <App patientId={patientId} fhirBaseUrl={`${window.location.origin}/fhir`} />
-  </StrictMode>
-);
+async function start(): Promise<void> {
+  const params = new URLSearchParams(window.location.search);
+  const isRedirect = params.has('code') || params.has('state') || params.has('error');
+  // Without an authorization response and without a stored session, nothing launched this page.
+  if (!isRedirect && sessionStorage.getItem(FHIRCLIENT_STATE_KEY) === null) {
+    render({ kind: 'not-launched' });
+    return;
+  }
+
+  render({ kind: 'connecting' });
+  let client;
+  try {
+    client = await FHIR.oauth2.ready();
+  } catch (error) {
+    render({ kind: 'launch-failed', message: error instanceof Error ? error.message : String(error) });
+    return;
+  }
+
+  const tokenResponse = client.state.tokenResponse ?? {};
+  await applySmartStyle(tokenResponse['smart_style_url'], document.documentElement);
+  render({
+    kind: 'ready',
+    client,
+    // SMART App Launch: without need_patient_banner the app shows its own banner.
+    needPatientBanner: tokenResponse['need_patient_banner'] !== false,
+  });
+}
+
+void start();
