@@ -62,9 +62,18 @@ function patientParam(resourceType: string): string | undefined {
 
 function satisfies(grant: Grant, resourceType: string, params: URLSearchParams): boolean {
   if (grant.patientId !== undefined && isCompartmentType(resourceType)) {
-    const names = new Set([...(compartmentSearchParams(resourceType) ?? []), 'patient', '_id']);
-    const values = [...params].filter(([key]) => names.has(baseName(key))).map(([, value]) => value);
-    if (values.length === 0 || values.some((value) => patientValue(value) !== grant.patientId)) {
+    const names =
+      resourceType === 'Patient' ? ['_id'] : [...(compartmentSearchParams(resourceType) ?? []), 'patient'];
+    // Only the plain parameter or its `:Patient` type modifier limits a search to one patient, because
+    // modifiers such as `:not` or `:missing` widen it.
+    const limitingKeys = new Set(names.flatMap((name) => [name, `${name}:Patient`]));
+    const patientParams = [...params].filter(([key]) => names.includes(baseName(key)));
+    if (patientParams.length === 0) {
+      return false;
+    }
+    if (
+      patientParams.some(([key, value]) => !limitingKeys.has(key) || patientValue(value) !== grant.patientId)
+    ) {
       return false;
     }
   }
@@ -120,10 +129,11 @@ export function constrainSearch(
 
 /**
  * Tells whether a resource the FHIR server returned may be shown, with the grants of its type for
- * read or search. Granular grants are trusted here only for `trustGranular` (entries that matched a
- * search constrained by {@link constrainSearch}); reads check them with {@link matchesGranularRead}.
+ * read or search. A match of a search that {@link constrainSearch} limited (`constrainedMatch`) needs
+ * only a grant for its type, because the FHIR server applied the patient and granular parameters. Any
+ * other resource must be in the patient's compartment, and granular grants do not count for it.
  */
-export function mayShow(token: AccessToken, resource: Resource, trustGranular: boolean): boolean {
+export function mayShow(token: AccessToken, resource: Resource, constrainedMatch: boolean): boolean {
   if (resource.resourceType === 'OperationOutcome') {
     return true;
   }
@@ -131,8 +141,11 @@ export function mayShow(token: AccessToken, resource: Resource, trustGranular: b
     ...findGrants(token.scopes, resource.resourceType, 'r', token.patientId),
     ...findGrants(token.scopes, resource.resourceType, 's', token.patientId),
   ];
+  if (constrainedMatch) {
+    return grants.length > 0;
+  }
   return grants.some((grant) => {
-    if (grant.query !== undefined && !trustGranular) {
+    if (grant.query !== undefined) {
       return false;
     }
     if (grant.patientId === undefined || !isCompartmentType(resource.resourceType)) {

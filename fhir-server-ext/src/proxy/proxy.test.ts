@@ -356,4 +356,52 @@ void describe('FHIR proxy reads', () => {
       await server.close();
     }
   });
+
+  void it('search modifiers cannot widen patient', async () => {
+    const setup = started();
+    const token = await setup.sign({ scope: 'patient/Observation.rs', patient: setup.patientA });
+    const code = `${setup.testCode.system}|${setup.testCode.code}`;
+
+    const negated = await setup.callProxy<Bundle<Observation>>(
+      `Observation?code=${code}&subject:not=Patient/${setup.patientA}`,
+      { token }
+    );
+    // HAPI FHIR 8.8.0 rejects `:not` on reference parameters (400); a server that accepts it must return
+    // nothing, because the proxy adds the token's patient.
+    const returned = negated.status === 200 ? (negated.body.entry?.length ?? 0) : 0;
+    assert.ok(negated.status === 200 || negated.status === 400, `unexpected status ${negated.status}`);
+    assert.equal(returned, 0);
+
+    const typed = await setup.callProxy<Bundle<Observation>>(
+      `Observation?code=${code}&subject:Patient=${setup.patientA}`,
+      { token }
+    );
+    assert.deepEqual(
+      typed.body.entry?.map((entry) => entry.resource?.id),
+      [setup.observationA]
+    );
+  });
+
+  void it('_elements keeps compartment checks', async () => {
+    const setup = started();
+    const token = await setup.sign({ scope: 'patient/Observation.rs', patient: setup.patientA });
+
+    const own = await setup.callProxy<Observation>(`Observation/${setup.observationA}?_elements=code`, {
+      token,
+    });
+    assert.equal(own.status, 200);
+    assert.equal(own.body.subject, undefined);
+
+    const other = await setup.callProxy(`Observation/${setup.observationB}?_elements=code`, { token });
+    assert.equal(other.status, 403);
+
+    const search = await setup.callProxy<Bundle<Observation>>(
+      `Observation?code=${setup.testCode.system}|${setup.testCode.code}&_elements=code`,
+      { token }
+    );
+    assert.deepEqual(
+      search.body.entry?.map((entry) => entry.resource?.id),
+      [setup.observationA]
+    );
+  });
 });

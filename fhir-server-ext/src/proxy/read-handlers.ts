@@ -58,7 +58,8 @@ export async function handleInstanceRead(request: ProxyRequest): Promise<void> {
   });
   if (response.ok && resource !== undefined) {
     const id = interaction.id ?? '';
-    const resources = interaction.kind === 'history-instance' ? returnedResources(resource) : [resource];
+    const checked = await fullResourceForCheck(request, grants, resource);
+    const resources = interaction.kind === 'history-instance' ? returnedResources(checked) : [checked];
     for (const candidate of resources) {
       if (!(await mayRead(request, grants, candidate, id))) {
         throw readOutsideScope(request.token, type, id);
@@ -97,7 +98,7 @@ export async function handleSearch(request: ProxyRequest): Promise<void> {
     headers: { 'content-type': 'application/x-www-form-urlencoded' },
     body: constrained.toString(),
   });
-  await respondWithBundle(request, response, resource, constrained.toString());
+  await respondWithBundle(request, response, resource, constrained.toString(), type);
 }
 
 /** Handles history-type and history-system, which only unlimited grants may use. */
@@ -186,6 +187,23 @@ function requireUnlimited(
 }
 
 /**
+ * Returns the resource to check a limited token against. `_elements` and `_summary` may drop the
+ * references that place a resource in a patient's compartment, so the full resource is fetched then.
+ */
+async function fullResourceForCheck(
+  request: ProxyRequest,
+  grants: Grant[],
+  resource: Resource
+): Promise<Resource> {
+  const params = new URLSearchParams(request.query);
+  if (isUnlimited(widestGrant(grants)) || (!params.has('_elements') && !params.has('_summary'))) {
+    return resource;
+  }
+  const full = await sendUpstreamJson(request.target, { method: 'GET', pathAndQuery: request.path });
+  return full.resource ?? resource;
+}
+
+/**
  * Tells whether a limited token may read one resource: in its patient's compartment for `patient/`
  * grants, or matching a granular scope's parameters, which the FHIR server checks with `_id`.
  */
@@ -214,13 +232,15 @@ async function mayRead(
 
 /**
  * Removes the entries a limited token may not see from a Bundle, audits what remains and responds.
- * Matches of a search were constrained by the grants, so granular grants are trusted for them.
+ * @param constrainedType - The type of a search limited by {@link constrainSearch}, whose matches the
+ *   FHIR server already limited to the grants.
  */
 async function respondWithBundle(
   request: ProxyRequest,
   response: globalThis.Response,
   resource: Resource | undefined,
-  query: string | undefined
+  query: string | undefined,
+  constrainedType?: string
 ): Promise<void> {
   if (response.ok && resource?.resourceType === 'Bundle') {
     const bundle = resource;
@@ -228,7 +248,11 @@ async function respondWithBundle(
     bundle.entry = bundle.entry?.filter(
       (entry) =>
         entry.resource === undefined ||
-        mayShow(request.token, entry.resource, entry.search?.mode !== 'include')
+        mayShow(
+          request.token,
+          entry.resource,
+          entry.search?.mode !== 'include' && entry.resource.resourceType === constrainedType
+        )
     );
     const removed = before - (bundle.entry?.length ?? 0);
     if (removed > 0) {
