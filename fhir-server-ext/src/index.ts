@@ -21,3 +21,7 @@ export { loadCdsHooksSettings, type CdsHooksSettings, type TrustedCdsClient } fr
 export { ClientAuthError } from './cds-hooks/client-auth-error.js';
 export { PatientDataError } from './cds-hooks/patient-data-error.js';
 export type { CdsCard, CdsFeedback, CdsServiceDefinition } from './cds-hooks/types.js';
+export { FHIR_PATH } from './proxy/fhir-router.js';
+export { AUDIT_QUEUE } from './proxy/audit-queue.js';
+export { loadSmartConfig, type SmartConfig } from './auth/smart-config.js';
+export { parseScopes, type ClinicalScope, type Permission } from './auth/scopes.js';
