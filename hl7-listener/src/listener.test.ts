@@ -281,7 +281,7 @@ void describe('HL7 listener over MLLP', () => {
       assert.equal(patients.length, 1);
       assert.equal(patients[0]?.gender, 'female');
       assert.equal(patients[0].birthDate, '1970-01-01');
-      assert.equal(patients[0].name, undefined);
+      assert.deepEqual(patients[0].name, [{ family: 'Synthetic', given: ['Patient'] }]);
     } finally {
       other.close();
       await creating.close();

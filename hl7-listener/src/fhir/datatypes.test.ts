@@ -8,7 +8,11 @@ import type { Observation } from '@medplum/fhirtypes';
 import { Hl7ProcessingError } from '../hl7/hl7-error.js';
 import { parseMessage } from '../hl7/message.js';
 import type { Hl7Segment } from '../hl7/segment.js';
-import { HL7V2_ASSUMED_TIME_ZONE_EXTENSION, HL7V2_RAW_VALUE_EXTENSION } from './extensions.js';
+import {
+  HL7V2_ASSUMED_TIME_ZONE_EXTENSION,
+  HL7V2_RAW_VALUE_EXTENSION,
+  HL7V2_REPORT_NOTE_EXTENSION,
+} from './extensions.js';
 import { mapObservation } from './observation.js';
 import { mapObservationValue, type MappedValue } from './observation-value.js';
 import { buildReport, readReportEffective } from './report.js';
@@ -453,7 +457,9 @@ void describe('OBR to DiagnosticReport', () => {
     });
     assert.equal(mapped.effectiveDateTime, undefined);
     assert.equal(mapped.issued, '2026-03-14T10:00:00+01:00');
-    assert.equal(mapped.category?.[0]?.coding?.[0]?.code, 'CH');
+    assert.deepEqual(mapped.category, [
+      { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/v2-0074', code: 'CH' }] },
+    ]);
     assert.equal(mapped.status, 'final');
     assert.deepEqual(mapped.resultsInterpreter, [
       { type: 'Practitioner', identifier: { value: 'DR7' }, display: 'Marie Curie' },
@@ -466,6 +472,34 @@ void describe('OBR to DiagnosticReport', () => {
       2,
       'OBR-7 and OBR-8 lack an offset'
     );
+  });
+
+  void it('keeps a local OBR-24 without system', () => {
+    const mapped = report(segmentLine('OBR', { 1: '1', 4: 'X^x^L', 24: 'AI', 25: 'F' }));
+    assert.deepEqual(mapped.category, [{ coding: [{ code: 'AI' }], text: 'AI' }]);
+  });
+
+  void it('puts OBR notes in the report note extension', () => {
+    const message = parseMessage(
+      [
+        MSH,
+        'PID|1||42^^^X&urn:example:mrn&URI^MR',
+        segmentLine('OBR', { 1: '1', 4: 'X^x^L', 25: 'F' }),
+        'NTE|1|L|a\\.br\\b',
+      ].join('\r')
+    );
+    const [group] = groupResults(message.segments);
+    assert.ok(group);
+    const mapped = buildReport(group, {
+      identifierValue: 'HOSP|CTRL|1',
+      subject: { reference: 'Patient/1' },
+      effective: readReportEffective(group.obr, 'UTC'),
+      results: [],
+      facilityTimeZone: 'UTC',
+    });
+    assert.deepEqual(mapped.extension, [
+      { url: HL7V2_REPORT_NOTE_EXTENSION, valueAnnotation: { text: 'a\nb' } },
+    ]);
   });
 
   void it('prefers ORC order numbers', () => {

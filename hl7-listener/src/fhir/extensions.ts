@@ -14,6 +14,13 @@ export const HL7V2_RAW_VALUE_EXTENSION = `${MONITORMED_BASE}/StructureDefinition
 export const HL7V2_ASSUMED_TIME_ZONE_EXTENSION = `${MONITORMED_BASE}/StructureDefinition/hl7v2-assumed-time-zone`;
 
 /**
+ * An NTE comment on an OBR (valueAnnotation), because R4 DiagnosticReport has no note element. The R5
+ * cross-version extension `http://hl7.org/fhir/5.0/StructureDefinition/extension-DiagnosticReport.note`
+ * would fit, but the validator of HAPI FHIR 8.8.0 rejects that URL ("invalid Version '5.0'").
+ */
+export const HL7V2_REPORT_NOTE_EXTENSION = `${MONITORMED_BASE}/StructureDefinition/hl7v2-report-note`;
+
+/**
  * Builds the raw value extension.
  * @param raw - The field as received, in standard delimiters.
  */

@@ -7,7 +7,7 @@ import { parseMessage } from '../hl7/message.js';
 import type { Hl7Segment } from '../hl7/segment.js';
 import { labelAiObservation, matchModel } from './ai.js';
 import { mapObservationValue } from './observation-value.js';
-import { readPatientIdentity } from './patient.js';
+import { buildMinimalPatient, readPatientIdentity } from './patient.js';
 import { groupResults } from './result-groups.js';
 import { buildResultTransaction, type PatientLink } from './transaction.js';
 
@@ -238,6 +238,71 @@ void describe('buildResultTransaction', () => {
     assert.equal(
       (plan.bundle.entry ?? []).filter((entry) => entry.resource?.resourceType === 'Observation').length,
       1
+    );
+  });
+});
+
+void describe('buildMinimalPatient', () => {
+  void it('maps identifiers, names, birth date and sex', () => {
+    const identity = readPatientIdentity(
+      segment(
+        'PID|1||7^^^A&1.2.3&ISO^PI~42^^^B&2.16.840.1&ISO^MR||Doe^Jane^Q^Jr^Dr^^L~Roe^Jane^^^^^M||19700315|F',
+        'PID'
+      ),
+      noSystems
+    );
+    const patient = buildMinimalPatient(identity, 'UTC');
+    assert.deepEqual(
+      patient.identifier?.map((identifier) => `${identifier.system ?? ''}|${identifier.value ?? ''}`),
+      ['urn:oid:2.16.840.1|42', 'urn:oid:1.2.3|7']
+    );
+    assert.deepEqual(patient.name, [
+      { use: 'official', family: 'Doe', given: ['Jane', 'Q'], prefix: ['Dr'], suffix: ['Jr'] },
+      { use: 'maiden', family: 'Roe', given: ['Jane'] },
+    ]);
+    assert.equal(patient.birthDate, '1970-03-15');
+    assert.equal(patient.gender, 'female');
+  });
+
+  void it('keeps a partial birth date and maps table 0001', () => {
+    const cases: [string, string, string][] = [
+      ['1970', 'A', 'other'],
+      ['197003', 'N', 'other'],
+      ['197003151230', 'U', 'unknown'],
+    ];
+    const expectedDates = ['1970', '1970-03', '1970-03-15'];
+    cases.forEach(([birth, sex, gender], index) => {
+      const identity = readPatientIdentity(
+        segment(`PID|1||42^^^X&urn:example:mrn&URI^MR||Doe^Jane||${birth}|${sex}`, 'PID'),
+        noSystems
+      );
+      const patient = buildMinimalPatient(identity, 'UTC');
+      assert.equal(patient.birthDate, expectedDates[index]);
+      assert.equal(patient.gender, gender);
+    });
+  });
+
+  void it('rejects a malformed birth date at PID-7', () => {
+    const identity = readPatientIdentity(
+      segment('PID|1||42^^^X&urn:example:mrn&URI^MR||Doe^Jane||1970-03-15', 'PID'),
+      noSystems
+    );
+    assert.throws(
+      () => buildMinimalPatient(identity, 'UTC'),
+      (err: unknown) => err instanceof Hl7ProcessingError && err.issue.location?.field === 7
+    );
+  });
+
+  void it('names the PID occurrence of a missing identifier', () => {
+    const message = parseMessage(`${MSH}\rPID|1||42^^^X&urn:example:mrn&URI^MR\rPID|2`);
+    const second = message.segments.find((s) => s.name === 'PID' && s.occurrence === 2);
+    assert.ok(second);
+    assert.throws(
+      () => readPatientIdentity(second, noSystems),
+      (err: unknown) =>
+        err instanceof Hl7ProcessingError &&
+        err.issue.location?.segmentSequence === 2 &&
+        err.issue.location.field === 3
     );
   });
 });

@@ -1,4 +1,4 @@
-import type { Bundle, Identifier, Patient } from '@medplum/fhirtypes';
+import type { Bundle, HumanName, Identifier, Patient } from '@medplum/fhirtypes';
 import type { FhirClient } from '@monitormed/common';
 import { toFhirDateTime } from '../hl7/datetime.js';
 import { ERROR_CODES, Hl7ProcessingError } from '../hl7/hl7-error.js';
@@ -9,6 +9,10 @@ import { escapeSearchValue, tokenSearchValue } from './search.js';
 /** The patient a message is about: the identifier that finds it and the demographics used to create it. */
 export interface PatientIdentity {
   identifier: Identifier & { system: string; value: string };
+  /** The other PID-3 repetitions with a known system, stored on a created Patient. */
+  otherIdentifiers: Identifier[];
+  /** PID-5 patient names, stored on a created Patient. */
+  names: HumanName[];
   gender?: Patient['gender'];
   /** PID-7 as sent, converted only when the Patient is created. */
   birthDateHl7: string;
@@ -24,14 +28,14 @@ const GENDERS: Record<string, Patient['gender']> = {
   U: 'unknown',
 };
 
-function pid3Error(text: string, component?: number): Hl7ProcessingError {
+function pid3Error(pid: Hl7Segment, text: string, component?: number): Hl7ProcessingError {
   return new Hl7ProcessingError({
     ackCode: 'AE',
     errorCode: ERROR_CODES.requiredFieldMissing,
     location:
       component === undefined
-        ? { segment: 'PID', segmentSequence: 1, field: 3 }
-        : { segment: 'PID', segmentSequence: 1, field: 3, component },
+        ? { segment: 'PID', segmentSequence: pid.occurrence, field: 3 }
+        : { segment: 'PID', segmentSequence: pid.occurrence, field: 3, component },
     text,
   });
 }
@@ -62,6 +66,46 @@ function identifierSystem(
     return `urn:oid:${universalId}`;
   }
   return config.defaultPatientIdentifierSystem;
+}
+
+/** XPN-7 name type (HL7 table 0200) to HumanName.use, as the IG's NameType concept map gives it. */
+const NAME_USES: Record<string, HumanName['use']> = {
+  BAD: 'old',
+  D: 'usual',
+  L: 'official',
+  M: 'maiden',
+  MSK: 'anonymous',
+  N: 'nickname',
+  NAV: 'temp',
+  R: 'official',
+  TEMP: 'temp',
+};
+
+/**
+ * Reads PID-5 repetitions (XPN: family^given^second given^suffix^prefix^degree^name type) as HumanNames.
+ * The family name is XPN-1.1, since XPN-1 is an FN whose later subcomponents hold surname prefixes.
+ */
+function readNames(pid: Hl7Segment): HumanName[] {
+  const names: HumanName[] = [];
+  for (let repetition = 0; repetition < repetitionCount(pid, 5); repetition += 1) {
+    const read = (component: number): string => textValue(pid, 5, component, 1, repetition);
+    const family = read(1);
+    const given = [read(2), read(3)].filter((part) => part !== '');
+    const suffix = read(4);
+    const prefix = read(5);
+    const use = NAME_USES[read(7).toUpperCase()];
+    if (family === '' && given.length === 0) {
+      continue;
+    }
+    names.push({
+      ...(use === undefined ? {} : { use }),
+      ...(family === '' ? {} : { family }),
+      ...(given.length === 0 ? {} : { given }),
+      ...(prefix === '' ? {} : { prefix: [prefix] }),
+      ...(suffix === '' ? {} : { suffix: [suffix] }),
+    });
+  }
+  return names;
 }
 
 /** PID fields of type CX that identify the patient, in order of preference: PID-3, then PID-2 and PID-4 of v2.3 and older senders. */
@@ -112,15 +156,18 @@ export function readPatientIdentity(
   if (chosen === undefined) {
     throw sawValue
       ? pid3Error(
+          pid,
           'PID-3 patient identifier has no assigning authority this listener can map to an identifier system (set HL7_PATIENT_ID_SYSTEMS)',
           4
         )
-      : pid3Error('PID-3 patient identifier is required but empty');
+      : pid3Error(pid, 'PID-3 patient identifier is required but empty');
   }
 
   const gender = GENDERS[textValue(pid, 8).toUpperCase()];
   return {
     identifier: chosen.identifier,
+    otherIdentifiers: candidates.filter((c) => c !== chosen).map((c) => c.identifier),
+    names: readNames(pid),
     ...(gender === undefined ? {} : { gender }),
     birthDateHl7: textValue(pid, 7),
   };
@@ -152,13 +199,15 @@ export async function countPatients(client: FhirClient, identity: PatientIdentit
 }
 
 /**
- * Builds the Patient created for a result whose patient is not yet known: identifier, gender and birth date only.
+ * Builds the Patient created for a result whose patient is not yet known, per the IG's PID to Patient
+ * map: PID-3 identifiers, PID-5 names, PID-7 birth date (partial precision kept) and PID-8 gender.
  * @throws Hl7ProcessingError (AE, ERR at PID-7) when the birth date is malformed.
  */
 export function buildMinimalPatient(identity: PatientIdentity, facilityTimeZone: string): Patient {
   let birthDate: string | undefined;
   if (identity.birthDateHl7 !== '') {
     try {
+      // A time of birth is cut to its date, because Patient.birthDate is a date; YYYY and YYYYMM stay partial.
       birthDate = toFhirDateTime(identity.birthDateHl7, facilityTimeZone).slice(0, 10);
     } catch {
       throw new Hl7ProcessingError({
@@ -171,7 +220,8 @@ export function buildMinimalPatient(identity: PatientIdentity, facilityTimeZone:
   }
   return {
     resourceType: 'Patient',
-    identifier: [identity.identifier],
+    identifier: [identity.identifier, ...identity.otherIdentifiers],
+    ...(identity.names.length === 0 ? {} : { name: identity.names }),
     ...(identity.gender === undefined ? {} : { gender: identity.gender }),
     ...(birthDate === undefined ? {} : { birthDate }),
   };

@@ -1,4 +1,5 @@
 import type {
+  CodeableConcept,
   DiagnosticReport,
   Extension,
   Identifier,
@@ -11,6 +12,7 @@ import { HL7_RESULT_ID_SYSTEM } from '@monitormed/common';
 import { ERROR_CODES, Hl7ProcessingError } from '../hl7/hl7-error.js';
 import { repetitionCount, textValue, type Hl7Segment } from '../hl7/segment.js';
 import { codeableConcept } from './code-systems.js';
+import { HL7V2_REPORT_NOTE_EXTENSION } from './extensions.js';
 import { entityIdentifier } from './identifiers.js';
 import { dateTimeAt, notesOf, zoneExtensions } from './observation.js';
 import type { OrderGroup } from './result-groups.js';
@@ -34,11 +36,19 @@ const REPORT_STATUS: Record<string, DiagnosticReport['status']> = {
   X: 'cancelled',
 };
 
-/** R5 DiagnosticReport.note carried into R4 by the cross-version extension, for OBR-level NTE comments. */
-const REPORT_NOTE_EXTENSION = 'http://hl7.org/fhir/5.0/StructureDefinition/extension-DiagnosticReport.note';
-
 /** HL7 table 0074 diagnostic service section ids, for OBR-24. */
 const SERVICE_SECTION_SYSTEM = 'http://terminology.hl7.org/CodeSystem/v2-0074';
+
+/**
+ * Codes of table 0074 (terminology.hl7.org v2-0074). HAPI's validator rejects a code that the system
+ * lacks, so a local OBR-24 value is sent as a code without system.
+ */
+const SERVICE_SECTIONS = new Set(
+  (
+    'AU BG BLB CG CH CP CT CTH CUS EC EN HM ICU IMM LAB MB MCB MYC NMR NMS NRS OSL OT OTH OUS PAR PAT PF ' +
+    'PHR PHY PT RAD RC RT RUS RX SP SR TX VR VUS XRC'
+  ).split(' ')
+);
 
 /** OBR-7 and OBR-8 as the report's effective time, and the time zone extensions they need. */
 export interface ReportEffective {
@@ -135,6 +145,13 @@ function practitionerReferences(obr: Hl7Segment, field: number): Reference<Pract
   return references;
 }
 
+function serviceSection(code: string): CodeableConcept {
+  const upper = code.toUpperCase();
+  return SERVICE_SECTIONS.has(upper)
+    ? { coding: [{ system: SERVICE_SECTION_SYSTEM, code: upper }] }
+    : { coding: [{ code }], text: code };
+}
+
 /** Placer and filler order numbers: ORC-2/ORC-3 when the order group has an ORC that values them, else OBR-2/OBR-3. */
 function orderIdentifiers(group: OrderGroup): { placer?: Identifier; filler?: Identifier } {
   const placer =
@@ -190,7 +207,7 @@ export function buildReport(group: OrderGroup, context: ReportContext): Diagnost
   const { start, end, extensions } = context.effective;
   const extension: Extension[] = [
     ...extensions,
-    ...notes.map((note) => ({ url: REPORT_NOTE_EXTENSION, valueAnnotation: note })),
+    ...notes.map((note) => ({ url: HL7V2_REPORT_NOTE_EXTENSION, valueAnnotation: note })),
   ];
 
   return {
@@ -204,9 +221,7 @@ export function buildReport(group: OrderGroup, context: ReportContext): Diagnost
     // The IG points basedOn at the ServiceRequest of the placer order; a logical reference names it by identifier.
     ...(order === undefined ? {} : { basedOn: [{ type: 'ServiceRequest', identifier: order }] }),
     status,
-    ...(section === ''
-      ? {}
-      : { category: [{ coding: [{ system: SERVICE_SECTION_SYSTEM, code: section }] }] }),
+    ...(section === '' ? {} : { category: [serviceSection(section)] }),
     code,
     subject: context.subject,
     ...(start !== undefined && end === undefined ? { effectiveDateTime: start } : {}),
