@@ -11,6 +11,7 @@ import {
   AI_CONFIDENCE_EXTENSION,
   FLAG_CODES,
   buildModelDevice,
+  modelDeviceQuery,
   loadConfig,
   loadModelCatalog,
   type MonitorMedConfig,
@@ -188,7 +189,10 @@ export async function createCdsFixture(config: MonitorMedConfig, runId: string):
     throw new Error('The model catalog is empty.');
   }
 
-  const device = await create(config, buildModelDevice(sepsis));
+  // The catalog Device is shared by every run (cards name the catalog model), so it is created only when
+  // absent: a plain create would add a second Device with the model id, and the listener's conditional
+  // writes then fail with HTTP 412.
+  const device = await create(config, buildModelDevice(sepsis), modelDeviceQuery(sepsis.modelId));
   const flaggedPatient = await create(config, {
     resourceType: 'Patient',
     identifier: [{ system: 'https://monitormed.dev/fhir/sid/test-mrn', value: `cds-flagged-${runId}` }],
@@ -260,10 +264,14 @@ export async function createCdsFixture(config: MonitorMedConfig, runId: string):
   };
 }
 
-async function create(config: MonitorMedConfig, resource: Resource): Promise<string> {
+async function create(config: MonitorMedConfig, resource: Resource, ifNoneExist?: string): Promise<string> {
   const response = await fetch(`${config.fhirBaseUrl}/${resource.resourceType}`, {
     method: 'POST',
-    headers: { 'content-type': 'application/fhir+json' },
+    headers: {
+      'content-type': 'application/fhir+json',
+      prefer: 'return=representation',
+      ...(ifNoneExist === undefined ? {} : { 'if-none-exist': ifNoneExist }),
+    },
     body: JSON.stringify(resource),
   });
   const created = (await response.json()) as Resource;
