@@ -3,7 +3,7 @@ import { textValue, type Hl7Segment } from '../hl7/segment.js';
 
 /**
  * HL7 v2 coding system names (table 0396) to FHIR system URIs, for the systems results commonly use.
- * Mappings follow the HL7 v2-to-FHIR IG's table 0396 concept map.
+ * Local names (`L`, `99zzz`) and unknown names map to no system, so the code is sent without one.
  */
 const CODING_SYSTEMS: Record<string, string> = {
   LN: 'http://loinc.org',
@@ -17,6 +17,14 @@ const CODING_SYSTEMS: Record<string, string> = {
   RXNORM: 'http://www.nlm.nih.gov/research/umls/rxnorm',
   CVX: 'http://hl7.org/fhir/sid/cvx',
   CDCREC: 'urn:oid:2.16.840.1.113883.6.238',
+  NDC: 'http://hl7.org/fhir/sid/ndc',
+  I10P: 'http://www.cms.gov/Medicare/Coding/ICD10',
+  HCPCS: 'http://www.cms.gov/Medicare/Coding/HCPCSReleaseCodeSets',
+  // Names seen in the wild for LOINC and SNOMED CT besides the table 0396 codes.
+  LOINC: 'http://loinc.org',
+  LNC: 'http://loinc.org',
+  SNOMED: 'http://snomed.info/sct',
+  SCTUS: 'http://snomed.info/sct',
 };
 
 /**

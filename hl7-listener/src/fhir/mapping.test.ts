@@ -6,6 +6,7 @@ import { Hl7ProcessingError } from '../hl7/hl7-error.js';
 import { parseMessage } from '../hl7/message.js';
 import type { Hl7Segment } from '../hl7/segment.js';
 import { labelAiObservation, matchModel } from './ai.js';
+import { codingSystemUri } from './code-systems.js';
 import { mapObservationValue } from './observation-value.js';
 import { buildMinimalPatient, readPatientIdentity } from './patient.js';
 import { groupResults } from './result-groups.js';
@@ -304,5 +305,30 @@ void describe('buildMinimalPatient', () => {
         err.issue.location?.segmentSequence === 2 &&
         err.issue.location.field === 3
     );
+  });
+});
+
+void describe('codingSystemUri', () => {
+  void it('maps table 0396 names and HL7 tables', () => {
+    assert.equal(codingSystemUri('LN'), 'http://loinc.org');
+    assert.equal(codingSystemUri('sct'), 'http://snomed.info/sct');
+    assert.equal(codingSystemUri('NDC'), 'http://hl7.org/fhir/sid/ndc');
+    assert.equal(codingSystemUri('HL70078'), 'http://terminology.hl7.org/CodeSystem/v2-0078');
+  });
+
+  void it('gives local systems no URI', () => {
+    assert.equal(codingSystemUri('L'), undefined);
+    assert.equal(codingSystemUri('99LAB'), undefined);
+  });
+});
+
+void describe('matchModel by equipment', () => {
+  void it('matches OBX-18 equipment ids', () => {
+    const sepsis = models.find((model) => model.modelId === 'sepsis-risk');
+    assert.ok(sepsis);
+    const byEquipment = { ...sepsis, modelId: 'by-equipment', match: { equipmentIds: ['AI-BOX-1'] } };
+    assert.equal(matchModel([byEquipment], 'ANY', 'ANY', 'AI-BOX-1')?.modelId, 'by-equipment');
+    assert.equal(matchModel([byEquipment], 'ANY', 'ANY', 'AI-BOX-2'), undefined);
+    assert.equal(matchModel([byEquipment], 'ANY', 'ANY'), undefined);
   });
 });
