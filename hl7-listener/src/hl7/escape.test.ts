@@ -13,6 +13,20 @@ void describe('decodeEscapes', () => {
     assert.equal(decodeEscapes('caf\\XE9\\'), 'café');
   });
 
+  void it('decodes back-to-back hex escapes as one byte run', () => {
+    assert.equal(decodeEscapes('caf\\XC3\\\\XA9\\'), 'café');
+    assert.equal(decodeEscapes('\\XE2\\\\X82AC\\'), '€');
+    assert.equal(decodeEscapes('\\X41\\\\X42\\-\\X43\\'), 'AB-C');
+  });
+
+  void it('stops a hex run at another escape', () => {
+    assert.equal(decodeEscapes('\\X41\\\\F\\\\X42\\'), 'A|B');
+  });
+
+  void it('keeps a lone escape character between words', () => {
+    assert.equal(decodeEscapes('a \\ b'), 'a \\ b');
+  });
+
   void it('turns .br and .sp into line breaks', () => {
     assert.equal(decodeEscapes('one\\.br\\two\\.sp\\three'), 'one\ntwo\nthree');
   });
