@@ -134,7 +134,10 @@ export interface ConcordanceDocument {
  * @param label - The ground-truth label.
  * @returns The bucket, or undefined for an unknown label, which is not counted.
  */
-export function concordanceBucket(aiPositive: boolean, label: GroundTruthLabel): ConcordanceBucket | undefined {
+export function concordanceBucket(
+  aiPositive: boolean,
+  label: GroundTruthLabel
+): ConcordanceBucket | undefined {
   if (label === 'unknown') {
     return undefined;
   }

@@ -22,7 +22,11 @@ interface Case {
 const CASES: Case[] = [
   // Affirmed mentions.
   { text: 'Small right apical pneumothorax.', expected: 'positive', rule: 'affirmed' },
-  { text: 'There is a moderate left-sided pneumothorax measuring 2 cm.', expected: 'positive', rule: 'affirmed' },
+  {
+    text: 'There is a moderate left-sided pneumothorax measuring 2 cm.',
+    expected: 'positive',
+    rule: 'affirmed',
+  },
   { text: 'Large tension PTX with mediastinal shift.', expected: 'positive', rule: 'affirmed' },
   { text: 'Bilateral pneumothoraces are present.', expected: 'positive', rule: 'affirmed' },
   { text: 'Left hydropneumothorax with an air-fluid level.', expected: 'positive', rule: 'affirmed' },
@@ -33,7 +37,11 @@ const CASES: Case[] = [
   { text: 'Negative for pneumothorax.', expected: 'negative', rule: 'pre-negation' },
   { text: 'The pleural spaces are free of pleural air.', expected: 'negative', rule: 'pre-negation' },
   { text: 'No evidence of pneumothorax on the upright view.', expected: 'negative', rule: 'pre-negation' },
-  { text: 'No focal consolidation, pleural effusion or pneumothorax.', expected: 'negative', rule: 'pre-negation' },
+  {
+    text: 'No focal consolidation, pleural effusion or pneumothorax.',
+    expected: 'negative',
+    rule: 'pre-negation',
+  },
   { text: 'Absence of pneumothorax after chest tube removal.', expected: 'negative', rule: 'pre-negation' },
   { text: 'Interval resolution of the left pneumothorax.', expected: 'negative', rule: 'pre-negation' },
   { text: 'Resolved right pneumothorax.', expected: 'negative', rule: 'pre-negation' },
@@ -44,8 +52,16 @@ const CASES: Case[] = [
   { text: 'The previously noted pneumothorax has resolved.', expected: 'negative', rule: 'post-negation' },
   { text: 'Pneumothorax is not seen.', expected: 'negative', rule: 'post-negation' },
   { text: 'Pneumothorax was ruled out on the follow-up film.', expected: 'negative', rule: 'post-negation' },
-  { text: 'Pneumothorax unlikely given preserved lung markings.', expected: 'negative', rule: 'post-negation' },
-  { text: 'Apical pneumothorax is absent on the current study.', expected: 'negative', rule: 'post-negation' },
+  {
+    text: 'Pneumothorax unlikely given preserved lung markings.',
+    expected: 'negative',
+    rule: 'post-negation',
+  },
+  {
+    text: 'Apical pneumothorax is absent on the current study.',
+    expected: 'negative',
+    rule: 'post-negation',
+  },
 
   // Pseudo-negations keep the mention affirmed.
   { text: 'No increase in the size of the left pneumothorax.', expected: 'positive', rule: 'affirmed' },
@@ -56,14 +72,25 @@ const CASES: Case[] = [
   // Termination terms end the scope of a trigger.
   { text: 'No effusion, but a small pneumothorax is present.', expected: 'positive', rule: 'affirmed' },
   { text: 'No consolidation; however, a left pneumothorax is seen.', expected: 'positive', rule: 'affirmed' },
-  { text: 'No rib fracture although there is a shallow pneumothorax.', expected: 'positive', rule: 'affirmed' },
+  {
+    text: 'No rib fracture although there is a shallow pneumothorax.',
+    expected: 'positive',
+    rule: 'affirmed',
+  },
 
   // Uncertainty triggers.
   { text: 'Possible small left apical pneumothorax.', expected: 'uncertain', rule: 'pre-uncertainty' },
   { text: 'A tiny pneumothorax cannot be excluded.', expected: 'uncertain', rule: 'post-uncertainty' },
-  { text: 'Linear lucency may represent a skin fold or pneumothorax.', expected: 'uncertain', rule: 'pre-uncertainty' },
+  {
+    text: 'Linear lucency may represent a skin fold or pneumothorax.',
+    expected: 'uncertain',
+    rule: 'pre-uncertainty',
+  },
   { text: 'Cannot exclude a small pneumothorax.', expected: 'uncertain', rule: 'pre-uncertainty' },
-  { text: 'Findings suspicious for pneumothorax; recommend a lateral decubitus view.', expected: 'uncertain' },
+  {
+    text: 'Findings suspicious for pneumothorax; recommend a lateral decubitus view.',
+    expected: 'uncertain',
+  },
   { text: 'Questionable right pneumothorax.', expected: 'uncertain', rule: 'pre-uncertainty' },
   { text: 'Left pneumothorax is not excluded.', expected: 'uncertain', rule: 'post-uncertainty' },
 
@@ -124,7 +151,10 @@ void describe('report label extractor', () => {
 
   void it('reports offsets of the deciding mention', () => {
     const text = 'FINDINGS: Clear.\nIMPRESSION: No pneumothorax.';
-    const result = extractReportLabel([{ field: 'presentedForm', text, defaultSection: 'findings' }], PNEUMOTHORAX);
+    const result = extractReportLabel(
+      [{ field: 'presentedForm', text, defaultSection: 'findings' }],
+      PNEUMOTHORAX
+    );
 
     const decisive = result.decisive;
     assert.equal(result.label, 'negative');

@@ -139,7 +139,11 @@ function sectionStarts(text: string): { offset: number; section: ReportSection }
   return starts;
 }
 
-function sectionAt(offset: number, starts: { offset: number; section: ReportSection }[], fallback: ReportSection): ReportSection {
+function sectionAt(
+  offset: number,
+  starts: { offset: number; section: ReportSection }[],
+  fallback: ReportSection
+): ReportSection {
   let section = fallback;
   for (const start of starts) {
     if (start.offset <= offset) {
@@ -163,7 +167,9 @@ function findScopingTrigger(
   postKind: TriggerKind | undefined
 ): Match | undefined {
   const before = triggers
-    .filter((t) => t.kind === preKind && t.end <= target.start && !terminated(terminations, t.end, target.start))
+    .filter(
+      (t) => t.kind === preKind && t.end <= target.start && !terminated(terminations, t.end, target.start)
+    )
     .at(-1);
   if (before !== undefined || postKind === undefined) {
     return before;
@@ -246,7 +252,10 @@ const LABEL_OF_STATUS: Record<Exclude<MentionStatus, 'historical'>, Exclude<Repo
  * @param targetTerms - Synonyms of the target finding.
  * @returns The label, the deciding mention and all mentions.
  */
-export function extractReportLabel(parts: readonly ReportTextPart[], targetTerms: readonly string[]): ExtractionResult {
+export function extractReportLabel(
+  parts: readonly ReportTextPart[],
+  targetTerms: readonly string[]
+): ExtractionResult {
   const mentions = parts.flatMap((part) => findMentions(part, targetTerms));
   const usable = mentions.filter(
     (m) => m.status !== 'historical' && (m.section === 'findings' || m.section === 'impression')

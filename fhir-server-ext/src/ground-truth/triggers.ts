@@ -125,7 +125,18 @@ export const TRIGGERS: Readonly<Record<TriggerKind, readonly string[]>> = {
     'prior radiograph',
     'prior film',
   ],
-  termination: ['but', 'however', 'although', 'though', 'yet', 'except', 'aside from', 'apart from', 'which', 'whereas'],
+  termination: [
+    'but',
+    'however',
+    'although',
+    'though',
+    'yet',
+    'except',
+    'aside from',
+    'apart from',
+    'which',
+    'whereas',
+  ],
 };
 
 /** Section headers; the section runs from its header to the next one. */
