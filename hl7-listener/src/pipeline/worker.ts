@@ -1,5 +1,5 @@
 import type { Logger } from '@monitormed/common';
-import type { Completion, MessageStore, StoredDocument } from '../store/message-store.js';
+import type { Completion, MessageStore, StoredDocument, UnfinishedMessage } from '../store/message-store.js';
 import type { AttemptOutcome } from './process-stored.js';
 import { retryDelayMs, type BackoffSettings } from './retry-policy.js';
 
@@ -153,7 +153,7 @@ export class ProcessingWorker {
 
     const now = Date.now();
     const seenPatients = new Set<string>();
-    const candidates: StoredMessage[] = [];
+    const candidates: UnfinishedMessage[] = [];
     const unfinished = await store.listUnfinished(SCAN_LIMIT);
     this.options.onQueueDepth?.(unfinished.length);
     for (const message of unfinished) {

@@ -111,6 +111,12 @@ export interface Hl7MessageDocument {
 /** A message document read from the store, with its id. */
 export type StoredDocument = WithId<Hl7MessageDocument>;
 
+/** The fields of an unfinished message that scheduling needs. */
+export type UnfinishedMessage = Pick<
+  StoredDocument,
+  '_id' | 'status' | 'patientKey' | 'leaseUntil' | 'nextAttemptAt' | 'claimSeq' | 'receivedAt'
+>;
+
 /** Fields known when a message arrives. */
 export type ReceivedMessage = Omit<
   Hl7MessageDocument,
@@ -281,15 +287,24 @@ export class MessageStore {
 
   /**
    * Lists the oldest unfinished messages in arrival order (`receivedAt`, then `_id`, whose counter keeps
-   * the insertion order of one process within a millisecond).
+   * the insertion order of one process within a millisecond). Only the fields the worker schedules by are
+   * read; {@link claim} returns the whole document.
    */
-  async listUnfinished(limit: number): Promise<StoredDocument[]> {
-    const documents = await this.collection
+  async listUnfinished(limit: number): Promise<UnfinishedMessage[]> {
+    return this.collection
       .find({ status: { $in: UNFINISHED_STATUSES } })
+      .project<UnfinishedMessage>({
+        _id: 1,
+        status: 1,
+        patientKey: 1,
+        leaseUntil: 1,
+        nextAttemptAt: 1,
+        claimSeq: 1,
+        receivedAt: 1,
+      })
       .sort({ receivedAt: 1, _id: 1 })
       .limit(limit)
       .toArray();
-    return documents;
   }
 
   /**
@@ -303,7 +318,7 @@ export class MessageStore {
    * @param candidate - The message as last read; its `claimSeq` names the claim to take.
    * @returns The claimed document with `attempts` already counting this attempt, or null when taken.
    */
-  async claim(candidate: StoredDocument, owner: string, leaseMs: number): Promise<StoredDocument | null> {
+  async claim(candidate: UnfinishedMessage, owner: string, leaseMs: number): Promise<StoredDocument | null> {
     const now = new Date();
     const previousSeq = candidate.claimSeq ?? 0;
     const claimId = `${candidate._id.toHexString()}:${previousSeq + 1}`;
@@ -338,7 +353,7 @@ export class MessageStore {
    * is used. Without this the message could never be claimed again.
    */
   private async skipOrphanedClaim(
-    candidate: StoredDocument,
+    candidate: UnfinishedMessage,
     claimId: string,
     leaseMs: number
   ): Promise<void> {
