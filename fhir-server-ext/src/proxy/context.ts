@@ -12,7 +12,13 @@ import type { AuditQueue } from './audit-queue.js';
 import { isCompartmentType, patientReferences } from './compartment.js';
 import type { Interaction } from './interaction.js';
 import { buildAuditEvent, versionedReference } from './records.js';
-import { FORWARDED_RESPONSE_HEADERS, rewriteBody, rewriteUrl, type UpstreamTarget } from './upstream.js';
+import {
+  FORWARDED_REQUEST_HEADERS,
+  FORWARDED_RESPONSE_HEADERS,
+  rewriteBody,
+  rewriteUrl,
+  type UpstreamTarget,
+} from './upstream.js';
 
 /** Dependencies of the FHIR proxy router. */
 export interface ProxyDependencies {
@@ -38,6 +44,18 @@ export interface ProxyRequest {
   path: string;
   /** The query string without `?`, as the client sent it. */
   query: string;
+}
+
+/** Returns the client's FHIR request headers that reads, searches and operations pass on. */
+export function forwardedRequestHeaders(request: Pick<ProxyRequest, 'req'>): Record<string, string> {
+  const headers: Record<string, string> = {};
+  for (const name of FORWARDED_REQUEST_HEADERS) {
+    const value = request.req.get(name);
+    if (value !== undefined) {
+      headers[name] = value;
+    }
+  }
+  return headers;
 }
 
 /** Returns the resources of a response: a Bundle's entry resources, or the resource itself. */

@@ -157,10 +157,12 @@ void describe('FHIR proxy writes', () => {
     assert.equal(patched.body.status, 'amended');
     assert.equal(patched.headers.get('etag'), 'W/"2"');
 
-    const activities = (await provenancesOf(setup, `Observation/${id}`)).map(
-      (provenance) => provenance.activity?.coding?.[0]?.code
-    );
+    const provenances = await provenancesOf(setup, `Observation/${id}`);
+    const activities = provenances.map((provenance) => provenance.activity?.coding?.[0]?.code);
     assert.deepEqual(activities.sort(), ['UPDATE', 'UPDATE']);
+    for (const provenance of provenances) {
+      assert.deepEqual(await setup.validationErrors(provenance), [], `Provenance/${provenance.id ?? ''}`);
+    }
   });
 
   // HAPI FHIR 8.8.0 rejects a stale If-Match with 409 (R4 requires 412), and the proxy passes it on.
@@ -186,7 +188,10 @@ void describe('FHIR proxy writes', () => {
     const deleted = await setup.callProxy(`Observation/${id}`, { token, method: 'DELETE' });
     assert.equal(deleted.status, 200);
     const provenances = await provenancesOf(setup, `Observation/${id}`);
-    assert.equal(provenances[0]?.activity?.coding?.[0]?.code, 'DELETE');
+    const provenance = provenances[0];
+    assert.ok(provenance !== undefined, `no Provenance targets Observation/${id}`);
+    assert.equal(provenance.activity?.coding?.[0]?.code, 'DELETE');
+    assert.deepEqual(await setup.validationErrors(provenance), []);
   });
 
   void it('transaction writes get Provenances', async () => {

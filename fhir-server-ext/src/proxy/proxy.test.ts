@@ -404,4 +404,53 @@ void describe('FHIR proxy reads', () => {
       [setup.observationA]
     );
   });
+
+  void it('If-None-Match read gets 304', async () => {
+    const setup = started();
+    const token = await setup.sign({ scope: 'user/Observation.rs' });
+    const read = await setup.callProxy(`Observation/${setup.observationA}`, { token });
+    const etag = read.headers.get('etag') ?? '';
+    assert.match(etag, /^W\/"\d+"$/);
+
+    const again = await setup.callProxy(`Observation/${setup.observationA}`, {
+      token,
+      headers: { 'if-none-match': etag },
+    });
+    assert.equal(again.status, 304);
+  });
+
+  void it('search writes an AuditEvent', async () => {
+    const setup = started();
+    // A client id of its own keeps the AuditEvents of other tests' searches apart.
+    const clientId = `search-${setup.runId}`;
+    const token = await setup.sign({
+      scope: 'patient/Observation.rs',
+      patient: setup.patientB,
+      client_id: clientId,
+    });
+    const search = await setup.callProxy(`Observation?code=${setup.testCode.system}|${setup.testCode.code}`, {
+      token,
+    });
+    assert.equal(search.status, 200);
+
+    const event = await waitFor(
+      'the AuditEvent of the search',
+      async () => {
+        const bundle = await setup.callHapi<Bundle<AuditEvent>>(
+          `AuditEvent?entity=Observation/${setup.observationB}&subtype=search-type`
+        );
+        return bundle.entry
+          ?.map((entry) => entry.resource)
+          .find((candidate) => candidate?.agent.some((agent) => agent.who?.identifier?.value === clientId));
+      },
+      20_000
+    );
+    assert.equal(event.action, 'E');
+    const query = event.entity?.find((entity) => entity.query !== undefined)?.query ?? '';
+    assert.match(
+      Buffer.from(query, 'base64').toString('utf8'),
+      new RegExp(`patient=Patient%2F${setup.patientB}`)
+    );
+    assert.deepEqual(await setup.validationErrors(event), []);
+  });
 });

@@ -9,6 +9,7 @@ import { findGrants, widestGrant, type Grant, type Permission } from '../auth/sc
 import { constrainSearch, isUnlimited, mayShow, readOutsideScope, requireGrants } from './access.js';
 import {
   auditPatientData,
+  forwardedRequestHeaders,
   returnedResources,
   sendProxied,
   setForwardedHeaders,
@@ -55,6 +56,7 @@ export async function handleInstanceRead(request: ProxyRequest): Promise<void> {
   const { response, resource } = await sendUpstreamJson(target, {
     method: 'GET',
     pathAndQuery: withQuery(request.path, request.query),
+    headers: forwardedRequestHeaders(request),
   });
   if (response.ok && resource !== undefined) {
     const id = interaction.id ?? '';
@@ -91,13 +93,23 @@ export async function handleSearch(request: ProxyRequest): Promise<void> {
     constrained = constrainSearch(requireGrants(request.token, type, 's'), type, params);
   }
 
-  const path = type === undefined ? '_search' : `${type}/_search`;
-  const { response, resource } = await sendUpstreamJson(request.target, {
-    method: 'POST',
-    pathAndQuery: path,
-    headers: { 'content-type': 'application/x-www-form-urlencoded' },
-    body: constrained.toString(),
-  });
+  // A GET stays a GET, so that the FHIR server's self link repeats the search. A POST keeps its form body.
+  const { response, resource } =
+    req.method === 'POST'
+      ? await sendUpstreamJson(request.target, {
+          method: 'POST',
+          pathAndQuery: type === undefined ? '_search' : `${type}/_search`,
+          headers: {
+            ...forwardedRequestHeaders(request),
+            'content-type': 'application/x-www-form-urlencoded',
+          },
+          body: constrained.toString(),
+        })
+      : await sendUpstreamJson(request.target, {
+          method: 'GET',
+          pathAndQuery: withQuery(type ?? '', constrained.toString()),
+          headers: forwardedRequestHeaders(request),
+        });
   await respondWithBundle(request, response, resource, constrained.toString(), type);
 }
 
@@ -108,6 +120,7 @@ export async function handleHistory(request: ProxyRequest): Promise<void> {
   const { response, resource } = await sendUpstreamJson(request.target, {
     method: 'GET',
     pathAndQuery: withQuery(request.path, request.query),
+    headers: forwardedRequestHeaders(request),
   });
   await respondWithBundle(request, response, resource, undefined);
 }
@@ -123,8 +136,9 @@ export async function handlePage(request: ProxyRequest): Promise<void> {
   const { response, resource } = await sendUpstreamJson(request.target, {
     method: 'GET',
     pathAndQuery: `?${request.query}`,
+    headers: forwardedRequestHeaders(request),
   });
-  await respondWithBundle(request, response, resource, undefined);
+  await respondWithBundle(request, response, resource, request.query);
 }
 
 /**
@@ -165,9 +179,11 @@ export async function handleOperation(request: ProxyRequest): Promise<void> {
   const { response, resource } = await sendUpstreamJson(request.target, {
     method: req.method,
     pathAndQuery: withQuery(request.path, request.query),
-    ...(body === undefined
-      ? {}
-      : { body, headers: { 'content-type': req.get('content-type') ?? 'application/fhir+json' } }),
+    headers: {
+      ...forwardedRequestHeaders(request),
+      ...(body === undefined ? {} : { 'content-type': req.get('content-type') ?? 'application/fhir+json' }),
+    },
+    ...(body === undefined ? {} : { body }),
   });
   await respondWithBundle(request, response, resource, undefined);
 }

@@ -5,15 +5,12 @@
 import type { Resource } from '@medplum/fhirtypes';
 import { UpstreamError } from './upstream-error.js';
 
-/** FHIR request headers passed to the FHIR server (https://hl7.org/fhir/R4/http.html#Http-Headers). */
-export const FORWARDED_REQUEST_HEADERS = [
-  'if-match',
-  'if-none-match',
-  'if-modified-since',
-  'if-none-exist',
-  'prefer',
-  'content-type',
-] as const;
+/**
+ * Request headers of reads, searches and operations passed to the FHIR server
+ * (https://hl7.org/fhir/R4/http.html#Http-Headers). Writes carry If-Match and If-None-Exist inside
+ * their transaction entry instead.
+ */
+export const FORWARDED_REQUEST_HEADERS = ['if-none-match', 'if-modified-since', 'prefer'] as const;
 
 /** Response headers passed back to the client; Location and Content-Location are rewritten. */
 export const FORWARDED_RESPONSE_HEADERS = ['etag', 'last-modified', 'location', 'content-location'] as const;
