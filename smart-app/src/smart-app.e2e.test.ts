@@ -74,6 +74,9 @@ async function newPage(browser: Browser): Promise<{ context: BrowserContext; pag
   const context = await browser.newContext();
   const page = await context.newPage();
   page.setDefaultTimeout(PAGE_TIMEOUT_MS);
+  page.on('pageerror', (error) => {
+    process.stderr.write(`Browser page error: ${error.message}\n`);
+  });
   return { context, page };
 }
 
@@ -102,8 +105,13 @@ async function assertResults(surface: Surface, f: Fixture): Promise<void> {
   try {
     await surface.locator('table.results, [role=alert], .notice').first().waitFor();
   } catch (error) {
-    const text = await surface.locator('body').innerText().catch(() => '(no body)');
-    throw new Error(`Neither results nor a message appeared; the page shows: ${text.slice(0, 800)}`, { cause: error });
+    const text = await surface
+      .locator('body')
+      .innerText()
+      .catch(() => '(no body)');
+    throw new Error(`Neither results nor a message appeared; the page shows: ${text.slice(0, 800)}`, {
+      cause: error,
+    });
   }
   const rows = surface.locator('table.results tbody tr');
   if ((await rows.count()) === 0) {
@@ -160,7 +168,12 @@ void describe('SMART launches in Chromium', () => {
     assert.ok(catalogModel);
     const modelName = `Smart-app test model ${runId}`;
     const device = await createResource(
-      buildModelDevice({ ...catalogModel, modelId: `smart-app-test-${runId}`, name: modelName, version: '9.9.1' })
+      buildModelDevice({
+        ...catalogModel,
+        modelId: `smart-app-test-${runId}`,
+        name: modelName,
+        version: '9.9.1',
+      })
     );
 
     // A family name unique to the run, so the standalone patient picker finds exactly this patient.
@@ -285,7 +298,10 @@ void describe('SMART launches in Chromium', () => {
       await page.locator('#smart-app-link').click();
 
       await signIn(page);
-      assert.match(await page.locator('main').innerText(), new RegExp(`Patient in context: id ${f.patientId}`));
+      assert.match(
+        await page.locator('main').innerText(),
+        new RegExp(`Patient in context: id ${f.patientId}`)
+      );
       await allow(page);
 
       await assertResults(page, f);
@@ -363,7 +379,8 @@ void describe('SMART launches in Chromium', () => {
           if (state === null) {
             return undefined;
           }
-          return (JSON.parse(state) as { tokenResponse?: { access_token?: string } }).tokenResponse?.access_token;
+          return (JSON.parse(state) as { tokenResponse?: { access_token?: string } }).tokenResponse
+            ?.access_token;
         });
       const firstToken = await readToken();
       assert.ok(firstToken, 'fhirclient stored no access token');
@@ -374,7 +391,10 @@ void describe('SMART launches in Chromium', () => {
       await page.reload();
       await assertResults(page, f);
 
-      assert.ok((f.auth.tokenGrants()['refresh_token'] ?? 0) > refreshesBefore, 'no refresh_token grant was made');
+      assert.ok(
+        (f.auth.tokenGrants()['refresh_token'] ?? 0) > refreshesBefore,
+        'no refresh_token grant was made'
+      );
       const secondToken = await readToken();
       assert.ok(secondToken);
       assert.notEqual(secondToken, firstToken);

@@ -110,6 +110,9 @@ export function aiObservation(
         ],
       },
     ],
-    extension: [{ url: AI_CONFIDENCE_EXTENSION, valueDecimal: Math.max(probability, 1 - probability) }, ...extra],
+    extension: [
+      { url: AI_CONFIDENCE_EXTENSION, valueDecimal: Math.max(probability, 1 - probability) },
+      ...extra,
+    ],
   };
 }

@@ -50,7 +50,9 @@ function readUrl(env: Env, name: string, fallback: string): string {
     // Reported below.
   }
   if (protocol !== 'http:' && protocol !== 'https:') {
-    throw new ConfigError(`Invalid ${name}="${value}": expected an absolute http(s) URL such as ${fallback}.`);
+    throw new ConfigError(
+      `Invalid ${name}="${value}": expected an absolute http(s) URL such as ${fallback}.`
+    );
   }
   return value.replace(/\/+$/, '');
 }
@@ -74,7 +76,8 @@ export function loadAuthServerConfig(env: Env = process.env): AuthServerConfig {
   const appUrl = config.smartAppUrl.replace(/\/+$/, '');
 
   const ttlText = env['AUTH_ACCESS_TOKEN_TTL_S'];
-  const accessTokenTtlS = ttlText === undefined || ttlText === '' ? DEFAULT_ACCESS_TOKEN_TTL_S : Number(ttlText);
+  const accessTokenTtlS =
+    ttlText === undefined || ttlText === '' ? DEFAULT_ACCESS_TOKEN_TTL_S : Number(ttlText);
   if (!Number.isInteger(accessTokenTtlS) || accessTokenTtlS < 1 || accessTokenTtlS > 86_400) {
     throw new ConfigError(
       `Invalid AUTH_ACCESS_TOKEN_TTL_S="${ttlText ?? ''}": expected whole seconds from 1 to 86400.`

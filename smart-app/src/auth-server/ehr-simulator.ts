@@ -56,18 +56,20 @@ function startPage(message?: string): string {
   return renderPage(
     'EHR simulator',
     html`<header class="ehr-banner"><strong>MonitorMed test EHR</strong></header>
-<main>
-<h1>Launch MonitorMed for a patient</h1>
-${message === undefined ? '' : html`<p class="error" role="alert">${message}</p>`}
-<form method="post" action="/ehr/launch">
-<label for="patient">Patient id</label>
-<input id="patient" name="patient" type="text" required pattern="[A-Za-z0-9\\-.]{1,64}">
-<label for="encounter">Encounter id (optional)</label>
-<input id="encounter" name="encounter" type="text" pattern="[A-Za-z0-9\\-.]{1,64}">
-<label><input type="checkbox" name="embed" value="true"> Open inside the EHR chart (iframe)</label>
-<button type="submit">Launch</button>
-</form>
-</main>`
+      <main>
+        <h1>Launch MonitorMed for a patient</h1>
+        ${message === undefined ? '' : html`<p class="error" role="alert">${message}</p>`}
+        <form method="post" action="/ehr/launch">
+          <label for="patient">Patient id</label>
+          <input id="patient" name="patient" type="text" required pattern="[A-Za-z0-9\\-.]{1,64}" />
+          <label for="encounter">Encounter id (optional)</label>
+          <input id="encounter" name="encounter" type="text" pattern="[A-Za-z0-9\\-.]{1,64}" />
+          <label
+            ><input type="checkbox" name="embed" value="true" /> Open inside the EHR chart (iframe)</label
+          >
+          <button type="submit">Launch</button>
+        </form>
+      </main>`
   );
 }
 
@@ -107,7 +109,11 @@ export function createEhrSimulatorRouter(deps: EhrSimulatorDependencies): Router
       reject(400, 'Invalid patient: expected a FHIR id of 1 to 64 letters, digits, hyphens or dots.');
       return;
     }
-    if (encounter !== undefined && encounter !== '' && (typeof encounter !== 'string' || !FHIR_ID_PATTERN.test(encounter))) {
+    if (
+      encounter !== undefined &&
+      encounter !== '' &&
+      (typeof encounter !== 'string' || !FHIR_ID_PATTERN.test(encounter))
+    ) {
       reject(400, 'Invalid encounter: expected a FHIR id of 1 to 64 letters, digits, hyphens or dots.');
       return;
     }
@@ -141,15 +147,17 @@ export function createEhrSimulatorRouter(deps: EhrSimulatorDependencies): Router
     res.type('html').send(
       renderPage(
         'EHR chart',
-        html`<header class="ehr-banner"><strong>MonitorMed test EHR</strong>: chart of patient <span id="ehr-patient">${patient}</span></header>
-<main>
-<h1>Patient chart</h1>
-${
-  embed
-    ? html`<iframe id="smart-app-frame" title="MonitorMed SMART app" src="${launchUrl}"></iframe>`
-    : html`<p><a id="smart-app-link" href="${launchUrl}">Open MonitorMed</a></p>`
-}
-</main>`,
+        html`<header class="ehr-banner">
+            <strong>MonitorMed test EHR</strong>: chart of patient <span id="ehr-patient">${patient}</span>
+          </header>
+          <main>
+            <h1>Patient chart</h1>
+            ${
+              embed
+                ? html`<iframe id="smart-app-frame" title="MonitorMed SMART app" src="${launchUrl}"></iframe>`
+                : html`<p><a id="smart-app-link" href="${launchUrl}">Open MonitorMed</a></p>`
+            }
+          </main>`,
         embed
       )
     );

@@ -17,7 +17,13 @@ export interface PatientChoice {
   birthDate: string | undefined;
 }
 
-async function fhirJson<T>(url: string, init: RequestInit, timeoutMs: number): Promise<T> {
+interface FhirRequest {
+  method?: string;
+  headers?: Record<string, string>;
+  body?: string;
+}
+
+async function fhirJson<T>(url: string, init: FhirRequest, timeoutMs: number): Promise<T> {
   let response: Response;
   try {
     response = await fetch(url, {
@@ -26,12 +32,17 @@ async function fhirJson<T>(url: string, init: RequestInit, timeoutMs: number): P
       signal: AbortSignal.timeout(timeoutMs),
     });
   } catch (error) {
-    throw new Error(`The FHIR server at ${new URL(url).origin} could not be reached: ${(error as Error).message}`, {
-      cause: error,
-    });
+    throw new Error(
+      `The FHIR server at ${new URL(url).origin} could not be reached: ${(error as Error).message}`,
+      {
+        cause: error,
+      }
+    );
   }
   if (!response.ok) {
-    throw new Error(`${init.method ?? 'GET'} ${url.split('?')[0] ?? url} failed with HTTP ${response.status}.`);
+    throw new Error(
+      `${init.method ?? 'GET'} ${url.split('?')[0] ?? url} failed with HTTP ${response.status}.`
+    );
   }
   return (await response.json()) as T;
 }
@@ -75,9 +86,17 @@ function displayName(patient: Patient): string {
  * @param query - Part of a name; HAPI matches the start of any name part.
  * @returns Up to 20 matches.
  */
-export async function searchPatients(fhirBaseUrl: string, query: string, timeoutMs: number): Promise<PatientChoice[]> {
+export async function searchPatients(
+  fhirBaseUrl: string,
+  query: string,
+  timeoutMs: number
+): Promise<PatientChoice[]> {
   const params = new URLSearchParams({ name: query, _count: '20' });
-  const bundle = await fhirJson<Bundle<Patient>>(`${fhirBaseUrl}/Patient?${params.toString()}`, {}, timeoutMs);
+  const bundle = await fhirJson<Bundle<Patient>>(
+    `${fhirBaseUrl}/Patient?${params.toString()}`,
+    {},
+    timeoutMs
+  );
   const choices: PatientChoice[] = [];
   for (const entry of bundle.entry ?? []) {
     const patient = entry.resource;
@@ -89,7 +108,11 @@ export async function searchPatients(fhirBaseUrl: string, query: string, timeout
 }
 
 /** Tells whether a Patient with this id exists. */
-export async function patientExists(fhirBaseUrl: string, patientId: string, timeoutMs: number): Promise<boolean> {
+export async function patientExists(
+  fhirBaseUrl: string,
+  patientId: string,
+  timeoutMs: number
+): Promise<boolean> {
   const response = await fetch(`${fhirBaseUrl}/Patient/${encodeURIComponent(patientId)}`, {
     headers: { Accept: 'application/fhir+json' },
     signal: AbortSignal.timeout(timeoutMs),

@@ -41,13 +41,17 @@ function resolveLaunch(params: Record<string, unknown>, contexts: LaunchContextS
   if (typeof launch === 'string' && launch !== '') {
     const context = contexts.resolveLaunch(launch);
     return context === undefined
-      ? { kind: 'invalid', description: 'The launch id is unknown or expired; launch the app again from the EHR.' }
+      ? {
+          kind: 'invalid',
+          description: 'The launch id is unknown or expired; launch the app again from the EHR.',
+        }
       : { kind: 'ehr', context };
   }
   if (scopes.includes('launch')) {
     return {
       kind: 'invalid',
-      description: 'The launch scope needs the launch parameter that the EHR sends; open the app from the EHR.',
+      description:
+        'The launch scope needs the launch parameter that the EHR sends; open the app from the EHR.',
     };
   }
   return { kind: 'standalone', needsPatient: scopes.includes('launch/patient') };
@@ -57,42 +61,56 @@ function loginPage(uid: string, message?: string): string {
   return renderPage(
     'Sign in: MonitorMed test EHR',
     html`<main>
-<h1>Sign in</h1>
-<p>MonitorMed test authorization server. The synthetic test user is <code>${TEST_USERNAME}</code>.</p>
-${message === undefined ? '' : html`<p class="error" role="alert">${message}</p>`}
-<form method="post" action="/interaction/${uid}/login">
-<label for="username">User name</label>
-<input id="username" name="username" type="text" autocomplete="username" required>
-<label for="password">Password</label>
-<input id="password" name="password" type="password" autocomplete="current-password" required>
-<button type="submit">Sign in</button>
-</form>
-</main>`
+      <h1>Sign in</h1>
+      <p>MonitorMed test authorization server. The synthetic test user is <code>${TEST_USERNAME}</code>.</p>
+      ${message === undefined ? '' : html`<p class="error" role="alert">${message}</p>`}
+      <form method="post" action="/interaction/${uid}/login">
+        <label for="username">User name</label>
+        <input id="username" name="username" type="text" autocomplete="username" required />
+        <label for="password">Password</label>
+        <input id="password" name="password" type="password" autocomplete="current-password" required />
+        <button type="submit">Sign in</button>
+      </form>
+    </main>`
   );
 }
 
 function patientPicker(uid: string, query: string, choices: PatientChoice[] | undefined): SafeHtml {
   const rows = (choices ?? []).map(
-    (choice) => html`<div><input type="radio" name="patient" form="consent-form" id="patient-${choice.id}" value="${choice.id}" required>
-<label for="patient-${choice.id}" style="display:inline">${choice.name} (id ${choice.id}${
-      choice.birthDate === undefined ? '' : `, born ${choice.birthDate}`
-    })</label></div>`
+    (choice) =>
+      html`<div>
+        <input
+          type="radio"
+          name="patient"
+          form="consent-form"
+          id="patient-${choice.id}"
+          value="${choice.id}"
+          required
+        />
+        <label for="patient-${choice.id}" style="display:inline"
+          >${choice.name} (id
+          ${choice.id}${choice.birthDate === undefined ? '' : `, born ${choice.birthDate}`})</label
+        >
+      </div>`
   );
   return html`<section aria-labelledby="picker-title">
-<h2 id="picker-title">Choose a patient</h2>
-<form method="get" action="/interaction/${uid}" role="search">
-<label for="patient-name">Patient name</label>
-<input id="patient-name" name="patientName" type="text" value="${query}">
-<button type="submit">Search</button>
-</form>
-${
-  choices === undefined
-    ? ''
-    : choices.length === 0
-      ? html`<p role="status">No patient matches this name.</p>`
-      : html`<fieldset><legend>Patients found</legend>${rows}</fieldset>`
-}
-</section>`;
+    <h2 id="picker-title">Choose a patient</h2>
+    <form method="get" action="/interaction/${uid}" role="search">
+      <label for="patient-name">Patient name</label>
+      <input id="patient-name" name="patientName" type="text" value="${query}" />
+      <button type="submit">Search</button>
+    </form>
+    ${
+      choices === undefined
+        ? ''
+        : choices.length === 0
+          ? html`<p role="status">No patient matches this name.</p>`
+          : html`<fieldset>
+              <legend>Patients found</legend>
+              ${rows}
+            </fieldset>`
+    }
+  </section>`;
 }
 
 function consentPage(
@@ -106,18 +124,20 @@ function consentPage(
   return renderPage(
     'Allow access: MonitorMed test EHR',
     html`<main>
-<h1>Allow MonitorMed to access FHIR data?</h1>
-${message === undefined ? '' : html`<p class="error" role="alert">${message}</p>`}
-<p>The app requests these scopes:</p>
-<ul>${scopeItems}</ul>
-${patientHtml}
-<form method="post" action="/interaction/${uid}/confirm" id="consent-form">
-${canApprove ? html`<button type="submit">Allow</button>` : ''}
-</form>
-<form method="post" action="/interaction/${uid}/abort">
-<button type="submit">Deny</button>
-</form>
-</main>`
+      <h1>Allow MonitorMed to access FHIR data?</h1>
+      ${message === undefined ? '' : html`<p class="error" role="alert">${message}</p>`}
+      <p>The app requests these scopes:</p>
+      <ul>
+        ${scopeItems}
+      </ul>
+      ${patientHtml}
+      <form method="post" action="/interaction/${uid}/confirm" id="consent-form">
+        ${canApprove ? html`<button type="submit">Allow</button>` : ''}
+      </form>
+      <form method="post" action="/interaction/${uid}/abort">
+        <button type="submit">Deny</button>
+      </form>
+    </main>`
   );
 }
 
@@ -159,7 +179,9 @@ export function createInteractionRouter(deps: InteractionDependencies): Router {
 
     const scopes = scopesOf(details.params);
     if (launch.kind === 'ehr') {
-      const patientHtml = html`<p>Patient in context: id <code>${launch.context.patient ?? 'none'}</code>.</p>`;
+      const patientHtml = html`<p>
+        Patient in context: id <code>${launch.context.patient ?? 'none'}</code>.
+      </p>`;
       res.type('html').send(consentPage(uid, scopes, patientHtml, true));
       return;
     }
@@ -195,7 +217,12 @@ export function createInteractionRouter(deps: InteractionDependencies): Router {
       res.status(401).type('html').send(loginPage(details.uid, 'Invalid user name or password.'));
       return;
     }
-    await provider.interactionFinished(req, res, { login: { accountId: username } }, { mergeWithLastSubmission: false });
+    await provider.interactionFinished(
+      req,
+      res,
+      { login: { accountId: username } },
+      { mergeWithLastSubmission: false }
+    );
   });
 
   router.post('/:uid/confirm', async (req, res) => {
@@ -221,7 +248,10 @@ export function createInteractionRouter(deps: InteractionDependencies): Router {
         if (patient === '' || !(await patientExists(deps.fhirBaseUrl, patient, deps.timeoutMs))) {
           const picker = patientPicker(details.uid, '', undefined);
           const text = 'Choose a patient: search by name and select one of the results.';
-          res.status(400).type('html').send(consentPage(details.uid, scopesOf(params), picker, false, text));
+          res
+            .status(400)
+            .type('html')
+            .send(consentPage(details.uid, scopesOf(params), picker, false, text));
           return;
         }
         context.patient = patient;
@@ -270,7 +300,13 @@ export function createInteractionRouter(deps: InteractionDependencies): Router {
         .send(
           renderPage(
             'Sign-in expired',
-            html`<main><h1>Sign-in expired</h1><p role="alert">This sign-in page is no longer valid (its cookie is missing or expired). Launch the app again from the EHR.</p></main>`
+            html`<main>
+              <h1>Sign-in expired</h1>
+              <p role="alert">
+                This sign-in page is no longer valid (its cookie is missing or expired). Launch the app again
+                from the EHR.
+              </p>
+            </main>`
           )
         );
       return;

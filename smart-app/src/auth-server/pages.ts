@@ -52,16 +52,17 @@ code { background: #f0f0f0; padding: 0 0.25rem; }
 /** Renders a whole page with a heading. */
 export function renderPage(title: string, body: SafeHtml, wide = false): string {
   return html`<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>${title}</title>
-<style>${new SafeHtml(STYLE)}${new SafeHtml(wide ? 'main { max-width: 80rem; }' : '')}</style>
-</head>
-<body>
-${body}
-</body>
-</html>
-`.value;
+    <html lang="en">
+      <head>
+        <meta charset="utf-8" />
+        <meta name="viewport" content="width=device-width, initial-scale=1" />
+        <title>${title}</title>
+        <style>
+          ${new SafeHtml(STYLE)}${new SafeHtml(wide ? 'main { max-width: 80rem; }' : '')}
+        </style>
+      </head>
+      <body>
+        ${body}
+      </body>
+    </html> `.value;
 }

@@ -36,7 +36,8 @@ export const LAUNCH_SCOPES = [
  * A SMART clinical scope, v1 (`.read`, `.write`, `.*`) or v2 (`.cruds` letters in order), with an optional
  * granular query as in `patient/Observation.rs?category=laboratory`.
  */
-export const CLINICAL_SCOPE_PATTERN = /^(patient|user|system)\/(\*|[A-Z][A-Za-z]+)\.(\*|read|write|c?r?u?d?s?)(\?\S*)?$/;
+export const CLINICAL_SCOPE_PATTERN =
+  /^(patient|user|system)\/(\*|[A-Z][A-Za-z]+)\.(\*|read|write|c?r?u?d?s?)(\?\S*)?$/;
 
 /** Lifetime of refresh tokens, grants and login sessions: one working shift. */
 export const SESSION_TTL_S = 8 * 60 * 60;
@@ -208,12 +209,20 @@ function escapeForError(text: string): string {
  * oidc-provider enforces; SMART apps never send it. This server asks for consent on every authorization
  * anyway (see `loadExistingGrant`), so adding the prompt changes no screen and keeps the refresh token.
  */
-function requireConsentForOfflineAccess(ctx: { path: string; method: string; query: Record<string, unknown> }): void {
+function requireConsentForOfflineAccess(ctx: {
+  path: string;
+  method: string;
+  query: Record<string, unknown>;
+}): void {
   if (ctx.path !== ROUTES.authorization || ctx.method !== 'GET') {
     return;
   }
   const scope = ctx.query['scope'];
-  if (typeof scope === 'string' && scope.split(' ').includes('offline_access') && ctx.query['prompt'] === undefined) {
+  if (
+    typeof scope === 'string' &&
+    scope.split(' ').includes('offline_access') &&
+    ctx.query['prompt'] === undefined
+  ) {
     ctx.query = { ...ctx.query, prompt: 'consent' };
   }
 }

@@ -62,14 +62,14 @@ export async function startAuthServer(options: AuthServerOptions = {}): Promise<
   const fhirUser = await ensureTestPractitioner(config.fhirBaseUrl, timeoutMs);
 
   // The issuer contains the port, which is known only after listening, so requests go to a handler set later.
-  let handler: ((req: IncomingMessage, res: ServerResponse) => void) | undefined;
+  const routing: { handler?: (req: IncomingMessage, res: ServerResponse) => void } = {};
   const server = createServer((req, res) => {
-    if (handler === undefined) {
+    if (routing.handler === undefined) {
       res.statusCode = 503;
-      res.end('Starting\n');
+      res.end('The authorization server is starting; retry in a moment.\n');
       return;
     }
-    handler(req, res);
+    routing.handler(req, res);
   });
   await listen(server, options.port ?? config.port, config.host);
   const port = (server.address() as AddressInfo).port;
@@ -79,12 +79,17 @@ export async function startAuthServer(options: AuthServerOptions = {}): Promise<
   const provider = createProvider({ config, issuer, contexts, fhirUser: () => fhirUser });
   const tokenGrants: Record<string, number> = {};
   provider.on('grant.success', (ctx) => {
-    const grantType = String((ctx as { oidc: { params?: Record<string, unknown> } }).oidc.params?.['grant_type']);
+    const grantType = String(
+      (ctx as { oidc: { params?: Record<string, unknown> } }).oidc.params?.['grant_type']
+    );
     tokenGrants[grantType] = (tokenGrants[grantType] ?? 0) + 1;
   });
   for (const event of ['grant.error', 'authorization.error', 'server_error'] as const) {
-    provider.on(event, (_ctx: unknown, error: Error) => {
-      log.warn({ event, err: error.message }, 'Authorization request rejected');
+    provider.on(event, (_ctx: unknown, error: Error & { error_description?: string }) => {
+      log.warn(
+        { event, err: error.message, description: error.error_description },
+        'Authorization request rejected'
+      );
     });
   }
 
@@ -130,9 +135,12 @@ export async function startAuthServer(options: AuthServerOptions = {}): Promise<
       next(error);
       return;
     }
-    res.status(500).type('text/plain').send('Internal server error. The authorization server log has the cause.\n');
+    res
+      .status(500)
+      .type('text/plain')
+      .send('Internal server error. The authorization server log has the cause.\n');
   });
-  handler = app;
+  routing.handler = app;
   log.info({ port, issuer }, 'SMART authorization server listening');
 
   let closing: Promise<void> | undefined;

@@ -40,9 +40,9 @@ function LaunchFailed({ message }: { message: string }) {
     <section className="notice problem" role="alert" aria-labelledby="launch-failed-title">
       <h2 id="launch-failed-title">Launch session missing or expired</h2>
       <p>
-        The SMART launch could not be completed: <span className="launch-error">{message}</span>. This happens when
-        the page is reloaded after its session ended, opened from an old link, or when the browser blocked
-        storage inside the EHR frame.
+        The SMART launch could not be completed: <span className="launch-error">{message}</span>. This happens
+        when the page is reloaded after its session ended, opened from an old link, or when the browser
+        blocked storage inside the EHR frame.
       </p>
       <HowToLaunch />
     </section>
@@ -190,7 +190,7 @@ export function App({ launch }: AppProps) {
         ) : (
           <PatientResults
             client={launch.client}
-            patientId={String(patientId)}
+            patientId={patientId}
             needPatientBanner={launch.needPatientBanner}
           />
         );

@@ -36,6 +36,11 @@ async function start(): Promise<void> {
   }
 
   render({ kind: 'connecting' });
+  // fhirclient leaves client_id out of refresh requests by default, but a public client has no other way
+  // to identify itself there (RFC 6749 section 3.2.1), so oidc-provider rejects the refresh without it.
+  // fhirclient's settings type extends Record<string, any>, so the field is typed here.
+  const settings = FHIR.oauth2.settings as { refreshTokenWithClientId?: boolean };
+  settings.refreshTokenWithClientId = true;
   let client;
   try {
     client = await FHIR.oauth2.ready();
