@@ -25,3 +25,8 @@ export { FHIR_PATH } from './proxy/fhir-router.js';
 export { AUDIT_QUEUE } from './proxy/audit-queue.js';
 export { loadSmartConfig, type SmartConfig } from './auth/smart-config.js';
 export { parseScopes, type ClinicalScope, type Permission } from './auth/scopes.js';
+export { createGroundTruth, type GroundTruth, type GroundTruthOptions } from './ground-truth/service.js';
+export { extractReportLabel, EXTRACTOR_VERSION, type ExtractionResult } from './ground-truth/extractor.js';
+export { loadGroundTruthRules, type GroundTruthRule } from './ground-truth/rules.js';
+export { GroundTruthConfigError } from './ground-truth/ground-truth-config-error.js';
+export { GROUND_TRUTH_HOOK_PATH } from './ground-truth/hook.js';

@@ -8,9 +8,12 @@ const log = createLogger('fhir-server-ext', config.logLevel);
 try {
   // FHIR_SERVER_EXT_HOST overrides the default bind address 127.0.0.1, for example 0.0.0.0 in a container.
   const host = process.env['FHIR_SERVER_EXT_HOST'];
+  // GROUND_TRUTH=off turns ground-truth linking off, for example where no confirming results arrive.
+  const groundTruthOff = process.env['GROUND_TRUTH'] === 'off';
   const service = await startFhirServerExt({
     config,
     logger: log,
+    ...(groundTruthOff ? {} : { groundTruth: {} }),
     ...(host === undefined || host === '' ? {} : { host }),
   });
 

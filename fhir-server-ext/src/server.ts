@@ -17,6 +17,7 @@ import {
 import Bull from 'bull';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { createCdsHooks, type CdsHooks } from './cds-hooks/service.js';
+import { createGroundTruth, type GroundTruth, type GroundTruthOptions } from './ground-truth/service.js';
 import type { CdsHooksSettings } from './cds-hooks/settings.js';
 import { createHookRouter, HOOK_PATH, sendOutcome } from './hook-router.js';
 import { createHookMetrics } from './metrics.js';
@@ -60,6 +61,11 @@ export interface FhirServerExtOptions {
   smart?: SmartConfig;
   /** Run the AuditEvent worker in this process; defaults to true. */
   auditWorker?: boolean;
+  /**
+   * Ground-truth linking: its Subscriptions, hook and worker. Off when absent, so that tests of other
+   * features create no extra Subscriptions; main.ts turns it on.
+   */
+  groundTruth?: Omit<GroundTruthOptions, 'config' | 'log'>;
   logger?: Logger;
 }
 
@@ -103,6 +109,12 @@ export async function startFhirServerExt(options: FhirServerExtOptions = {}): Pr
     ...(options.cdsHooksSettings === undefined ? {} : { settings: options.cdsHooksSettings }),
   });
 
+  // Reads the rules file, so like the CDS settings an invalid file fails before the queue connects.
+  const groundTruth =
+    options.groundTruth === undefined
+      ? undefined
+      : createGroundTruth({ ...options.groundTruth, config, log });
+
   const queue = new Bull<AnalyzeResultJob>(ANALYZE_QUEUE, config.redisUrl, {
     prefix: options.queuePrefix ?? 'bull',
   });
@@ -125,6 +137,7 @@ export async function startFhirServerExt(options: FhirServerExtOptions = {}): Pr
     queueTimeoutMs,
     cdsHooks,
     fhirEndpoint,
+    groundTruth,
   });
   const server = createServer(app);
 
@@ -132,9 +145,14 @@ export async function startFhirServerExt(options: FhirServerExtOptions = {}): Pr
   let subscriptionCreated = false;
   const close = (): Promise<void> => {
     closing ??= closeAll(server, queue, cdsHooks, fhirEndpoint, log, async () => {
-      if (options.removeSubscriptionOnClose === true && subscriptionCreated) {
-        const count = await deleteOwnedSubscriptions(fhirClient, owner);
-        log.info({ count }, 'Deleted the Subscription of this instance');
+      try {
+        if (options.removeSubscriptionOnClose === true && subscriptionCreated) {
+          const count = await deleteOwnedSubscriptions(fhirClient, owner);
+          log.info({ count }, 'Deleted the Subscription of this instance');
+        }
+      } finally {
+        // Also removes the ground-truth Subscriptions when asked, so it runs before the server closes.
+        await groundTruth?.close();
       }
     });
     return closing;
@@ -161,6 +179,8 @@ export async function startFhirServerExt(options: FhirServerExtOptions = {}): Pr
         ? `${config.fhirServerExtUrl}${HOOK_PATH}`
         : `http://127.0.0.1:${port}${HOOK_PATH}`);
     log.info({ port }, 'fhir-server-ext listening');
+
+    await groundTruth?.start(port === configuredPort ? config.fhirServerExtUrl : `http://127.0.0.1:${port}`);
 
     let subscriptionId: string | undefined;
     if (options.skipSubscription !== true) {
@@ -202,6 +222,7 @@ interface AppDependencies {
   queueTimeoutMs: number;
   cdsHooks: CdsHooks;
   fhirEndpoint: FhirEndpoint;
+  groundTruth: GroundTruth | undefined;
 }
 
 function createApp(deps: AppDependencies): express.Express {
@@ -235,6 +256,9 @@ function createApp(deps: AppDependencies): express.Express {
     })
   );
 
+  if (deps.groundTruth !== undefined) {
+    app.use(deps.groundTruth.router);
+  }
   app.use(deps.cdsHooks.router);
   app.use(FHIR_PATH, deps.fhirEndpoint.router);
 

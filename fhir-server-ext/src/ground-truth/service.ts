@@ -208,11 +208,13 @@ export function createGroundTruth(options: GroundTruthOptions): GroundTruth {
       clearInterval(sweepTimer);
 
       if (options.removeSubscriptionsOnClose === true) {
-        for (const code of ownedSubscriptions) {
-          try {
-            await deleteOwnedSubscriptions(client, code);
-          } catch (err) {
-            failures.push(err);
+        // Each delete waits for HAPI to settle, so the owners are deleted in parallel.
+        const deletes = await Promise.allSettled(
+          ownedSubscriptions.map((code) => deleteOwnedSubscriptions(client, code))
+        );
+        for (const result of deletes) {
+          if (result.status === 'rejected') {
+            failures.push(result.reason);
           }
         }
       }
