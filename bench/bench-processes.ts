@@ -84,7 +84,7 @@ export interface ListenerProcess extends BenchProcess {
 }
 
 /**
- * Starts `hl7-listener/src/main.ts` with `env` on free ports and waits until `GET /health` answers 200.
+ * Starts `hl7-listener/src/main.ts` with `env` on free ports and waits until `GET /health` returns 200.
  * @param nodeArgs - Options of `node` itself, such as `--cpu-prof`, which NODE_OPTIONS does not allow.
  * @throws When it is not healthy within 60 s.
  */

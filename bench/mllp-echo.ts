@@ -1,5 +1,5 @@
 /**
- * Bare MLLP echo server for the throughput benchmark: it answers every frame with one fixed ACK frame,
+ * Bare MLLP echo server for the throughput benchmark: it replies to every frame with one fixed ACK frame,
  * with no parsing and no storage, so its numbers are the upper bound of MLLP over loopback on this machine.
  * Usage: `npx tsx bench/mllp-echo.ts`; it prints `{"port":N}` once listening and stops on SIGTERM.
  */

@@ -8,6 +8,8 @@ export type FrameSource = () => Buffer;
 
 /** Latencies and counts of one run. */
 export interface RunResult {
+  /** Messages written. */
+  sent: number;
   /** ACKs received with an expected code. */
   acknowledged: number;
   elapsedSeconds: number;
@@ -41,7 +43,7 @@ export function quantile(sorted: number[], q: number): number {
 
 /**
  * One MLLP connection that sends frames and matches each ACK with an expected code to the oldest
- * message waiting, as MLLP answers in order on a connection.
+ * message waiting, because MLLP replies in order on a connection.
  */
 export class BenchConnection {
   private readonly decoder = new MllpFrameDecoder(64 * 1024 * 1024);
@@ -79,6 +81,7 @@ export class BenchConnection {
    */
   send(frame: Buffer, startedAtNs = process.hrtime.bigint()): Promise<void> {
     return new Promise((resolve) => {
+      this.result.sent += 1;
       this.pending.push({ startedAtNs, resolve });
       this.socket.write(frame);
     });
@@ -106,7 +109,7 @@ export class BenchConnection {
 }
 
 function emptyResult(): RunResult {
-  return { acknowledged: 0, elapsedSeconds: 0, latenciesMs: [], codes: new Map(), otherReplies: 0 };
+  return { sent: 0, acknowledged: 0, elapsedSeconds: 0, latenciesMs: [], codes: new Map(), otherReplies: 0 };
 }
 
 /**

@@ -88,7 +88,7 @@ export function writeBenchCatalog(
 /**
  * Returns a source of framed ORU^R01 messages built by the scenario's `buildOruR01`, alternating the
  * models and patients, with control ids `{tag}-{n}` unique to the run.
- * @param enhanced - Sets MSH-15 and MSH-16 to AL, which asks for an accept ACK and an application ACK.
+ * @param enhanced - Sets MSH-15 and MSH-16 to AL, which requests an accept ACK and an application ACK.
  */
 export function oruSource(
   models: AiModelDefinition[],
