@@ -19,8 +19,8 @@ export interface ListenerMetrics {
   ackLatencySeconds: Histogram;
   /** `hl7_open_connections`: MLLP connections open now. */
   openConnections: Gauge;
-  /** `hl7_refused_connections_total{reason}`: connections closed at once, over the limit or at shutdown. */
-  refusedConnections: Counter<'reason'>;
+  /** `hl7_rejected_connections_total{reason}`: connections closed at once, over the limit or at shutdown. */
+  rejectedConnections: Counter<'reason'>;
   /** `hl7_tls_handshake_failures_total`: TLS connections that failed before a message could be read. */
   tlsFailures: Counter;
   /** `hl7_received_bytes_total`: bytes read from MLLP connections, framing and filler included. */
@@ -76,8 +76,8 @@ export function createListenerMetrics(): ListenerMetrics {
       help: 'MLLP connections open now.',
       registers,
     }),
-    refusedConnections: new Counter({
-      name: 'hl7_refused_connections_total',
+    rejectedConnections: new Counter({
+      name: 'hl7_rejected_connections_total',
       help: 'MLLP connections closed at once, by reason (limit or shutdown).',
       labelNames: ['reason'] as const,
       registers,

@@ -60,7 +60,7 @@ async function route(
 
 /**
  * Starts the HTTP server for operations: `GET /metrics` in the Prometheus text format and `GET /health`,
- * which answers 200 `{"status":"ok"}` or 503 `{"status":"unavailable","reason":...}`.
+ * which returns 200 `{"status":"ok"}` or 503 `{"status":"unavailable","reason":...}`.
  * @param options - Address, metrics and health check.
  * @returns The running server.
  * @throws When the port cannot be bound.
@@ -70,7 +70,7 @@ export async function startOpsServer(options: OpsServerOptions): Promise<OpsServ
     route(request, response, options).catch((err: unknown) => {
       options.logger.error({ err, url: request.url }, 'Operations request failed');
       if (!response.headersSent) {
-        sendJson(response, 500, { error: 'Internal error; see the listener log.' });
+        sendJson(response, 500, { error: 'Internal error. See the listener log.' });
       } else {
         response.destroy();
       }

@@ -174,7 +174,7 @@ void describe('MllpServer', () => {
     assert.equal(await client.waitClosed(1_000), true);
   });
 
-  void it('refuses connections over the limit', async () => {
+  void it('rejects connections over the limit', async () => {
     const metrics = createListenerMetrics();
     const server = await startServer({ maxConnections: 2, metrics });
     servers.push(server);
@@ -185,8 +185,10 @@ void describe('MllpServer', () => {
 
     const third = await TestMllpClient.connect(server.port);
     assert.equal(await third.waitClosed(2_000), true, 'connection over the limit was not closed');
-    const refused = (await metrics.refusedConnections.get()).values.find((v) => v.labels.reason === 'limit');
-    assert.equal(refused?.value, 1);
+    const rejected = (await metrics.rejectedConnections.get()).values.find(
+      (v) => v.labels.reason === 'limit'
+    );
+    assert.equal(rejected?.value, 1);
     assert.equal((await metrics.openConnections.get()).values[0]?.value, 2);
 
     const stillServed = await first.send(message('LIMIT-3'), 5_000);

@@ -43,7 +43,7 @@ export interface MllpServerOptions {
   maxConnections?: number;
   /** Options of `node:tls` (see `loadTlsOptions`); without them the port speaks plain TCP. */
   tls?: TlsOptions;
-  /** Metrics to update; by default a private set, which is enough when nobody scrapes them. */
+  /** Metrics to update; by default a private set, which is enough when the metrics are not scraped. */
   metrics?: ListenerMetrics;
 }
 
@@ -107,7 +107,8 @@ export class MllpServer {
       });
     } else {
       // tls.Server emits 'secureConnection' only after a successful handshake (and, with requestCert and
-      // rejectUnauthorized, a verified client certificate), so the handler never sees an unverified peer.
+      // rejectUnauthorized, a verified client certificate), so the handler never receives a frame from an
+      // unverified peer.
       const tlsServer = createTlsServer(options.tls, (socket) => {
         this.accept(socket);
       });
@@ -124,10 +125,10 @@ export class MllpServer {
     // Node closes a connection over maxConnections as soon as it is accepted and emits 'drop' (Node >= 18.6).
     this.server.maxConnections = this.options.maxConnections;
     this.server.on('drop', (data) => {
-      this.metrics.refusedConnections.inc({ reason: 'limit' });
+      this.metrics.rejectedConnections.inc({ reason: 'limit' });
       logger.warn(
         { peer: data?.remoteAddress, maxConnections: this.options.maxConnections },
-        'Refused MLLP connection over the connection limit'
+        'Rejected MLLP connection over the connection limit'
       );
     });
   }
@@ -193,7 +194,7 @@ export class MllpServer {
   private accept(socket: Socket): void {
     const peer: PeerInfo = { address: socket.remoteAddress ?? 'unknown', port: socket.remotePort ?? 0 };
     if (this.closing !== undefined) {
-      this.metrics.refusedConnections.inc({ reason: 'shutdown' });
+      this.metrics.rejectedConnections.inc({ reason: 'shutdown' });
       socket.destroy();
       return;
     }

@@ -62,7 +62,7 @@ void describe('MLLP over TLS', () => {
   const trustServer = (): ConnectionOptions => ({ ca: pki.read(pki.caCertFile) });
 
   /** Sends a message the server must not accept: the handshake fails or the connection closes with no ACK. */
-  const assertRefused = async (port: number, options: ConnectionOptions): Promise<void> => {
+  const assertRejected = async (port: number, options: ConnectionOptions): Promise<void> => {
     const { controlId, text } = nextMessage();
     let client: TestMllpClient;
     try {
@@ -132,17 +132,17 @@ void describe('MLLP over TLS', () => {
     }
   });
 
-  void it('refuses a client without certificate under mTLS', async () => {
+  void it('rejects a client without certificate', async () => {
     const listener = await start({ requireClientCert: true });
     const failuresBefore = (await listener.metrics.tlsFailures.get()).values[0]?.value ?? 0;
-    await assertRefused(listener.port, trustServer());
+    await assertRejected(listener.port, trustServer());
     const failuresAfter = (await listener.metrics.tlsFailures.get()).values[0]?.value ?? 0;
     assert.equal(failuresAfter - failuresBefore, 1);
   });
 
-  void it('refuses a client certificate from another CA', async () => {
+  void it('rejects a client certificate from another CA', async () => {
     const listener = await start({ requireClientCert: true });
-    await assertRefused(listener.port, {
+    await assertRejected(listener.port, {
       ...trustServer(),
       cert: pki.read(pki.foreignClientCertFile),
       key: pki.read(pki.foreignClientKeyFile),

@@ -16,7 +16,7 @@ export interface MllpTlsFiles {
 
 /**
  * Time a client has to finish the TLS handshake. Node's default is 120 s, and until the handshake ends the
- * connection holds one of the `maxConnections` slots.
+ * connection takes one of the `maxConnections` slots.
  */
 const HANDSHAKE_TIMEOUT_MS = 10_000;
 
@@ -33,7 +33,7 @@ function readPem(variable: string, path: string): Buffer {
 
 /**
  * Reads the certificate files and builds the options of `tls.createServer`. With `requireClientCert` the
- * server asks for a client certificate and closes the connection unless it chains to `caFile` (mutual TLS).
+ * server requests a client certificate and closes the connection unless it chains to `caFile` (mutual TLS).
  * @param files - The configured paths.
  * @returns Options for `node:tls` `createServer`.
  * @throws TlsConfigError when a file is missing or unreadable, when the key does not match the certificate,
