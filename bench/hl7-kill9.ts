@@ -1,9 +1,9 @@
 /**
- * Kill -9 fault test of the HL7 listener. Runs the listener (src/main.ts) as a child process, sends N
- * ORU^R01 messages over several MLLP connections the way an interface engine does (one message in
- * flight per connection, and after a reconnect it resends whatever was not acknowledged), kills the
- * child with SIGKILL midway, starts it again on the same database, finishes, waits for processing and
- * checks that every acknowledged message is in HAPI exactly once.
+ * Kill -9 fault test of the HL7 listener. It runs the listener (src/main.ts) as a child process and
+ * sends N ORU^R01 messages over several MLLP connections the way an interface engine does: one message
+ * in flight per connection, and after a reconnect it resends whatever was not acknowledged. Midway it
+ * kills the child with SIGKILL and starts it again on the same database. After the last ACK it waits
+ * for processing and checks that every acknowledged message is in HAPI exactly once.
  *
  *   npx tsx bench/hl7-kill9.ts [--messages 10000] [--connections 8] [--patients 20]
  *       [--kill-at 0.5] [--mode immediate|enhanced|original] [--concurrency 8] [--wait-ms 1800000]
@@ -269,7 +269,7 @@ async function countObservations(
 
 /**
  * Runs the fault test once.
- * @returns The counts and the lists of missing and duplicated messages; `passed` is true when every
+ * @returns The counts and the lists of missing and duplicated messages. `passed` is true when every
  *   acknowledged message is in HAPI exactly once and nothing stayed unfinished.
  */
 export async function runKill9(options: Kill9Options): Promise<Kill9Result> {

@@ -106,8 +106,9 @@ export async function showDeadLetter(
 
 /**
  * Puts a dead, failed or rejected message back in the processing queue with its stored bytes and a
- * fresh attempt count. A listener on the same database then processes it; its FHIR writes are conditional
- * on the result identifiers, so resources written by an earlier attempt are matched, not duplicated.
+ * fresh attempt count. A listener on the same database then processes it. Its FHIR writes are
+ * conditional on the result identifiers, so resources written by an earlier attempt are matched, not
+ * duplicated.
  * @throws DeadLetterError when the id is malformed, unknown or the message is not in a replayable state.
  */
 export async function replayDeadLetter(store: MessageStore, id: string): Promise<DeadLetterSummary> {

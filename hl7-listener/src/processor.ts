@@ -174,7 +174,8 @@ function findRejection(arrival: Arrival): Hl7Issue[] {
 
 /**
  * Accepts one message: rejects what cannot be accepted, stores the bytes durably (or recognizes a
- * duplicate), and answers as the acknowledgment mode says. Never throws.
+ * duplicate), and returns the reply its acknowledgment mode calls for. A storage failure becomes an
+ * AE or CE reply.
  */
 async function acceptMessage(deps: ProcessorDependencies, input: MessageInput): Promise<MessageOutcome> {
   const arrival = readArrival(deps, input);
@@ -260,7 +261,7 @@ function duplicateIssue(controlId: string): Hl7Issue {
   };
 }
 
-/** Answers AR (CR in enhanced mode) and stores the message as rejected, outside duplicate detection. */
+/** Builds the AR (CR in enhanced mode) reply and stores the message as rejected, outside duplicate detection. */
 async function reject(
   deps: ProcessorDependencies,
   arrival: Arrival,
@@ -307,7 +308,7 @@ function respond(
   );
 }
 
-/** Returns the ACK unless the acknowledgment type (MSH-15 or MSH-16) says not to send it. */
+/** Returns the ACK, or '' when the acknowledgment type (MSH-15 or MSH-16) excludes it. */
 function respondWith(
   deps: ProcessorDependencies,
   ack: string,
@@ -362,7 +363,7 @@ async function awaitOriginalAck(
 }
 
 /**
- * Answers an exact resend (same MSH-4, MSH-10 and bytes) without storing or processing anything:
+ * Replies to an exact resend (same MSH-4, MSH-10 and bytes) without storing or processing anything:
  * - a finished message gets the ACK it got before, byte for byte (enhanced mode: the accept ACK, then
  *   the application ACK again on this connection when MSH-16 asked for it);
  * - a message still in progress gets its current state: original mode waits for the outcome like the

@@ -1,7 +1,7 @@
 import type { AckCode } from './ack-builder.js';
 import type { AckModeSetting, ChannelConfig } from '../channels/channels.js';
 
-/** How one message is acknowledged, from its channel and its MSH-15/MSH-16. */
+/** Acknowledgment plan of one message, from its channel and its MSH-15/MSH-16. */
 export interface AckPlan {
   mode: AckModeSetting;
   /** MSH-15 accept acknowledgment type (table 0155: AL, NE, ER, SU); empty when not sent. */
@@ -12,7 +12,7 @@ export interface AckPlan {
 
 /**
  * Chooses the acknowledgment mode. A channel set to `immediate` always wins, because its peers need the
- * ACK before any processing. Otherwise a message with MSH-15 or MSH-16 valued asks for enhanced mode
+ * ACK before any processing. Otherwise a message with MSH-15 or MSH-16 valued requests enhanced mode
  * (HL7 v2.5.1 section 2.9.3), and a channel set to `enhanced` turns it on for every message.
  * @param channel - The channel the sender matched.
  * @param header - MSH fields by sequence number.

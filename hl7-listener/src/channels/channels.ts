@@ -10,7 +10,7 @@ import { ConfigError } from '@monitormed/common';
 export type AckModeSetting = 'original' | 'enhanced' | 'immediate';
 
 /**
- * What a message whose sending facility and MSH-10 are already stored, with different bytes, gets.
+ * Handling of a message whose sending facility and MSH-10 are already stored with different bytes.
  * - `reject`: AR (CR in enhanced mode) with ERR-3 205, duplicate key identifier.
  * - `correction`: processed as a new version that updates the FHIR resources of the earlier one.
  */

@@ -113,7 +113,7 @@ function summaryLine(letter: DeadLetterSummary): string {
   ].join('  ');
 }
 
-/** Where the command writes its output and errors. */
+/** Output streams of the command. */
 export interface CommandOutput {
   stdout: (text: string) => void;
   stderr: (text: string) => void;

@@ -1,4 +1,4 @@
-/** Raised for invalid command-line arguments; the message says what to fix. */
+/** Raised for invalid command-line arguments; the message names what to fix. */
 export class UsageError extends Error {
   constructor(message: string) {
     super(message);

@@ -3,7 +3,7 @@ import { encodeFrame } from '../mllp/framing.js';
 import type { ApplicationAckDelivery } from '../store/message-store.js';
 import type { ReplyConnection } from './outcome-hub.js';
 
-/** Where an application ACK may go. */
+/** Destinations of an application ACK, tried in order. */
 export interface AckDestination {
   /** The connection the message arrived on, when this process accepted it. */
   connection?: ReplyConnection | undefined;

@@ -37,9 +37,9 @@ async function findOrCreateDevice(
 /**
  * Replaces the conditional creates of model Devices in a result transaction with references to Devices
  * found (or created) once per process. HAPI FHIR's conditional create (`ifNoneExist`) is not atomic, so
- * transactions running in parallel for different patients could each create the model Device; and once
- * two Devices share the identifier, every conditional create fails with HTTP 412. Here the oldest match
- * is used, and concurrent attempts in this process share one lookup.
+ * transactions running in parallel for different patients could each create the model Device. Once two
+ * Devices share the identifier, every conditional create fails with HTTP 412. Here the oldest match is
+ * used, and concurrent attempts in this process share one lookup.
  * NOTE: two listener processes can still each create the Device when it does not exist yet.
  * @param fhir - Client the lookups and the create go through.
  * @returns A bundle without Device entries, whose references point at `Device/{id}`.
@@ -50,18 +50,18 @@ export async function resolveModelDevices(fhir: FhirClient, bundle: Bundle, logg
   resolved.set(fhir, cache);
 
   const replacements = new Map<string, string>();
-  const kept: BundleEntry[] = [];
+  const otherEntries: BundleEntry[] = [];
   for (const entry of bundle.entry ?? []) {
     const query = entry.request?.ifNoneExist;
     if (entry.resource?.resourceType !== 'Device' || query === undefined || entry.fullUrl === undefined) {
-      kept.push(entry);
+      otherEntries.push(entry);
       continue;
     }
     let lookup = cache.get(query);
     if (lookup === undefined) {
       lookup = findOrCreateDevice(fhir, entry, query, logger);
       cache.set(query, lookup);
-      // A failed lookup is forgotten, so the next attempt asks the server again.
+      // A failed lookup is forgotten, so the next attempt queries the server again.
       lookup.catch(() => cache.delete(query));
     }
     replacements.set(entry.fullUrl, `Device/${await lookup}`);
@@ -71,7 +71,7 @@ export async function resolveModelDevices(fhir: FhirClient, bundle: Bundle, logg
   }
 
   // Placeholders are random `urn:uuid:` values, so replacing them as whole JSON strings is exact.
-  let json = JSON.stringify({ ...bundle, entry: kept });
+  let json = JSON.stringify({ ...bundle, entry: otherEntries });
   for (const [placeholder, reference] of replacements) {
     json = json.split(JSON.stringify(placeholder)).join(JSON.stringify(reference));
   }

@@ -17,7 +17,7 @@ import type { Hl7Segment } from '../hl7/segment.js';
 import { resolveModelDevices } from './device-resolver.js';
 import { FhirTransactionError } from './fhir-transaction-error.js';
 
-/** What writing a message to the FHIR server needs. */
+/** Dependencies of writing a message to the FHIR server. */
 export interface FhirWriterDependencies {
   fhir: FhirClient;
   models: AiModelDefinition[];

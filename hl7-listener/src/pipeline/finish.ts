@@ -9,7 +9,7 @@ import type { OutcomeHub } from './outcome-hub.js';
 import type { AttemptOutcome } from './process-stored.js';
 import type { StoredMessage } from './worker.js';
 
-/** What finishing a message needs. */
+/** Dependencies of finishing a message. */
 export interface FinishDependencies {
   hub: OutcomeHub;
   logger: Logger;
@@ -37,7 +37,7 @@ function issuesOf(message: StoredMessage, outcome: AttemptOutcome): Hl7Issue[] {
 
 /**
  * Builds the final state of a message and sends its application ACK in enhanced mode. A failure goes to
- * the dead-letter store (`dead`) when the sender was not told about it: in immediate mode (the sender
+ * the dead-letter store (`dead`) when no ACK reported it to the sender: in immediate mode (the sender
  * got AA before parsing), in original mode after the AE saying it will be retried, in enhanced mode when
  * the application ACK could not be delivered, and always when the retries ran out.
  */
@@ -52,7 +52,12 @@ export async function finishMessage(
   const code: AckCode = processed ? 'AA' : issues.some((issue) => issue.ackCode === 'AR') ? 'AR' : 'AE';
   const ack = buildAck({ code, originalHeader: message.header, issues });
   const reason = issues.map((issue) => issue.text).join('; ');
-  let status: Completion['status'] = processed ? 'processed' : code === 'AR' ? 'rejected' : 'failed';
+  let status: Completion['status'] = 'failed';
+  if (processed) {
+    status = 'processed';
+  } else if (code === 'AR') {
+    status = 'rejected';
+  }
   let untold = exhausted;
 
   const completion: Completion = {

@@ -10,7 +10,7 @@ function isTransientStatus(status: number): boolean {
 /**
  * Tells whether a processing failure may succeed on a later attempt. An unreachable FHIR server, HTTP
  * 408/429/5xx and MongoDB errors are transient. Parse and mapping errors, an unknown patient and other
- * 4xx answers are permanent, because the same bytes would fail the same way.
+ * 4xx responses are permanent, because the same bytes would fail the same way.
  * @param err - The error thrown while processing a stored message.
  */
 export function isTransientFailure(err: unknown): boolean {

@@ -41,9 +41,9 @@ const SCAN_LIMIT = 500;
  *
  * Ordering: messages with the same `patientKey` (PID-3) run one at a time in arrival order, because only
  * the oldest unfinished message of each patient is a candidate. A message waiting for a retry therefore
- * blocks the later messages of its patient, and only of its patient: results of one patient must not
- * reach FHIR out of order (a later correction overtaken by an earlier value), while other patients
- * proceed. A message that goes to the dead-letter store no longer blocks its patient.
+ * blocks the later messages of its patient, and only of its patient. Results of one patient must not
+ * reach FHIR out of order, or an earlier value could overwrite a later correction; other patients'
+ * messages proceed meanwhile. A message that goes to the dead-letter store no longer blocks its patient.
  *
  * Claims: a candidate is claimed with one findOneAndUpdate that sets `claimedBy` and `leaseUntil`, so two
  * listeners never run one message at the same time. A listener that dies leaves its claim to expire.
@@ -205,13 +205,13 @@ export class ProcessingWorker {
             },
             'Message processing failed; retrying later'
           );
-          const kept = await store.scheduleRetry(
+          const retryScheduled = await store.scheduleRetry(
             message._id,
             workerId,
             new Date(Date.now() + delayMs),
             outcome.error
           );
-          if (!kept) {
+          if (!retryScheduled) {
             logger.warn(
               { messageId: message._id.toHexString() },
               'Lost the claim of a message before scheduling its retry'

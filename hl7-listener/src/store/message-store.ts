@@ -10,7 +10,7 @@ import type { Hl7Issue } from '../hl7/hl7-error.js';
  * - `received`: stored and waiting for (another) processing attempt.
  * - `processing`: claimed by a listener until `leaseUntil`.
  * - `processed`: written to FHIR (AA).
- * - `rejected` / `failed`: not processed for good (AR / AE) and the sender was told in an ACK.
+ * - `rejected` / `failed`: not processed for good (AR / AE), and an ACK reported it to the sender.
  * - `dead`: failed for good without the sender being told, or out of retries; listed by the dead-letter CLI.
  */
 export type MessageStatus = 'received' | 'processing' | 'processed' | 'rejected' | 'failed' | 'dead';
@@ -28,7 +28,7 @@ export interface BatchLink {
   size: number;
 }
 
-/** How the application ACK of an enhanced-mode message reached the sender. */
+/** Delivery route of the application ACK of an enhanced-mode message. */
 export type ApplicationAckDelivery = 'connection' | 'return-address' | 'not-requested' | 'undelivered';
 
 /** A document of the `hl7_messages` collection: the message as received and what became of it. */
@@ -88,11 +88,11 @@ export interface Hl7MessageDocument {
   ackCode?: AckCode;
   /** ACK sent, or to replay to a resend, in original and immediate mode. */
   ack?: string;
-  /** Set when an original-mode AE said the message is stored and will be retried (see `PENDING_ACK_TEXT`). */
+  /** Time an original-mode AE reported the message as stored and queued for retry (`PENDING_ACK_TEXT`). */
   pendingAckSentAt?: Date;
-  /** Accept ACK (CA, CE or CR) of an enhanced-mode message, stored even when MSH-15 says not to send it. */
+  /** Accept ACK (CA, CE or CR) of an enhanced-mode message, stored even when MSH-15 excludes sending it. */
   acceptAck?: string;
-  /** Application ACK of an enhanced-mode message, stored even when MSH-16 says not to send it. */
+  /** Application ACK of an enhanced-mode message, stored even when MSH-16 excludes sending it. */
   applicationAck?: string;
   applicationAckDelivery?: ApplicationAckDelivery;
   /** Reason the message was rejected, failed or went to the dead-letter store. */
@@ -137,7 +137,7 @@ export type ReceivedMessage = Omit<
 /** Result of {@link MessageStore.insertReceived}. */
 export type InsertResult =
   | { kind: 'inserted'; document: StoredDocument }
-  /** A message with the same MSH-4 and MSH-10 is stored: `sameBytes` tells whether it is an exact resend. */
+  /** A message with the same MSH-4 and MSH-10 is stored: `sameBytes` is true for an exact resend. */
   | { kind: 'duplicate'; existing: StoredDocument; sameBytes: boolean };
 
 /** Final fields of a message that will not be processed again. */
@@ -314,7 +314,8 @@ export class MessageStore {
    * FerretDB 1.24 runs findAndModify as a read followed by a write, so two concurrent findOneAndUpdate
    * calls with the same filter can both succeed (the "claims a message only once" test saw it). The
    * atomic step is therefore the insert of `{messageId}:{claimSeq + 1}` into the claims collection,
-   * whose `_id` unique index lets one insert win; the winner then sets `claimedBy` and `leaseUntil`.
+   * whose `_id` unique index lets only one insert succeed. The winner then sets `claimedBy` and
+   * `leaseUntil`.
    * @param candidate - The message as last read; its `claimSeq` names the claim to take.
    * @returns The claimed document with `attempts` already counting this attempt, or null when taken.
    */
@@ -400,7 +401,7 @@ export class MessageStore {
     );
   }
 
-  /** Records that an original-mode AE told the sender the message will be retried. */
+  /** Records that an original-mode AE reported the message as queued for retry. */
   async markPendingAckSent(id: ObjectId): Promise<void> {
     await this.collection.updateOne({ _id: id }, { $set: { pendingAckSentAt: new Date() } });
   }

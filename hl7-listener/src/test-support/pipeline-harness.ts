@@ -65,7 +65,7 @@ export async function createTestPatient(fhir: FhirClient, patientId: string): Pr
   })) as unknown as Patient;
 }
 
-/** The `hl7_messages` collection of a test database. */
+/** Returns the `hl7_messages` collection of a test database. */
 export function messagesOf(mongo: MongoHandle): Collection<Hl7MessageDocument> {
   return mongo.db.collection<Hl7MessageDocument>(COLLECTIONS.hl7Messages);
 }
