@@ -290,7 +290,10 @@ void describe('buildMinimalPatient', () => {
     );
     assert.throws(
       () => buildMinimalPatient(identity, 'UTC'),
-      (err: unknown) => err instanceof Hl7ProcessingError && err.issue.location?.field === 7
+      (err: unknown) =>
+        err instanceof Hl7ProcessingError &&
+        err.issue.location?.segmentSequence === 1 &&
+        err.issue.location.field === 7
     );
   });
 

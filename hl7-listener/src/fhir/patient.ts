@@ -16,6 +16,8 @@ export interface PatientIdentity {
   gender?: Patient['gender'];
   /** PID-7 as sent, converted only when the Patient is created. */
   birthDateHl7: string;
+  /** Occurrence of the PID segment in the message, for ERR-2. */
+  pidOccurrence: number;
 }
 
 /** PID-8 administrative sex (HL7 table 0001) to FHIR AdministrativeGender. */
@@ -170,6 +172,7 @@ export function readPatientIdentity(
     names: readNames(pid),
     ...(gender === undefined ? {} : { gender }),
     birthDateHl7: textValue(pid, 7),
+    pidOccurrence: pid.occurrence,
   };
 }
 
@@ -213,7 +216,7 @@ export function buildMinimalPatient(identity: PatientIdentity, facilityTimeZone:
       throw new Hl7ProcessingError({
         ackCode: 'AE',
         errorCode: ERROR_CODES.dataTypeError,
-        location: { segment: 'PID', segmentSequence: 1, field: 7 },
+        location: { segment: 'PID', segmentSequence: identity.pidOccurrence, field: 7 },
         text: 'PID-7 date of birth is not a valid HL7 date',
       });
     }
