@@ -89,6 +89,20 @@ void describe('bad input: segment terminators', () => {
     assert.equal(observation.status, 'final', 'fields after the stray CR stay in place');
   });
 
+  void it('indented segment is rejected, not merged', () => {
+    const issue = issueOf(() =>
+      transaction(oru('OBX|1|TX|8251-1^Comment^LN||text||||||F', ' PID|2||43^^^X&urn:example:mrn&URI^MR'))
+    );
+    assert.equal(issue.ackCode, 'AR');
+    assert.equal(issue.errorCode, '100');
+  });
+
+  void it('stray line after OBR is rejected, not merged', () => {
+    const issue = issueOf(() => transaction([MSH, PID, OBR_LINE, 'continued|text'].join('\r')));
+    assert.equal(issue.ackCode, 'AR');
+    assert.equal(issue.errorCode, '100');
+  });
+
   void it('stray CR inside a number is answered AE at OBX-5', () => {
     const issue = issueOf(() => transaction(oru('OBX|1|NM|2823-3^Potassium^LN||4\r1|mmol/L^^UCUM|||||F')));
     assert.equal(issue.ackCode, 'AE');

@@ -154,9 +154,14 @@ export function parseMessage(text: string): Hl7Message {
  * and is rejected.
  */
 function looksLikeSegment(line: string, fieldSeparator: string): boolean {
-  const id = /^[A-Za-z][A-Za-z0-9]{0,2}/.exec(line)?.[0] ?? '';
-  return id !== '' && (line.length === id.length || line.charAt(id.length) === fieldSeparator);
+  // Leading spaces are skipped so that an indented segment is rejected as one, not merged as text.
+  const trimmed = line.trimStart();
+  const id = /^[A-Za-z][A-Za-z0-9]{0,2}/.exec(trimmed)?.[0] ?? '';
+  return id !== '' && (trimmed.length === id.length || trimmed.charAt(id.length) === fieldSeparator);
 }
+
+/** Segments whose last fields carry free text (OBX-5 of TX/FT/ST, NTE-3), where stray line breaks occur. */
+const FREE_TEXT_SEGMENTS = new Set(['OBX', 'NTE']);
 
 /**
  * Joins lines that cannot start a segment to the line before them.
@@ -164,17 +169,21 @@ function looksLikeSegment(line: string, fieldSeparator: string): boolean {
  * A sender that puts a bare CR or LF inside a field (a line break in a comment, typically) splits the
  * segment in two, and the second half then starts with field text. HL7 v2 requires such a break to be
  * sent as `\.br\` or `\X0D\`, so the listener restores it as `\.br\`: the segment keeps its fields
- * and text values get their line break back. A line that starts like a segment id stays a segment, and
- * so does every line after MSH.
+ * and text values get their line break back. Only a line after an OBX or NTE is joined, since other
+ * segments carry no free text and a merged line would silently move its fields into them. A line that
+ * starts like a segment id stays a segment.
  */
 function joinStrayLines(lines: string[], encoding: EncodingCharacters): string[] {
   const joined: string[] = [];
   const lineBreak = `${encoding.escape}.br${encoding.escape}`;
   for (const line of lines) {
-    const previous = joined.length - 1;
-    // MSH has no free-text field, so a line after it is never the rest of an MSH field.
-    if (previous > 0 && !looksLikeSegment(line, encoding.field)) {
-      joined[previous] = `${joined[previous] ?? ''}${lineBreak}${line}`;
+    const previous = joined.at(-1);
+    if (
+      previous !== undefined &&
+      FREE_TEXT_SEGMENTS.has(previous.slice(0, 3)) &&
+      !looksLikeSegment(line, encoding.field)
+    ) {
+      joined[joined.length - 1] = `${previous}${lineBreak}${line}`;
     } else {
       joined.push(line);
     }
