@@ -26,6 +26,11 @@ export interface SmartConfig {
    * signed with a new key is rejected until this time has passed since the last fetch.
    */
   jwksCooldownMs: number;
+  /**
+   * Browser origins allowed to call the FHIR endpoint with CORS (SMART_ALLOWED_ORIGINS, space-separated).
+   * Empty: only the SMART app's origin, from SMART_APP_URL.
+   */
+  allowedOrigins: string[];
 }
 
 /** Capabilities of SMART App Launch 2.2 that this endpoint and the planned authorization server support. */
@@ -81,6 +86,16 @@ export function loadSmartConfig(env: Env = process.env): SmartConfig {
     );
   }
 
+  const origins = env['SMART_ALLOWED_ORIGINS'];
+  const allowedOrigins = origins === undefined || origins.trim() === '' ? [] : origins.trim().split(/\s+/);
+  for (const origin of allowedOrigins) {
+    if (!/^https?:\/\/[^/]+$/.test(origin)) {
+      throw new ConfigError(
+        `Invalid origin "${origin}" in SMART_ALLOWED_ORIGINS: expected scheme, host and port only, such as https://app.example.org.`
+      );
+    }
+  }
+
   const capabilities = env['SMART_CAPABILITIES'];
   // The issuer identifier is compared with `iss` exactly (RFC 9068 section 4), so no trailing slash is removed.
   return {
@@ -95,6 +110,7 @@ export function loadSmartConfig(env: Env = process.env): SmartConfig {
         ? DEFAULT_SMART_CAPABILITIES
         : capabilities.trim().split(/\s+/),
     jwksCooldownMs,
+    allowedOrigins,
   };
 }
 

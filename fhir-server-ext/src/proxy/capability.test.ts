@@ -84,6 +84,7 @@ void describe('proxy capability documents', () => {
     const rest = statement.rest?.[0];
     assert.ok(rest?.security !== undefined, 'rest[0].security is missing');
     assert.equal(rest.security.service?.[0]?.coding?.[0]?.code, 'SMART-on-FHIR');
+    assert.equal(rest.security.cors, true);
     const oauth = rest.security.extension?.find((extension) => extension.url === OAUTH_URIS_EXTENSION);
     assert.deepEqual(
       oauth?.extension?.map((extension) => extension.valueUri),

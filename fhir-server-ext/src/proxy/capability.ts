@@ -87,6 +87,7 @@ export function adjustCapabilityStatement(
 
   for (const rest of statement.rest ?? []) {
     rest.security = {
+      cors: true,
       ...(oauthUris.length === 0 ? {} : { extension: [{ url: OAUTH_URIS_EXTENSION, extension: oauthUris }] }),
       service: [
         {

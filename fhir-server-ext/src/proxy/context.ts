@@ -29,6 +29,8 @@ export interface ProxyDependencies {
   audit: AuditQueue;
   /** Folder with the OperationDefinition JSON files of MonitorMed's FHIR package. */
   operationDefinitionsDir: string;
+  /** Browser origins allowed by CORS. */
+  allowedOrigins: string[];
   log: Logger;
 }
 

@@ -69,6 +69,8 @@ export function createFhirEndpoint(options: FhirEndpointOptions): FhirEndpoint {
     smart,
     audit,
     operationDefinitionsDir: options.operationDefinitionsDir ?? DEFAULT_OPERATION_DEFINITIONS_DIR,
+    allowedOrigins:
+      smart.allowedOrigins.length > 0 ? smart.allowedOrigins : [new URL(options.config.smartAppUrl).origin],
     log: options.log,
   });
 

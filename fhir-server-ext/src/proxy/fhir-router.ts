@@ -4,6 +4,7 @@
  * then proxied to the FHIR server.
  */
 import type { CapabilityStatement } from '@medplum/fhirtypes';
+import cors from 'cors';
 import express, { Router, type Request, type Response } from 'express';
 import { IssuerUnavailableError } from '../auth/issuer-unavailable-error.js';
 import type { IssuerMetadata } from '../auth/smart-config.js';
@@ -48,6 +49,26 @@ function sendIssue(res: Response, status: number, code: IssueCode, text: string)
  */
 export function createFhirRouter(deps: ProxyDependencies): Router {
   const router = Router();
+  // SMART apps run in the browser on another origin, so they need CORS for the token header and for
+  // reading Location and ETag. Bearer tokens need no cookies, so credentials stay off.
+  router.use(
+    cors({
+      origin: deps.allowedOrigins,
+      methods: ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'],
+      allowedHeaders: [
+        'Authorization',
+        'Content-Type',
+        'Accept',
+        'If-Match',
+        'If-None-Match',
+        'If-None-Exist',
+        'If-Modified-Since',
+        'Prefer',
+      ],
+      exposedHeaders: ['Location', 'ETag', 'Last-Modified', 'Content-Location', 'WWW-Authenticate'],
+      maxAge: 600,
+    })
+  );
   router.use(express.raw({ type: () => true, limit: '5mb' }));
   const capabilityCache: CapabilityCache = { statement: undefined, fetchedAtMs: 0 };
 

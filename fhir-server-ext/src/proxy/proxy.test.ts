@@ -453,4 +453,32 @@ void describe('FHIR proxy reads', () => {
     );
     assert.deepEqual(await setup.validationErrors(event), []);
   });
+
+  void it('CORS allows the SMART app origin', async () => {
+    const setup = started();
+    const appOrigin = new URL(setup.config.smartAppUrl).origin;
+
+    const preflight = await fetch(`${setup.endpoint}/Observation`, {
+      method: 'OPTIONS',
+      headers: {
+        origin: appOrigin,
+        'access-control-request-method': 'POST',
+        'access-control-request-headers': 'authorization, content-type',
+      },
+    });
+    assert.equal(preflight.status, 204);
+    assert.equal(preflight.headers.get('access-control-allow-origin'), appOrigin);
+    assert.match(preflight.headers.get('access-control-allow-headers') ?? '', /Authorization/);
+
+    const token = await setup.sign({ scope: 'user/Observation.rs' });
+    const read = await setup.callProxy(`Observation/${setup.observationA}`, {
+      token,
+      headers: { origin: appOrigin },
+    });
+    assert.equal(read.headers.get('access-control-allow-origin'), appOrigin);
+    assert.match(read.headers.get('access-control-expose-headers') ?? '', /ETag/);
+
+    const stranger = await setup.callProxy('metadata', { headers: { origin: 'http://127.0.0.1:1' } });
+    assert.equal(stranger.headers.get('access-control-allow-origin'), null);
+  });
 });
