@@ -7,7 +7,7 @@ const DATA_SCOPES =
 /** SMART v2 scopes requested in an EHR launch: `launch` takes the patient from the EHR's context. */
 export const EHR_LAUNCH_SCOPE = `launch ${DATA_SCOPES}`;
 
-/** SMART v2 scopes requested in a standalone launch: `launch/patient` asks for a patient picker. */
+/** SMART v2 scopes requested in a standalone launch: `launch/patient` requests a patient picker. */
 export const STANDALONE_LAUNCH_SCOPE = `launch/patient ${DATA_SCOPES}`;
 
 /** Settings of the SMART app server. */

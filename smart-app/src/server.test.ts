@@ -65,6 +65,20 @@ void describe('smart-app server', () => {
     assert.match(await response.text(), /launch\.html/);
   });
 
+  void it('redirects /launch with its query', async () => {
+    const response = await fetch(`${app.url}/launch?iss=x&launch=y`, { redirect: 'manual' });
+    assert.equal(response.status, 302);
+    assert.equal(response.headers.get('location'), '/launch.html?iss=x&launch=y');
+  });
+
+  void it('publishes the client configuration', async () => {
+    const response = await fetch(`${app.url}/smart-app-config.json`);
+    const config = (await response.json()) as { clientId: string; defaultIss: string; ehrScope: string };
+    assert.equal(config.clientId, 'monitormed-smart-app');
+    assert.equal(config.defaultIss, `${app.url}/fhir`);
+    assert.match(config.ehrScope, /^launch .*offline_access/);
+  });
+
   void it('reports health', async () => {
     const response = await fetch(`${app.url}/healthz`);
     assert.deepEqual(await response.json(), { status: 'ok' });

@@ -44,7 +44,7 @@ export interface RunningSmartApp {
   close(): Promise<void>;
 }
 
-/** What {@link createSmartAppHandler} publishes at `/smart-app-config.json`. */
+/** Registration data that {@link createSmartAppHandler} publishes at `/smart-app-config.json`. */
 export interface ClientRegistration {
   clientId: string;
   /** Default `iss` of a standalone launch; undefined means this server's own `/fhir`. */
@@ -83,6 +83,12 @@ export function createSmartAppHandler(
       allowedIss: [defaultIss, ...registration.extraAllowedIss],
     };
     res.set('Cache-Control', 'no-cache').json(body);
+  });
+
+  // CDS Hooks cards link to SMART_APP_URL/launch, so that path leads to the launch page with its query.
+  app.get('/launch', (req, res) => {
+    const queryStart = req.originalUrl.indexOf('?');
+    res.redirect(302, `/launch.html${queryStart < 0 ? '' : req.originalUrl.slice(queryStart)}`);
   });
 
   app.get('/healthz', (_req, res) => {

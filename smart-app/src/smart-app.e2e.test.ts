@@ -1,7 +1,7 @@
 /**
- * End-to-end test of both SMART launches on the real stack: resources written to HAPI FHIR, the SMART
- * authorization server (oidc-provider), fhir-server-ext verifying its tokens at `/fhir`, the app relaying
- * to it, and Debian's Chromium driven by playwright-core clicking through login and consent.
+ * End-to-end test of both SMART launches on the real stack. It writes resources to HAPI FHIR and starts
+ * the SMART authorization server (oidc-provider), fhir-server-ext verifying its tokens at `/fhir` and the
+ * app relaying to it. Debian's Chromium, driven by playwright-core, clicks through login and consent.
  */
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
@@ -101,7 +101,7 @@ async function seriousAxeViolations(page: Page): Promise<string[]> {
 }
 
 async function assertResults(surface: Surface, f: Fixture): Promise<void> {
-  // Wait for the table or a message, so a failure shows what the page says instead of a timeout.
+  // Wait for the table or a message, so a failure reports the page text instead of a timeout.
   try {
     await surface.locator('table.results, [role=alert], .notice').first().waitFor();
   } catch (error) {
@@ -225,7 +225,7 @@ void describe('SMART launches in Chromium', () => {
     const distDir = await mkdtemp(join(tmpdir(), 'monitormed-smart-app-e2e-'));
     cleanups.push({ name: 'build folder', run: () => rm(distDir, { recursive: true, force: true }) });
 
-    // The app starts first because the authorization server registers its URLs; its relay target is
+    // The app starts first, because the authorization server registers its URLs. Its relay target is
     // read per request, so fhir-server-ext can start last, once the issuer is known.
     let fhirExtEndpoint = 'http://127.0.0.1:9/fhir';
     const app = await startSmartApp({

@@ -242,7 +242,9 @@ void describe('SMART authorization server', () => {
   void it('signs a JWT access token for the aud', async () => {
     const tokens = await ehrLaunchTokens();
     const [headerPart, payloadPart, signaturePart] = tokens.access_token.split('.');
-    assert.ok(headerPart !== undefined && payloadPart !== undefined && signaturePart !== undefined);
+    assert.ok(headerPart !== undefined, 'The access token has no header');
+    assert.ok(payloadPart !== undefined, 'The access token has no payload');
+    assert.ok(signaturePart !== undefined, 'The access token has no signature');
 
     const header = decodeJwtPart(tokens.access_token, 0);
     assert.equal(header['alg'], 'RS256');
@@ -378,7 +380,7 @@ void describe('SMART authorization server', () => {
     const allowed = await preflight(APP_ORIGIN);
     assert.equal(allowed.headers.get('access-control-allow-origin'), APP_ORIGIN);
 
-    // oidc-provider answers the preflight; the POST itself is then rejected for a foreign origin.
+    // For a foreign origin the POST response carries no CORS header, so the browser blocks it.
     const response = await fetch(`${auth().issuer}/token`, {
       method: 'POST',
       headers: { origin: 'http://127.0.0.1:3', 'content-type': 'application/x-www-form-urlencoded' },

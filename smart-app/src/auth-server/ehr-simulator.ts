@@ -1,7 +1,7 @@
 /**
- * A small EHR simulator for EHR launches: it creates a launch context for a patient, hands the app an
- * opaque `launch` id with the FHIR base URL as `iss`, and opens the app in a new page or inside an
- * iframe of its own chart page, as EHRs embed SMART apps. It also serves the EHR's SMART style JSON.
+ * A small EHR simulator for EHR launches. It creates a launch context for a patient and hands the app an
+ * opaque `launch` id with the FHIR base URL as `iss`. It opens the app in a new page or inside an iframe
+ * of its own chart page, as EHRs embed SMART apps, and serves the EHR's SMART style JSON.
  */
 import type { Logger } from '@monitormed/common';
 import express, { Router, type Request, type Response } from 'express';

@@ -1,6 +1,6 @@
 /**
- * What the authorization server reads from the FHIR server directly, as an EHR's own login service would:
- * the test user's Practitioner (created on first start) and the Patients of the standalone patient picker.
+ * FHIR reads and writes that the authorization server makes directly, as an EHR's own login service
+ * would: the test user's Practitioner (created on first start) and the Patients of the patient picker.
  */
 import type { Bundle, Patient, Practitioner } from '@medplum/fhirtypes';
 

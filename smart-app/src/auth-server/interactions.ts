@@ -24,7 +24,7 @@ export interface InteractionDependencies {
   log: Logger;
 }
 
-/** What the consent step knows about the launch, or why the request cannot go on. */
+/** Launch context found at the consent step, or the reason the request cannot continue. */
 type LaunchResolution =
   | { kind: 'ehr'; context: LaunchContext }
   | { kind: 'standalone'; needsPatient: boolean }

@@ -1,8 +1,8 @@
 /**
- * The oidc-provider configuration of the SMART authorization server: one public client (the SMART app)
- * with PKCE S256, JWT access tokens whose `aud` is the FHIR endpoint named by the SMART `aud` parameter
- * (RFC 8707 resource indicators), refresh tokens, SMART v2 scopes and the SMART launch context in the
- * token response and the access token.
+ * The oidc-provider configuration of the SMART authorization server. It registers one public client (the
+ * SMART app) with PKCE S256 and issues refresh tokens and JWT access tokens. A token's `aud` is the FHIR
+ * endpoint named by the SMART `aud` parameter (RFC 8707 resource indicators). The token response and the
+ * access token carry the SMART launch context.
  * See https://hl7.org/fhir/smart-app-launch/app-launch.html and https://github.com/panva/node-oidc-provider.
  */
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
@@ -206,7 +206,7 @@ function escapeForError(text: string): string {
 
 /**
  * OpenID Connect Core section 11 lets a server grant offline_access only with `prompt=consent`, which
- * oidc-provider enforces; SMART apps never send it. This server asks for consent on every authorization
+ * oidc-provider enforces; SMART apps never send it. This server requests consent on every authorization
  * anyway (see `loadExistingGrant`), so adding the prompt changes no screen and keeps the refresh token.
  */
 function requireConsentForOfflineAccess(ctx: {
@@ -229,7 +229,7 @@ function requireConsentForOfflineAccess(ctx: {
 
 /**
  * Adds SMART's launch context to a successful token response and reports every scope granted, not only
- * the FHIR resource scopes that oidc-provider puts there; fhirclient refreshes only when it sees
+ * the FHIR resource scopes that oidc-provider puts there; fhirclient refreshes only when it finds
  * offline_access or online_access in `scope`.
  */
 function addSmartTokenResponse(ctx: KoaContextWithOIDC, contexts: LaunchContextStore): void {

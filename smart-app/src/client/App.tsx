@@ -2,7 +2,7 @@ import { useEffect, useState, type ReactNode } from 'react';
 import { loadPatientAiResults, type LoadOutcome, type SmartClient } from './fhir.js';
 import { ResultsTable } from './ResultsTable.js';
 
-/** Where the SMART launch stands when the page renders. */
+/** State of the SMART launch when the page renders. */
 export type LaunchState =
   | { kind: 'not-launched' }
   | { kind: 'connecting' }
