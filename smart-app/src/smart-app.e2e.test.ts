@@ -448,6 +448,18 @@ void describe('SMART launches in Chromium', () => {
     }
   });
 
+  void it('publishes the issuer endpoints', async () => {
+    const f = requireFixture();
+    const response = await fetch(`${f.app.url}/fhir/.well-known/smart-configuration`);
+    assert.equal(response.status, 200);
+    const configuration = (await response.json()) as Record<string, unknown>;
+    assert.equal(configuration['issuer'], f.auth.issuer);
+    assert.equal(configuration['authorization_endpoint'], `${f.auth.issuer}/authorize`);
+    assert.equal(configuration['token_endpoint'], `${f.auth.issuer}/token`);
+    assert.equal(configuration['jwks_uri'], `${f.auth.issuer}/jwks`);
+    assert.deepEqual(configuration['code_challenge_methods_supported'], ['S256']);
+  });
+
   void it('relay requires a bearer token', async () => {
     const f = requireFixture();
     const response = await fetch(`${f.app.url}/fhir/Patient/${f.patientId}`);
