@@ -67,6 +67,13 @@ function assertIssue(
   return caught;
 }
 
+/** Builds a segment line from field values by position, such as `{ 4: 'X^x^L', 25: 'F' }`. */
+function segmentLine(name: string, fields: Record<number, string>): string {
+  const last = Math.max(...Object.keys(fields).map(Number));
+  const values = Array.from({ length: last }, (_unused, index) => fields[index + 1] ?? '');
+  return [name, ...values].join('|');
+}
+
 void describe('NM values', () => {
   void it('reads signs, leading zeros and bare fractions', () => {
     const cases: [string, number][] = [
@@ -351,6 +358,32 @@ void describe('OBX fields', () => {
     assert.deepEqual(mapped.device, { identifier: { system: 'urn:oid:1.2.3.4', value: 'ANALYZER-7' } });
   });
 
+  void it('maps OBX-16 and OBX-23 to performers', () => {
+    const mapped = observation(
+      segmentLine('OBX', {
+        1: '1',
+        2: 'NM',
+        3: 'X^x^L',
+        5: '1',
+        11: 'F',
+        16: 'DR9^Curie^Marie^^^Dr^^^NPI&2.16.840.1.113883.4.6&ISO',
+        23: 'Central Lab^^^^^CLIA&2.16.840.1.113883.4.7&ISO^^^^05D0000000',
+      })
+    );
+    assert.deepEqual(mapped.performer, [
+      {
+        type: 'Practitioner',
+        identifier: { system: 'urn:oid:2.16.840.1.113883.4.6', value: 'DR9' },
+        display: 'Dr Marie Curie',
+      },
+      {
+        type: 'Organization',
+        identifier: { system: 'urn:oid:2.16.840.1.113883.4.7', value: '05D0000000' },
+        display: 'Central Lab',
+      },
+    ]);
+  });
+
   void it('reads one-sided and textual reference ranges', () => {
     assert.deepEqual(observation('OBX|1|NM|X^x^L||1||<5||||F').referenceRange, [
       { high: { value: 5 }, text: '<5' },
@@ -399,13 +432,6 @@ void describe('OBX fields', () => {
     assert.equal(observation('OBX|1|NM|X^x^L||||||||X').dataAbsentReason?.coding?.[0]?.code, 'not-performed');
   });
 });
-
-/** Builds a segment line from field values by position, such as `{ 4: 'X^x^L', 25: 'F' }`. */
-function segmentLine(name: string, fields: Record<number, string>): string {
-  const last = Math.max(...Object.keys(fields).map(Number));
-  const values = Array.from({ length: last }, (_unused, index) => fields[index + 1] ?? '');
-  return [name, ...values].join('|');
-}
 
 void describe('OBR to DiagnosticReport', () => {
   function report(obr: string, orc?: string): ReturnType<typeof buildReport> {

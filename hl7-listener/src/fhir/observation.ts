@@ -14,7 +14,7 @@ import { ERROR_CODES, Hl7ProcessingError, type ErrorLocation } from '../hl7/hl7-
 import { repetitionCount, repetitionText, textValue, type Hl7Segment } from '../hl7/segment.js';
 import { codeableConcept } from './code-systems.js';
 import { assumedTimeZoneExtension } from './extensions.js';
-import { entityIdentifier } from './identifiers.js';
+import { entityIdentifier, organizationReference, practitionerReferences } from './identifiers.js';
 import { unitsOf } from './numeric-value.js';
 import { mapObservationValue } from './observation-value.js';
 
@@ -216,8 +216,8 @@ function referenceRangeOf(obx: Hl7Segment): ObservationReferenceRange[] {
 /**
  * Maps one OBX (with its NTEs) to an Observation without AI labelling, per the HL7 v2-to-FHIR IG's OBX
  * to Observation map. OBX-3 becomes code, OBX-5 the value by OBX-2, OBX-7 referenceRange, OBX-8
- * interpretation and OBX-11 status. OBX-14 (else OBR-7) becomes effectiveDateTime, OBX-17 method,
- * OBX-18 device, and the NTEs become notes.
+ * interpretation and OBX-11 status. OBX-14 (else OBR-7) becomes effectiveDateTime, OBX-16 and OBX-23
+ * performer, OBX-17 method, OBX-18 device, and the NTEs become notes.
  * @returns The Observation, and an attachment when OBX-5 is of type ED.
  * @throws Hl7ProcessingError (AE) when OBX-3 or OBX-11 is empty or invalid, or a value does not fit its type.
  */
@@ -257,6 +257,11 @@ export function mapObservation(obx: Hl7Segment, context: ObservationContext): Ma
   const referenceRange = referenceRangeOf(obx);
   const method = codeableConcept(obx, 17);
   const equipment = entityIdentifier(obx, 18);
+  const performingOrganization = organizationReference(obx, 23);
+  const performer = [
+    ...practitionerReferences(obx, 16),
+    ...(performingOrganization === undefined ? [] : [performingOrganization]),
+  ];
   const notes = notesOf(context.notes);
   const extension = [...valueExtensions, ...effectiveExtensions];
 
@@ -271,6 +276,7 @@ export function mapObservation(obx: Hl7Segment, context: ObservationContext): Ma
     ...value,
     ...(interpretation.length === 0 ? {} : { interpretation }),
     ...(notes.length === 0 ? {} : { note: notes }),
+    ...(performer.length === 0 ? {} : { performer }),
     ...(method === undefined ? {} : { method }),
     ...(equipment === undefined ? {} : { device: { identifier: equipment } }),
     ...(referenceRange.length === 0 ? {} : { referenceRange }),

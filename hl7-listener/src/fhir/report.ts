@@ -13,7 +13,7 @@ import { ERROR_CODES, Hl7ProcessingError } from '../hl7/hl7-error.js';
 import { repetitionCount, textValue, type Hl7Segment } from '../hl7/segment.js';
 import { codeableConcept } from './code-systems.js';
 import { HL7V2_REPORT_NOTE_EXTENSION } from './extensions.js';
-import { entityIdentifier } from './identifiers.js';
+import { entityIdentifier, universalIdSystem } from './identifiers.js';
 import { dateTimeAt, notesOf, zoneExtensions } from './observation.js';
 import type { OrderGroup } from './result-groups.js';
 
@@ -120,7 +120,7 @@ function statusOf(obr: Hl7Segment): DiagnosticReport['status'] {
  * `id&family&given&middle&suffix&prefix&degree&source table&namespace&universal id&universal id type`)
  * as a logical reference to a Practitioner: its identifier and a display name, no resource of its own.
  */
-function practitionerReferences(obr: Hl7Segment, field: number): Reference<Practitioner>[] {
+function ndlReferences(obr: Hl7Segment, field: number): Reference<Practitioner>[] {
   const references: Reference<Practitioner>[] = [];
   for (let repetition = 0; repetition < repetitionCount(obr, field); repetition += 1) {
     const read = (subcomponent: number): string => textValue(obr, field, 1, subcomponent, repetition);
@@ -129,13 +129,7 @@ function practitionerReferences(obr: Hl7Segment, field: number): Reference<Pract
     if (id === '' && display === '') {
       continue;
     }
-    const universalId = read(10);
-    const system =
-      read(11).toUpperCase() === 'ISO' && /^[0-2](\.\d+)+$/.test(universalId)
-        ? `urn:oid:${universalId}`
-        : /^(https?|urn):/i.test(universalId)
-          ? universalId
-          : undefined;
+    const system = universalIdSystem(read(10), read(11));
     references.push({
       type: 'Practitioner',
       ...(id === '' ? {} : { identifier: system === undefined ? { value: id } : { system, value: id } }),
@@ -201,8 +195,8 @@ export function buildReport(group: OrderGroup, context: ReportContext): Diagnost
   const { placer, filler } = orderIdentifiers(group);
   const order = placer ?? filler;
   const section = textValue(obr, 24);
-  const interpreters = practitionerReferences(obr, 32);
-  const performers = practitionerReferences(obr, 34);
+  const interpreters = ndlReferences(obr, 32);
+  const performers = ndlReferences(obr, 34);
   const notes = notesOf(group.notes);
   const { start, end, extensions } = context.effective;
   const extension: Extension[] = [
