@@ -61,6 +61,8 @@ export interface FhirServerExtOptions {
   smart?: SmartConfig;
   /** Run the AuditEvent worker in this process; defaults to true. */
   auditWorker?: boolean;
+  /** Time limit of one FHIR endpoint request to HAPI, the issuer or its JWKS; defaults to 30 000 ms. */
+  fhirRequestTimeoutMs?: number;
   /**
    * Ground-truth linking: its Subscriptions, hook and worker. Off when absent, so that tests of other
    * features create no extra Subscriptions; main.ts turns it on.
@@ -128,6 +130,7 @@ export async function startFhirServerExt(options: FhirServerExtOptions = {}): Pr
     log,
     ...(options.smart === undefined ? {} : { smart: options.smart }),
     ...(options.auditWorker === undefined ? {} : { auditWorker: options.auditWorker }),
+    ...(options.fhirRequestTimeoutMs === undefined ? {} : { requestTimeoutMs: options.fhirRequestTimeoutMs }),
   });
   const app = createApp({
     queue,

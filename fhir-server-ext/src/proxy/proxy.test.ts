@@ -4,6 +4,7 @@
  * searches, the AuditEvent of a read, and the public discovery documents.
  */
 import assert from 'node:assert/strict';
+import { createServer as createNetServer, type AddressInfo, type Socket } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import type {
   AuditEvent,
@@ -480,5 +481,42 @@ void describe('FHIR proxy reads', () => {
 
     const stranger = await setup.callProxy('metadata', { headers: { origin: 'http://127.0.0.1:1' } });
     assert.equal(stranger.headers.get('access-control-allow-origin'), null);
+  });
+
+  void it('silent FHIR server gets 504', async () => {
+    const setup = started();
+    // A loopback server that accepts connections and never responds.
+    const sockets = new Set<Socket>();
+    const silent = createNetServer((socket) => {
+      sockets.add(socket);
+    });
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const { port } = silent.address() as AddressInfo;
+    const server = await setup.startServer({
+      config: { ...setup.config, fhirBaseUrl: `http://127.0.0.1:${port}/fhir` },
+      auditWorker: false,
+      fhirRequestTimeoutMs: 500,
+    });
+    try {
+      const token = await setup.sign({ scope: 'user/Observation.rs' }, { audience: server.fhirEndpointUrl });
+      const result = await setup.callProxy<OperationOutcome>(
+        'Observation/1',
+        { token },
+        server.fhirEndpointUrl
+      );
+      assert.equal(result.status, 504);
+      assert.equal(result.body.issue[0]?.code, 'timeout');
+      assert.match(issueText(result.body), /did not respond within 500 ms/);
+    } finally {
+      await server.close();
+      for (const socket of sockets) {
+        socket.destroy();
+      }
+      await new Promise<void>((resolve) => {
+        silent.close(() => {
+          resolve();
+        });
+      });
+    }
   });
 });
