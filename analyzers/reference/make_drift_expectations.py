@@ -6,10 +6,16 @@ automatic choice from its get_stattest(), and the dataset verdicts from a legacy
 The chi-square statistic comes from scipy.stats.chisquare, and the incomplete gamma and normal CDF points
 from scipy.special. Columns are built from the same LCG samples as src/testing/seeded-samples.ts.
 
-Evidently 0.7.23 does not import with pandas 3, so pandas is pinned below 3.
+The NannyML section runs NannyML's UnivariateDriftCalculator (Kolmogorov-Smirnov with its
+StandardDeviationThreshold: reference chunks' mean plus or minus 3 standard deviations) for
+stats/standard-deviation-threshold.test.ts.
+
+Evidently 0.7.23 does not import with pandas 3, so pandas is pinned below 3. NannyML 0.13.1 installs with
+the same numpy, scipy and pandas.
 
 Usage (from the repository root):
-    python3 -m venv /tmp/mm-venv && /tmp/mm-venv/bin/pip install evidently scipy numpy "pandas<3"
+    python3 -m venv /tmp/mm-venv && /tmp/mm-venv/bin/pip install evidently==0.7.23 nannyml==0.13.1 \
+        scipy==1.17.1 numpy==2.4.6 pandas==2.3.3
     /tmp/mm-venv/bin/python analyzers/reference/make_drift_expectations.py
 """
 
@@ -19,6 +25,7 @@ import warnings
 from importlib.metadata import version
 from pathlib import Path
 
+import nannyml as nml
 import numpy as np
 import pandas as pd
 from scipy import special, stats
@@ -178,6 +185,42 @@ def dataset_expectation(name, column_names):
             "share": result["share_of_drifted_columns"], "drifted": bool(result["dataset_drift"])}
 
 
+NANNYML_CASES = [
+    {"name": "ks shifted", "reference": spec(141, 500), "analysis": spec(142, 300, shift=0.08), "chunkSize": 100},
+    {"name": "ks stable", "reference": spec(143, 600), "analysis": spec(144, 400), "chunkSize": 150},
+]
+
+
+def nannyml_expectation(case):
+    """Reference and analysis chunk values, limits and alerts of NannyML's KS drift with std thresholds."""
+    reference = pd.DataFrame({"x": generate_sample(case["reference"])})
+    analysis = pd.DataFrame({"x": generate_sample(case["analysis"])})
+    calculator = nml.UnivariateDriftCalculator(
+        column_names=["x"],
+        continuous_methods=["kolmogorov_smirnov"],
+        chunk_size=case["chunkSize"],
+        thresholds={"kolmogorov_smirnov": nml.thresholds.StandardDeviationThreshold()},
+    )
+    calculator.fit(reference)
+    table = calculator.calculate(analysis).filter(period="all").to_df()
+    chunks = [
+        {
+            "key": row[("chunk", "chunk", "key")],
+            "period": row[("chunk", "chunk", "period")],
+            "value": number(row[("x", "kolmogorov_smirnov", "value")]),
+            "alert": bool(row[("x", "kolmogorov_smirnov", "alert")]),
+        }
+        for _, row in table.iterrows()
+    ]
+    first = table.iloc[0]
+    return {
+        **case,
+        "lowerThreshold": number(first[("x", "kolmogorov_smirnov", "lower_threshold")]),
+        "upperThreshold": number(first[("x", "kolmogorov_smirnov", "upper_threshold")]),
+        "chunks": chunks,
+    }
+
+
 GAMMA_POINTS = [(a, a * f) for a in [0.5, 1, 1.5, 2.5, 4, 7.5, 14.5, 15, 20, 49.5, 100, 499.5]
                 for f in [0.01, 0.3, 0.9, 1, 1.1, 1.5, 2.5, 5]]
 NORMAL_POINTS = [-9, -3, -1, -0.5, 0, 0.3, 0.7, 0.99, 1.5, 4, 8]
@@ -186,11 +229,12 @@ NORMAL_POINTS = [-9, -3, -1, -0.5, 0, 0.3, 0.7, 0.99, 1.5, 4, 8]
 def main():
     output = {
         "generator": "analyzers/reference/make_drift_expectations.py",
-        "versions": {package: version(package) for package in ["evidently", "scipy", "numpy", "pandas"]},
+        "versions": {package: version(package) for package in ["evidently", "nannyml", "scipy", "numpy", "pandas"]},
         "columns": [column_expectation(case) for case in COLUMNS],
         "datasets": [dataset_expectation(name, names) for name, names in DATASETS],
         "gammaincc": [{"a": a, "x": x, "q": float(special.gammaincc(a, x))} for a, x in GAMMA_POINTS],
         "ndtr": [{"z": z, "cdf": float(special.ndtr(z))} for z in NORMAL_POINTS],
+        "nannymlThresholds": [nannyml_expectation(case) for case in NANNYML_CASES],
     }
     path = Path(__file__).with_name("drift-expected.json")
     path.write_text(json.dumps(output, indent=2, allow_nan=False) + "\n")

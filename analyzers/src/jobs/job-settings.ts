@@ -4,6 +4,7 @@
  */
 import { ANALYZE_QUEUE, DRIFT_QUEUE } from '@monitormed/common';
 import { readNumber, type Env } from '../settings.js';
+import type { RetentionDays } from '../store/evaluation-store.js';
 import {
   ALERTS_QUEUE,
   RETENTION_QUEUE,
@@ -27,6 +28,13 @@ export interface JobSettings {
   maxStalledCount: number;
   /** Time active jobs get to finish after SIGTERM before the worker closes anyway (SHUTDOWN_GRACE_MS). */
   shutdownGraceMs: number;
+  /**
+   * Max age in days of stored metric and sketch windows per granularity (RETENTION_DAYS_HOUR, _DAY, _WEEK,
+   * _MONTH); the retention job deletes older windows every `retentionIntervalMs`.
+   */
+  retentionDays: RetentionDays;
+  /** Period of the retention job (RETENTION_INTERVAL_MS). */
+  retentionIntervalMs: number;
 }
 
 const CONCURRENCY_VARIABLES: Record<QueueName, [string, number]> = {
@@ -90,5 +98,29 @@ export function loadJobSettings(env: Env = process.env): JobSettings {
     (v) => Number.isInteger(v) && v >= 0,
     'milliseconds, 0 or more'
   );
-  return { concurrency, lockDurationMs, stalledIntervalMs, maxStalledCount, shutdownGraceMs };
+
+  const days = (variable: string, fallback: number): number =>
+    readNumber(env, variable, fallback, isPositiveInteger, 'a whole number of days, at least 1');
+  const retentionDays: RetentionDays = {
+    hour: days('RETENTION_DAYS_HOUR', 31),
+    day: days('RETENTION_DAYS_DAY', 400),
+    week: days('RETENTION_DAYS_WEEK', 1_100),
+    month: days('RETENTION_DAYS_MONTH', 3_700),
+  };
+  const retentionIntervalMs = readNumber(
+    env,
+    'RETENTION_INTERVAL_MS',
+    3_600_000,
+    (v) => isPositiveInteger(v) && v >= 1_000,
+    'milliseconds, at least 1000'
+  );
+  return {
+    concurrency,
+    lockDurationMs,
+    stalledIntervalMs,
+    maxStalledCount,
+    shutdownGraceMs,
+    retentionDays,
+    retentionIntervalMs,
+  };
 }

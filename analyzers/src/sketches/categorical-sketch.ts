@@ -1,16 +1,22 @@
 /**
  * Mergeable summary of a categorical feature: counts per category and missing count. Categories are kept as
- * a sorted array of pairs, not an object, because MongoDB field names cannot safely contain `.` or start
- * with `$`.
+ * a sorted array of `{ category, count }` objects: not an object keyed by category, because MongoDB field
+ * names cannot safely contain `.` or start with `$`, and not pairs, because FerretDB 1.24 rejects nested arrays.
  */
+
+/** Count of one category. */
+export interface CategoryCount {
+  category: string;
+  count: number;
+}
 
 /** Sketch of one categorical feature in one window or reference. */
 export interface CategoricalSketch {
   kind: 'categorical';
   count: number;
   missing: number;
-  /** `[category, count]` pairs sorted by category. */
-  categories: [string, number][];
+  /** Counts sorted by category. */
+  categories: CategoryCount[];
 }
 
 /**
@@ -31,15 +37,17 @@ export function sketchCategories(values: readonly (string | null | undefined)[])
 }
 
 function toSketch(counts: Map<string, number>, missing: number): CategoricalSketch {
-  const categories = [...counts.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-  const count = categories.reduce((total, [, categoryCount]) => total + categoryCount, 0);
+  const categories = [...counts.entries()]
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    .map(([category, count]) => ({ category, count }));
+  const count = categories.reduce((total, entry) => total + entry.count, 0);
   return { kind: 'categorical', count, missing, categories };
 }
 
 /** Merges two categorical sketches by adding their counts. */
 export function mergeCategoricalSketches(a: CategoricalSketch, b: CategoricalSketch): CategoricalSketch {
-  const counts = new Map(a.categories);
-  for (const [category, count] of b.categories) {
+  const counts = new Map(a.categories.map((entry) => [entry.category, entry.count]));
+  for (const { category, count } of b.categories) {
     counts.set(category, (counts.get(category) ?? 0) + count);
   }
   return toSketch(counts, a.missing + b.missing);
@@ -47,5 +55,5 @@ export function mergeCategoricalSketches(a: CategoricalSketch, b: CategoricalSke
 
 /** Expands a categorical sketch into the values it counts, in category order, for the drift tests. */
 export function expandCategories(sketch: CategoricalSketch): string[] {
-  return sketch.categories.flatMap(([category, count]) => new Array<string>(count).fill(category));
+  return sketch.categories.flatMap(({ category, count }) => new Array<string>(count).fill(category));
 }

@@ -103,11 +103,11 @@ void describe('feature sketches', () => {
       whole
     );
     assert.deepEqual(whole.categories, [
-      ['$e', 1],
-      ['a', 3],
-      ['b', 2],
-      ['c', 1],
-      ['d.x', 1],
+      { category: '$e', count: 1 },
+      { category: 'a', count: 3 },
+      { category: 'b', count: 2 },
+      { category: 'c', count: 1 },
+      { category: 'd.x', count: 1 },
     ]);
     assert.equal(whole.missing, 2);
     assert.equal(missingRate(whole), 0.2);

@@ -1,7 +1,9 @@
 /**
- * Shapes of the MongoDB documents the analyzers write. They must stay readable by FerretDB 1.24, so the
- * queries use plain finds, `distinct` and indexes only.
+ * Shapes of the MongoDB documents the analyzers write; the evaluation store's own are in
+ * evaluation-documents.ts. They must stay readable by FerretDB 1.24, so the queries use plain finds,
+ * `distinct` and indexes only.
  */
+import type { EVALUATION_METRICS, FeatureMetricName, Granularity } from './evaluation-documents.js';
 
 /** One analysed AI result in COLLECTIONS.aiResults, keyed by `observationId`. */
 export interface AiResultDocument {
@@ -37,6 +39,11 @@ export interface AiResultDocument {
   patientId?: string;
   /** Observation.effectiveDateTime. */
   effective?: Date;
+  /**
+   * The model's inputs for this result, keyed by feature name: numbers for numerical features, strings for
+   * categorical ones, null when missing. The drift job tests each feature present in the reference.
+   */
+  features?: Record<string, number | string | null>;
   analyzedAt: Date;
   analyzerVersion: string;
 }
@@ -52,8 +59,14 @@ export const METRICS = {
   mcUncertaintyDriftKs: 'mc-uncertainty-drift-ks',
 } as const;
 
-/** One of {@link METRICS}. */
-export type MetricName = (typeof METRICS)[keyof typeof METRICS];
+/**
+ * One of {@link METRICS}, of `EVALUATION_METRICS` in evaluation-documents.ts, or a per-feature metric such as
+ * `feature-mean:age`.
+ */
+export type MetricName =
+  | (typeof METRICS)[keyof typeof METRICS]
+  | (typeof EVALUATION_METRICS)[keyof typeof EVALUATION_METRICS]
+  | FeatureMetricName;
 
 /** Unique key of a metric document. */
 export interface MetricKey {
@@ -70,6 +83,24 @@ export type DriftWindowStatus = 'reference' | 'drift' | 'no-drift' | 'insufficie
 
 /** One metric value in COLLECTIONS.metrics. */
 export interface MetricDocument extends MetricKey {
+  /** Window granularity; absent on documents written before the evaluation store, which are daily. */
+  granularity?: Granularity;
+  /** Start of the window's period, for time-range queries and retention; null for the reference profile. */
+  windowStart?: Date | null;
+  /** Sum of the values behind a mean, so rollups and dashboards can combine windows. */
+  sum?: number;
+  /** Drift tests: the test used (Evidently name) and its p-value or distance. */
+  test?: string;
+  /** Drift tests: `evidently` (the test's threshold) or `nannyml` (reference chunks' mean ± 3 std). */
+  thresholdMode?: string;
+  /** NannyML thresholds: the lower and upper limits of the metric. */
+  lowerThreshold?: number | null;
+  upperThreshold?: number | null;
+  /** Categorical drift tests: current categories absent from the reference. */
+  unseenCategories?: string[];
+  /** Drift tests: missing-value rates of the reference and the window. */
+  missingRateReference?: number;
+  missingRateCurrent?: number;
   /** p-value for output-drift-ks, the index for output-psi, the mean for uncertainty-entropy-mean; null in reference windows. */
   value: number | null;
   /** Results in the window. */

@@ -19,6 +19,15 @@ export interface WindowResult {
   mcMutualInformation?: number;
 }
 
+/** One analysed result with its inputs, as the rollup and the feature drift test need it. */
+export interface FeatureRow {
+  observationId: string;
+  score: number;
+  entropy: number;
+  effective?: Date;
+  features: Record<string, number | string | null>;
+}
+
 /** Typed access to the analyzers' collections. */
 export class ResultsStore {
   private readonly results: Collection<AiResultDocument>;
@@ -118,6 +127,38 @@ export class ResultsStore {
       }
     }
     return results;
+  }
+
+  /**
+   * Reads the analysed results of a model version in the given windows with their inputs, sorted by effective
+   * time and then Observation id, so size and count chunks are stable.
+   */
+  async featureRowsIn(
+    modelId: string,
+    modelVersion: string,
+    windows: readonly string[]
+  ): Promise<FeatureRow[]> {
+    const documents = await this.results
+      .find(
+        { modelId, modelVersion, window: { $in: [...windows] }, status: 'analyzed' },
+        { projection: { _id: 0, observationId: 1, score: 1, entropy: 1, effective: 1, features: 1 } }
+      )
+      .sort({ effective: 1, observationId: 1 })
+      .toArray();
+
+    const rows: FeatureRow[] = [];
+    for (const document of documents) {
+      if (typeof document.score === 'number' && typeof document.entropy === 'number') {
+        rows.push({
+          observationId: document.observationId,
+          score: document.score,
+          entropy: document.entropy,
+          effective: document.effective,
+          features: document.features ?? {},
+        });
+      }
+    }
+    return rows;
   }
 
   /**

@@ -1,6 +1,8 @@
 import type { EvaluateDriftJob, FhirClient, Logger } from '@monitormed/common';
 import type Bull from 'bull';
+import type { JobQueues } from '../jobs/job-queues.js';
 import type { AnalyzerSettings } from '../settings.js';
+import type { EvaluationStore } from '../store/evaluation-store.js';
 import type { ResultsStore } from '../store/results-store.js';
 import type { SurrogateUncertainty } from '../uncertainty/surrogate-uncertainty.js';
 
@@ -13,4 +15,8 @@ export interface WorkerContext {
   log: Logger;
   /** MC dropout on the models' active surrogates; without it, uncertainty is the reported probability's entropy. */
   uncertainty?: SurrogateUncertainty;
+  /** Evaluation store (sketches, reference profiles); without it, drift tests only the output against earlier windows. */
+  evaluation?: EvaluationStore;
+  /** The analyzers' queues, to schedule window rollups after a drift evaluation. */
+  jobs?: JobQueues;
 }

@@ -6,6 +6,10 @@
  * the pooled reference scores; drift is detected when p < `driftPThreshold` and W has at least
  * `driftMinWindowN` results. PSI is recorded beside it. The status is written to Mongo, as DRIFT_EXTENSION
  * on every result of W, and as a model-drift Flag per result when drift is detected.
+ *
+ * Beside the output KS test, feature-drift.ts tests the output and every input feature with Evidently's
+ * automatic test choice against the reference profile (or the same reference windows); those verdicts are
+ * stored in Mongo only. Each evaluation then schedules the window's rollup (rollup-window.ts).
  */
 import { FLAG_CODES, type EvaluateDriftJob } from '@monitormed/common';
 import type Bull from 'bull';
@@ -23,8 +27,11 @@ import { populationStabilityIndex } from '../stats/psi.js';
 import { METRICS, type DriftWindowStatus } from '../store/documents.js';
 import type { WindowResult } from '../store/results-store.js';
 import { recordUncertaintyDrift } from '../uncertainty/uncertainty-drift-metrics.js';
+import { ROLLUP_QUEUE } from '../jobs/definitions.js';
 import { scheduleDriftEvaluation } from './analyze-result.js';
 import type { WorkerContext } from './context.js';
+import { evaluateFeatureDrift, type FeatureDriftOutcome } from './feature-drift.js';
+import { periodWindowOf } from './windows.js';
 
 /** Outcome of one model version in the window, stored by bull as part of the job's return value. */
 export interface DriftOutcome {
@@ -34,6 +41,8 @@ export interface DriftOutcome {
   pValue?: number;
   /** Window fingerprint (result count and latest analysis time) that the stored verdict reflects. */
   fingerprint?: string;
+  /** Dataset drift of the inputs and output, when the evaluation store is present and there was something to test. */
+  featureDrift?: FeatureDriftOutcome;
 }
 
 // Results that arrive while an evaluation runs are evaluated by re-running it, at most this many times.
@@ -59,6 +68,9 @@ export async function processDriftJob(
   for (const modelVersion of versions) {
     outcomes.push(await evaluateUntilStable(context, modelId, modelVersion, window));
   }
+
+  // The rollup reads the same results; its id is per model and day, so a burst of evaluations queues one.
+  await context.jobs?.add(ROLLUP_QUEUE, { modelId, window }, { delay: context.settings.driftDebounceMs });
   return outcomes;
 }
 
@@ -133,6 +145,8 @@ async function evaluateWindow(
     modelVersion,
     subgroup: 'all',
     window,
+    granularity: 'day' as const,
+    windowStart: periodWindowOf(new Date(`${window}T00:00:00Z`), 'day').start,
     n: current.length,
     computedAt: new Date(),
     analyzerVersion: ANALYZER_VERSION,
@@ -224,7 +238,14 @@ async function evaluateWindow(
   }
 
   log.info({ modelId, window, n: current.length, status, pValue: ks.pValue }, 'Evaluated output drift');
-  return { modelVersion, status, n: current.length, pValue: ks.pValue };
+  const featureDrift = await evaluateFeatureDrift(context, modelId, modelVersion, window, referenceWindows);
+  return {
+    modelVersion,
+    status,
+    n: current.length,
+    pValue: ks.pValue,
+    ...(featureDrift === undefined ? {} : { featureDrift }),
+  };
 }
 
 /** Writes DRIFT_EXTENSION on one result when it changed, and the model-drift Flag when drift is detected. */
