@@ -40,7 +40,7 @@ export function groundTruthJobId(job: GroundTruthJob): string {
 /** Label of an AI result; `unknown` until confirming evidence arrives or the rule's horizon passes. */
 export type GroundTruthLabel = 'positive' | 'negative' | 'uncertain' | 'unknown';
 
-/** How a label was obtained: report text, a lab value, a diagnosis, or no evidence by the horizon. */
+/** Source kind of a label: report text, a lab value, a diagnosis, or no evidence by the horizon. */
 export type LabelMethod = 'rule' | 'lab' | 'diagnosis' | 'horizon';
 
 /** One confirming resource linked to an AI result, and the label it supports. */
@@ -96,6 +96,8 @@ export interface LabelDocument {
   horizonAt: Date;
   /** Incremented by every change, so that concurrent writers do not overwrite each other. */
   revision: number;
+  /** Revision last written to FHIR; a revision above it is still to be written (or deleted, when unknown). */
+  publishedRevision?: number;
   updatedAt: Date;
 }
 

@@ -101,6 +101,24 @@ void describe('evidence reading', () => {
     assert.deepEqual(outcome.evidence.span, { field: 'conclusion', start: 3, end: 15 });
   });
 
+  void it('labels report text in an Observation', () => {
+    const textReport: Observation = {
+      resourceType: 'Observation',
+      id: '42',
+      meta: { versionId: '1' },
+      status: 'final',
+      code: { coding: [{ system: 'http://loinc.org', code: '18782-3' }] },
+      subject: { reference: 'Patient/7' },
+      effectiveDateTime: '2026-02-01T12:00:00Z',
+      valueString: 'IMPRESSION: Pneumothorax cannot be excluded.',
+    };
+    const outcome = readEvidence(textReport, cxrRule);
+    assert.equal(outcome?.kind, 'evidence');
+    assert.equal(outcome.evidence.label, 'uncertain');
+    assert.equal(outcome.evidence.rule, 'post-uncertainty');
+    assert.equal(outcome.evidence.span?.field, 'valueString');
+  });
+
   void it('retracts a report that is not final', () => {
     const outcome = readEvidence(
       report({ status: 'entered-in-error', conclusion: 'Pneumothorax.' }),

@@ -255,7 +255,7 @@ function diagnosisOutcome(resource: Condition, rule: GroundTruthRule): EvidenceO
 }
 
 /**
- * Reads what a confirming resource says under one model's rule.
+ * Reads the evidence a confirming resource gives under one model's rule.
  * @param resource - A DiagnosticReport, Observation (report text or lab) or Condition, not AI-labelled.
  * @param rule - The model's rule.
  * @returns Evidence, a retraction (the resource no longer supports a label), or undefined when the rule
@@ -279,7 +279,7 @@ export function readEvidence(
 
 /**
  * Tells whether evidence falls in the rule's window around the AI result and names the same imaging
- * study when the rule asks for it and both name one.
+ * study when the rule requires it and both name one.
  * @param ai - The AI result.
  * @param outcome - Evidence of a confirming resource.
  * @param requireSameStudy - Whether the study keys must overlap when both sides have some.

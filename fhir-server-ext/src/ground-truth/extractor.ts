@@ -94,19 +94,19 @@ function findPhrases(text: string, phrases: readonly string[], kind: TriggerKind
  */
 function keepLongest(matches: Match[]): Match[] {
   const sorted = [...matches].sort((a, b) => b.end - b.start - (a.end - a.start) || a.start - b.start);
-  const kept: Match[] = [];
+  const accepted: Match[] = [];
   for (const match of sorted) {
-    const clash = kept.some(
+    const clash = accepted.some(
       (other) =>
         match.start < other.end &&
         other.start < match.end &&
         !(match.start === other.start && match.end === other.end)
     );
     if (!clash) {
-      kept.push(match);
+      accepted.push(match);
     }
   }
-  return kept.sort((a, b) => a.start - b.start);
+  return accepted.sort((a, b) => a.start - b.start);
 }
 
 /** Sentence spans: text between `.` `;` `!` `?` followed by whitespace, or line breaks. */
@@ -153,7 +153,7 @@ function sectionAt(
   return section;
 }
 
-/** Whether a termination term lies between `from` and `to`, which ends the scope of a trigger. */
+/** Tells whether a termination term lies between `from` and `to`, which ends the scope of a trigger. */
 function terminated(terminations: Match[], from: number, to: number): boolean {
   return terminations.some((term) => term.start >= from && term.end <= to);
 }

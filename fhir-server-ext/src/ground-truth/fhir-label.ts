@@ -12,11 +12,7 @@ import { MONITORMED_BASE, type FhirClient, type LabelDocument } from '@monitorme
 /** Identifier system of label Observations; the value is the AI result Observation id. */
 export const GROUND_TRUTH_LABEL_ID_SYSTEM = `${MONITORMED_BASE}/sid/ground-truth-label`;
 
-/**
- * Code system of the label Observation's code and method. It is separate from the monitoring code system,
- * whose complete content the FHIR server loaded from the profiles package, so that these codes need no
- * package rebuild to validate.
- */
+/** Code system of the label Observation's code and method, defined in profiles/input/fsh/ground-truth.fsh. */
 export const GROUND_TRUTH_CODE_SYSTEM = `${MONITORMED_BASE}/CodeSystem/ground-truth`;
 
 /** Observation.code of a label Observation. */
@@ -83,7 +79,9 @@ export function buildLabelResources(document: LabelDocument): {
     status: 'final',
     code: { coding: [GROUND_TRUTH_LABEL_CODE] },
     subject: { reference: document.patient },
-    focus: [{ reference: `Observation/${document._id}/_history/${document.aiVersionId}` }],
+    // HAPI FHIR 8.8 strips versions from stored references by default, so the versions of the AI
+    // result and of the sources are kept in the MongoDB label document only.
+    focus: [{ reference: `Observation/${document._id}` }],
     ...(deciding === undefined ? {} : { effectiveDateTime: deciding.evidenceTime.toISOString() }),
     issued: document.updatedAt.toISOString(),
     valueCodeableConcept: { coding: [LABEL_VALUE[document.label]] },
@@ -120,7 +118,7 @@ export function buildLabelResources(document: LabelDocument): {
     ],
     entity: document.evidence.map((evidence) => ({
       role: 'source' as const,
-      what: { reference: `${evidence.source}/_history/${evidence.versionId}` },
+      what: { reference: evidence.source },
     })),
   };
   return { observation, provenance };
@@ -128,7 +126,7 @@ export function buildLabelResources(document: LabelDocument): {
 
 /**
  * Writes the label Observation and Provenance in one transaction with PUT.
- * @param client - FHIR client of the server that holds the AI results.
+ * @param client - FHIR client of the server that stores the AI results.
  * @param document - A decided label document.
  */
 export async function writeLabelResources(client: FhirClient, document: LabelDocument): Promise<void> {

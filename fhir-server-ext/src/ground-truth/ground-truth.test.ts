@@ -1,17 +1,18 @@
 /**
- * Ground-truth linking against the real peers: HAPI FHIR delivers this run's resources (narrowed by a
- * meta.tag) through rest-hook Subscriptions to the hook, the worker links them in Redis/bull, and the
- * labels and concordance land in a FerretDB database of this run.
+ * Ground-truth linking against the real peers. HAPI FHIR delivers this run's resources, narrowed by a
+ * meta.tag, through rest-hook Subscriptions to the hook. The bull worker links them, and the labels and
+ * concordance are stored in a FerretDB database of this run.
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import type { Coding, DiagnosticReport, OperationOutcome, Resource } from '@medplum/fhirtypes';
+import type { Coding, DiagnosticReport, Observation, OperationOutcome, Resource } from '@medplum/fhirtypes';
 import {
   AIAST,
   LABEL_COLLECTIONS,
+  createFhirClient,
   createLogger,
   loadConfig,
   loadModelCatalog,
@@ -26,6 +27,8 @@ import express from 'express';
 import { MongoClient } from 'mongodb';
 import { SECRET_HEADER } from '../subscription.js';
 import { labelObservationId, labelProvenanceId } from './fhir-label.js';
+import { processGroundTruthJob } from './linker.js';
+import { loadGroundTruthRules } from './rules.js';
 import { GROUND_TRUTH_HOOK_PATH } from './hook.js';
 import { createGroundTruth, type GroundTruth } from './service.js';
 
@@ -162,7 +165,7 @@ async function validationErrors(resource: Resource): Promise<string[]> {
     .map((issue) => `${issue.expression?.join(',') ?? ''}: ${issue.diagnostics ?? ''}`);
 }
 
-/** A UTC day of its own per test area, so the rollup counts of one test are not shared with another. */
+/** Returns a UTC day of its own per test, so that the rollup counts of one test are not shared with another. */
 function dayStart(offsetDays: number): Date {
   const base = Date.UTC(2026, 0, 10 + offsetDays + (Number.parseInt(runId.slice(0, 4), 16) % 300), 6);
   return new Date(base);
@@ -306,12 +309,16 @@ void describe('ground-truth linking', () => {
     assert.equal(rollup.agree, 0);
     assert.equal(rollup.disagree, 1);
 
-    // The FHIR label follows the amendment and validates.
-    const labelObservation = await fhir<Resource & { valueCodeableConcept?: { coding?: Coding[] } }>(
-      'GET',
-      `Observation/${labelObservationId(aiId)}`
+    // The FHIR label follows the amendment, right after the label document, and validates.
+    const labelObservation = await waitFor(
+      'the FHIR label to become NEG',
+      async () => {
+        const current = await fhir<Observation>('GET', `Observation/${labelObservationId(aiId)}`);
+        return current.valueCodeableConcept?.coding?.[0]?.code === 'NEG' ? current : undefined;
+      },
+      DELIVERY_TIMEOUT_MS
     );
-    assert.equal(labelObservation.valueCodeableConcept?.coding?.[0]?.code, 'NEG');
+    assert.equal(labelObservation.focus?.[0]?.reference, `Observation/${aiId}`);
     const provenance = await fhir<Resource>('GET', `Provenance/${labelProvenanceId(aiId)}`);
     assert.deepEqual(await validationErrors(labelObservation), []);
     assert.deepEqual(await validationErrors(provenance), []);
@@ -395,7 +402,15 @@ void describe('ground-truth linking', () => {
     assert.deepEqual(labels.map((l) => l._id).sort(), [labAi, diagnosisAi].sort());
 
     for (const aiId of [labAi, diagnosisAi]) {
-      const observation = await fhir<Resource>('GET', `Observation/${labelObservationId(aiId)}`);
+      // The worker writes the FHIR label right after the label document.
+      const observation = await waitFor(
+        `the FHIR label of ${aiId}`,
+        async () => {
+          const response = await fetch(`${config.fhirBaseUrl}/Observation/${labelObservationId(aiId)}`);
+          return response.ok ? ((await response.json()) as Observation) : undefined;
+        },
+        DELIVERY_TIMEOUT_MS
+      );
       assert.deepEqual(await validationErrors(observation), [], `label Observation of ${aiId} validates`);
     }
   });
@@ -425,6 +440,39 @@ void describe('ground-truth linking', () => {
         .countDocuments({ _id: aiId } as never),
       1
     );
+  });
+
+  void it('rewrites a label lost in FHIR', async () => {
+    const patient = await createPatient();
+    const aiTime = dayStart(6);
+    const aiId = await createAiResult('cxr-pneumothorax', patient, aiTime, 0.4);
+    const report: DiagnosticReport & { id: string } = await create(
+      chestReport(patient, new Date(aiTime.getTime() + HOUR_MS), 'Tiny left pneumothorax.')
+    );
+    const label = await labelWhen(aiId, (l) => l.publishedRevision === l.revision && l.label === 'positive');
+
+    // Simulate a crash after the label document was written but before the FHIR write.
+    await fhir('DELETE', `Provenance/${labelProvenanceId(aiId)}`);
+    await fhir('DELETE', `Observation/${labelObservationId(aiId)}`);
+    await mongo
+      .db(config.mongoDatabase)
+      .collection<LabelDocument>(LABEL_COLLECTIONS.labels)
+      .updateOne({ _id: aiId }, { $unset: { publishedRevision: '' } });
+
+    const deps = {
+      client: createFhirClient(config),
+      store: groundTruth.store(),
+      rules: loadGroundTruthRules(),
+      models,
+      log: createLogger('ground-truth-test', 'warn'),
+    };
+    const job = { kind: 'evidence' as const, resourceType: 'DiagnosticReport' as const, id: report.id };
+    const summary = await processGroundTruthJob(deps, { ...job, versionId: report.meta?.versionId ?? '1' });
+    assert.equal(summary.changed, 0, 'the label itself does not change');
+
+    const restored = await fhir<Observation>('GET', `Observation/${labelObservationId(aiId)}`);
+    assert.equal(restored.valueCodeableConcept?.coding?.[0]?.code, 'POS');
+    assert.equal((await groundTruth.store().get(aiId))?.publishedRevision, label.revision);
   });
 
   void it('rejects a delivery without the secret', async () => {

@@ -118,7 +118,7 @@ export class LabelStore {
         continue;
       }
 
-      // Optimistic concurrency: the write succeeds only if nobody changed the document since it was read.
+      // Optimistic concurrency: the write succeeds only if no other writer changed the document since it was read.
       const written =
         current === null ? await this.insert(next) : await this.replaceAt(next, current.revision);
       if (written) {
@@ -151,6 +151,16 @@ export class LabelStore {
       .sort({ horizonAt: 1 })
       .limit(limit)
       .toArray();
+  }
+
+  /**
+   * Records that a revision is in FHIR. Only a newer write can raise it, so a slow writer cannot mark
+   * a later revision as published.
+   * @param observationId - The AI result id.
+   * @param revision - The revision written.
+   */
+  async markPublished(observationId: string, revision: number): Promise<void> {
+    await this.labels.updateOne({ _id: observationId, revision }, { $set: { publishedRevision: revision } });
   }
 
   /** Reads one label document. */
@@ -200,6 +210,7 @@ export class LabelStore {
       ...(linkedAt === undefined ? {} : { linkedAt, latencyMs: linkedAt.getTime() - ai.effective.getTime() }),
       horizonAt: new Date(ai.effective.getTime() + horizonHours * HOUR_MS),
       revision: (current?.revision ?? 0) + 1,
+      ...(current?.publishedRevision === undefined ? {} : { publishedRevision: current.publishedRevision }),
       updatedAt: now,
     };
 
@@ -234,12 +245,12 @@ export class LabelStore {
   private async syncRollup(document: LabelDocument): Promise<void> {
     const id = `${document.modelId}|${document.day}`;
     const key = `counted.${countedKey(document._id)}`;
-    const wanted = concordanceBucket(document.aiPositive, document.label);
+    const targetBucket = concordanceBucket(document.aiPositive, document.label);
 
     for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
       const rollup = await this.concordance.findOne({ _id: id }, { projection: { [key]: 1 } });
-      const counted = rollup?.counted[countedKey(document._id)];
-      if (counted === wanted) {
+      const countedBucket = rollup?.counted[countedKey(document._id)];
+      if (countedBucket === targetBucket) {
         return;
       }
 
@@ -252,23 +263,25 @@ export class LabelStore {
         agree: 0,
         disagree: 0,
       };
-      addBucket(increments, counted, -1);
-      addBucket(increments, wanted, 1);
+      addBucket(increments, countedBucket, -1);
+      addBucket(increments, targetBucket, 1);
       const filter =
-        counted === undefined ? { _id: id, [key]: { $exists: false } } : { _id: id, [key]: counted };
+        countedBucket === undefined
+          ? { _id: id, [key]: { $exists: false } }
+          : { _id: id, [key]: countedBucket };
       const update: UpdateFilter<ConcordanceDocument> = {
         $inc: increments,
         $set: { modelId: document.modelId, day: document.day, updatedAt: new Date() },
       };
-      if (wanted === undefined) {
+      if (targetBucket === undefined) {
         update.$unset = { [key]: '' };
       } else {
-        update.$set = { ...update.$set, [key]: wanted };
+        update.$set = { ...update.$set, [key]: targetBucket };
       }
 
       try {
         const result = await this.concordance.updateOne(filter, update, {
-          upsert: counted === undefined && wanted !== undefined,
+          upsert: countedBucket === undefined && targetBucket !== undefined,
         });
         if (result.modifiedCount + result.upsertedCount > 0) {
           return;
@@ -307,6 +320,7 @@ function sameContent(a: LabelDocument, b: LabelDocument): boolean {
   const strip = (d: LabelDocument): unknown => ({
     ...d,
     revision: 0,
+    publishedRevision: 0,
     updatedAt: 0,
     linkedAt: 0,
     latencyMs: 0,

@@ -1,6 +1,6 @@
 /**
  * Links confirming resources and AI results in both directions. A confirming resource is matched with
- * the patient's AI results in its rule's window; an AI result is matched with the confirming resources
+ * the patient's AI results in its rule's window. An AI result is matched with the confirming resources
  * already stored, so a report that arrived before the AI result is linked too.
  */
 import type { Bundle, Encounter, Observation, Resource } from '@medplum/fhirtypes';
@@ -84,8 +84,8 @@ async function publish(deps: LinkerDependencies, document: LabelDocument): Promi
     return;
   }
 
-  // The evidence was retracted, so the label Observation and its Provenance no longer hold. HAPI
-  // answers a delete of a missing resource with 200 or 404; both leave nothing behind.
+  // The evidence was retracted, so the label Observation and its Provenance are no longer true. HAPI
+  // returns 200 or 404 for a delete of a missing resource, and both leave nothing behind.
   for (const [resourceType, id] of [
     ['Provenance', labelProvenanceId(document._id)],
     ['Observation', labelObservationId(document._id)],
@@ -100,6 +100,10 @@ async function publish(deps: LinkerDependencies, document: LabelDocument): Promi
   }
 }
 
+/**
+ * Applies an evidence change, then writes the label to FHIR unless that revision is already there. The
+ * FHIR step runs on every call, so a retry after a failed FHIR write completes it.
+ */
 async function applyAndPublish(
   deps: LinkerDependencies,
   facts: AiResultFacts,
@@ -107,9 +111,6 @@ async function applyAndPublish(
   change: EvidenceChange | undefined
 ): Promise<boolean> {
   const { document, changed } = await deps.store.apply(facts, rule.horizonHours, change);
-  if (changed && (document.label !== 'unknown' || change?.kind === 'retract')) {
-    await publish(deps, document);
-  }
   if (changed) {
     deps.log.info(
       {
@@ -120,6 +121,13 @@ async function applyAndPublish(
       },
       'Ground-truth label updated'
     );
+  }
+
+  // An unknown label that was never written has nothing to delete.
+  const unpublished = document.publishedRevision !== document.revision;
+  if (unpublished && (document.label !== 'unknown' || document.publishedRevision !== undefined)) {
+    await publish(deps, document);
+    await deps.store.markPublished(document._id, document.revision);
   }
   return changed;
 }
@@ -286,7 +294,7 @@ export async function processGroundTruthJob(
 
 /**
  * Applies the horizon rules: an AI result still unknown after its model's horizon gets a negative label
- * when the rule says `always`, or `after-discharge` and a finished Encounter of the patient ended after
+ * when the rule's policy is `always`, or `after-discharge` and a finished Encounter of the patient ended after
  * the AI result. Later evidence still overrides it, because positive evidence wins.
  * @param deps - FHIR client, label store, rules, models and logger.
  * @param now - The current time.

@@ -44,8 +44,8 @@ export interface DiagnosisRule {
 }
 
 /**
- * What happens when no evidence arrived by the horizon: `never` keeps the label unknown, `always` makes
- * it negative, `after-discharge` makes it negative only when an Encounter of the patient finished.
+ * Label policy when no evidence arrived by the horizon. `never` keeps the label unknown, `always` makes
+ * it negative, and `after-discharge` makes it negative only when an Encounter of the patient finished.
  */
 export type HorizonPolicy = 'never' | 'always' | 'after-discharge';
 

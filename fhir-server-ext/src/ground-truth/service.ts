@@ -68,7 +68,7 @@ export interface GroundTruth {
   close(): Promise<void>;
 }
 
-/** One Subscription of the feature: owner suffix and criteria. */
+/** Builds the Subscriptions of the feature as pairs of owner suffix and criteria. */
 function subscriptionCriteria(
   rules: readonly GroundTruthRule[],
   models: readonly AiModelDefinition[]

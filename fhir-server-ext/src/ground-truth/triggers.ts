@@ -1,12 +1,12 @@
 /**
- * Trigger terms of the report-text extractor, in the style of NegEx (Chapman et al. 2001,
- * https://doi.org/10.1006/jbin.2001.1029) and its successor ConText (Harkema et al. 2009,
- * https://doi.org/10.1016/j.jbi.2009.05.002): a trigger changes the status of the target terms in its
- * scope, which runs forward (pre-triggers) or backward (post-triggers) to a termination term or the
- * sentence boundary. The lists are our own and cover radiology and sepsis wording in English.
+ * Trigger terms of the report-text extractor, in the style of NegEx and its successor ConText (Harkema et
+ * al., J Biomed Inform 2009, https://pmc.ncbi.nlm.nih.gov/articles/PMC2757457/). A trigger changes the
+ * status of the target terms in its scope. The scope runs forward (pre-triggers) or backward
+ * (post-triggers) to a termination term or the sentence boundary. The lists are our own and cover
+ * radiology and sepsis wording in English.
  */
 
-/** What a trigger does to the target terms in its scope. */
+/** Effect of a trigger on the target terms in its scope. */
 export type TriggerKind =
   | 'pre-negation'
   | 'post-negation'
