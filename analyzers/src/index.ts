@@ -43,3 +43,6 @@ export {
 export { trainSurrogate, type SurrogatePair, type TrainingResult } from './surrogate/train.js';
 export { exportMlpToOnnx, readOnnxMetadata } from './surrogate/onnx-export.js';
 export { SurrogateStore, surrogateBytes, type SurrogateDocument } from './surrogate/store.js';
+export { ResultsStore } from './store/results-store.js';
+export { queryEvaluation, type EvaluationQuery, type EvaluationRow } from './store/evaluation-query.js';
+export { EVALUATION_METRICS, REFERENCE_WINDOW, ALL_SUBGROUP } from './store/evaluation-documents.js';

@@ -21,7 +21,9 @@ import { createGroundTruth, type GroundTruth, type GroundTruthOptions } from './
 import type { CdsHooksSettings } from './cds-hooks/settings.js';
 import { createHookRouter, HOOK_PATH, sendOutcome } from './hook-router.js';
 import { createHookMetrics } from './metrics.js';
-import type { SmartConfig } from './auth/smart-config.js';
+import { loadSmartConfig, type SmartConfig } from './auth/smart-config.js';
+import { createTokenVerifier } from './auth/token-verifier.js';
+import { createOperationsRouter, type Operations } from './operations/router.js';
 import { createFhirEndpoint, type FhirEndpoint } from './proxy/endpoint.js';
 import { FHIR_PATH } from './proxy/fhir-router.js';
 import { badRequest, notFound, serverError } from './outcomes.js';
@@ -122,15 +124,28 @@ export async function startFhirServerExt(options: FhirServerExtOptions = {}): Pr
   });
   const metrics = createHookMetrics();
 
+  const smart = options.smart ?? loadSmartConfig();
   const fhirEndpoint = createFhirEndpoint({
     config,
     serverBaseUrl: () => serverBaseUrl,
     queuePrefix: options.queuePrefix ?? 'bull',
     queueTimeoutMs,
     log,
-    ...(options.smart === undefined ? {} : { smart: options.smart }),
+    smart,
     ...(options.auditWorker === undefined ? {} : { auditWorker: options.auditWorker }),
     ...(options.fhirRequestTimeoutMs === undefined ? {} : { requestTimeoutMs: options.fhirRequestTimeoutMs }),
+  });
+  // MonitorMed's own operations sit in front of the proxy on the same path and verify tokens the same way.
+  const operations = createOperationsRouter({
+    config,
+    verifier: createTokenVerifier({
+      smart,
+      audience: () => smart.audience ?? fhirEndpoint.publicBaseUrl(),
+      timeoutMs: 30_000,
+      log,
+    }),
+    audit: fhirEndpoint.audit,
+    log,
   });
   const app = createApp({
     queue,
@@ -140,6 +155,7 @@ export async function startFhirServerExt(options: FhirServerExtOptions = {}): Pr
     queueTimeoutMs,
     cdsHooks,
     fhirEndpoint,
+    operations,
     groundTruth,
   });
   const server = createServer(app);
@@ -147,7 +163,7 @@ export async function startFhirServerExt(options: FhirServerExtOptions = {}): Pr
   let closing: Promise<void> | undefined;
   let subscriptionCreated = false;
   const close = (): Promise<void> => {
-    closing ??= closeAll(server, queue, cdsHooks, fhirEndpoint, log, async () => {
+    closing ??= closeAll(server, queue, cdsHooks, fhirEndpoint, operations, log, async () => {
       try {
         if (options.removeSubscriptionOnClose === true && subscriptionCreated) {
           const count = await deleteOwnedSubscriptions(fhirClient, owner);
@@ -225,6 +241,7 @@ interface AppDependencies {
   queueTimeoutMs: number;
   cdsHooks: CdsHooks;
   fhirEndpoint: FhirEndpoint;
+  operations: Operations;
   groundTruth: GroundTruth | undefined;
 }
 
@@ -263,6 +280,7 @@ function createApp(deps: AppDependencies): express.Express {
     app.use(deps.groundTruth.router);
   }
   app.use(deps.cdsHooks.router);
+  app.use(FHIR_PATH, deps.operations.router);
   app.use(FHIR_PATH, deps.fhirEndpoint.router);
 
   app.use((req: Request, res: Response) => {
@@ -310,6 +328,7 @@ async function closeAll(
   queue: Bull.Queue<AnalyzeResultJob>,
   cdsHooks: CdsHooks,
   fhirEndpoint: FhirEndpoint,
+  operations: Operations,
   log: Logger,
   removeSubscription: () => Promise<void>
 ): Promise<void> {
@@ -355,6 +374,12 @@ async function closeAll(
 
   try {
     await fhirEndpoint.close();
+  } catch (err) {
+    failures.push(err);
+  }
+
+  try {
+    await operations.close();
   } catch (err) {
     failures.push(err);
   }

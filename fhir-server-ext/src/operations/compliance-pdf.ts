@@ -1,0 +1,176 @@
+/**
+ * The compliance report as PDF, drawn with pdfkit (maintained, with built-in tables since 0.17 and the
+ * 14 standard PDF fonts, so no font file is needed): model identity, monitoring methods and thresholds,
+ * results per window, alerts with their documented responses, and sign-off fields.
+ */
+import PDFDocument from 'pdfkit';
+import type { ModelIdentity } from './fhir-reads.js';
+import type { ModelStatus, StatusThresholds } from './metric-status.js';
+
+/** One table row of the results: a metric value in a window and subgroup. */
+export interface ReportRow {
+  window: string;
+  subgroup: string;
+  metric: string;
+  value: string;
+  n: string;
+  threshold: string;
+  status: string;
+}
+
+/** One alert: a window where a rule fired. */
+export interface ReportAlert {
+  window: string;
+  metric: string;
+  subgroup: string;
+  status: string;
+  /** The documented response, or the statement that none is recorded. */
+  response: string;
+}
+
+/** Content of the compliance report. */
+export interface ComplianceContent {
+  model: ModelIdentity;
+  periodStart: string;
+  periodEnd: string;
+  generatedAt: string;
+  granularity: string;
+  thresholds: StatusThresholds;
+  status: ModelStatus;
+  rows: ReportRow[];
+  alerts: ReportAlert[];
+  /** Names of the people who sign off, printed with blank signature and date lines. */
+  signOff: string[];
+}
+
+function heading(doc: PDFKit.PDFDocument, text: string): void {
+  doc
+    .moveDown(0.8)
+    .font('Helvetica-Bold')
+    .fontSize(13)
+    .text(text)
+    .font('Helvetica')
+    .fontSize(10)
+    .moveDown(0.3);
+}
+
+function table(doc: PDFKit.PDFDocument, header: string[], rows: string[][]): void {
+  doc.table({
+    data: [header.map((text) => ({ text, font: { src: 'Helvetica-Bold' } })), ...rows],
+  });
+  doc.x = doc.page.margins.left;
+}
+
+/**
+ * Renders the compliance report.
+ * @returns The PDF bytes.
+ */
+export async function renderCompliancePdf(content: ComplianceContent): Promise<Buffer> {
+  const doc = new PDFDocument({
+    size: 'A4',
+    margin: 50,
+    info: {
+      Title: `MonitorMed compliance report: ${content.model.name}`,
+      Author: 'MonitorMed',
+      Subject: `${content.model.modelId} ${content.model.modelVersion}, ${content.periodStart} to ${content.periodEnd}`,
+    },
+  });
+  const chunks: Buffer[] = [];
+  doc.on('data', (chunk: Buffer) => chunks.push(chunk));
+  const finished = new Promise<void>((resolve, reject) => {
+    doc.on('end', resolve);
+    doc.on('error', reject);
+  });
+
+  doc.font('Helvetica-Bold').fontSize(18).text('MonitorMed AI model compliance report');
+  doc
+    .font('Helvetica')
+    .fontSize(10)
+    .text(`Period ${content.periodStart} to ${content.periodEnd}; generated ${content.generatedAt}.`);
+
+  heading(doc, 'Model identity');
+  table(
+    doc,
+    ['Field', 'Value'],
+    [
+      ['Name', content.model.name],
+      ['Model id', content.model.modelId],
+      ['Version', content.model.modelVersion],
+      ['Manufacturer', content.model.manufacturer ?? 'not recorded on the Device'],
+      ['FDA submission number', content.model.fdaSubmissionNumber ?? 'not recorded on the Device'],
+      ['Intended use', content.model.intendedUse ?? 'not recorded on the Device'],
+      ['Device', `Device/${content.model.deviceId}`],
+    ]
+  );
+
+  heading(doc, 'Monitoring methods and thresholds');
+  table(
+    doc,
+    ['Method', 'Rule'],
+    [
+      [
+        'Uncertainty',
+        `Binary predictive entropy of each reported probability, in bits; a result at or above ${content.thresholds.uncertaintyThresholdBits} bits gets a high-uncertainty Flag.`,
+      ],
+      [
+        'Output drift',
+        `Two-sample Kolmogorov-Smirnov test of each ${content.granularity} window's scores against the pooled reference windows; drift when p < ${content.thresholds.driftPThreshold}.`,
+      ],
+      [
+        'Input drift',
+        "Per-feature tests chosen as Evidently does (KS, chi-square or Z below 1,000 reference rows, else normed Wasserstein or Jensen-Shannon), with the dataset's share of drifted features.",
+      ],
+      [
+        'Model status',
+        'Detected output drift is critical; other detected drift and a mean entropy at or above the uncertainty threshold are warnings.',
+      ],
+    ]
+  );
+
+  heading(doc, 'Results per window');
+  doc.text(`Status: ${content.status.status.toUpperCase()}. ${content.status.rule}`).moveDown(0.3);
+  if (content.rows.length === 0) {
+    doc.text('No metric values were stored for this model version in the period.');
+  } else {
+    table(
+      doc,
+      ['Window', 'Subgroup', 'Metric', 'Value', 'n', 'Threshold', 'Status'],
+      content.rows.map((row) => [
+        row.window,
+        row.subgroup,
+        row.metric,
+        row.value,
+        row.n,
+        row.threshold,
+        row.status,
+      ])
+    );
+  }
+
+  heading(doc, 'Alerts and documented responses');
+  if (content.alerts.length === 0) {
+    doc.text('No rule fired in the period.');
+  } else {
+    table(
+      doc,
+      ['Window', 'Subgroup', 'Metric', 'Status', 'Documented response'],
+      content.alerts.map((alert) => [
+        alert.window,
+        alert.subgroup,
+        alert.metric,
+        alert.status,
+        alert.response,
+      ])
+    );
+  }
+
+  heading(doc, 'Sign-off');
+  const signers = content.signOff.length > 0 ? content.signOff : ['Name: ______________________'];
+  for (const signer of signers) {
+    doc.text(signer).text('Signature: ______________________   Date: ____________').moveDown(0.5);
+  }
+
+  doc.end();
+  await finished;
+  return Buffer.concat(chunks);
+}

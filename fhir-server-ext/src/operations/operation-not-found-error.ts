@@ -1,0 +1,7 @@
+/** The operation's target resource does not exist; the router answers 404 with an OperationOutcome. */
+export class OperationNotFoundError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'OperationNotFoundError';
+  }
+}
