@@ -34,8 +34,28 @@ function rejectWrites(req: Request, res: Response, next: NextFunction): void {
   sendOutcome(res, 405, errorOutcome('not-supported', text));
 }
 
+/** Paths below `/fhir` that a SMART client reads before it has a token. */
+const PUBLIC_PATHS = new Set(['/metadata', '/.well-known/smart-configuration']);
+
 /**
- * Creates the handlers to mount at `/fhir`: a read-only guard, then the proxy.
+ * Rejects requests without a bearer token before they leave this server, so the relay never serves
+ * anonymous reads even when its upstream is a FHIR server without authorization. The upstream still
+ * verifies the token itself.
+ */
+function requireBearerToken(req: Request, res: Response, next: NextFunction): void {
+  if (PUBLIC_PATHS.has(req.path) || /^Bearer\s+\S+/i.test(req.get('authorization') ?? '')) {
+    next();
+    return;
+  }
+
+  res.setHeader('WWW-Authenticate', 'Bearer realm="fhir"');
+  const text =
+    'Missing bearer token: launch the app from the EHR, or open /launch.html, to get an access token.';
+  sendOutcome(res, 401, errorOutcome('login', text));
+}
+
+/**
+ * Creates the handlers to mount at `/fhir`: a read-only guard, a bearer token check, then the proxy.
  * @param upstreamUrl - FHIR base URL the requests go to, such as `http://127.0.0.1:8081/fhir`, or a
  *   function that returns it when the upstream starts after the app.
  * @param log - Logger for proxy failures (method and error code only; URLs can carry patient ids).
@@ -67,5 +87,5 @@ export function createFhirProxy(upstreamUrl: string | (() => string), log: Logge
       },
     },
   });
-  return [rejectWrites, proxy];
+  return [rejectWrites, requireBearerToken, proxy];
 }

@@ -48,8 +48,16 @@ void describe('smart-app server', () => {
     assert.equal(outcome.issue[0]?.code, 'not-supported');
   });
 
-  void it('answers 502 when upstream is down', async () => {
+  void it('rejects reads without a token', async () => {
     const response = await fetch(`${app.url}/fhir/Patient/1`);
+    assert.equal(response.status, 401);
+    assert.equal(response.headers.get('www-authenticate'), 'Bearer realm="fhir"');
+    const outcome = (await response.json()) as OperationOutcome;
+    assert.equal(outcome.issue[0]?.code, 'login');
+  });
+
+  void it('answers 502 when upstream is down', async () => {
+    const response = await fetch(`${app.url}/fhir/Patient/1`, { headers: { authorization: 'Bearer test' } });
     assert.equal(response.status, 502);
     assert.match(response.headers.get('content-type') ?? '', /application\/fhir\+json/);
     const outcome = (await response.json()) as OperationOutcome;

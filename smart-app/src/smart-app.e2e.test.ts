@@ -460,11 +460,18 @@ void describe('SMART launches in Chromium', () => {
     assert.deepEqual(configuration['code_challenge_methods_supported'], ['S256']);
   });
 
-  void it('relay requires a bearer token', async () => {
+  void it('rejects missing and forged tokens', async () => {
     const f = requireFixture();
-    const response = await fetch(`${f.app.url}/fhir/Patient/${f.patientId}`);
-    assert.equal(response.status, 401);
-    const outcome = (await response.json()) as OperationOutcome;
-    assert.equal(outcome.issue[0]?.code, 'login');
+    const anonymous = await fetch(`${f.app.url}/fhir/Patient/${f.patientId}`);
+    assert.equal(anonymous.status, 401);
+    const anonymousOutcome = (await anonymous.json()) as OperationOutcome;
+    assert.equal(anonymousOutcome.issue[0]?.code, 'login');
+
+    // The relay forwards a token it cannot judge; fhir-server-ext rejects it.
+    const forged = await fetch(`${f.app.url}/fhir/Patient/${f.patientId}`, {
+      headers: { authorization: 'Bearer not-a-jwt' },
+    });
+    assert.equal(forged.status, 401);
+    assert.match(forged.headers.get('www-authenticate') ?? '', /invalid_token/);
   });
 });
