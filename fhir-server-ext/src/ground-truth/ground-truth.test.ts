@@ -475,6 +475,29 @@ void describe('ground-truth linking', () => {
     assert.equal((await groundTruth.store().get(aiId))?.publishedRevision, label.revision);
   });
 
+  void it('retracts a report entered in error', async () => {
+    const patient = await createPatient();
+    const aiTime = dayStart(7);
+    const aiId = await createAiResult('cxr-pneumothorax', patient, aiTime, 0.9);
+    const report: DiagnosticReport & { id: string } = await create(
+      chestReport(patient, new Date(aiTime.getTime() + HOUR_MS), 'Right pneumothorax.')
+    );
+    const first = await labelWhen(aiId, (l) => l.label === 'positive' && l.publishedRevision === l.revision);
+    await concordanceWhen('cxr-pneumothorax', first.day, (r) => r.tp === 1);
+
+    await update({ ...report, status: 'entered-in-error' as const });
+    const retracted = await labelWhen(
+      aiId,
+      (l) => l.label === 'unknown' && l.publishedRevision === l.revision
+    );
+    assert.deepEqual(retracted.evidence, []);
+
+    const rollup = await concordanceWhen('cxr-pneumothorax', first.day, (r) => r.tp === 0);
+    assert.equal(rollup.agree, 0);
+    const response = await fetch(`${config.fhirBaseUrl}/Observation/${labelObservationId(aiId)}`);
+    assert.equal(response.status, 410, 'the FHIR label is deleted');
+  });
+
   void it('rejects a delivery without the secret', async () => {
     const response = await fetch(`${hookUrl}/Condition/1`, { method: 'PUT', body: '{}' });
     assert.equal(response.status, 401);

@@ -243,6 +243,7 @@ export class LabelStore {
    * decrements the old bucket and increments the new one in one atomic update.
    */
   private async syncRollup(document: LabelDocument): Promise<void> {
+    // NOTE: if a new version of the AI result moves it to another day, its count on the old day stays.
     const id = `${document.modelId}|${document.day}`;
     const key = `counted.${countedKey(document._id)}`;
     const targetBucket = concordanceBucket(document.aiPositive, document.label);
