@@ -113,7 +113,7 @@ export async function startFhirServerExt(options: FhirServerExtOptions = {}): Pr
     ...(options.cdsHooksSettings === undefined ? {} : { settings: options.cdsHooksSettings }),
   });
 
-  // Reads the rules file, so like the CDS settings an invalid file fails before the queue connects.
+  // createGroundTruth reads the rules file, so an invalid file fails before the queue connects.
   const groundTruth =
     options.groundTruth === undefined
       ? undefined
