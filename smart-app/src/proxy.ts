@@ -39,8 +39,8 @@ const PUBLIC_PATHS = new Set(['/metadata', '/.well-known/smart-configuration']);
 
 /**
  * Rejects requests without a bearer token before they leave this server, so the relay never serves
- * anonymous reads even when its upstream is a FHIR server without authorization. The upstream still
- * verifies the token itself.
+ * anonymous reads even when its upstream is a FHIR server without authorization. Only a SMART-secured
+ * upstream such as fhir-server-ext checks the token's signature and scopes.
  */
 function requireBearerToken(req: Request, res: Response, next: NextFunction): void {
   if (PUBLIC_PATHS.has(req.path) || /^Bearer\s+\S+/i.test(req.get('authorization') ?? '')) {
