@@ -1,0 +1,230 @@
+/**
+ * Synthetic data of the operations tests: a model Device, AI results with the analyzers' extensions,
+ * Flags and Provenance in the real HAPI FHIR, and metric documents written with the analyzers' own
+ * ResultsStore into a MongoDB database private to the run.
+ */
+import type { Device, Flag, Observation, Provenance, Resource } from '@medplum/fhirtypes';
+import {
+  ANALYZER_VERSION,
+  binaryEntropyBits,
+  buildDriftExtension,
+  buildMonitoringFlag,
+  buildUncertaintyExtension,
+  ResultsStore,
+  type MetricDocument,
+} from '@monitormed/analyzers';
+import {
+  AI_AGENT_ROLE,
+  AI_CONFIDENCE_EXTENSION,
+  AIAST,
+  buildModelDevice,
+  connectMongo,
+  FLAG_CODES,
+  PROVENANCE_AUTHOR,
+  type MonitorMedConfig,
+} from '@monitormed/common';
+import { FDA_SUBMISSION_SYSTEM } from './fhir-reads.js';
+
+/** Ids and values the tests assert on. */
+export interface OperationsFixture {
+  modelId: string;
+  deviceId: string;
+  fdaNumber: string;
+  /** Result with a high-uncertainty and a model-drift Flag. */
+  flaggedObservationId: string;
+  /** AI result without Flags. */
+  cleanObservationId: string;
+  /** The drift window of the flagged result, where output drift is detected. */
+  driftWindow: string;
+  /** Stored p-value of the age feature in the drift window. */
+  agePValue: number;
+}
+
+/** Days of the fixture's metric windows; the first two are the pooled reference. */
+const WINDOWS = ['2026-01-01', '2026-01-02', '2026-01-03', '2026-01-04', '2026-01-05'];
+
+type HapiCall = <T = Resource>(path: string, method?: string, body?: unknown) => Promise<T>;
+
+/**
+ * Writes the fixture: Device, two AI results on `patientId`, two Flags and a Provenance in HAPI, and
+ * metric documents for five daily windows in `config.mongoDatabase`.
+ */
+export async function createOperationsFixture(
+  config: MonitorMedConfig,
+  callHapi: HapiCall,
+  runId: string,
+  patientId: string
+): Promise<OperationsFixture> {
+  const modelId = `ops-test-${runId}`;
+  const fdaNumber = `K26${runId.slice(0, 4)}`;
+  const outputCode = { system: 'https://monitormed.dev/fhir/CodeSystem/test', code: `OPS-${runId}` };
+  const model = {
+    modelId,
+    name: `Operations test model ${runId}`,
+    version: '2.1.0',
+    manufacturer: 'MonitorMed tests',
+    kind: 'Machine-Learning-Models',
+    intendedUse: 'Synthetic model for the operations tests',
+    match: {},
+    outputCode,
+    positiveThreshold: 0.5,
+  };
+  const deviceBody = buildModelDevice(model);
+  deviceBody.identifier = [
+    ...(deviceBody.identifier ?? []),
+    { system: FDA_SUBMISSION_SYSTEM, value: fdaNumber },
+  ];
+  const device = await callHapi<Device>('Device', 'POST', deviceBody);
+  const deviceId = device.id ?? '';
+
+  const driftWindow = '2026-01-05';
+  const result = (probability: number, flagged: boolean): Observation => ({
+    resourceType: 'Observation',
+    meta: { security: [AIAST] },
+    status: 'final',
+    code: { coding: [outputCode] },
+    subject: { reference: `Patient/${patientId}` },
+    effectiveDateTime: `${driftWindow}T10:00:00Z`,
+    valueQuantity: { value: probability, unit: '1', system: 'http://unitsofmeasure.org', code: '1' },
+    device: { reference: `Device/${deviceId}` },
+    interpretation: [
+      {
+        coding: [
+          {
+            system: 'http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation',
+            code: probability >= 0.5 ? 'POS' : 'NEG',
+          },
+        ],
+      },
+    ],
+    extension: [
+      { url: AI_CONFIDENCE_EXTENSION, valueDecimal: Math.max(probability, 1 - probability) },
+      buildUncertaintyExtension(binaryEntropyBits(probability)),
+      buildDriftExtension({
+        statistic: 0.62,
+        pValue: 0.0004,
+        threshold: 0.05,
+        window: driftWindow,
+        detected: flagged,
+      }),
+    ],
+  });
+  const flagged = await callHapi<Observation>('Observation', 'POST', result(0.49, true));
+  const clean = await callHapi<Observation>('Observation', 'POST', result(0.01, false));
+  const flaggedObservationId = flagged.id ?? '';
+
+  for (const code of [FLAG_CODES.highUncertainty, FLAG_CODES.modelDrift]) {
+    await callHapi<Flag>(
+      'Flag',
+      'POST',
+      buildMonitoringFlag(
+        { observationId: flaggedObservationId, patientId, effective: `${driftWindow}T10:00:00Z` },
+        code
+      )
+    );
+  }
+  const provenance: Provenance = {
+    resourceType: 'Provenance',
+    target: [{ reference: `Observation/${flaggedObservationId}` }],
+    recorded: new Date().toISOString(),
+    occurredDateTime: `${driftWindow}T10:00:00Z`,
+    agent: [
+      {
+        type: { coding: [PROVENANCE_AUTHOR] },
+        role: [{ coding: [AI_AGENT_ROLE] }],
+        who: { reference: `Device/${deviceId}` },
+      },
+    ],
+  };
+  await callHapi<Provenance>('Provenance', 'POST', provenance);
+
+  const agePValue = 0.0021;
+  await writeMetrics(config, modelId, model.version, driftWindow, agePValue);
+  return {
+    modelId,
+    deviceId,
+    fdaNumber,
+    flaggedObservationId,
+    cleanObservationId: clean.id ?? '',
+    driftWindow,
+    agePValue,
+  };
+}
+
+async function writeMetrics(
+  config: MonitorMedConfig,
+  modelId: string,
+  modelVersion: string,
+  driftWindow: string,
+  agePValue: number
+): Promise<void> {
+  const mongo = await connectMongo(config, 5_000);
+  try {
+    const store = new ResultsStore(mongo.db);
+    await store.ensureIndexes();
+    const referenceWindows = WINDOWS.slice(0, 2);
+    for (const window of WINDOWS) {
+      const base = {
+        modelId,
+        modelVersion,
+        subgroup: 'all',
+        window,
+        granularity: 'day' as const,
+        windowStart: new Date(`${window}T00:00:00Z`),
+        n: 40,
+        computedAt: new Date(),
+        analyzerVersion: ANALYZER_VERSION,
+      };
+      const isReference = referenceWindows.includes(window);
+      const drifting = window === driftWindow;
+      const documents: MetricDocument[] = [
+        { ...base, metric: 'result-count', value: 40 },
+        { ...base, metric: 'uncertainty-entropy-mean', value: 0.41, sum: 16.4 },
+        {
+          ...base,
+          metric: 'output-drift-ks',
+          value: isReference ? null : drifting ? 0.0004 : 0.63,
+          statistic: isReference ? null : drifting ? 0.62 : 0.11,
+          threshold: 0.05,
+          status: isReference ? 'reference' : drifting ? 'drift' : 'no-drift',
+          detected: drifting,
+          referenceWindows,
+          referenceN: 80,
+          test: 'ks',
+        },
+      ];
+      if (!isReference) {
+        documents.push(
+          {
+            ...base,
+            metric: 'feature-drift:age',
+            value: drifting ? agePValue : 0.4,
+            statistic: drifting ? 0.41 : 0.12,
+            test: 'ks',
+            threshold: 0.05,
+            thresholdMode: 'evidently',
+            status: drifting ? 'drift' : 'no-drift',
+            detected: drifting,
+            missingRateReference: 0,
+            missingRateCurrent: 0.025,
+            referenceWindows,
+            referenceN: 80,
+          },
+          {
+            ...base,
+            metric: 'feature-drift-share',
+            value: drifting ? 1 : 0,
+            threshold: 0.5,
+            thresholdMode: 'evidently',
+            detected: drifting,
+          }
+        );
+      }
+      for (const document of documents) {
+        await store.upsertMetric(document);
+      }
+    }
+  } finally {
+    await mongo.client.close();
+  }
+}
