@@ -1,6 +1,7 @@
 import { useEffect, useState, type ReactNode } from 'react';
 import { loadPatientAiResults, type LoadOutcome, type SmartClient } from './fhir.js';
 import { ResultsTable } from './ResultsTable.js';
+import { MonitoringViews } from './views/MonitoringViews.js';
 
 /** State of the SMART launch when the page renders. */
 export type LaunchState =
@@ -181,26 +182,32 @@ export function App({ launch }: AppProps) {
       break;
     case 'ready': {
       const patientId = launch.client.patient.id;
-      content =
-        patientId === null ? (
-          <Problem title="No patient in context">
-            The launch gave the app no patient. Open it from a patient's chart, or choose a patient in a
-            standalone launch.
-          </Problem>
-        ) : (
-          <PatientResults
-            client={launch.client}
-            patientId={patientId}
-            needPatientBanner={launch.needPatientBanner}
-          />
-        );
+      content = (
+        <MonitoringViews
+          client={launch.client}
+          patientView={
+            patientId === null ? (
+              <Problem title="No patient in context">
+                The launch gave the app no patient. Open it from a patient's chart, choose a patient in a
+                standalone launch, or open the model inventory.
+              </Problem>
+            ) : (
+              <PatientResults
+                client={launch.client}
+                patientId={patientId}
+                needPatientBanner={launch.needPatientBanner}
+              />
+            )
+          }
+        />
+      );
       break;
     }
   }
 
   return (
     <main>
-      <h1>MonitorMed: AI results</h1>
+      <h1>MonitorMed: AI monitoring</h1>
       {content}
     </main>
   );

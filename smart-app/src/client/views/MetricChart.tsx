@@ -1,0 +1,118 @@
+/**
+ * One line chart of per-window metric values, drawn with Recharts as SVG, followed by the same numbers as
+ * a data table so that screen reader users and printouts get the values (WCAG 1.1.1, text alternatives).
+ */
+import {
+  CartesianGrid,
+  Legend,
+  Line,
+  LineChart,
+  ReferenceLine,
+  ResponsiveContainer,
+  Tooltip,
+  XAxis,
+  YAxis,
+} from 'recharts';
+import type { ChartRow } from '../data/monitoring-summary.js';
+
+/** Line colors with at least 3:1 contrast against white, as WCAG 1.4.11 requires for graphics. */
+const LINE_COLORS = ['#1f5fa8', '#a83a1f', '#2e7d32', '#6a3fa0', '#8a5a00'];
+
+/** Props of {@link MetricChart}. */
+export interface MetricChartProps {
+  /** Heading of the chart, also its accessible name. */
+  title: string;
+  /** Id prefix, unique on the page, for the heading and the table. */
+  id: string;
+  rows: ChartRow[];
+  metrics: string[];
+  /** Threshold line per metric; a metric without one gets no line. */
+  thresholds?: Map<string, number>;
+  /** Shown instead of the chart when no row has a value. */
+  emptyMessage: string;
+}
+
+function formatValue(value: number | string | undefined): string {
+  if (value === undefined) {
+    return '–';
+  }
+  return typeof value === 'number' ? String(Number(value.toPrecision(4))) : value;
+}
+
+/** Renders the chart and its data table, or `emptyMessage` when there is nothing to plot. */
+export function MetricChart({ title, id, rows, metrics, thresholds, emptyMessage }: MetricChartProps) {
+  const hasData =
+    metrics.length > 0 && rows.some((row) => metrics.some((metric) => typeof row[metric] === 'number'));
+  return (
+    <section className="chart-panel" aria-labelledby={`${id}-title`} data-chart={id}>
+      <h3 id={`${id}-title`}>{title}</h3>
+      {!hasData ? (
+        <p className="note" role="status">
+          {emptyMessage}
+        </p>
+      ) : (
+        <>
+          {/* The SVG is hidden from assistive technology because the table below carries the same numbers. */}
+          <div className="chart" aria-hidden="true">
+            <ResponsiveContainer width="100%" height={220}>
+              <LineChart data={rows} margin={{ top: 8, right: 24, bottom: 8, left: 8 }}>
+                <CartesianGrid strokeDasharray="3 3" />
+                <XAxis dataKey="window" />
+                <YAxis />
+                <Tooltip />
+                <Legend />
+                {metrics.map((metric, index) => (
+                  <Line
+                    key={metric}
+                    type="monotone"
+                    dataKey={metric}
+                    stroke={LINE_COLORS[index % LINE_COLORS.length]}
+                    isAnimationActive={false}
+                    connectNulls
+                  />
+                ))}
+                {[...(thresholds ?? new Map<string, number>()).entries()]
+                  .filter(([metric]) => metrics.includes(metric))
+                  .map(([metric, threshold]) => (
+                    <ReferenceLine
+                      key={`threshold-${metric}`}
+                      y={threshold}
+                      stroke="#b00020"
+                      strokeDasharray="6 3"
+                      label={`threshold ${metric}`}
+                    />
+                  ))}
+              </LineChart>
+            </ResponsiveContainer>
+          </div>
+          <table className="chart-table">
+            <caption>{title}: values per window</caption>
+            <thead>
+              <tr>
+                <th scope="col">Window</th>
+                {metrics.map((metric) => (
+                  <th scope="col" key={metric}>
+                    {metric}
+                    {thresholds?.has(metric) === true
+                      ? ` (threshold ${formatValue(thresholds.get(metric))})`
+                      : ''}
+                  </th>
+                ))}
+              </tr>
+            </thead>
+            <tbody>
+              {rows.map((row) => (
+                <tr key={row.window}>
+                  <th scope="row">{row.window}</th>
+                  {metrics.map((metric) => (
+                    <td key={metric}>{formatValue(row[metric])}</td>
+                  ))}
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </>
+      )}
+    </section>
+  );
+}
