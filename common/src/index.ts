@@ -10,3 +10,4 @@ export * from './mllp.js';
 export * from './wait.js';
 export * from './override-rates.js';
 export * from './labels.js';
+export * from './alerts.js';
