@@ -1,8 +1,8 @@
 /**
  * `Device/{id}/$compliance-report`: builds the compliance report of one model version and period as a
- * DiagnosticReport with the PDF in `presentedForm`, stores it in the FHIR server with a conditional
- * update on its identifier (model, version and period), so a rerun replaces the earlier report, and
- * returns the stored version.
+ * DiagnosticReport with the PDF in `presentedForm`. It is stored with a conditional update on its
+ * identifier (model, version and period), so a rerun replaces the earlier report, and the stored
+ * version is returned.
  */
 import type { DiagnosticReport } from '@medplum/fhirtypes';
 import { AIAST, MONITORMED_BASE } from '@monitormed/common';
@@ -137,7 +137,7 @@ export async function complianceReport(
     ],
   };
 
-  // The identifier value holds `|`, which FHIR search escapes as `\|` inside a token's value.
+  // The identifier value contains `|`, which FHIR search escapes as `\|` inside a token's value.
   const token = `${COMPLIANCE_REPORT_ID_SYSTEM}|${identifierValue.replaceAll('|', '\\|')}`;
   const { status: httpStatus, resource } = await callFhir(
     target,

@@ -1,7 +1,8 @@
 /**
- * `Observation/{id}/$explain-flag`: each monitoring Flag on an AI result with the numbers behind it (the
- * uncertainty value and method against its threshold; the drift test, statistic, p-value, threshold,
- * window and reference) and the model and version named by the result's AI Provenance.
+ * `Observation/{id}/$explain-flag`: each monitoring Flag on an AI result with the numbers behind it.
+ * For high uncertainty these are the method and value against the threshold, and for drift the test,
+ * statistic, p-value, threshold, window and reference. The model and version come from the result's
+ * AI Provenance.
  */
 import type { Device, Extension, Flag, Observation, Parameters, Provenance } from '@medplum/fhirtypes';
 import { flagIdentifierQuery, type MetricDocument } from '@monitormed/analyzers';

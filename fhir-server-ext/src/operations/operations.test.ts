@@ -59,7 +59,7 @@ async function parametersErrors(parameters: Parameters): Promise<string[]> {
     .map((issue) => issue.diagnostics ?? issue.code);
 }
 
-/** Reads a complex extension's sub-extension value from the Observation as HAPI holds it now. */
+/** Reads a complex extension's sub-extension value from the Observation as HAPI stores it now. */
 async function storedExtensionValue(
   observationId: string,
   url: string,
@@ -241,7 +241,7 @@ void describe('FHIR operations', () => {
     const uncertainty = byCode.get('high-uncertainty');
     assert.equal(one(uncertainty, 'method').valueCode, 'entropy');
     // Analyzers subscribed to every AI result on the shared HAPI may rewrite the extensions, so the
-    // numbers are compared with what the result holds now.
+    // numbers are compared with what the result contains now.
     const id = setup.fixture.flaggedObservationId;
     assert.equal(
       one(uncertainty, 'value').valueDecimal,
@@ -380,11 +380,11 @@ void describe('FHIR operations', () => {
       assert.ok(text.includes(expected), `The PDF text lacks '${expected}'`);
     }
 
-    // First against R4 alone, then against the profile, which HAPI knows only after it installed the
+    // First against R4 alone, then against the profile, which HAPI has only after it installed the
     // rebuilt package at its last start.
     const baseErrors = await setup.kit.validationErrors({
       ...report,
-      meta: { security: report.meta?.security ?? [] },
+      meta: { security: report.meta.security },
     });
     assert.deepEqual(baseErrors, []);
     const second = await setup.kit.callProxy<DiagnosticReport>(path, { token, method: 'POST', body });

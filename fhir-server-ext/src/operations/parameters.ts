@@ -123,7 +123,12 @@ export function dateInput(inputs: OperationInputs, name: string): Date | undefin
   const dateOnly = /^\d{4}(-\d{2}(-\d{2})?)?$/.test(value);
   const dateTime = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$/.test(value);
   // A partial date starts on the first day of its year or month.
-  const fullDate = value.length === 4 ? `${value}-01-01` : value.length === 7 ? `${value}-01` : value;
+  let fullDate = value;
+  if (value.length === 4) {
+    fullDate = `${value}-01-01`;
+  } else if (value.length === 7) {
+    fullDate = `${value}-01`;
+  }
   const parsed = new Date(dateOnly ? `${fullDate}T00:00:00Z` : value);
   if ((!dateOnly && !dateTime) || Number.isNaN(parsed.getTime())) {
     throw new OperationInputError(

@@ -123,7 +123,7 @@ export function createOperationsRouter(options: OperationsOptions): Operations {
         }
         const { parameters, flags } = await explainFlags(target, await database(), observation, thresholds);
 
-        // The answer contains the patient's result and Flags, so it is audited before it is sent.
+        // The response contains the patient's result and Flags, so it is audited before it is sent.
         const patient = observation.subject?.reference;
         await options.audit.add(
           buildAuditEvent(
