@@ -44,7 +44,12 @@ function SubgroupComparison({ summary }: { summary: MonitoringSummary }) {
         <>
           <div className="chart" aria-hidden="true">
             <ResponsiveContainer width="100%" height={200}>
-              <BarChart data={rows} margin={{ top: 8, right: 24, bottom: 8, left: 8 }}>
+              <BarChart
+                data={rows}
+                margin={{ top: 8, right: 24, bottom: 8, left: 8 }}
+                // Not focusable: the table below is the keyboard and screen reader alternative.
+                accessibilityLayer={false}
+              >
                 <CartesianGrid strokeDasharray="3 3" />
                 <XAxis dataKey="subgroup" />
                 <YAxis />

@@ -1,10 +1,15 @@
 /** Navigation between the patient view and the monitoring views, and the view of the current route. */
-import type { ReactNode } from 'react';
+import { lazy, Suspense, type ReactNode } from 'react';
 import type { SmartClient } from '../fhir.js';
-import { ComplianceReportView } from './ComplianceReportView.js';
-import { DashboardView } from './DashboardView.js';
-import { InventoryView } from './InventoryView.js';
 import { useRoute } from './route.js';
+
+// The monitoring views load on first use, so the patient view (the first view of an EHR launch) does
+// not wait for Recharts, which is most of the bundle.
+const InventoryView = lazy(async () => ({ default: (await import('./InventoryView.js')).InventoryView }));
+const DashboardView = lazy(async () => ({ default: (await import('./DashboardView.js')).DashboardView }));
+const ComplianceReportView = lazy(async () => ({
+  default: (await import('./ComplianceReportView.js')).ComplianceReportView,
+}));
 
 /**
  * Renders the navigation and the view that the URL fragment selects; `patientView` is shown for the
@@ -23,9 +28,17 @@ export function MonitoringViews({ client, patientView }: { client: SmartClient; 
           Model inventory
         </a>
       </nav>
-      {route.view === 'inventory' ? <InventoryView client={client} /> : null}
-      {route.view === 'dashboard' ? <DashboardView client={client} deviceId={route.deviceId} /> : null}
-      {route.view === 'report' ? <ComplianceReportView client={client} deviceId={route.deviceId} /> : null}
+      <Suspense
+        fallback={
+          <p role="status" aria-live="polite">
+            Loading the view…
+          </p>
+        }
+      >
+        {route.view === 'inventory' ? <InventoryView client={client} /> : null}
+        {route.view === 'dashboard' ? <DashboardView client={client} deviceId={route.deviceId} /> : null}
+        {route.view === 'report' ? <ComplianceReportView client={client} deviceId={route.deviceId} /> : null}
+      </Suspense>
       {route.view === 'patient' ? patientView : null}
     </>
   );
