@@ -15,4 +15,7 @@ COPY profiles/package.json profiles/
 COPY sdk/package.json sdk/
 RUN npm ci --include=dev
 COPY . .
+# The SMART app serves Vite-built pages from smart-app/dist/. They are built here, as root, because the
+# service runs as the node user, which cannot write into /app.
+RUN npm run build -w @monitormed/smart-app
 USER node
