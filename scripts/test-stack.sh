@@ -7,10 +7,14 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 peers/peers.sh install
 peers/peers.sh start all
 
-# The SMART app's browser test drives Debian's Chromium, because test tools cannot download a browser here.
-if [ ! -x /usr/bin/chromium ]; then
+# The SMART app's browser test drives Debian's Chromium, because test tools cannot download a browser
+# here. The listener's TLS tests create their certificates with the openssl command.
+missing=()
+[ -x /usr/bin/chromium ] || missing+=(chromium)
+command -v openssl >/dev/null || missing+=(openssl)
+if ((${#missing[@]} > 0)); then
   apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
 fi
 
 npm run typecheck
