@@ -19,7 +19,7 @@ import { JobQueues } from './jobs/job-queues.js';
 import { RETENTION_QUEUE, ROLLUP_QUEUE } from './jobs/definitions.js';
 import { loadJobSettings, type JobSettings } from './jobs/job-settings.js';
 import { EvaluationStore } from './store/evaluation-store.js';
-import { processRollupJob } from './workers/rollup-window.js';
+import { loadSubgroupFeatures, processRollupJob } from './workers/rollup-window.js';
 import { loadAnalyzerSettings, type AnalyzerSettings } from './settings.js';
 import { ResultsStore } from './store/results-store.js';
 import { SurrogateStore } from './surrogate/store.js';
@@ -114,6 +114,7 @@ export async function startAnalyzers(options: AnalyzersOptions = {}): Promise<An
     await new DeadLetterStore(mongo.db).ensureIndexes();
     const evaluation = new EvaluationStore(mongo.db);
     await evaluation.ensureIndexes();
+    const subgroupFeatures = loadSubgroupFeatures();
 
     const context: WorkerContext = {
       fhir,
@@ -124,10 +125,13 @@ export async function startAnalyzers(options: AnalyzersOptions = {}): Promise<An
       uncertainty,
       evaluation,
       jobs: queues,
+      rollupDelayMs: jobSettings.rollupDelayMs,
     };
     queues.process(ANALYZE_QUEUE, (job) => processAnalyzeJob(context, job));
     queues.process(DRIFT_QUEUE, (job) => processDriftJob(context, job));
-    queues.process(ROLLUP_QUEUE, (job) => processRollupJob({ results: store, evaluation, log }, job));
+    queues.process(ROLLUP_QUEUE, (job) =>
+      processRollupJob({ results: store, evaluation, log, subgroupFeatures }, job)
+    );
     queues.process(RETENTION_QUEUE, async () => {
       const deleted = await evaluation.deleteExpired(new Date(), jobSettings.retentionDays);
       log.info({ deleted }, 'Deleted expired evaluation windows');
@@ -135,17 +139,15 @@ export async function startAnalyzers(options: AnalyzersOptions = {}): Promise<An
     });
 
     // Bull keys a repeatable job by name, id and period, so every worker process adds the same one.
-    await queues
-      .queue(RETENTION_QUEUE)
-      .add(
-        { runKey: 'periodic' },
-        {
-          jobId: 'retention/periodic',
-          repeat: { every: jobSettings.retentionIntervalMs },
-          removeOnComplete: true,
-          removeOnFail: 100,
-        }
-      );
+    await queues.queue(RETENTION_QUEUE).add(
+      { runKey: 'periodic' },
+      {
+        jobId: 'retention/periodic',
+        repeat: { every: jobSettings.retentionIntervalMs },
+        removeOnComplete: true,
+        removeOnFail: 100,
+      }
+    );
     driftQueue.on('completed', (job: Bull.Job<EvaluateDriftJob>, outcomes: DriftOutcome[]) => {
       rescheduleIfChanged(context, job.data, outcomes).catch((err: unknown) => {
         log.error({ jobId: job.id, err }, 'Rescheduling a drift evaluation failed');

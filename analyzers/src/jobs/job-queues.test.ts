@@ -1,6 +1,6 @@
 /**
- * Job queues on the real Redis and Mongo, with worker child processes: two workers share 200 jobs and run
- * each once, a SIGKILLed worker's job is finished by another, SIGTERM lets the active job finish, and a job
+ * Job queues on the real Redis and Mongo, with worker child processes. Two workers share 200 jobs and run
+ * each once. A SIGKILLed worker's job is finished by another, and SIGTERM lets the active job finish. A job
  * that fails for good reaches the dead-letter collection and can be queued again with the dead-jobs command.
  */
 import assert from 'node:assert/strict';

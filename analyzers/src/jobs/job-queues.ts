@@ -15,7 +15,7 @@ export interface JobQueuesOptions {
   /** Bull key prefix in Redis; every producer and worker of a queue must use the same one. */
   prefix: string;
   settings: JobSettings;
-  /** Where finally failed jobs are copied; without it they stay only in bull's failed set. */
+  /** Store of finally failed jobs. Without it they stay only in bull's failed set. */
   deadLetters?: DeadLetterStore;
   log: Logger;
 }
@@ -108,8 +108,8 @@ export class JobQueues {
   }
 
   /**
-   * Waits until Redis answers for every queue created so far.
-   * @throws Error naming the Redis address when it does not answer within `timeoutMs`.
+   * Waits until Redis responds for every queue created so far.
+   * @throws Error naming the Redis address when it does not respond within `timeoutMs`.
    */
   async waitReady(timeoutMs: number): Promise<void> {
     let timer: NodeJS.Timeout | undefined;

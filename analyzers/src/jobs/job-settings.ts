@@ -35,6 +35,11 @@ export interface JobSettings {
   retentionDays: RetentionDays;
   /** Period of the retention job (RETENTION_INTERVAL_MS). */
   retentionIntervalMs: number;
+  /**
+   * Delay of a day's rollup after a drift evaluation (ROLLUP_DELAY_MS). The rollup's job id is per model and
+   * day, so every evaluation within the delay shares one rollup.
+   */
+  rollupDelayMs: number;
 }
 
 const CONCURRENCY_VARIABLES: Record<QueueName, [string, number]> = {
@@ -114,7 +119,15 @@ export function loadJobSettings(env: Env = process.env): JobSettings {
     (v) => isPositiveInteger(v) && v >= 1_000,
     'milliseconds, at least 1000'
   );
+  const rollupDelayMs = readNumber(
+    env,
+    'ROLLUP_DELAY_MS',
+    30_000,
+    (v) => Number.isInteger(v) && v >= 0,
+    'milliseconds, 0 or more'
+  );
   return {
+    rollupDelayMs,
     concurrency,
     lockDurationMs,
     stalledIntervalMs,

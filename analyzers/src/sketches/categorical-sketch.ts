@@ -37,9 +37,9 @@ export function sketchCategories(values: readonly (string | null | undefined)[])
 }
 
 function toSketch(counts: Map<string, number>, missing: number): CategoricalSketch {
-  const categories = [...counts.entries()]
-    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
-    .map(([category, count]) => ({ category, count }));
+  // Code-unit order, not localeCompare, so the order is the same on every machine.
+  const names = [...counts.keys()].sort();
+  const categories = names.map((category) => ({ category, count: counts.get(category) ?? 0 }));
   const count = categories.reduce((total, entry) => total + entry.count, 0);
   return { kind: 'categorical', count, missing, categories };
 }

@@ -3,9 +3,9 @@
  * and a quantile summary that keeps the exact sorted values up to {@link EXACT_CAPACITY} and falls back to a
  * fine fixed grid beyond it.
  *
- * Every part merges by addition (or by a sorted union of values), so merge is associative and commutative,
- * and merging two halves gives the sketch of the whole: exactly for counts, histograms, grid and values, and
- * up to floating-point rounding for `sum` and `sumSquares`.
+ * Every part merges by addition (or by a sorted union of values), so merge is associative and commutative.
+ * Merging two halves gives the sketch of the whole: exactly for counts, histograms, grid and values, and up
+ * to floating-point rounding for `sum` and `sumSquares`.
  *
  * NOTE: t-digest and KLL packages on npm were considered, but their merges depend on the order of the inputs
  * (t-digest) or on random compaction (KLL), so merge(a, b) would not equal the sketch of the whole.
@@ -207,9 +207,9 @@ export function mergeNumericSketches(a: NumericSketch, b: NumericSketch): Numeri
 }
 
 /**
- * Estimates the q-quantile: exact (the value at rank ⌈q·n⌉, lower order statistic) while values are kept,
- * otherwise by linear interpolation inside the grid cell; values outside the layout range are placed at
- * `min` and `max`, so those quantiles are coarse.
+ * Estimates the q-quantile. While values are kept it is exact: the value at rank ⌈q·n⌉ (lower order
+ * statistic). Otherwise it interpolates linearly inside the grid cell. Values outside the layout range sit in
+ * the first or last cell and are clamped to `min` and `max`, so those quantiles are coarse.
  * @param q - Quantile in [0, 1].
  * @returns The estimate, or null for an empty sketch.
  */

@@ -24,7 +24,7 @@ const nannymlCases = (
 ).nannymlThresholds;
 
 // numpy sums with pairwise summation and this code sums left to right, so means and stds can differ in the
-// last bits; the KS statistics themselves are exact ratios and compared at the same tolerance.
+// last bits. The KS statistics are exact ratios, compared at the same tolerance.
 const TOLERANCE = 1e-12;
 
 void describe('standard deviation threshold', () => {

@@ -48,7 +48,7 @@ export interface SketchDocument {
   updatedAt: Date;
 }
 
-/** Where a reference profile came from. */
+/** Source of a reference profile. */
 export type ReferenceSource =
   | { kind: 'upload'; fileName: string }
   | { kind: 'windows'; windows: string[] }

@@ -83,7 +83,12 @@ before(async () => {
   await results.ensureIndexes();
   const store = new EvaluationStore(mongo.db);
   await store.ensureIndexes();
-  context = { results, evaluation: store, log: createLogger('evaluation-store-test', 'warn') };
+  context = {
+    results,
+    evaluation: store,
+    log: createLogger('evaluation-store-test', 'warn'),
+    subgroupFeatures: ['sex'],
+  };
 
   for (const [dayIndex, day] of DAYS.entries()) {
     const documents = resultsOf(day, dayIndex);
@@ -129,6 +134,7 @@ void describe('evaluation store', () => {
     const rows = await queryEvaluation(db(), {
       modelIds: [MODEL],
       metrics: ['result-count'],
+      subgroups: ['all'],
       granularity: 'week',
     });
     assert.deepEqual(
@@ -141,6 +147,7 @@ void describe('evaluation store', () => {
     const month = await queryEvaluation(db(), {
       modelIds: [MODEL],
       metrics: ['result-count'],
+      subgroups: ['all'],
       granularity: 'month',
     });
     assert.deepEqual(
@@ -168,11 +175,40 @@ void describe('evaluation store', () => {
     );
     // 2026-03-03 has 9 results; indices 0 and 5 lack lactate. Heart rates 75 + 3i for i = 0..8 average 87.
     const [heartRate, , lactate] = rows;
-    assert.ok(heartRate && lactate, 'both metrics have rows');
+    assert.ok(heartRate, 'the heart rate metric has a row');
+    assert.ok(lactate, 'the lactate metric has a row');
     assert.equal(lactate.value, 2 / 9);
     assert.equal(heartRate.value, 87);
     assert.equal(heartRate.granularity, 'day');
     assert.equal(heartRate.windowStart?.toISOString(), '2026-03-03T00:00:00.000Z');
+  });
+
+  void it('rolls up subgroups of a feature', async () => {
+    const rows = await queryEvaluation(db(), {
+      modelIds: [MODEL],
+      metrics: ['result-count'],
+      subgroups: ['all', 'sex=female', 'sex=male'],
+      windows: ['2026-03-03'],
+    });
+    // 2026-03-03 has 9 results; even indices (0, 2, 4, 6, 8) are female.
+    assert.deepEqual(
+      rows.map((row) => [row.subgroup, row.value]),
+      [
+        ['all', 9],
+        ['sex=female', 5],
+        ['sex=male', 4],
+      ]
+    );
+    const weeks = await queryEvaluation(db(), {
+      modelIds: [MODEL],
+      metrics: ['result-count'],
+      subgroups: ['sex=male'],
+      granularity: 'week',
+    });
+    assert.deepEqual(
+      weeks.map((row) => row.value),
+      [4 + 4 + 5, 5]
+    );
   });
 
   void it('builds a reference from windows', async () => {
@@ -188,6 +224,7 @@ void describe('evaluation store', () => {
     const rows = await queryEvaluation(db(), {
       modelIds: [MODEL],
       metrics: ['result-count'],
+      subgroups: ['all'],
       windows: ['2026-03-04'],
       includeReference: true,
     });
@@ -252,7 +289,7 @@ void describe('evaluation store', () => {
     const deleted = await evaluation().deleteExpired(now, { hour: 1, day: 14, week: 1000, month: 1000 });
     assert.ok((deleted['day'] ?? 0) > 0, 'old day windows are deleted');
 
-    const days = await queryEvaluation(db(), { modelIds: [MODEL], metrics: ['result-count'] });
+    const days = await queryEvaluation(db(), { modelIds: [MODEL], metrics: ['result-count'], subgroups: ['all'] });
     assert.deepEqual(
       days.map((row) => row.window),
       ['2026-03-09']
@@ -261,6 +298,7 @@ void describe('evaluation store', () => {
       modelIds: [MODEL],
       modelVersions: [VERSION],
       metrics: ['result-count'],
+      subgroups: ['all'],
       granularity: 'week',
       includeReference: true,
     });

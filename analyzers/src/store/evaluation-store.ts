@@ -112,6 +112,35 @@ export class EvaluationStore {
     return stored.layout;
   }
 
+  /**
+   * Inserts or replaces sketches in one round trip: a batch of updateOne upserts, which FerretDB runs like
+   * single updateOne calls.
+   */
+  async upsertSketches(documents: readonly SketchDocument[]): Promise<void> {
+    if (documents.length === 0) {
+      return;
+    }
+    await this.sketches.bulkWrite(
+      documents.map((document) => {
+        const { modelId, modelVersion, feature, subgroup, granularity, window } = document;
+        return {
+          updateOne: {
+            filter: { modelId, modelVersion, feature, subgroup, granularity, window },
+            update: {
+              $set: {
+                windowStart: document.windowStart,
+                sketch: encodeSketch(document.sketch),
+                updatedAt: document.updatedAt,
+              },
+            },
+            upsert: true,
+          },
+        };
+      }),
+      { ordered: false }
+    );
+  }
+
   /** Inserts or replaces the sketch of one key. */
   async upsertSketch(document: SketchDocument): Promise<void> {
     const { modelId, modelVersion, feature, subgroup, granularity, window } = document;
@@ -163,25 +192,22 @@ export class EvaluationStore {
     return windows.filter((window): window is string => typeof window === 'string').sort();
   }
 
+  /** Inserts or updates metric documents with $set in one round trip (see {@link upsertMetric}). */
+  async upsertMetrics(documents: readonly MetricDocument[]): Promise<void> {
+    if (documents.length === 0) {
+      return;
+    }
+    await this.metrics.bulkWrite(
+      documents.map((document) => ({
+        updateOne: { filter: metricKeyOf(document), update: { $set: finiteFields(document) }, upsert: true },
+      })),
+      { ordered: false }
+    );
+  }
+
   /** Inserts or updates one metric document with $set. */
   async upsertMetric(document: MetricDocument): Promise<void> {
-    const key: MetricKey = {
-      modelId: document.modelId,
-      modelVersion: document.modelVersion,
-      metric: document.metric,
-      subgroup: document.subgroup,
-      window: document.window,
-    };
-    // FerretDB 1.24 rejects infinite numbers (a chi-square statistic with an unseen category is +Inf), so
-    // non-finite numbers are stored as null. $set of the whole document also sets the key fields, to the
-    // values they already have.
-    const finite = Object.fromEntries(
-      Object.entries(document).map(([field, value]) => [
-        field,
-        typeof value === 'number' && !Number.isFinite(value) ? null : value,
-      ])
-    ) as MetricDocument;
-    await this.metrics.updateOne(key, { $set: finite }, { upsert: true });
+    await this.metrics.updateOne(metricKeyOf(document), { $set: finiteFields(document) }, { upsert: true });
   }
 
   /** Stores a reference profile's description; its sketches are written with {@link upsertSketch}. */
@@ -240,7 +266,31 @@ export class EvaluationStore {
   }
 }
 
-/** The kind of a feature's values: numeric when every present value is a number. */
+function metricKeyOf(document: MetricDocument): MetricKey {
+  return {
+    modelId: document.modelId,
+    modelVersion: document.modelVersion,
+    metric: document.metric,
+    subgroup: document.subgroup,
+    window: document.window,
+  };
+}
+
+/**
+ * Replaces non-finite numbers by null, because FerretDB 1.24 rejects infinite numbers (a chi-square
+ * statistic with an unseen category is +Inf). $set of the whole document also sets the key fields, to the
+ * values they already have.
+ */
+function finiteFields(document: MetricDocument): MetricDocument {
+  return Object.fromEntries(
+    Object.entries(document).map(([field, value]) => [
+      field,
+      typeof value === 'number' && !Number.isFinite(value) ? null : value,
+    ])
+  ) as MetricDocument;
+}
+
+/** Infers the kind of a feature's values: numeric when every present value is a number. */
 export function kindOfValues(values: readonly (number | string | null | undefined)[]): FeatureSketch['kind'] {
   return values.every((value) => value === null || value === undefined || typeof value === 'number')
     ? 'numeric'

@@ -16,6 +16,7 @@ import {
   REFERENCE_WINDOW,
   type ReferenceProfileDocument,
   type ReferenceSource,
+  type SketchDocument,
 } from './evaluation-documents.js';
 import type { EvaluationStore } from './evaluation-store.js';
 import { sketchColumns, type ColumnValues } from './sketch-metrics.js';
@@ -23,10 +24,10 @@ import { sketchColumns, type ColumnValues } from './sketch-metrics.js';
 /** Chunks an uploaded reference is split into, as NannyML's DefaultChunker does. */
 export const REFERENCE_CHUNKS = 10;
 
-/** CSV column that holds the model's output probability; every other column is an input feature. */
+/** CSV column that contains the model's output probability. Every other column is an input feature. */
 export const SCORE_COLUMN = 'score';
 
-/** Invalid reference data; the message says what to fix. */
+/** Invalid reference data. The message states what to fix. */
 export class ReferenceDataError extends Error {
   override name = 'ReferenceDataError';
 }
@@ -184,24 +185,23 @@ async function saveProfile(
   await writeWindow(store, modelId, modelVersion, 'reference', { key: REFERENCE_WINDOW, start: null }, whole);
 
   const now = new Date();
-  for (const [key, sketches] of chunks) {
-    for (const [feature, sketch] of sketches) {
-      await store.upsertSketch({
-        modelId,
-        modelVersion,
-        feature,
-        subgroup: ALL_SUBGROUP,
-        granularity: 'reference-chunk',
-        window: key,
-        windowStart: null,
-        sketch,
-        updatedAt: now,
-      });
-    }
-  }
+  const chunkDocuments: SketchDocument[] = [...chunks].flatMap(([key, sketches]) =>
+    [...sketches].map(([feature, sketch]) => ({
+      modelId,
+      modelVersion,
+      feature,
+      subgroup: ALL_SUBGROUP,
+      granularity: 'reference-chunk' as const,
+      window: key,
+      windowStart: null,
+      sketch,
+      updatedAt: now,
+    }))
+  );
+  await store.upsertSketches(chunkDocuments);
 
-  // NOTE: chunks of an older profile with other keys stay stored; deleteMany would remove them, but a
-  // profile replaced mid-evaluation would then briefly have no chunks. They are filtered by `chunkKeys`.
+  // NOTE: chunks of an older profile with other keys stay stored, because deleting them first would leave a
+  // profile replaced mid-evaluation briefly without chunks. Readers select chunks by `chunkKeys`.
   const profile: ReferenceProfileDocument = {
     _id: `${modelId}|${modelVersion}`,
     modelId,

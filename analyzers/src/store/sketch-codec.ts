@@ -1,7 +1,7 @@
 /**
  * Storage form of feature sketches: the quantile grid of a numeric sketch is stored sparsely (cells with a
- * count only), because a dense array of 1,024 mostly-zero counts makes each FerretDB write several times
- * slower, and a day window of a few dozen results fills only a few dozen cells.
+ * count only). A dense array of 1,024 mostly-zero counts makes each FerretDB write several times slower,
+ * while a day window of a few dozen results fills only a few dozen cells.
  */
 import type { FeatureSketch } from '../sketches/feature-sketch.js';
 import { QUANTILE_GRID_CELLS, type NumericSketch } from '../sketches/numeric-sketch.js';

@@ -54,8 +54,8 @@ export async function sketchColumns(
       const layout = isOutput ? UNIT_LAYOUT : await store.layoutOf(modelId, modelVersion, name, present);
       sketches.set(name, sketchNumbers(values as (number | null)[], layout));
     } else {
-      // NOTE: a feature missing in every row of a window has no type to infer and is sketched as categorical,
-      // so it does not merge with numeric sketches of the same feature; the rollup skips such merges.
+      // NOTE: a feature missing in every row of a window has no type to infer and is sketched as categorical.
+      // It then does not merge with numeric sketches of the same feature, so the rollup leaves it out.
       sketches.set(name, sketchCategories(values.map((value) => (value === null ? null : String(value)))));
     }
   }

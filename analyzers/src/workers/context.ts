@@ -19,4 +19,6 @@ export interface WorkerContext {
   evaluation?: EvaluationStore;
   /** The analyzers' queues, to schedule window rollups after a drift evaluation. */
   jobs?: JobQueues;
+  /** Delay of those rollups; defaults to the drift debounce delay. */
+  rollupDelayMs?: number;
 }

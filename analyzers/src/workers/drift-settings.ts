@@ -8,7 +8,7 @@ import type { PValueCorrection } from '../stats/multiple-testing.js';
 import { DEFAULT_DRIFT_SHARE } from '../stats/select-test.js';
 
 /**
- * How a feature's drift is decided: `evidently` applies the automatically chosen test's own threshold
+ * Rule that decides a feature's drift: `evidently` applies the automatically chosen test's own threshold
  * (p < 0.05 or distance ≥ 0.1); `nannyml` flags a statistic outside the reference chunks' mean ± 3 std.
  */
 export type ThresholdMode = 'evidently' | 'nannyml';

@@ -8,7 +8,7 @@
  * on every result of W, and as a model-drift Flag per result when drift is detected.
  *
  * Beside the output KS test, feature-drift.ts tests the output and every input feature with Evidently's
- * automatic test choice against the reference profile (or the same reference windows); those verdicts are
+ * automatic test choice against the reference profile (or the same reference windows). Those verdicts are
  * stored in Mongo only. Each evaluation then schedules the window's rollup (rollup-window.ts).
  */
 import { FLAG_CODES, type EvaluateDriftJob } from '@monitormed/common';
@@ -70,7 +70,11 @@ export async function processDriftJob(
   }
 
   // The rollup reads the same results; its id is per model and day, so a burst of evaluations queues one.
-  await context.jobs?.add(ROLLUP_QUEUE, { modelId, window }, { delay: context.settings.driftDebounceMs });
+  await context.jobs?.add(
+    ROLLUP_QUEUE,
+    { modelId, window },
+    { delay: context.rollupDelayMs ?? context.settings.driftDebounceMs }
+  );
   return outcomes;
 }
 

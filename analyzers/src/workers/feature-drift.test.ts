@@ -70,14 +70,12 @@ function resultsOf(version: string, window: string, seed: number): AiResultDocum
 
 async function metric(version: string, name: string): Promise<MetricDocument> {
   assert.ok(mongo);
-  const document = await mongo.db
-    .collection<MetricDocument>(COLLECTIONS.metrics)
-    .findOne({
-      modelId: MODEL,
-      modelVersion: version,
-      metric: name as MetricDocument['metric'],
-      window: CURRENT,
-    });
+  const document = await mongo.db.collection<MetricDocument>(COLLECTIONS.metrics).findOne({
+    modelId: MODEL,
+    modelVersion: version,
+    metric: name as MetricDocument['metric'],
+    window: CURRENT,
+  });
   assert.ok(document, `metric ${name} of version ${version} is stored`);
   return document;
 }
@@ -147,7 +145,7 @@ void describe('feature drift', () => {
   });
 
   void it('applies NannyML thresholds per model', async () => {
-    assert.ok(context && mongo);
+    assert.ok(context, 'the worker context exists');
     process.env['DRIFT_THRESHOLD_MODE_BY_MODEL'] = `${MODEL}=nannyml`;
     const outcome = await evaluateFeatureDrift(context, MODEL, '1', CURRENT, REFERENCE_WINDOWS);
     assert.equal(outcome?.thresholdMode, 'nannyml');

@@ -20,6 +20,7 @@ import {
 } from '../stats/standard-deviation-threshold.js';
 import { EVALUATION_METRICS, OUTPUT_FEATURES, REFERENCE_WINDOW } from '../store/evaluation-documents.js';
 import { kindOfValues, type EvaluationStore } from '../store/evaluation-store.js';
+import type { DriftWindowStatus } from '../store/documents.js';
 import type { ResultsStore } from '../store/results-store.js';
 import { columnsOfRows, type ColumnValues } from '../store/sketch-metrics.js';
 import type { WorkerContext } from './context.js';
@@ -108,7 +109,7 @@ function columnTypeOf(values: readonly (ColumnValue | null)[]): ColumnType {
   return kindOfValues(values) === 'numeric' ? 'numerical' : 'categorical';
 }
 
-/** The statistic NannyML-style thresholds apply to: |statistic| of p-value tests, the distance otherwise. */
+/** Returns the value NannyML-style thresholds apply to: |statistic| of p-value tests, the distance otherwise. */
 function thresholdMetric(result: Pick<ColumnDriftResult, 'kind' | 'statistic' | 'distance'>): number {
   const value = result.kind === 'p-value' ? result.statistic : result.distance;
   return value === null ? Number.NaN : Math.abs(value);
@@ -134,6 +135,13 @@ function chunkLimits(
   }
   const finite = values.filter((value) => Number.isFinite(value));
   return finite.length === 0 ? null : standardDeviationThreshold(finite, { lowerValueLimit: 0 });
+}
+
+function windowStatus(enough: boolean, detected: boolean): DriftWindowStatus {
+  if (!enough) {
+    return 'insufficient-data';
+  }
+  return detected ? 'drift' : 'no-drift';
 }
 
 /**
@@ -223,7 +231,7 @@ export async function evaluateFeatureDrift(
       value: result.kind === 'p-value' ? result.pValue : result.distance,
       n: result.nCurrent,
       referenceN: result.nReference,
-      status: enough ? (detected ? 'drift' : 'no-drift') : 'insufficient-data',
+      status: windowStatus(enough, detected),
       test: result.test,
       statistic: result.statistic,
       threshold: result.threshold,
@@ -245,7 +253,7 @@ export async function evaluateFeatureDrift(
     metric: EVALUATION_METRICS.featureDriftShare,
     value: share,
     n: currentRows.length,
-    status: enough ? (drifted ? 'drift' : 'no-drift') : 'insufficient-data',
+    status: windowStatus(enough, drifted),
     threshold: driftSettings.driftShare,
     thresholdMode,
     detected: drifted,

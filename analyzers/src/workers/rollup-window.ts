@@ -10,9 +10,10 @@ import type Bull from 'bull';
 import type { RollupWindowJob } from '../jobs/definitions.js';
 import { mergeSketches, type FeatureSketch } from '../sketches/feature-sketch.js';
 import { SketchMismatchError } from '../sketches/sketch-mismatch-error.js';
-import { ALL_SUBGROUP, type Granularity } from '../store/evaluation-documents.js';
+import type { MetricDocument } from '../store/documents.js';
+import { ALL_SUBGROUP, type Granularity, type SketchDocument } from '../store/evaluation-documents.js';
 import type { EvaluationStore } from '../store/evaluation-store.js';
-import type { ResultsStore } from '../store/results-store.js';
+import type { FeatureRow, ResultsStore } from '../store/results-store.js';
 import { columnsOfRows, metricsOfSketch, sketchColumns } from '../store/sketch-metrics.js';
 import { ANALYZER_VERSION } from '../fhir/extensions.js';
 import { periodWindowOf, type PeriodWindow } from './windows.js';
@@ -22,6 +23,40 @@ export interface RollupContext {
   results: ResultsStore;
   evaluation: EvaluationStore;
   log: Logger;
+  /**
+   * Categorical input features whose values define subgroups, such as `sex`: each value `v` of feature `f`
+   * gets its own sketches and metrics under subgroup `f=v`, beside `all`.
+   */
+  subgroupFeatures?: readonly string[];
+}
+
+/**
+ * Reads the subgroup features from ROLLUP_SUBGROUP_FEATURES, a comma-separated list of feature names.
+ * @returns The names, empty when the variable is unset.
+ */
+export function loadSubgroupFeatures(env: Record<string, string | undefined> = process.env): string[] {
+  return (env['ROLLUP_SUBGROUP_FEATURES'] ?? '')
+    .split(',')
+    .map((name) => name.trim())
+    .filter((name) => name !== '');
+}
+
+/** Splits rows into the `all` group and one group per value of each subgroup feature; missing values join no subgroup. */
+function subgroupsOf(rows: readonly FeatureRow[], features: readonly string[]): Map<string, FeatureRow[]> {
+  const groups = new Map<string, FeatureRow[]>([[ALL_SUBGROUP, [...rows]]]);
+  for (const feature of features) {
+    for (const row of rows) {
+      const value = row.features[feature];
+      if (value === null || value === undefined) {
+        continue;
+      }
+      const key = `${feature}=${String(value)}`;
+      const group = groups.get(key) ?? [];
+      group.push(row);
+      groups.set(key, group);
+    }
+  }
+  return groups;
 }
 
 /** Outcome of one model version, stored by bull as part of the job's return value. */
@@ -87,49 +122,76 @@ async function rollupDay(
   const { results, evaluation, log } = context;
   const day = periodWindowOf(new Date(`${window}T00:00:00Z`), 'day');
   const rows = await results.featureRowsIn(modelId, modelVersion, [window]);
-  const sketches = await sketchColumns(evaluation, modelId, modelVersion, columnsOfRows(rows));
-  await writeWindow(evaluation, modelId, modelVersion, 'day', day, sketches);
+  const groups = subgroupsOf(rows, context.subgroupFeatures ?? []);
+  let featureCount = 0;
+  for (const [subgroup, groupRows] of groups) {
+    const sketches = await sketchColumns(evaluation, modelId, modelVersion, columnsOfRows(groupRows));
+    if (subgroup === ALL_SUBGROUP) {
+      featureCount = sketches.size - 2;
+    }
+    await writeWindow(evaluation, modelId, modelVersion, 'day', day, sketches, subgroup);
+  }
 
+  // NOTE: a subgroup that disappears from a re-rolled day keeps its earlier day documents.
+  const subgroups = [...groups.keys()];
   for (const period of ['week', 'month'] as const) {
     const periodWindow = periodWindowOf(day.start, period);
-    const daySketches = await evaluation.findSketches({
-      modelId,
-      modelVersion,
-      granularity: 'day',
-      subgroup: ALL_SUBGROUP,
-      from: periodWindow.start,
-      to: periodWindow.end,
-    });
-
-    const merged = new Map<string, FeatureSketch>();
-    for (const document of daySketches) {
-      const previous = merged.get(document.feature);
-      try {
-        merged.set(
-          document.feature,
-          previous === undefined ? document.sketch : mergeSketches(previous, document.sketch)
-        );
-      } catch (err) {
-        if (!(err instanceof SketchMismatchError)) {
-          throw err;
-        }
-        log.warn(
-          { modelId, feature: document.feature, window: document.window, err },
-          'Day sketch does not merge; left out of the rollup'
-        );
-      }
+    for (const subgroup of subgroups) {
+      const merged = await mergeDays(context, modelId, modelVersion, subgroup, periodWindow);
+      await writeWindow(evaluation, modelId, modelVersion, period, periodWindow, merged, subgroup);
     }
-    await writeWindow(evaluation, modelId, modelVersion, period, periodWindow, merged);
   }
 
   await evaluation.updateSummary(modelId, modelVersion, window, rows.length);
-  log.info({ modelId, window, count: rows.length, features: sketches.size }, 'Rolled up a day window');
-  return { modelVersion, results: rows.length, features: sketches.size - 2 };
+  log.info(
+    { modelId, window, count: rows.length, features: featureCount, subgroups: subgroups.length },
+    'Rolled up a day window'
+  );
+  return { modelVersion, results: rows.length, features: featureCount };
+}
+
+/** Merges the day sketches of one subgroup inside a week or month, per feature. */
+async function mergeDays(
+  context: RollupContext,
+  modelId: string,
+  modelVersion: string,
+  subgroup: string,
+  periodWindow: PeriodWindow
+): Promise<Map<string, FeatureSketch>> {
+  const daySketches = await context.evaluation.findSketches({
+    modelId,
+    modelVersion,
+    granularity: 'day',
+    subgroup,
+    from: periodWindow.start,
+    to: periodWindow.end,
+  });
+
+  const merged = new Map<string, FeatureSketch>();
+  for (const document of daySketches) {
+    const previous = merged.get(document.feature);
+    try {
+      merged.set(
+        document.feature,
+        previous === undefined ? document.sketch : mergeSketches(previous, document.sketch)
+      );
+    } catch (err) {
+      if (!(err instanceof SketchMismatchError)) {
+        throw err;
+      }
+      context.log.warn(
+        { modelId, feature: document.feature, window: document.window, err },
+        'Day sketch does not merge; left out of the rollup'
+      );
+    }
+  }
+  return merged;
 }
 
 /**
- * Writes the sketches and metrics of one window.
+ * Writes the sketches and metrics of one window and subgroup, in two batched round trips.
  * @param window - Key and start of the window; null start for the reference profile.
+ * @param subgroup - Population subgroup, `all` by default.
  */
 export async function writeWindow(
   evaluation: EvaluationStore,
@@ -137,15 +199,18 @@ export async function writeWindow(
   modelVersion: string,
   granularity: Granularity,
   window: Pick<PeriodWindow, 'key'> & { start: Date | null },
-  sketches: ReadonlyMap<string, FeatureSketch>
+  sketches: ReadonlyMap<string, FeatureSketch>,
+  subgroup: string = ALL_SUBGROUP
 ): Promise<void> {
   const now = new Date();
+  const sketchDocuments: SketchDocument[] = [];
+  const metricDocuments: MetricDocument[] = [];
   for (const [feature, sketch] of sketches) {
-    await evaluation.upsertSketch({
+    sketchDocuments.push({
       modelId,
       modelVersion,
       feature,
-      subgroup: ALL_SUBGROUP,
+      subgroup,
       granularity,
       window: window.key,
       windowStart: window.start,
@@ -153,11 +218,11 @@ export async function writeWindow(
       updatedAt: now,
     });
     for (const metric of metricsOfSketch(feature, sketch)) {
-      await evaluation.upsertMetric({
+      metricDocuments.push({
         modelId,
         modelVersion,
         metric: metric.metric,
-        subgroup: ALL_SUBGROUP,
+        subgroup,
         window: window.key,
         granularity,
         windowStart: window.start,
@@ -169,4 +234,6 @@ export async function writeWindow(
       });
     }
   }
+  await evaluation.upsertSketches(sketchDocuments);
+  await evaluation.upsertMetrics(metricDocuments);
 }

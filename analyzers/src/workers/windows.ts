@@ -102,7 +102,7 @@ export function periodWindowsBetween(from: Date, to: Date, period: WindowPeriod)
   return windows;
 }
 
-/** What a size or count chunker does with the rows left after the last full chunk, as in NannyML. */
+/** Handling of the rows left after the last full chunk by a size or count chunker, as in NannyML. */
 export type IncompleteChunk = 'keep' | 'drop' | 'append';
 
 /** One chunk of rows by position: key `[first:last]` with inclusive row indices, as NannyML prints it. */

@@ -1,6 +1,6 @@
 /**
  * Child-process worker of the job tests: processes ROLLUP_QUEUE jobs with {@link JobQueues} and, instead of a
- * rollup, records each run in Mongo with $inc, so a test can count how often every job ran and by whom.
+ * rollup, records each run in Mongo with $inc, so a test can count how often every job ran and on which worker.
  *
  * Environment: REDIS_URL, MONGO_URL, MONGO_DATABASE as usual; QUEUE_PREFIX; WORKER_NAME; JOB_SLEEP_MS (time
  * each job takes); the JOB_* and SHUTDOWN_GRACE_MS variables of job-settings.ts. Prints `ready` once it
