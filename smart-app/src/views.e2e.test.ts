@@ -1,6 +1,6 @@
 /**
- * End-to-end test of the monitoring views on the real stack: HAPI FHIR holds a model Device, a patient
- * with a flagged AI result, and MongoDB (FerretDB) holds five daily windows of metrics written with the
+ * End-to-end test of the monitoring views on the real stack: HAPI FHIR contains a model Device, a patient
+ * with a flagged AI result, and MongoDB (FerretDB) contains five daily windows of metrics written with the
  * analyzers' ResultsStore. The SMART authorization server, fhir-server-ext and the app run on free ports,
  * and Debian's Chromium (playwright-core) opens the views after an EHR launch.
  */
@@ -58,7 +58,7 @@ const PAGE_TIMEOUT_MS = 20_000;
 /** Budget of the first view: from the navigation to the redirect URI until the results table shows. */
 const FIRST_VIEW_BUDGET_MS = 1_500;
 
-/** Daily windows of the metric fixture; output drift is detected in the last one. */
+/** Daily windows of the metric fixture. Output drift is detected in the last one. */
 const WINDOWS = ['2026-02-01', '2026-02-02', '2026-02-03', '2026-02-04', '2026-02-05'];
 const DRIFT_WINDOW = '2026-02-05';
 
@@ -242,7 +242,7 @@ void describe('monitoring views in Chromium', () => {
       name: [{ family: `Viewspatient${runId.replace(/[^a-z0-9]/gi, '')}`, given: ['Smart'] }],
     });
     // Analyzer workers of a running demo stack may raise their own Flags on the result, fhir-server-ext
-    // audits every read of the patient, and HAPI refuses to delete a Patient that either still references.
+    // audits every read of the patient, and HAPI rejects the deletion of a Patient that either still references.
     cleanups.push({
       name: 'Flags and AuditEvents on the test patient',
       run: async () => {

@@ -5,7 +5,7 @@ import type { DiagnosticReport } from '@medplum/fhirtypes';
 export interface ReportPeriod {
   start: string;
   end: string;
-  /** Comma-separated names; each becomes one `signOff` parameter. */
+  /** Comma-separated names. Each becomes one `signOff` parameter. */
   signOff: string;
 }
 

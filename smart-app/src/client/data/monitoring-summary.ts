@@ -27,7 +27,7 @@ export interface MetricPoint {
 /** The metrics of one window and subgroup. */
 export interface WindowSummary {
   window: string;
-  /** ISO start of the window, when the store knows it. */
+  /** ISO start of the window, when the evaluation store has it. */
   start: string | undefined;
   subgroup: string;
   volume: number;
@@ -54,7 +54,7 @@ const MODEL_STATUSES = new Set<string>(['ok', 'warning', 'critical']);
 
 /**
  * Parses a $monitoring-summary result.
- * @throws Error when the Parameters have no valid `status` part, so a malformed answer never shows as ok.
+ * @throws Error when the Parameters have no valid `status` part, so a malformed result never shows as ok.
  */
 export function parseMonitoringSummary(parameters: Parameters): MonitoringSummary {
   const top = parameters.parameter;

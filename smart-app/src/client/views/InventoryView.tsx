@@ -20,7 +20,12 @@ function SummaryCells({ model }: { model: InventoryModel }) {
   return (
     <>
       <td>
-        <StatusBadge status={value.status} />
+        {/* $monitoring-summary returns ok for a model without metric windows, which would read as checked. */}
+        {value.windows.length === 0 ? (
+          <StatusBadge status="no data" />
+        ) : (
+          <StatusBadge status={value.status} />
+        )}
       </td>
       <td>
         {lastAlert === undefined

@@ -1,6 +1,6 @@
 /**
  * One line chart of per-window metric values, drawn with Recharts as SVG, followed by the same numbers as
- * a data table so that screen reader users and printouts get the values (WCAG 1.1.1, text alternatives).
+ * a data table, so screen reader users and printouts get the values (WCAG 1.1.1, text alternatives).
  */
 import {
   CartesianGrid,
@@ -15,7 +15,7 @@ import {
 } from 'recharts';
 import type { ChartRow } from '../data/monitoring-summary.js';
 
-/** Line colors with at least 3:1 contrast against white, as WCAG 1.4.11 requires for graphics. */
+/** Line colors, each above 4.5:1 contrast against white and the page background (WCAG 1.4.11 asks 3:1). */
 const LINE_COLORS = ['#1f5fa8', '#a83a1f', '#2e7d32', '#6a3fa0', '#8a5a00'];
 
 /** Props of {@link MetricChart}. */
@@ -59,7 +59,7 @@ export function MetricChart({ title, id, rows, metrics, thresholds, emptyMessage
                 data={rows}
                 margin={{ top: 8, right: 24, bottom: 8, left: 8 }}
                 // Recharts 3 makes the SVG focusable for its keyboard tooltip, which axe rejects inside
-                // aria-hidden; keyboard and screen reader users read the table below instead.
+                // aria-hidden, so keyboard and screen reader users read the table below instead.
                 accessibilityLayer={false}
               >
                 <CartesianGrid strokeDasharray="3 3" />

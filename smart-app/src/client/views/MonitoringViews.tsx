@@ -12,8 +12,8 @@ const ComplianceReportView = lazy(async () => ({
 }));
 
 /**
- * Renders the navigation and the view that the URL fragment selects; `patientView` is shown for the
- * patient route, and is null when the launch has no patient.
+ * Renders the navigation and the view that the URL fragment selects. The patient route shows
+ * `patientView`, which explains the problem when the launch has no patient.
  */
 export function MonitoringViews({ client, patientView }: { client: SmartClient; patientView: ReactNode }) {
   const route = useRoute();

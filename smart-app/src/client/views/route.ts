@@ -7,7 +7,7 @@ export type Route =
   | { view: 'dashboard'; deviceId: string }
   | { view: 'report'; deviceId: string };
 
-/** Parses a fragment: `#/inventory`, `#/models/{id}`, `#/models/{id}/report`; anything else is the patient view. */
+/** Parses a fragment: `#/inventory`, `#/models/{id}` or `#/models/{id}/report`. Anything else is the patient view. */
 export function parseRoute(hash: string): Route {
   if (hash === '#/inventory') {
     return { view: 'inventory' };
