@@ -46,3 +46,27 @@ export { SurrogateStore, surrogateBytes, type SurrogateDocument } from './surrog
 export { ResultsStore } from './store/results-store.js';
 export { queryEvaluation, type EvaluationQuery, type EvaluationRow } from './store/evaluation-query.js';
 export { EVALUATION_METRICS, REFERENCE_WINDOW, ALL_SUBGROUP } from './store/evaluation-documents.js';
+export { AlertService, type AlertServiceDeps, type RuleOutcome } from './alerts/alert-service.js';
+export { loadPerformanceSettings, processAlertsJob, type AlertsJobDeps } from './alerts/alerts-job.js';
+export { loadAlertRules, parseAlertRules, type AlertRule } from './alerts/rules.js';
+export { loadNotificationSettings, type NotificationSettings } from './alerts/notification-settings.js';
+export { SIGNATURE_HEADER, TIMESTAMP_HEADER, signWebhookBody } from './alerts/webhook.js';
+export {
+  computePerformanceWindow,
+  type PerformanceMetricDocument,
+  type PerformanceSettings,
+} from './performance/performance-window.js';
+export {
+  estimateCbpe,
+  fitCbpe,
+  CBPE_ASSUMPTIONS,
+  type CbpeEstimate,
+  type CbpeModel,
+} from './performance/cbpe.js';
+export { aurocWithDeLong, averagePrecision } from './performance/ranking-metrics.js';
+export {
+  readResultSubgroups,
+  storeResultSubgroups,
+  subgroupKeys,
+  type SubgroupValues,
+} from './subgroups/subgroups.js';
