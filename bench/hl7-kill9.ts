@@ -16,14 +16,8 @@ import { randomBytes } from 'node:crypto';
 import { createServer, connect, type AddressInfo, type Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import type { Bundle, Observation, Patient } from '@medplum/fhirtypes';
-import {
-  COLLECTIONS,
-  HL7_RESULT_ID_SYSTEM,
-  connectMongo,
-  createFhirClient,
-  loadConfig,
-} from '@monitormed/common';
-import { MllpFrameDecoder, encodeFrame } from '@monitormed/hl7-listener';
+import { HL7_RESULT_ID_SYSTEM, connectMongo, createFhirClient, loadConfig } from '@monitormed/common';
+import { MllpFrameDecoder, QUEUE_COLLECTION, encodeFrame } from '@monitormed/hl7-listener';
 import { TEST_MRN_SYSTEM } from '../hl7-listener/src/test-support/fhir.js';
 import { buildOru } from '../hl7-listener/src/test-support/pipeline-harness.js';
 
@@ -342,15 +336,17 @@ export async function runKill9(options: Kill9Options): Promise<Kill9Result> {
 
     log('Waiting for processing');
     const processingStart = Date.now();
-    const messages = mongo.db.collection(COLLECTIONS.hl7Messages);
+    // The queue collection holds only unfinished messages; counting it avoids a full scan of every message.
+    const queue = mongo.db.collection(QUEUE_COLLECTION);
     let unfinished = Number.POSITIVE_INFINITY;
     const deadline = Date.now() + options.waitMs;
     while (Date.now() < deadline) {
-      unfinished = await messages.countDocuments({ status: { $in: ['received', 'processing'] } });
+      unfinished = await queue.countDocuments({});
       if (unfinished === 0) {
         break;
       }
-      await sleep(500);
+      log(`${unfinished} messages still unfinished`);
+      await sleep(5_000);
     }
     const processingSeconds = (Date.now() - processingStart) / 1000;
 

@@ -48,6 +48,7 @@ export { TlsConfigError } from './mllp/tls-config-error.js';
 export { ERROR_CODES, Hl7ProcessingError, type Hl7Issue } from './hl7/hl7-error.js';
 export {
   MessageStore,
+  QUEUE_COLLECTION,
   type Hl7MessageDocument,
   type MessageStatus,
   type StoredDocument,
@@ -188,8 +189,8 @@ export async function startListener(options: StartListenerOptions = {}): Promise
     metrics,
     hub,
     pipeline: config,
-    wake: () => {
-      worker.wake();
+    enqueue: (message) => {
+      worker.enqueue(message);
     },
   });
   const server = new MllpServer({

@@ -20,7 +20,7 @@ import {
 } from '../test-support/pipeline-harness.js';
 import { requireFhir, requireMongo, runSuffix } from '../test-support/peers.js';
 
-const logger = createLogger('hl7-listener-test', 'silent');
+const logger = createLogger('hl7-listener-test', process.env['L1_DEBUG'] === undefined ? 'silent' : 'debug');
 
 /** MSA-1 and MSA-2 of a reply. */
 function msa(ack: string): string[] {

@@ -26,7 +26,7 @@ import {
 } from '../test-support/pipeline-harness.js';
 import { requireFhir, requireMongo, runSuffix } from '../test-support/peers.js';
 
-const logger = createLogger('hl7-listener-test', 'silent');
+const logger = createLogger('hl7-listener-test', process.env['L1_DEBUG'] === undefined ? 'silent' : 'info');
 const IMMEDIATE = [{ name: 'immediate-test', ackMode: 'immediate', duplicatePolicy: 'reject' }] as const;
 
 void describe('durable accept and background processing', () => {

@@ -50,12 +50,20 @@ const SCAN_LIMIT = 500;
  */
 export class ProcessingWorker {
   private readonly options: WorkerOptions;
+  /** Unfinished messages per patient key, in arrival order, from the last scan plus local arrivals. */
+  private queues = new Map<string, UnfinishedMessage[]>();
+  /** True when the last scan read every unfinished message, so local arrivals can be appended. */
+  private queuesComplete = false;
+  private lastScanAt = 0;
+  private scanRequested = true;
+  /** Messages finished while a scan ran, left out of its result because it may predate their update. */
+  private finishedDuringScan = new Set<string>();
   /** Patient keys with a message running in this process. */
   private readonly activePatients = new Set<string>();
   private readonly running = new Set<Promise<void>>();
   private timer: NodeJS.Timeout | undefined;
-  private scanning = false;
-  private rescan = false;
+  private pumping = false;
+  private pumpRequested = false;
   private stopped = false;
   private stopping: Promise<void> | undefined;
 
@@ -63,14 +71,30 @@ export class ProcessingWorker {
     this.options = options;
   }
 
-  /** Starts polling; the first scan resumes messages left unfinished by an earlier run. */
+  /** Starts processing; the first scan resumes messages left unfinished by an earlier run. */
   start(): void {
-    this.schedule(0);
+    void this.pump();
   }
 
-  /** Scans at once, for example right after a message was stored. */
+  /** Looks for work at once, for example after a message finished. */
   wake(): void {
-    this.schedule(0);
+    void this.pump();
+  }
+
+  /**
+   * Adds a message this process just stored, so it runs without waiting for the next scan. When the last
+   * scan did not read every unfinished message, older messages of the same patient may be missing from
+   * the queues, so the message is left for a later scan to keep the patient's order.
+   */
+  enqueue(message: UnfinishedMessage): void {
+    if (this.queuesComplete) {
+      const queue = this.queues.get(message.patientKey) ?? [];
+      if (!queue.some((queued) => queued._id.equals(message._id))) {
+        queue.push(message);
+      }
+      this.queues.set(message.patientKey, queue);
+    }
+    void this.pump();
   }
 
   /**
@@ -111,78 +135,168 @@ export class ProcessingWorker {
     }
   }
 
-  private schedule(delayMs: number): void {
+  /**
+   * Claims and starts runnable messages. The store is scanned when asked to, at every poll interval
+   * while nothing local is runnable, and every ten poll intervals otherwise: a scan sorts every
+   * unfinished message, which is costly with a large backlog, so it must not run after each message.
+   */
+  private async pump(): Promise<void> {
     if (this.stopped) {
       return;
     }
-    if (this.scanning) {
-      this.rescan = true;
+    if (this.pumping) {
+      this.pumpRequested = true;
+      return;
+    }
+    this.pumping = true;
+    this.pumpRequested = false;
+    clearTimeout(this.timer);
+    try {
+      do {
+        const sinceScanMs = Date.now() - this.lastScanAt;
+        const scanIntervalMs = this.options.pollIntervalMs * (this.hasRunnable() ? 10 : 1);
+        if (this.scanRequested || sinceScanMs >= scanIntervalMs) {
+          await this.scan();
+        }
+        await this.claimHeads();
+      } while (this.takePumpRequest());
+    } catch (err) {
+      this.scanRequested = true;
+      this.options.logger.error(
+        { err },
+        'Failed to read or claim stored messages; retrying at the next poll'
+      );
+    } finally {
+      this.pumping = false;
+      this.scheduleNextPump();
+    }
+  }
+
+  /** Reads and clears a request to pump again made while this pump ran. */
+  private takePumpRequest(): boolean {
+    const requested = this.pumpRequested && !this.stopped;
+    this.pumpRequested = false;
+    return requested;
+  }
+
+  private scheduleNextPump(): void {
+    if (this.stopped) {
       return;
     }
     clearTimeout(this.timer);
     this.timer = setTimeout(() => {
-      void this.scan();
-    }, delayMs);
+      void this.pump();
+    }, this.nextWakeDelayMs());
   }
 
   private async scan(): Promise<void> {
-    this.scanning = true;
-    this.rescan = false;
-    try {
-      await this.claimCandidates();
-    } catch (err) {
-      this.options.logger.error({ err }, 'Failed to scan the message store; retrying at the next poll');
-    } finally {
-      this.scanning = false;
-      this.schedule(this.takeRescanRequest() ? 0 : this.options.pollIntervalMs);
-    }
-  }
-
-  /** Reads and clears the request for another scan made while this one ran. */
-  private takeRescanRequest(): boolean {
-    const requested = this.rescan;
-    this.rescan = false;
-    return requested;
-  }
-
-  private async claimCandidates(): Promise<void> {
-    const { store, concurrency, workerId, leaseMs } = this.options;
-    if (this.running.size >= concurrency) {
-      return;
-    }
-
-    const now = Date.now();
-    const seenPatients = new Set<string>();
-    const candidates: UnfinishedMessage[] = [];
-    const unfinished = await store.listUnfinished(SCAN_LIMIT);
+    this.finishedDuringScan = new Set();
+    const unfinished = await this.options.store.listUnfinished(SCAN_LIMIT);
     this.options.onQueueDepth?.(unfinished.length);
+
+    const queues = new Map<string, UnfinishedMessage[]>();
     for (const message of unfinished) {
-      const first = !seenPatients.has(message.patientKey);
-      seenPatients.add(message.patientKey);
-      if (!first || this.activePatients.has(message.patientKey)) {
+      if (this.finishedDuringScan.has(message._id.toHexString())) {
         continue;
       }
-      const claimedElsewhere = message.status === 'processing' && message.leaseUntil.getTime() > now;
-      if (!claimedElsewhere && message.nextAttemptAt.getTime() <= now) {
-        candidates.push(message);
+      const queue = queues.get(message.patientKey) ?? [];
+      queue.push(message);
+      queues.set(message.patientKey, queue);
+    }
+    this.queues = queues;
+    this.queuesComplete = unfinished.length < SCAN_LIMIT;
+    this.lastScanAt = Date.now();
+    this.scanRequested = false;
+  }
+
+  /** Tells whether a queued message could be claimed now by this process. */
+  private isRunnable(patientKey: string, head: UnfinishedMessage, now: number): boolean {
+    if (this.activePatients.has(patientKey)) {
+      return false;
+    }
+    const claimedElsewhere = head.status === 'processing' && head.leaseUntil.getTime() > now;
+    return !claimedElsewhere && head.nextAttemptAt.getTime() <= now;
+  }
+
+  private hasRunnable(): boolean {
+    const now = Date.now();
+    for (const [patientKey, queue] of this.queues) {
+      const head = queue[0];
+      if (head !== undefined && this.isRunnable(patientKey, head, now)) {
+        return true;
       }
     }
+    return false;
+  }
 
-    for (const candidate of candidates) {
+  /** Delay until the next poll, or sooner when a queued retry falls due before it. */
+  private nextWakeDelayMs(): number {
+    const now = Date.now();
+    let delayMs = this.options.pollIntervalMs;
+    for (const [patientKey, queue] of this.queues) {
+      const dueAt = queue[0]?.nextAttemptAt.getTime();
+      // A running patient wakes the worker when its message finishes, and a due head was just tried.
+      if (dueAt !== undefined && dueAt > now && !this.activePatients.has(patientKey)) {
+        delayMs = Math.min(delayMs, dueAt - now);
+      }
+    }
+    return delayMs;
+  }
+
+  /** Claims the first message of each patient, oldest first, while there are free slots. */
+  private async claimHeads(): Promise<void> {
+    const { store, concurrency, workerId, leaseMs } = this.options;
+    const now = Date.now();
+    const heads = [...this.queues.entries()]
+      .flatMap(([patientKey, queue]) => (queue[0] === undefined ? [] : [{ patientKey, head: queue[0] }]))
+      .filter(({ patientKey, head }) => this.isRunnable(patientKey, head, now))
+      .sort((a, b) => a.head.receivedAt.getTime() - b.head.receivedAt.getTime());
+
+    for (const { patientKey, head } of heads) {
       if (this.stopped || this.running.size >= concurrency) {
         return;
       }
-      const claimed = await store.claim(candidate, workerId, leaseMs);
+      const claimed = await store.claim(head, workerId, leaseMs);
       if (claimed === null) {
+        // Another listener took it, or this view is out of date: forget the patient until the next scan.
+        this.queues.delete(patientKey);
+        this.scanRequested = true;
         continue;
       }
-      this.activePatients.add(claimed.patientKey);
+      this.activePatients.add(patientKey);
       const task = this.run(claimed).finally(() => {
-        this.activePatients.delete(claimed.patientKey);
+        this.activePatients.delete(patientKey);
         this.running.delete(task);
         this.wake();
       });
       this.running.add(task);
+    }
+  }
+
+  /** Removes a finished message from its patient's queue. */
+  private dequeue(message: StoredMessage): void {
+    const id = message._id.toHexString();
+    this.finishedDuringScan.add(id);
+    const queue = (this.queues.get(message.patientKey) ?? []).filter(
+      (queued) => queued._id.toHexString() !== id
+    );
+    if (queue.length === 0) {
+      this.queues.delete(message.patientKey);
+    } else {
+      this.queues.set(message.patientKey, queue);
+    }
+  }
+
+  /** Updates the queued copy of a message that now waits for a retry. */
+  private markRetryQueued(message: StoredMessage, nextAttemptAt: Date): void {
+    const head = this.queues.get(message.patientKey)?.[0];
+    if (head?._id.equals(message._id) === true) {
+      head.status = 'received';
+      head.nextAttemptAt = nextAttemptAt;
+      head.leaseUntil = new Date(0);
+      head.claimSeq = message.claimSeq ?? 0;
+    } else {
+      this.scanRequested = true;
     }
   }
 
@@ -205,13 +319,17 @@ export class ProcessingWorker {
             },
             'Message processing failed; retrying later'
           );
+          const nextAttemptAt = new Date(Date.now() + delayMs);
           const retryScheduled = await store.scheduleRetry(
             message._id,
             workerId,
-            new Date(Date.now() + delayMs),
+            nextAttemptAt,
             outcome.error
           );
-          if (!retryScheduled) {
+          if (retryScheduled) {
+            this.markRetryQueued(message, nextAttemptAt);
+          } else {
+            this.scanRequested = true;
             logger.warn(
               { messageId: message._id.toHexString() },
               'Lost the claim of a message before scheduling its retry'
@@ -227,7 +345,9 @@ export class ProcessingWorker {
 
       const completion = await this.options.finish(message, outcome, outcome.kind === 'transient');
       const stored = await store.complete(message._id, workerId, completion);
+      this.dequeue(message);
       if (!stored) {
+        this.scanRequested = true;
         logger.warn(
           { messageId: message._id.toHexString() },
           'Lost the claim of a message before storing its outcome'
@@ -246,6 +366,7 @@ export class ProcessingWorker {
       this.options.onCompleted(message, completion);
     } catch (err) {
       // The claim stays until its lease expires; then this or another listener retries the message.
+      this.scanRequested = true;
       logger.error(
         { err, messageId: message._id.toHexString() },
         'Failed to record the outcome of a message'

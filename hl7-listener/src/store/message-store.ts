@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { COLLECTIONS } from '@monitormed/common';
-import { MongoServerError, type Collection, type Db, type Filter, type ObjectId, type WithId } from 'mongodb';
+import { MongoServerError, ObjectId, type Collection, type Db, type Filter, type WithId } from 'mongodb';
 import type { AckCode } from '../ack/ack-builder.js';
 import type { AckModeSetting } from '../channels/channels.js';
 import type { Hl7Issue } from '../hl7/hl7-error.js';
@@ -153,6 +153,13 @@ export interface Completion {
   resourceIds?: string[];
 }
 
+/**
+ * Collection of the unfinished messages' scheduling fields, keyed by the message id. FerretDB 1.24 pushes
+ * down only `_id` filters, so a status query on the message collection reads every message ever stored.
+ * This collection holds only unfinished ones, and every other read or write here goes by `_id`.
+ */
+export const QUEUE_COLLECTION = 'hl7_message_queue';
+
 /** Collection of processing claims, one document per claim of a message (see {@link MessageStore.claim}). */
 export const CLAIMS_COLLECTION = 'hl7_message_claims';
 
@@ -163,6 +170,9 @@ interface ClaimDocument {
   owner: string;
   claimedAt: Date;
 }
+
+/** Scheduling fields of an unfinished message in the queue collection; `_id` is the message id. */
+type QueueEntry = UnfinishedMessage & { claimedBy?: string };
 
 const EPOCH = new Date(0);
 const DUPLICATE_KEY_ERROR = 11000;
@@ -184,10 +194,12 @@ export function dedupKeyOf(sendingFacility: string, controlId: string, version: 
  */
 export class MessageStore {
   readonly collection: Collection<Hl7MessageDocument>;
+  private readonly queue: Collection<QueueEntry>;
   private readonly claims: Collection<ClaimDocument>;
 
   constructor(db: Db) {
     this.collection = db.collection<Hl7MessageDocument>(COLLECTIONS.hl7Messages);
+    this.queue = db.collection<QueueEntry>(QUEUE_COLLECTION);
     this.claims = db.collection<ClaimDocument>(CLAIMS_COLLECTION);
   }
 
@@ -214,8 +226,7 @@ export class MessageStore {
         : dedupKeyOf(message.sendingFacility ?? '', controlId, 1);
     const document = this.newDocument(message, dedupKey, 1, 'received');
     try {
-      const result = await this.collection.insertOne(document);
-      return { kind: 'inserted', document: { ...document, _id: result.insertedId } };
+      return { kind: 'inserted', document: await this.insertQueued(document) };
     } catch (err) {
       if (!isDuplicateKeyError(err)) {
         throw err;
@@ -247,14 +258,30 @@ export class MessageStore {
         'received'
       );
       try {
-        const result = await this.collection.insertOne(document);
-        return { ...document, _id: result.insertedId };
+        return await this.insertQueued(document);
       } catch (err) {
         if (!isDuplicateKeyError(err)) {
           throw err;
         }
       }
     }
+  }
+
+  /**
+   * Inserts the queue entry, then the message. In that order a crash between the two leaves an entry
+   * without a message, which the worker drops, instead of a stored message nobody processes.
+   * @throws The insert error; a duplicate key error means the message was a duplicate.
+   */
+  private async insertQueued(document: Hl7MessageDocument): Promise<StoredDocument> {
+    const stored = { ...document, _id: new ObjectId() };
+    await this.queue.insertOne(queueEntryOf(stored));
+    try {
+      await this.collection.insertOne(stored);
+    } catch (err) {
+      await this.queue.deleteOne({ _id: stored._id });
+      throw err;
+    }
+    return stored;
   }
 
   /**
@@ -291,20 +318,7 @@ export class MessageStore {
    * read; {@link claim} returns the whole document.
    */
   async listUnfinished(limit: number): Promise<UnfinishedMessage[]> {
-    return this.collection
-      .find({ status: { $in: UNFINISHED_STATUSES } })
-      .project<UnfinishedMessage>({
-        _id: 1,
-        status: 1,
-        patientKey: 1,
-        leaseUntil: 1,
-        nextAttemptAt: 1,
-        claimSeq: 1,
-        receivedAt: 1,
-      })
-      .sort({ receivedAt: 1, _id: 1 })
-      .limit(limit)
-      .toArray();
+    return this.queue.find({}).sort({ receivedAt: 1, _id: 1 }).limit(limit).toArray();
   }
 
   /**
@@ -333,17 +347,23 @@ export class MessageStore {
       return null;
     }
 
+    // Reads and writes go by `_id` alone, the only filter FerretDB 1.24 does not run as a full scan.
+    const current = await this.collection.findOne({ _id: candidate._id });
+    if (current === null || !UNFINISHED_STATUSES.includes(current.status)) {
+      // Finished meanwhile, or an entry whose message insert failed: nothing is left to run.
+      await this.queue.deleteOne({ _id: candidate._id });
+      return null;
+    }
+    const claimFields = {
+      status: 'processing' as const,
+      claimedBy: owner,
+      leaseUntil: new Date(now.getTime() + leaseMs),
+      claimSeq: previousSeq + 1,
+    };
+    await this.queue.updateOne({ _id: candidate._id }, { $set: claimFields });
     return this.collection.findOneAndUpdate(
-      { _id: candidate._id, claimSeq: previousSeq, status: { $in: UNFINISHED_STATUSES } },
-      {
-        $set: {
-          status: 'processing',
-          claimedBy: owner,
-          leaseUntil: new Date(now.getTime() + leaseMs),
-          claimSeq: previousSeq + 1,
-        },
-        $inc: { attempts: 1 },
-      },
+      { _id: candidate._id },
+      { $set: claimFields, $inc: { attempts: 1 } },
       { returnDocument: 'after' }
     );
   }
@@ -362,10 +382,12 @@ export class MessageStore {
     if (existing === null || existing.claimedAt.getTime() > Date.now() - leaseMs) {
       return;
     }
-    await this.collection.updateOne(
-      { _id: candidate._id, claimSeq: candidate.claimSeq ?? 0 },
-      { $set: { claimSeq: (candidate.claimSeq ?? 0) + 1 } }
-    );
+    const current = await this.queue.findOne({ _id: candidate._id });
+    if (current !== null && (current.claimSeq ?? 0) === (candidate.claimSeq ?? 0)) {
+      const claimSeq = (candidate.claimSeq ?? 0) + 1;
+      await this.queue.updateOne({ _id: candidate._id }, { $set: { claimSeq } });
+      await this.collection.updateOne({ _id: candidate._id }, { $set: { claimSeq } });
+    }
   }
 
   /**
@@ -373,32 +395,54 @@ export class MessageStore {
    * @returns False when the claim was lost (the lease expired and another listener took the message).
    */
   async complete(id: ObjectId, owner: string, completion: Completion): Promise<boolean> {
+    if (!(await this.holdsClaim(id, owner))) {
+      return false;
+    }
     const now = new Date();
-    const result = await this.collection.updateOne(ownedBy(id, owner), {
-      $set: {
-        ...completion,
-        leaseUntil: EPOCH,
-        processedAt: now,
-        ...(completion.status === 'dead' ? { deadAt: now } : {}),
-      },
-    });
-    return result.matchedCount === 1;
+    await this.collection.updateOne(
+      { _id: id },
+      {
+        $set: {
+          ...completion,
+          leaseUntil: EPOCH,
+          processedAt: now,
+          ...(completion.status === 'dead' ? { deadAt: now } : {}),
+        },
+      }
+    );
+    await this.queue.deleteOne({ _id: id });
+    return true;
+  }
+
+  /**
+   * Tells whether a listener still holds the claim of a message.
+   * NOTE: the check and the following write are two operations, so a listener whose lease expired during
+   * the check may still write once; the conditional FHIR writes keep a second run from duplicating data.
+   */
+  private async holdsClaim(id: ObjectId, owner: string): Promise<boolean> {
+    const current = await this.collection.findOne({ _id: id }, { projection: { claimedBy: 1, status: 1 } });
+    return current?.claimedBy === owner && current.status === 'processing';
   }
 
   /** Puts a claimed message back to `received` until `nextAttemptAt`, after a transient failure. */
   async scheduleRetry(id: ObjectId, owner: string, nextAttemptAt: Date, lastError: string): Promise<boolean> {
-    const result = await this.collection.updateOne(ownedBy(id, owner), {
-      $set: { status: 'received', leaseUntil: EPOCH, nextAttemptAt, lastError },
-    });
-    return result.matchedCount === 1;
+    if (!(await this.holdsClaim(id, owner))) {
+      return false;
+    }
+    const retryFields = { status: 'received' as const, leaseUntil: EPOCH, nextAttemptAt };
+    await this.queue.updateOne({ _id: id }, { $set: retryFields });
+    await this.collection.updateOne({ _id: id }, { $set: { ...retryFields, lastError } });
+    return true;
   }
 
   /** Releases the claims a listener still holds, so another listener can take them at once. */
   async releaseClaims(owner: string): Promise<void> {
-    await this.collection.updateMany(
-      { claimedBy: owner, status: 'processing' },
-      { $set: { status: 'received', leaseUntil: EPOCH } }
-    );
+    const held = await this.queue.find({ claimedBy: owner, status: 'processing' }).toArray();
+    for (const entry of held) {
+      const released = { status: 'received' as const, leaseUntil: EPOCH };
+      await this.queue.updateOne({ _id: entry._id }, { $set: released });
+      await this.collection.updateOne({ _id: entry._id }, { $set: released });
+    }
   }
 
   /** Records that an original-mode AE reported the message as queued for retry. */
@@ -434,15 +478,33 @@ export class MessageStore {
    * @returns False when the message is not in one of those states.
    */
   async requeue(id: ObjectId, statuses: MessageStatus[]): Promise<boolean> {
-    const result = await this.collection.updateOne(
-      { _id: id, status: { $in: statuses } },
+    const current = await this.collection.findOne({ _id: id });
+    if (current === null || !statuses.includes(current.status)) {
+      return false;
+    }
+    const requeued: StoredDocument = {
+      ...current,
+      status: 'received',
+      attempts: 0,
+      nextAttemptAt: new Date(),
+      leaseUntil: EPOCH,
+    };
+    await this.collection.updateOne(
+      { _id: id },
       {
-        $set: { status: 'received', attempts: 0, nextAttemptAt: new Date(), leaseUntil: EPOCH },
+        $set: { status: 'received', attempts: 0, nextAttemptAt: requeued.nextAttemptAt, leaseUntil: EPOCH },
         $unset: { deadAt: '', ack: '', applicationAck: '', applicationAckDelivery: '' },
         $inc: { replayCount: 1 },
       }
     );
-    return result.matchedCount === 1;
+    try {
+      await this.queue.insertOne(queueEntryOf(requeued));
+    } catch (err) {
+      if (!isDuplicateKeyError(err)) {
+        throw err;
+      }
+    }
+    return true;
   }
 
   /** Lists messages in the given states, newest first. */
@@ -471,6 +533,14 @@ export class MessageStore {
   }
 }
 
-function ownedBy(id: ObjectId, owner: string): Filter<Hl7MessageDocument> {
-  return { _id: id, claimedBy: owner, status: 'processing' };
+function queueEntryOf(document: StoredDocument): QueueEntry {
+  return {
+    _id: document._id,
+    status: document.status,
+    patientKey: document.patientKey,
+    leaseUntil: document.leaseUntil,
+    nextAttemptAt: document.nextAttemptAt,
+    claimSeq: document.claimSeq ?? 0,
+    receivedAt: document.receivedAt,
+  };
 }
