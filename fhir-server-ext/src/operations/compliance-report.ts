@@ -5,7 +5,7 @@
  * version is returned.
  */
 import type { DiagnosticReport } from '@medplum/fhirtypes';
-import { AIAST, MONITORMED_BASE } from '@monitormed/common';
+import { AIAST, ALERT_COLLECTIONS, MONITORMED_BASE, type AlertEventDocument } from '@monitormed/common';
 import type { Db } from 'mongodb';
 import { UpstreamError } from '../proxy/upstream-error.js';
 import { renderCompliancePdf, type ReportAlert, type ReportRow } from './compliance-pdf.js';
@@ -37,9 +37,9 @@ export const COMPLIANCE_REPORT_CODE = {
   display: 'AI model monitoring compliance report',
 };
 
-/** Written in every alert row, because alert records with documented responses do not exist yet. */
+/** Written in finding rows that no alert rule covers, so no documented response applies. */
 export const NO_RESPONSE_RECORDED =
-  'No response recorded: MonitorMed keeps no alert records with responses yet; record the response taken here.';
+  'No alert rule covers this finding, so no response is documented; record the response taken here.';
 
 function formatNumber(value: number | null): string {
   return value === null ? '-' : String(Number(value.toPrecision(6)));
@@ -57,8 +57,33 @@ function reportRows(values: readonly MetricValue[], thresholds: StatusThresholds
   }));
 }
 
-function reportAlerts(values: readonly MetricValue[], thresholds: StatusThresholds): ReportAlert[] {
-  return values
+/**
+ * Lists the alerts of the period: the alert events the analyzers' alert rules recorded, each with the
+ * rule's documented response, then the windows where a status rule found a warning or critical value.
+ */
+async function reportAlerts(
+  db: Db,
+  modelId: string,
+  periodStart: string,
+  periodEnd: string,
+  values: readonly MetricValue[],
+  thresholds: StatusThresholds
+): Promise<ReportAlert[]> {
+  // Window keys of daily and coarser windows start with the UTC day, so they compare as strings.
+  const events = await db
+    .collection<AlertEventDocument>(ALERT_COLLECTIONS.history)
+    .find({ modelId, window: { $gte: periodStart.slice(0, 10), $lt: periodEnd.slice(0, 10) } })
+    .sort({ at: 1 })
+    .toArray();
+  const ruleAlerts = events.map((event) => ({
+    window: event.window,
+    subgroup: event.subgroup,
+    metric: event.metric,
+    status: `${event.kind} (rule ${event.ruleId}: ${event.direction} ${event.threshold})`,
+    response: `${event.response.owner}: ${event.response.action}`,
+  }));
+
+  const findings = values
     .filter((value) => ['warning', 'critical'].includes(statusOf(value, thresholds)))
     .map((value) => ({
       window: value.window,
@@ -67,6 +92,7 @@ function reportAlerts(values: readonly MetricValue[], thresholds: StatusThreshol
       status: statusOf(value, thresholds),
       response: NO_RESPONSE_RECORDED,
     }));
+  return [...ruleAlerts, ...findings];
 }
 
 /**
@@ -99,7 +125,7 @@ export async function complianceReport(
   const values = await selectMetricValues(db, model.modelId, model.modelVersion, selection);
   const status = modelStatusOf(values, thresholds);
   const generatedAt = new Date().toISOString();
-  const alerts = reportAlerts(values, thresholds);
+  const alerts = await reportAlerts(db, model.modelId, periodStart, periodEnd, values, thresholds);
   const pdf = await renderCompliancePdf({
     model,
     periodStart,

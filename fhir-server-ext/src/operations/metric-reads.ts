@@ -32,10 +32,21 @@ export async function readMetricValues(db: Db, query: EvaluationQuery): Promise<
     metric: { $in: [...new Set(rows.map((row) => row.metric))] },
     window: { $in: [...new Set(rows.map((row) => row.window))] },
   };
+  // Performance documents add a 95% interval (`lower`, `upper`) to the metric document fields.
   const documents = await db
-    .collection<MetricDocument>(COLLECTIONS.metrics)
-    .find(filter as Filter<MetricDocument>, {
-      projection: { _id: 0, metric: 1, subgroup: 1, window: 1, threshold: 1, test: 1, statistic: 1 },
+    .collection<MetricDocument & { lower?: number | null; upper?: number | null }>(COLLECTIONS.metrics)
+    .find(filter as Filter<MetricDocument & { lower?: number | null; upper?: number | null }>, {
+      projection: {
+        _id: 0,
+        metric: 1,
+        subgroup: 1,
+        window: 1,
+        threshold: 1,
+        test: 1,
+        statistic: 1,
+        lower: 1,
+        upper: 1,
+      },
     })
     .toArray();
   const details = new Map(documents.map((document) => [keyOf(document), document]));
@@ -47,6 +58,8 @@ export async function readMetricValues(db: Db, query: EvaluationQuery): Promise<
       threshold: detail?.threshold ?? null,
       test: detail?.test ?? null,
       statistic: detail?.statistic ?? null,
+      lower: detail?.lower ?? null,
+      upper: detail?.upper ?? null,
     };
   });
 }

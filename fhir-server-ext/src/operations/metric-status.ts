@@ -18,11 +18,19 @@ export interface StatusThresholds {
   driftPThreshold: number;
 }
 
-/** A metric row with the threshold and test its document stores. */
+/** A metric row with the threshold, test and interval its document stores. */
 export interface MetricValue extends EvaluationRow {
   threshold: number | null;
   test: string | null;
   statistic: number | null;
+  /** 95% interval of performance metrics (Wilson, DeLong or CBPE), when stored. */
+  lower: number | null;
+  upper: number | null;
+}
+
+/** Tells whether a performance metric is estimated without labels (CBPE) rather than measured. */
+export function isEstimated(metric: string): boolean {
+  return metric.startsWith('cbpe-');
 }
 
 /** Metric whose detected drift makes the model critical: the model output itself moved. */
@@ -39,7 +47,7 @@ export function categoryOf(metric: string): MetricCategory {
   if (metric.includes('uncertainty') || metric.includes('entropy')) {
     return 'uncertainty';
   }
-  if (metric.startsWith('performance-')) {
+  if (metric.startsWith('performance-') || isEstimated(metric)) {
     return 'performance';
   }
   if (metric === 'result-count') {

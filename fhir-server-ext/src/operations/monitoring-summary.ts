@@ -9,6 +9,7 @@ import { readModelIdentity } from './fhir-reads.js';
 import { readMetricValues } from './metric-reads.js';
 import {
   categoryOf,
+  isEstimated,
   modelStatusOf,
   statusOf,
   thresholdOf,
@@ -130,11 +131,15 @@ export function groupByWindow(values: readonly MetricValue[]): WindowGroup[] {
 
 /** Builds the `metric` part of one value. */
 export function metricPart(value: MetricValue, thresholds: StatusThresholds): Part {
+  const category = categoryOf(value.metric);
   return groupPart('metric', [
     stringPart('name', value.metric),
-    codePart('category', categoryOf(value.metric)),
+    codePart('category', category),
     ...decimalParts('value', value.value),
     integerPart('n', value.n),
+    ...decimalParts('lower', value.lower),
+    ...decimalParts('upper', value.upper),
+    ...(category === 'performance' ? [booleanPart('estimated', isEstimated(value.metric))] : []),
     ...decimalParts('threshold', thresholdOf(value, thresholds)),
     ...(value.test === null ? [] : [stringPart('test', value.test)]),
     ...(value.detected === null ? [] : [booleanPart('detected', value.detected)]),

@@ -123,6 +123,18 @@ void describe('FHIR operations', () => {
     assert.equal(one(drift.part, 'value').valueDecimal, 0.0004);
     assert.equal(one(drift.part, 'threshold').valueDecimal, 0.05);
     assert.equal(one(drift.part, 'status').valueCode, 'critical');
+    const performance = find(windows[3]?.part, 'metric');
+    const sensitivity = performance.find(
+      (metric) => one(metric.part, 'name').valueString === 'performance-sensitivity'
+    );
+    assert.ok(sensitivity !== undefined, 'window 2026-01-04 has no performance-sensitivity metric');
+    assert.equal(one(sensitivity.part, 'category').valueCode, 'performance');
+    assert.equal(one(sensitivity.part, 'lower').valueDecimal, 0.61);
+    assert.equal(one(sensitivity.part, 'upper').valueDecimal, 0.91);
+    assert.equal(one(sensitivity.part, 'estimated').valueBoolean, false);
+    const auroc = performance.find((metric) => one(metric.part, 'name').valueString === 'cbpe-auroc');
+    assert.ok(auroc !== undefined, 'window 2026-01-04 has no cbpe-auroc metric');
+    assert.equal(one(auroc.part, 'estimated').valueBoolean, true);
     assert.deepEqual(await parametersErrors(result.body), []);
   });
 
@@ -364,8 +376,9 @@ void describe('FHIR operations', () => {
     assert.equal(form.contentType, 'application/pdf');
 
     const parser = new PDFParse({ data: Buffer.from(form.data ?? '', 'base64') });
-    // Table cells wrap long text over several lines, so whitespace is normalised before searching.
-    const text = (await parser.getText()).text.replace(/\s+/g, ' ');
+    // Table cells wrap long text over several lines, also after the hyphen of a metric name, so
+    // whitespace is normalised before searching.
+    const text = (await parser.getText()).text.replace(/\s+/g, ' ').replaceAll('- ', '-');
     await parser.destroy();
     for (const expected of [
       `Operations test model ${setup.kit.runId}`,
@@ -374,7 +387,10 @@ void describe('FHIR operations', () => {
       'Kolmogorov-Smirnov',
       'output-drift-ks',
       '2026-01-05',
-      'No response recorded',
+      'No alert rule covers this finding',
+      'AI governance committee',
+      setup.fixture.alertAction,
+      'performance-sensitivity',
       'Dr Ada Synthetic, AI governance lead',
     ]) {
       assert.ok(text.includes(expected), `The PDF text lacks '${expected}'`);

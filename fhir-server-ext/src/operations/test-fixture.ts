@@ -14,10 +14,13 @@ import {
   type MetricDocument,
 } from '@monitormed/analyzers';
 import {
+  ALERT_COLLECTIONS,
   AI_AGENT_ROLE,
+  type AlertEventDocument,
   AI_CONFIDENCE_EXTENSION,
   AIAST,
   buildModelDevice,
+  COLLECTIONS,
   connectMongo,
   FLAG_CODES,
   PROVENANCE_AUTHOR,
@@ -38,6 +41,8 @@ export interface OperationsFixture {
   driftWindow: string;
   /** Stored p-value of the age feature in the drift window. */
   agePValue: number;
+  /** Documented response of the fixture's alert event. */
+  alertAction: string;
 }
 
 /** Days of the fixture's metric windows; the first two are the pooled reference. */
@@ -139,7 +144,8 @@ export async function createOperationsFixture(
   await callHapi<Provenance>('Provenance', 'POST', provenance);
 
   const agePValue = 0.0021;
-  await writeMetrics(config, modelId, model.version, driftWindow, agePValue);
+  const alertAction = `Suspend model ${runId} pending review`;
+  await writeMetrics(config, modelId, model.version, driftWindow, agePValue, alertAction);
   return {
     modelId,
     deviceId,
@@ -148,6 +154,7 @@ export async function createOperationsFixture(
     cleanObservationId: clean.id ?? '',
     driftWindow,
     agePValue,
+    alertAction,
   };
 }
 
@@ -156,7 +163,8 @@ async function writeMetrics(
   modelId: string,
   modelVersion: string,
   driftWindow: string,
-  agePValue: number
+  agePValue: number,
+  alertAction: string
 ): Promise<void> {
   const mongo = await connectMongo(config, 5_000);
   try {
@@ -233,6 +241,44 @@ async function writeMetrics(
         await store.upsertMetric(document);
       }
     }
+
+    // Performance documents as the analyzers' performance job writes them: measured with a 95% interval,
+    // and estimated by CBPE.
+    const performanceBase = {
+      modelId,
+      modelVersion,
+      subgroup: 'all',
+      granularity: 'day' as const,
+      window: '2026-01-04',
+      windowStart: new Date('2026-01-04T00:00:00Z'),
+      computedAt: new Date(),
+      analyzerVersion: 'performance-1.0.0',
+      status: 'ok',
+    };
+    await mongo.db.collection(COLLECTIONS.metrics).insertMany([
+      { ...performanceBase, metric: 'performance-sensitivity', value: 0.8, lower: 0.61, upper: 0.91, n: 25 },
+      { ...performanceBase, metric: 'cbpe-auroc', value: 0.83, lower: 0.77, upper: 0.89, n: 40 },
+    ]);
+
+    const event: AlertEventDocument = {
+      _id: `sensitivity-low|${modelId}|all|1|opened`,
+      alertKey: `sensitivity-low|${modelId}|all`,
+      episode: 1,
+      kind: 'opened',
+      ruleId: 'sensitivity-low',
+      modelId,
+      subgroup: 'all',
+      metric: 'performance-sensitivity',
+      direction: 'below',
+      threshold: 0.85,
+      window: '2026-01-04',
+      value: 0.8,
+      n: 25,
+      breachingWindows: ['2026-01-04'],
+      response: { owner: 'AI governance committee', action: alertAction },
+      at: new Date(),
+    };
+    await mongo.db.collection<AlertEventDocument>(ALERT_COLLECTIONS.history).insertOne(event);
   } finally {
     await mongo.client.close();
   }
