@@ -145,6 +145,8 @@ export async function startFhirServerExt(options: FhirServerExtOptions = {}): Pr
       log,
     }),
     audit: fhirEndpoint.audit,
+    allowedOrigins:
+      smart.allowedOrigins.length > 0 ? smart.allowedOrigins : [new URL(config.smartAppUrl).origin],
     log,
   });
   const app = createApp({

@@ -346,6 +346,18 @@ void describe('FHIR operations', () => {
     assert.equal(unauthenticated.status, 401);
   });
 
+  void it('operations send CORS headers', async () => {
+    const setup = started();
+    const origin = new URL(setup.kit.config.smartAppUrl).origin;
+    const result = await setup.kit.callProxy<Parameters>(`Device/${setup.fixture.deviceId}/$drift`, {
+      token: await systemToken(),
+      headers: { origin },
+    });
+
+    assert.equal(result.status, 200);
+    assert.equal(result.headers.get('access-control-allow-origin'), origin);
+  });
+
   void it('compliance-report stores a PDF report', async () => {
     const setup = started();
     const token = await systemToken();

@@ -8,6 +8,7 @@ import { randomUUID } from 'node:crypto';
 import type { Resource } from '@medplum/fhirtypes';
 import { loadAnalyzerSettings } from '@monitormed/analyzers';
 import { connectMongo, type Logger, type MongoHandle, type MonitorMedConfig } from '@monitormed/common';
+import cors from 'cors';
 import { Router, type NextFunction, type Request, type Response } from 'express';
 import { MongoError } from 'mongodb';
 import { TokenError } from '../auth/token-error.js';
@@ -38,6 +39,8 @@ export interface OperationsOptions {
   audit: AuditQueue;
   /** Time limit of one request to the FHIR server; defaults to 30 000 ms. */
   timeoutMs?: number;
+  /** Browser origins allowed by CORS, as on the proxy; preflight requests are answered by the proxy. */
+  allowedOrigins: string[];
   /** Thresholds in force; defaults to the analyzers' settings from the environment. */
   thresholds?: StatusThresholds;
   log: Logger;
@@ -144,6 +147,13 @@ export function createOperationsRouter(options: OperationsOptions): Operations {
     },
   };
 
+  // SMART apps call the operations from the browser, so responses carry the same CORS headers as the proxy's.
+  const allowCors = cors({
+    origin: options.allowedOrigins,
+    methods: ['GET', 'POST'],
+    exposedHeaders: ['WWW-Authenticate'],
+  });
+
   const router = Router();
   router.use(async (req: Request, res: Response, next: NextFunction) => {
     const match = OPERATION_PATH.exec(req.path);
@@ -153,6 +163,11 @@ export function createOperationsRouter(options: OperationsOptions): Operations {
       return;
     }
     const operation = `${match[1] ?? ''}/$${match[3] ?? ''}`;
+    await new Promise<void>((resolve) => {
+      allowCors(req, res, () => {
+        resolve();
+      });
+    });
     try {
       const token = await options.verifier.verify(req.get('authorization'));
       const resource = await handler({ req, token, id: match[2] ?? '' });
