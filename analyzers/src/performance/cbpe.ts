@@ -1,8 +1,8 @@
 /**
  * Confidence-based performance estimation (CBPE) as NannyML describes it
- * (https://nannyml.readthedocs.io/en/stable/how_it_works/performance_estimation.html): the model's scores
- * are calibrated by isotonic regression on a labelled reference period, and each unlabelled result then
- * counts as a fractional true or false positive or negative, weighted by its calibrated probability.
+ * (https://nannyml.readthedocs.io/en/stable/how_it_works/performance_estimation.html). The model's scores
+ * are calibrated by isotonic regression on a labelled reference period. Each unlabelled result then counts
+ * as a fractional true or false positive or negative, weighted by its calibrated probability.
  */
 import { fitIsotonic, predictIsotonic, type IsotonicFit } from './isotonic.js';
 
@@ -82,8 +82,9 @@ function indicatorComponent(
 }
 
 /**
- * Computes the AUROC sampling-error component as NannyML 0.13 does: with the minority class as positive,
- * the standard deviation over positives of (negatives ranked below it) / (all negatives).
+ * Computes the AUROC sampling-error component as NannyML 0.13.1 does (`auroc_sampling_error_components`):
+ * with the minority class as positive, the standard deviation over positives of (negatives ranked below
+ * it) / (all negatives), scaled later by 1 / √(positives in the window).
  */
 function aurocComponent(scores: readonly number[], labels: readonly (0 | 1)[]): [number, number] {
   const positiveShare = labels.filter((label) => label === 1).length / labels.length;
@@ -94,13 +95,13 @@ function aurocComponent(scores: readonly number[], labels: readonly (0 | 1)[]): 
   const order = p.map((_, index) => index).sort((a, b) => (p[a] ?? 0) - (p[b] ?? 0));
   const positives = y.filter((label) => label === 1).length;
   const negatives = y.length - positives;
-  const negativesBelow: number[] = [];
-  order.forEach((index, rank) => {
-    if (y[index] === 1) {
-      negativesBelow.push((rank - negativesBelow.length) / negatives);
-    }
-  });
-  return [populationStd(negativesBelow), positives / y.length];
+
+  // NOTE: NannyML drops a positive at rank 0 and then counts the later positives' ranks from it, which
+  // adds 1 to their terms; this mirrors that. Tied scores may still differ, because numpy's default
+  // argsort is not stable and this sort is.
+  const positiveRanks = order.flatMap((index, rank) => (y[index] === 1 && rank > 0 ? [rank] : []));
+  const terms = positiveRanks.map((rank, position) => (rank - position) / negatives);
+  return [populationStd(terms), positives / y.length];
 }
 
 /**

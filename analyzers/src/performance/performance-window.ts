@@ -1,7 +1,8 @@
 /**
- * Performance metrics of one model and daily window, per subgroup, written to the metrics collection in
- * the evaluation store's key (model, version, metric, subgroup, window): labelled metrics from the
- * ground-truth labels, CBPE estimates from the window's unlabelled scores, and the CDS Hooks override rate.
+ * Performance metrics of one model and daily window, per subgroup. They are written to the metrics
+ * collection under the evaluation store's key (model, version, metric, subgroup, window). Labelled metrics
+ * come from the ground-truth labels, CBPE estimates from the window's unlabelled scores, and the override
+ * rate from the CDS Hooks feedback.
  */
 import {
   COLLECTIONS,
