@@ -20,9 +20,9 @@ export type AlertDirection = 'below' | 'above';
 
 /** Documented response that a rule's alert requires from the compliance team. */
 export interface AlertResponse {
-  /** Who must act, such as `AI governance committee`. */
+  /** Role or body responsible for the response, such as `AI governance committee`. */
   owner: string;
-  /** What they must do, in the words of the organisation's procedure. */
+  /** Required action, in the words of the organisation's procedure. */
   action: string;
 }
 

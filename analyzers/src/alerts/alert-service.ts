@@ -1,8 +1,8 @@
 /**
- * The alerts job: evaluates a model's alert rules after a window's metrics are written, opens one alert
- * per rule, model and subgroup after k breaching windows, resolves it when the metric recovers, and for
- * every opening and resolution sets the model's alert Flag in FHIR, posts a signed webhook, sends an
- * email and records the event and each delivery in MongoDB.
+ * Alert evaluation of the alerts job, run after a window's metrics are written. One alert opens per rule,
+ * model and subgroup after k breaching windows, and it resolves when the metric recovers. Each opening and
+ * resolution sets the model's alert Flag in FHIR, posts a signed webhook and sends an email. MongoDB keeps
+ * the event and each delivery.
  */
 import {
   ALERT_COLLECTIONS,

@@ -28,7 +28,7 @@ export interface AlertEmail {
 
 /**
  * Sends an email, retrying up to `maxAttempts` times.
- * @returns The outcome with the server's last reply; it never throws.
+ * @returns The outcome with the server's last reply. Send errors are caught and returned in it.
  */
 export async function sendAlertEmail(settings: EmailSettings, email: AlertEmail): Promise<DeliveryOutcome> {
   const transport = nodemailer.createTransport({

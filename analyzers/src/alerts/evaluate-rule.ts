@@ -16,7 +16,7 @@ export interface MetricPoint {
 /** Verdict of one window against a rule. */
 export type WindowVerdict = 'breach' | 'ok' | 'insufficient-data';
 
-/** What the alerts job must do for one rule and subgroup. */
+/** Action of the alerts job for one rule and subgroup, with the verdict behind it. */
 export interface RuleDecision {
   action: 'open' | 'resolve' | 'none';
   /** Verdict of the last window of the series. */

@@ -62,9 +62,10 @@ export function loadNotificationSettings(env: NodeJS.ProcessEnv = process.env): 
       );
     }
     const secure = parsed.protocol === 'smtps:';
+    const defaultPort = secure ? 465 : 25;
     settings.email = {
       host: parsed.hostname,
-      port: parsed.port === '' ? (secure ? 465 : 25) : Number(parsed.port),
+      port: parsed.port === '' ? defaultPort : Number(parsed.port),
       secure,
       ignoreTls: false,
       from,

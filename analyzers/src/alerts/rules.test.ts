@@ -26,7 +26,8 @@ void describe('alert rules file', () => {
     assert.ok(rules.length > 0);
     for (const rule of rules) {
       assert.ok(modelIds.has(rule.modelId), `rule ${rule.ruleId} names unknown model ${rule.modelId}`);
-      assert.ok(rule.response.owner.length > 0 && rule.response.action.length > 0);
+      assert.ok(rule.response.owner.length > 0, `rule ${rule.ruleId} has no response owner`);
+      assert.ok(rule.response.action.length > 0, `rule ${rule.ruleId} has no response action`);
     }
   });
 

@@ -44,7 +44,8 @@ function retryable(status: number): boolean {
 
 /**
  * Posts `payload` as JSON to the webhook until a 2xx response, a non-retryable status or the last attempt.
- * @returns The outcome; it never throws, so the caller records every failure.
+ * @returns The outcome. Network errors and timeouts are caught and returned in it, so the caller records
+ *   every failure.
  */
 export async function deliverWebhook(settings: WebhookSettings, payload: unknown): Promise<DeliveryOutcome> {
   const body = JSON.stringify(payload);

@@ -61,7 +61,7 @@ export function ageInYears(birthDate: string, at: Date): number | undefined {
   return age;
 }
 
-/** The `ombCategory` coding's code of a US Core race or ethnicity extension. */
+/** Returns the `ombCategory` code of a US Core race or ethnicity extension. */
 function ombCategory(extensions: readonly Extension[] | undefined, url: string): string | undefined {
   const extension = extensions?.find((candidate) => candidate.url === url);
   return extension?.extension?.find((part) => part.url === 'ombCategory')?.valueCoding?.code;
