@@ -136,9 +136,9 @@ export class ProcessingWorker {
   }
 
   /**
-   * Claims and starts runnable messages. The store is scanned when asked to, at every poll interval
-   * while nothing local is runnable, and every ten poll intervals otherwise: a scan sorts every
-   * unfinished message, which is costly with a large backlog, so it must not run after each message.
+   * Claims and starts runnable messages. The store is scanned on request, at every poll interval while
+   * nothing local is runnable, and every ten poll intervals otherwise. A scan sorts every unfinished
+   * message, which is costly with a large backlog, so it does not run after each message.
    */
   private async pump(): Promise<void> {
     if (this.stopped) {

@@ -11,7 +11,7 @@ import type { Hl7Issue } from '../hl7/hl7-error.js';
  * - `processing`: claimed by a listener until `leaseUntil`.
  * - `processed`: written to FHIR (AA).
  * - `rejected` / `failed`: not processed for good (AR / AE), and an ACK reported it to the sender.
- * - `dead`: failed for good without the sender being told, or out of retries; listed by the dead-letter CLI.
+ * - `dead`: failed for good with no ACK reporting it to the sender, or out of retries; listed by the dead-letter CLI.
  */
 export type MessageStatus = 'received' | 'processing' | 'processed' | 'rejected' | 'failed' | 'dead';
 
@@ -269,7 +269,7 @@ export class MessageStore {
 
   /**
    * Inserts the queue entry, then the message. In that order a crash between the two leaves an entry
-   * without a message, which the worker drops, instead of a stored message nobody processes.
+   * without a message, which the worker drops, instead of a stored message that is never processed.
    * @throws The insert error; a duplicate key error means the message was a duplicate.
    */
   private async insertQueued(document: Hl7MessageDocument): Promise<StoredDocument> {
@@ -415,7 +415,7 @@ export class MessageStore {
   }
 
   /**
-   * Tells whether a listener still holds the claim of a message.
+   * Checks that a listener still owns the claim of a message.
    * NOTE: the check and the following write are two operations, so a listener whose lease expired during
    * the check may still write once; the conditional FHIR writes keep a second run from duplicating data.
    */
@@ -437,8 +437,8 @@ export class MessageStore {
 
   /** Releases the claims a listener still holds, so another listener can take them at once. */
   async releaseClaims(owner: string): Promise<void> {
-    const held = await this.queue.find({ claimedBy: owner, status: 'processing' }).toArray();
-    for (const entry of held) {
+    const claimedEntries = await this.queue.find({ claimedBy: owner, status: 'processing' }).toArray();
+    for (const entry of claimedEntries) {
       const released = { status: 'received' as const, leaseUntil: EPOCH };
       await this.queue.updateOne({ _id: entry._id }, { $set: released });
       await this.collection.updateOne({ _id: entry._id }, { $set: released });
