@@ -11,9 +11,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import type { Bundle, Flag, Patient } from '@medplum/fhirtypes';
+import type { Bundle, Flag, Patient, Provenance } from '@medplum/fhirtypes';
 import { ANALYZER_VERSION, ResultsStore, type MetricDocument } from '@monitormed/analyzers';
 import {
+  AI_AGENT_ROLE,
   AIAST,
   buildModelDevice,
   connectMongo,
@@ -24,6 +25,7 @@ import {
   FLAG_ID_SYSTEM,
   loadConfig,
   loadModelCatalog,
+  PROVENANCE_AUTHOR,
   UNCERTAINTY_EXTENSION,
   type MonitorMedConfig,
 } from '@monitormed/common';
@@ -241,22 +243,6 @@ void describe('monitoring views in Chromium', () => {
       resourceType: 'Patient',
       name: [{ family: `Viewspatient${runId.replace(/[^a-z0-9]/gi, '')}`, given: ['Smart'] }],
     });
-    // Analyzer workers of a running demo stack may raise their own Flags on the result, fhir-server-ext
-    // audits every read of the patient, and HAPI rejects the deletion of a Patient that either still references.
-    cleanups.push({
-      name: 'Flags and AuditEvents on the test patient',
-      run: async () => {
-        for (const search of [
-          `Flag?subject=Patient/${patient.id}`,
-          `AuditEvent?entity=Patient/${patient.id}`,
-        ]) {
-          const bundle = await fhirRequest<Bundle>('GET', `${search}&_count=200`);
-          for (const entry of bundle.entry ?? []) {
-            await fhirRequest('DELETE', `${entry.resource?.resourceType ?? ''}/${entry.resource?.id ?? ''}`);
-          }
-        }
-      },
-    });
     const flagged = await createResource(
       aiObservation(patient.id, device, `${DRIFT_WINDOW}T09:00:00Z`, 0.52, [
         {
@@ -280,6 +266,25 @@ void describe('monitoring views in Chromium', () => {
         },
       ])
     );
+    // Analyzer workers of a running demo stack may raise their own Flags on the result, and fhir-server-ext
+    // audits every read. HAPI rejects the deletion of a resource that either still references.
+    cleanups.push({
+      name: 'Flags and AuditEvents on the test patient',
+      run: async () => {
+        // AuditEvents go first, because the one of $explain-flag references the Flags and the result.
+        const searches = [
+          `AuditEvent?entity=Patient/${patient.id}`,
+          `AuditEvent?entity=Observation/${flagged.id}`,
+          `Flag?subject=Patient/${patient.id}`,
+        ];
+        for (const search of searches) {
+          const bundle = await fhirRequest<Bundle>('GET', `${search}&_count=200`);
+          for (const entry of bundle.entry ?? []) {
+            await fhirRequest('DELETE', `${entry.resource?.resourceType ?? ''}/${entry.resource?.id ?? ''}`);
+          }
+        }
+      },
+    });
     await createResource<Flag>({
       resourceType: 'Flag',
       meta: { security: [AIAST] },
@@ -291,6 +296,20 @@ void describe('monitoring views in Chromium', () => {
       code: { coding: [FLAG_CODES.modelDrift] },
       subject: { reference: `Patient/${patient.id}` },
       extension: [{ url: FLAG_DETAIL_EXTENSION, valueReference: { reference: `Observation/${flagged.id}` } }],
+    });
+    // The AI Provenance names the model Device, from which $explain-flag reads the model and version.
+    await createResource<Provenance>({
+      resourceType: 'Provenance',
+      target: [{ reference: `Observation/${flagged.id}` }],
+      recorded: new Date().toISOString(),
+      occurredDateTime: `${DRIFT_WINDOW}T09:00:00Z`,
+      agent: [
+        {
+          type: { coding: [PROVENANCE_AUTHOR] },
+          role: [{ coding: [AI_AGENT_ROLE] }],
+          who: { reference: `Device/${device.id}` },
+        },
+      ],
     });
     await writeMetrics(config, modelId, modelVersion);
 
@@ -382,6 +401,18 @@ void describe('monitoring views in Chromium', () => {
     process.stderr.write(`First view (patient results) after ${f.firstViewMs.toFixed(0)} ms\n`);
     const flag = f.page.locator(`tr[data-observation-id="${f.flaggedId}"] .flag`).first();
     assert.equal(await flag.innerText(), FLAG_CODES.modelDrift.display);
+
+    // $explain-flag: the reason with its numbers, and the model and version from the Provenance.
+    await f.page.locator(`tr[data-observation-id="${f.flaggedId}"] button:has-text("Why flagged?")`).click();
+    const explanation = f.page.locator(
+      `#explanation-${f.flaggedId} .explanation, #explanation-${f.flaggedId} .problem-text`
+    );
+    await explanation.first().waitFor();
+    const explanationText = await explanation.first().innerText();
+    assert.match(explanationText, new RegExp(`${f.modelName} version 3\\.2\\.1`));
+    assert.match(explanationText, /p = 0\.0007, below the threshold 0\.05/);
+    assert.match(explanationText, /pValue\s*0\.0007/);
+    await f.page.screenshot({ path: join(SCREENSHOT_DIR, 'views-patient-explanation.png'), fullPage: true });
     assert.deepEqual(await seriousAxeViolations(f.page), [], 'axe on the patient view');
     assert.ok(f.firstViewMs < FIRST_VIEW_BUDGET_MS, `The first view took ${f.firstViewMs.toFixed(0)} ms`);
   });

@@ -1,6 +1,7 @@
 import { useEffect, useState, type ReactNode } from 'react';
 import { loadPatientAiResults, type LoadOutcome, type SmartClient } from './fhir.js';
 import { ResultsTable } from './ResultsTable.js';
+import { FlagExplanation } from './views/FlagExplanation.js';
 import { MonitoringViews } from './views/MonitoringViews.js';
 
 /** State of the SMART launch when the page renders. */
@@ -144,7 +145,12 @@ function PatientResults({ client, patientId, needPatientBanner }: PatientResults
               <p>No AI-asserted results are recorded for this patient.</p>
             </section>
           ) : (
-            <ResultsTable rows={state.results.rows} />
+            <ResultsTable
+              rows={state.results.rows}
+              renderFlagDetail={(row) => (
+                <FlagExplanation client={client} observationId={row.observationId} />
+              )}
+            />
           )}
           {state.results.hasMoreResults ? (
             <p className="note">Only the newest {state.results.rows.length} results are shown.</p>

@@ -1,9 +1,12 @@
+import type { ReactNode } from 'react';
 import type { AiResultRow } from './results.js';
 import { formatDateTime, formatDecimal, formatDrift, MISSING_VALUE } from './format.js';
 
 /** Props of {@link ResultsTable}. */
 export interface ResultsTableProps {
   rows: AiResultRow[];
+  /** Extra content under the Flags of a flagged row, such as the $explain-flag button. */
+  renderFlagDetail?: (row: AiResultRow) => ReactNode;
 }
 
 function FlagList({ row }: { row: AiResultRow }) {
@@ -25,7 +28,7 @@ function FlagList({ row }: { row: AiResultRow }) {
  * Renders one table row per AI result. The model name is the row header, so screen readers announce
  * it with every cell. Flags and drift are spelled out in text and never shown by color alone.
  */
-export function ResultsTable({ rows }: ResultsTableProps) {
+export function ResultsTable({ rows, renderFlagDetail }: ResultsTableProps) {
   return (
     <table className="results">
       <caption>AI results, newest first</caption>
@@ -62,6 +65,7 @@ export function ResultsTable({ rows }: ResultsTableProps) {
             </td>
             <td>
               <FlagList row={row} />
+              {row.flags.length > 0 && renderFlagDetail !== undefined ? renderFlagDetail(row) : null}
             </td>
           </tr>
         ))}
