@@ -30,7 +30,7 @@ function positiveInteger(env: NodeJS.ProcessEnv, name: string, fallback: number)
 
 /**
  * Reads the performance settings: MONITORMED_PERFORMANCE_MIN_N (default 30), MONITORMED_ECE_BINS (default
- * 10), and MONITORMED_CBPE_REFERENCE_FROM and MONITORMED_CBPE_REFERENCE_TO (inclusive UTC days
+ * 10), MONITORMED_AGE_BANDS (lower bounds of the age bands, default 18,40,65,80), and MONITORMED_CBPE_REFERENCE_FROM and MONITORMED_CBPE_REFERENCE_TO (inclusive UTC days
  * `YYYY-MM-DD`; without both, no CBPE estimate is made).
  * @throws RangeError naming the invalid variable.
  */
@@ -39,6 +39,21 @@ export function loadPerformanceSettings(env: NodeJS.ProcessEnv = process.env): P
     minN: positiveInteger(env, 'MONITORMED_PERFORMANCE_MIN_N', DEFAULT_PERFORMANCE_MIN_N),
     eceBins: positiveInteger(env, 'MONITORMED_ECE_BINS', 10),
   };
+  const ageBands = env['MONITORMED_AGE_BANDS'];
+  if (ageBands !== undefined && ageBands !== '') {
+    const bounds = ageBands.split(',').map((bound) => Number(bound.trim()));
+    const ascending = bounds.every(
+      (bound, index) =>
+        Number.isInteger(bound) && bound >= 0 && (index === 0 || bound > (bounds[index - 1] ?? 0))
+    );
+    if (!ascending) {
+      throw new RangeError(
+        `MONITORMED_AGE_BANDS must be ascending whole years such as "18,40,65,80", got "${ageBands}".`
+      );
+    }
+    settings.ageBands = bounds;
+  }
+
   const fromDay = env['MONITORMED_CBPE_REFERENCE_FROM'];
   const toDay = env['MONITORMED_CBPE_REFERENCE_TO'];
   if ((fromDay === undefined) !== (toDay === undefined)) {
@@ -75,7 +90,7 @@ export async function processAlertsJob(
     throw new Error(`Alerts job ${String(job.id)}: model ${modelId} is not in the model catalog.`);
   }
 
-  const written = await computePerformanceWindow(deps.db, model, window, deps.performance);
+  const written = await computePerformanceWindow(deps.db, model, window, deps.performance, deps.fhir);
   const outcomes = await new AlertService(deps).evaluate(modelId, window);
   deps.log.info(
     {

@@ -65,6 +65,14 @@ void describe('alert settings from the environment', () => {
     assert.deepEqual(loadPerformanceSettings({}), { minN: 30, eceBins: 10 });
   });
 
+  void it('age bands must ascend', () => {
+    assert.deepEqual(loadPerformanceSettings({ MONITORMED_AGE_BANDS: '20, 50' }).ageBands, [20, 50]);
+    assert.throws(
+      () => loadPerformanceSettings({ MONITORMED_AGE_BANDS: '50,20' }),
+      /must be ascending whole years/
+    );
+  });
+
   void it('SMTP needs sender and recipients', () => {
     assert.throws(
       () => loadNotificationSettings({ MONITORMED_ALERT_SMTP_URL: 'smtp://127.0.0.1:2525' }),

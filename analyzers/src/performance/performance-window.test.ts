@@ -12,6 +12,8 @@ import {
   type AiModelDefinition,
   type MongoHandle,
 } from '@monitormed/common';
+import type { Observation, Organization, Patient } from '@medplum/fhirtypes';
+import { US_CORE_RACE } from '../subgroups/subgroups.js';
 import { createTestRun, dropTestDatabase, requirePeers } from '../testing/stack.js';
 import { estimateCbpe, fitCbpe } from './cbpe.js';
 import { computePerformanceWindow, type PerformanceMetricDocument } from './performance-window.js';
@@ -52,6 +54,8 @@ const model: AiModelDefinition = {
 
 let mongo: MongoHandle;
 let documents: PerformanceMetricDocument[];
+let fhirObservationId = '';
+let siteReference = '';
 
 function labelDocument(id: string, score: number, label: string, day: string): Record<string, unknown> {
   return {
@@ -130,11 +134,58 @@ before(async () => {
     updatedAt: new Date(),
   });
 
-  documents = await computePerformanceWindow(mongo.db, model, WINDOW, {
-    minN: 20,
-    eceBins: 10,
-    cbpeReference: { fromDay: REFERENCE_DAY, toDay: REFERENCE_DAY },
+  // One result without subgroups, whose Patient and Observation are in HAPI: the job reads them.
+  const patient = (await run.fhir.create({
+    resourceType: 'Patient',
+    body: {
+      resourceType: 'Patient',
+      gender: 'male',
+      birthDate: '1940-01-01',
+      extension: [
+        {
+          url: US_CORE_RACE,
+          extension: [
+            {
+              url: 'ombCategory',
+              valueCoding: { system: 'urn:oid:2.16.840.1.113883.6.238', code: '2054-5' },
+            },
+          ],
+        },
+      ],
+    },
+  })) as unknown as Patient;
+  const organization = (await run.fhir.create({
+    resourceType: 'Organization',
+    body: { resourceType: 'Organization', name: `Synthetic site ${run.runId}` },
+  })) as unknown as Organization;
+  siteReference = `Organization/${organization.id ?? ''}`;
+  const observation = (await run.fhir.create({
+    resourceType: 'Observation',
+    body: {
+      resourceType: 'Observation',
+      status: 'final',
+      code: { text: 'synthetic AI output' },
+      subject: { reference: `Patient/${patient.id ?? ''}` },
+      effectiveDateTime: `${WINDOW}T08:00:00Z`,
+      performer: [{ reference: siteReference }],
+    },
+  })) as unknown as Observation;
+  fhirObservationId = observation.id ?? '';
+  await results.insertOne({
+    observationId: fhirObservationId,
+    status: 'analyzed',
+    modelId: model.modelId,
+    window: WINDOW,
+    score: 0.4,
   });
+
+  documents = await computePerformanceWindow(
+    mongo.db,
+    model,
+    WINDOW,
+    { minN: 20, eceBins: 10, cbpeReference: { fromDay: REFERENCE_DAY, toDay: REFERENCE_DAY } },
+    run.fhir
+  );
 });
 
 after(async () => {
@@ -171,12 +222,26 @@ void describe('performance window job', () => {
   });
 
   void it('CBPE estimates and assumptions are stored', () => {
-    const model1 = fitCbpe(cbpeCase.referenceScores, cbpeCase.referenceLabels, 0.5);
-    const estimate = estimateCbpe(model1, labelled.scores);
+    const cbpeModel = fitCbpe(cbpeCase.referenceScores, cbpeCase.referenceLabels, 0.5);
+    // The window also holds the unlabelled result of score 0.4 read from FHIR.
+    const estimate = estimateCbpe(cbpeModel, [...labelled.scores, 0.4]);
     const stored = find('cbpe-auroc', 'all');
-    assert.equal(stored.value, estimate.auroc.value);
-    assert.equal(stored.lower, estimate.auroc.lower);
+    assert.equal(stored.n, 201);
+    assert.ok(Math.abs((stored.value ?? Number.NaN) - (estimate.auroc.value ?? Number.NaN)) < 1e-12);
+    assert.ok(Math.abs((stored.lower ?? Number.NaN) - (estimate.auroc.lower ?? Number.NaN)) < 1e-12);
     assert.ok(stored.assumptions?.some((text) => text.includes('No concept drift')));
+  });
+
+  void it('subgroups read from FHIR are stored', async () => {
+    const stored = await mongo.db
+      .collection(COLLECTIONS.aiResults)
+      .findOne({ observationId: fhirObservationId });
+    assert.deepEqual(stored?.['subgroups'], {
+      age: '80+',
+      sex: 'male',
+      race: '2054-5',
+      site: siteReference,
+    });
   });
 
   void it('override rate is stored with n', async () => {

@@ -10,10 +10,18 @@ import {
   readLabels,
   readOverrideRates,
   type AiModelDefinition,
+  type FhirClient,
   type LabelDocument,
 } from '@monitormed/common';
+import type { Patient } from '@medplum/fhirtypes';
+import { readObservation } from '../fhir/gateway.js';
 import type { Db } from 'mongodb';
-import { subgroupKeys, type SubgroupValues } from '../subgroups/subgroups.js';
+import {
+  readResultSubgroups,
+  storeResultSubgroups,
+  subgroupKeys,
+  type SubgroupValues,
+} from '../subgroups/subgroups.js';
 import { estimateCbpe, fitCbpe, type CbpeModel, type EstimatedMetric } from './cbpe.js';
 import { aurocWithDeLong, averagePrecision } from './ranking-metrics.js';
 import {
@@ -34,6 +42,8 @@ export interface PerformanceSettings {
   minN: number;
   /** Equal-width bins of the expected calibration error. */
   eceBins: number;
+  /** Lower bounds of the age bands in years; DEFAULT_AGE_BANDS of subgroups.ts when absent. */
+  ageBands?: readonly number[];
   /** Inclusive UTC days of the labelled reference period that CBPE is fitted on; no CBPE without it. */
   cbpeReference?: { fromDay: string; toDay: string };
 }
@@ -187,18 +197,44 @@ function cbpeMetrics(model: CbpeModel, scores: readonly number[]): Partial<Perfo
 }
 
 /**
+ * Reads and stores the subgroups of results that have none yet, so each result is read from FHIR once.
+ * A result whose Observation is gone keeps no subgroups and counts only in `all`.
+ */
+async function fillSubgroups(
+  db: Db,
+  fhir: FhirClient,
+  results: ResultRow[],
+  ageBands: readonly number[] | undefined
+): Promise<void> {
+  const patientCache = new Map<string, Patient | undefined>();
+  for (const result of results) {
+    if (result.subgroups !== undefined) {
+      continue;
+    }
+    const observation = await readObservation(fhir, result.observationId);
+    if (observation === undefined) {
+      continue;
+    }
+    result.subgroups = await readResultSubgroups(fhir, observation, ageBands, patientCache);
+    await storeResultSubgroups(db, result.observationId, result.subgroups);
+  }
+}
+
+/**
  * Computes and stores the performance metrics of a model's daily window.
  * @param db - The MonitorMed database.
  * @param model - The model definition (version and positiveThreshold).
  * @param window - UTC day `YYYY-MM-DD` of the AI results' effective time.
  * @param settings - Minimum n, ECE bins and the CBPE reference period.
+ * @param fhir - When given, results without `subgroups` get them read from FHIR and stored first.
  * @returns The documents written.
  */
 export async function computePerformanceWindow(
   db: Db,
   model: AiModelDefinition,
   window: string,
-  settings: PerformanceSettings
+  settings: PerformanceSettings,
+  fhir?: FhirClient
 ): Promise<PerformanceMetricDocument[]> {
   const computedAt = new Date();
   const windowStart = new Date(`${window}T00:00:00.000Z`);
@@ -209,6 +245,9 @@ export async function computePerformanceWindow(
       { projection: { _id: 0, observationId: 1, score: 1, subgroups: 1 } }
     )
     .toArray();
+  if (fhir !== undefined) {
+    await fillSubgroups(db, fhir, results, settings.ageBands);
+  }
   const subgroupsById = new Map(results.map((result) => [result.observationId, result.subgroups]));
 
   // Labels of the window; uncertain and unknown ones are counted and left out.

@@ -147,18 +147,26 @@ export async function scannerManufacturer(
  * @param client - FHIR client.
  * @param observation - The AI result Observation.
  * @param bounds - Age band lower bounds.
+ * @param patientCache - Patients already read, by id, shared across the results of one job.
  */
 export async function readResultSubgroups(
   client: FhirClient,
   observation: Observation,
-  bounds: readonly number[] = DEFAULT_AGE_BANDS
+  bounds: readonly number[] = DEFAULT_AGE_BANDS,
+  patientCache = new Map<string, Patient | undefined>()
 ): Promise<SubgroupValues> {
   const patientId =
     observation.subject?.reference?.startsWith('Patient/') === true
       ? observation.subject.reference.split('/')[1]
       : undefined;
-  const patient =
-    patientId === undefined ? undefined : await readOptional<Patient>(client, 'Patient', patientId);
+  let patient: Patient | undefined;
+  if (patientId !== undefined) {
+    // Results of one patient share one read.
+    if (!patientCache.has(patientId)) {
+      patientCache.set(patientId, await readOptional<Patient>(client, 'Patient', patientId));
+    }
+    patient = patientCache.get(patientId);
+  }
   const effective =
     observation.effectiveDateTime === undefined ? new Date() : new Date(observation.effectiveDateTime);
 
