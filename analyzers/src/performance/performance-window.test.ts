@@ -223,7 +223,7 @@ void describe('performance window job', () => {
 
   void it('CBPE estimates and assumptions are stored', () => {
     const cbpeModel = fitCbpe(cbpeCase.referenceScores, cbpeCase.referenceLabels, 0.5);
-    // The window also holds the unlabelled result of score 0.4 read from FHIR.
+    // The window also contains the unlabelled result of score 0.4 read from FHIR.
     const estimate = estimateCbpe(cbpeModel, [...labelled.scores, 0.4]);
     const stored = find('cbpe-auroc', 'all');
     assert.equal(stored.n, 201);
