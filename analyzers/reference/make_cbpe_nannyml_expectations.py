@@ -2,8 +2,10 @@
 """Write cbpe-nannyml-expected.json: NannyML's own CBPE estimates for the CBPE cases of
 performance-expected.json (same reference and window data), for src/performance/performance.test.ts.
 
-NannyML pulls in its own scikit-learn, numpy and pandas, so it runs in a venv of its own:
-    python3 -m venv /tmp/nannyml-venv && /tmp/nannyml-venv/bin/pip install nannyml==0.13.1
+NannyML pulls in its own scikit-learn, numpy and pandas, so it runs in a venv of its own. NannyML 0.13.1
+imports statsmodels without declaring it, and its plots fail to import with pandas 3, so both are added:
+    python3 -m venv /tmp/nannyml-venv
+    /tmp/nannyml-venv/bin/pip install nannyml==0.13.1 statsmodels "pandas<3"
     /tmp/nannyml-venv/bin/python analyzers/reference/make_cbpe_nannyml_expectations.py
 """
 

@@ -106,6 +106,8 @@ function aurocComponent(scores: readonly number[], labels: readonly (0 | 1)[]): 
 
 /**
  * Fits CBPE on a labelled reference period: the isotonic calibration and the sampling-error components.
+ * NOTE: NannyML 0.13.1 calibrates only when a cross-validated ECE check on seeded random splits says it
+ * helps. This always calibrates, so on already calibrated scores its estimates differ from NannyML's.
  * @param scores - Reference probabilities.
  * @param labels - Reference labels, 1 or 0, with both classes present.
  * @param threshold - The model's positiveThreshold.
