@@ -52,7 +52,11 @@ function field(body: unknown, name: string): unknown {
   return typeof body === 'object' && body !== null ? (body as Record<string, unknown>)[name] : undefined;
 }
 
-function startPage(message?: string): string {
+/**
+ * Renders the launch form. `patient` prefills the patient field, so that a link such as
+ * `/ehr?patient=123` opens the form with that patient chosen.
+ */
+function startPage(message?: string, patient = ''): string {
   return renderPage(
     'EHR simulator',
     html`<header class="ehr-banner"><strong>MonitorMed test EHR</strong></header>
@@ -61,7 +65,14 @@ function startPage(message?: string): string {
         ${message === undefined ? '' : html`<p class="error" role="alert">${message}</p>`}
         <form method="post" action="/ehr/launch">
           <label for="patient">Patient id</label>
-          <input id="patient" name="patient" type="text" required pattern="[A-Za-z0-9\\-.]{1,64}" />
+          <input
+            id="patient"
+            name="patient"
+            type="text"
+            required
+            pattern="[A-Za-z0-9\\-.]{1,64}"
+            value="${patient}"
+          />
           <label for="encounter">Encounter id (optional)</label>
           <input id="encounter" name="encounter" type="text" pattern="[A-Za-z0-9\\-.]{1,64}" />
           <label
@@ -82,8 +93,11 @@ export function createEhrSimulatorRouter(deps: EhrSimulatorDependencies): Router
   const router = Router();
   router.use(express.urlencoded({ extended: false, limit: '10kb' }), express.json({ limit: '10kb' }));
 
-  router.get('/', (_req, res) => {
-    res.type('html').send(startPage());
+  router.get('/', (req, res) => {
+    // Only a valid FHIR id is prefilled; anything else leaves the field empty for the user to fill.
+    const patient = req.query['patient'];
+    const prefill = typeof patient === 'string' && FHIR_ID_PATTERN.test(patient) ? patient : '';
+    res.type('html').send(startPage(undefined, prefill));
   });
 
   router.get('/smart-style.json', (_req, res) => {
