@@ -1,6 +1,7 @@
 /**
- * `npm run demo [-- options]`: runs the MonitorMed walking skeleton end to end on the local peers and
- * prints a summary. The services keep running until Ctrl-C, unless `--exit` is given.
+ * `npm run demo [-- options]`: runs MonitorMed end to end on the local peers, prints a summary and the
+ * URLs of every service and of the SMART launch pages. The services keep running until Ctrl-C, unless
+ * `--exit` is given.
  */
 import { parseArgs } from 'node:util';
 import { runDemo, type DemoOptions, type DemoSummary } from './demo/run-demo.js';
@@ -14,7 +15,9 @@ const HELP = `Usage: npm run demo -- [options]
   --drift-day N          day on which the imaging model's scanner changes (default 6, 0 = no drift)
   --seed N               seed of Synthea and of the scenario (default 42)
   --no-peers             do not install or start the peers (they must already run)
-  -h, --help             show this help`;
+  -h, --help             show this help
+
+Environment: GROUND_TRUTH=on also runs fhir-server-ext's ground-truth linking.`;
 
 function readPositiveInteger(name: string, raw: string | undefined, allowZero = false): number | undefined {
   if (raw === undefined) {
@@ -57,14 +60,22 @@ function printText(summary: DemoSummary): void {
 }
 
 function printUrls(summary: DemoSummary): void {
-  const { fhir, mllp, fhirServerExt, smartApp } = summary.urls;
+  const url = (name: string): string => summary.urls[name] ?? '';
   const lines = [
     '',
-    'Open:',
-    `  FHIR server       ${fhir ?? ''}/metadata`,
-    `  MLLP listener     ${mllp ?? ''}`,
-    `  fhir-server-ext   ${fhirServerExt ?? ''}/healthz`,
-    `  SMART app         ${smartApp ?? ''}`,
+    'SMART app (sign in as clinician, password monitormed-demo):',
+    `  EHR launch          ${url('ehrSimulator')}`,
+    `  standalone launch   ${url('standaloneLaunch')}`,
+    '',
+    'Services:',
+    `  FHIR server (HAPI)          ${url('fhir')}/metadata`,
+    `  MLLP listener               ${url('mllp')}`,
+    `  listener metrics, health    ${url('listenerMetrics')}  ${url('listenerHealth')}`,
+    `  fhir-server-ext             ${url('fhirServerExt')}/healthz`,
+    `  SMART-secured FHIR          ${url('smartFhirEndpoint')}`,
+    `  CDS Hooks discovery         ${url('cdsHooksDiscovery')}`,
+    `  authorization server        ${url('authServer')}/.well-known/openid-configuration`,
+    `  SMART configuration         ${url('smartConfiguration')}`,
   ];
   process.stdout.write(`${lines.join('\n')}\n`);
 }

@@ -1,6 +1,8 @@
 /**
- * The demo's drift verdict over the real stack: the scenario shifts the imaging model's scores from
- * the injected day on, and only that model may be reported as drifting, and only from that day.
+ * The demo over the real stack. Its drift verdict: the scenario shifts the imaging model's scores from
+ * the injected day on, and only that model may be reported as drifting, and only from that day. Its
+ * SMART launch: the authorization server, the EHR simulator and the app's launch page respond over HTTP,
+ * checked without a browser (smart-app's own e2e test drives the full launch in Chromium).
  */
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
@@ -22,7 +24,7 @@ void describe('demo drift verdict', { timeout: 900_000 }, () => {
       resultsPerModelPerDay: RESULTS_PER_DAY,
       mongoDatabase: `monitormed_demo_test_${runId}`,
       queuePrefix: `monitormed-demo-test-${runId}`,
-      ports: { mllp: 0, fhirServerExt: 0, smartApp: 0 },
+      ports: { mllp: 0, listenerHttp: 0, fhirServerExt: 0, smartApp: 0, authServer: 0 },
       subscription: { owner: `demo-test-${runId}`, removeOnClose: true },
       log: () => undefined,
     });
@@ -81,4 +83,90 @@ void describe('demo drift verdict', { timeout: 900_000 }, () => {
       );
     }
   });
+
+  void it('publishes the authorization server discovery', async () => {
+    const issuer = demoUrl(run, 'authServer');
+    const discovery = await getJson(`${issuer}/.well-known/openid-configuration`);
+    assert.equal(discovery['issuer'], issuer);
+    assert.equal(discovery['authorization_endpoint'], `${issuer}/authorize`);
+    assert.equal(discovery['token_endpoint'], `${issuer}/token`);
+    assert.equal(typeof discovery['jwks_uri'], 'string');
+
+    const jwks = await getJson(String(discovery['jwks_uri']));
+    assert.ok(Array.isArray(jwks['keys']), 'JWKS has a keys array');
+    assert.ok((jwks['keys'] as unknown[]).length > 0, 'JWKS has at least one key');
+  });
+
+  void it('relays the SMART configuration', async () => {
+    const issuer = demoUrl(run, 'authServer');
+    const configuration = await getJson(demoUrl(run, 'smartConfiguration'));
+    assert.equal(configuration['issuer'], issuer);
+    assert.equal(configuration['authorization_endpoint'], `${issuer}/authorize`);
+    assert.equal(configuration['token_endpoint'], `${issuer}/token`);
+  });
+
+  void it('prefills the EHR simulator patient', async () => {
+    const ehrUrl = new URL(demoUrl(run, 'ehrSimulator'));
+    const patient = ehrUrl.searchParams.get('patient');
+    assert.ok(patient !== null, 'the EHR simulator URL names a demo patient');
+    assert.notEqual(patient, '');
+
+    const response = await fetch(ehrUrl);
+    assert.equal(response.status, 200);
+    const page = await response.text();
+    assert.match(page, new RegExp(`value="${patient}"`));
+  });
+
+  void it('creates an EHR launch for the app', async () => {
+    const ehrUrl = new URL(demoUrl(run, 'ehrSimulator'));
+    const patient = ehrUrl.searchParams.get('patient');
+    const response = await fetch(`${ehrUrl.origin}/ehr/launch`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ patient }),
+    });
+    assert.equal(response.status, 201);
+    const body = (await response.json()) as { launch: string; launchUrl: string };
+
+    const launchUrl = new URL(body.launchUrl);
+    assert.equal(`${launchUrl.origin}${launchUrl.pathname}`, demoUrl(run, 'standaloneLaunch'));
+    assert.equal(launchUrl.searchParams.get('launch'), body.launch);
+    assert.equal(launchUrl.searchParams.get('iss'), `${demoUrl(run, 'smartApp')}/fhir`);
+
+    const launchPage = await fetch(launchUrl);
+    assert.equal(launchPage.status, 200);
+    assert.match(launchPage.headers.get('content-type') ?? '', /text\/html/);
+  });
+
+  void it('rejects FHIR reads without a token', async () => {
+    const response = await fetch(`${demoUrl(run, 'smartApp')}/fhir/Patient`);
+    assert.equal(response.status, 401);
+  });
+
+  void it('serves CDS Hooks discovery', async () => {
+    const discovery = await getJson(demoUrl(run, 'cdsHooksDiscovery'));
+    assert.ok(Array.isArray(discovery['services']), 'discovery has a services array');
+    assert.ok((discovery['services'] as unknown[]).length > 0, 'at least one CDS service');
+  });
+
+  void it('serves the listener metrics and health', async () => {
+    const metrics = await fetch(demoUrl(run, 'listenerMetrics'));
+    assert.equal(metrics.status, 200);
+    assert.match(await metrics.text(), /^# HELP /m);
+
+    const health = await fetch(demoUrl(run, 'listenerHealth'));
+    assert.equal(health.status, 200);
+  });
 });
+
+function demoUrl(demo: DemoRun, name: string): string {
+  const url = demo.summary.urls[name];
+  assert.ok(url !== undefined, `the demo summary has no ${name} URL`);
+  return url;
+}
+
+async function getJson(url: string): Promise<Record<string, unknown>> {
+  const response = await fetch(url, { headers: { accept: 'application/json' } });
+  assert.equal(response.status, 200, `GET ${url}`);
+  return (await response.json()) as Record<string, unknown>;
+}

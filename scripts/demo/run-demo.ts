@@ -1,11 +1,8 @@
 import { connectMongo, loadConfig, loadModelCatalog, type MonitorMedConfig } from '@monitormed/common';
-import { startAnalyzers } from '@monitormed/analyzers';
-import { startFhirServerExt } from '@monitormed/fhir-server-ext';
-import { startListener } from '@monitormed/hl7-listener';
-import { startSmartApp } from '@monitormed/smart-app';
 import { runScenario, type AckCounts, type ScenarioOptions } from '@monitormed/synthea-data';
 import { runPeersScript } from './peers.js';
 import { prepareDemoPatients } from './patients.js';
+import { startDemoServices, type DemoPorts, type DemoServices } from './services.js';
 import { waitForAnalysis } from './settle.js';
 import { collectCounts, type ModelDriftSummary } from './summary.js';
 
@@ -26,15 +23,22 @@ export interface DemoOptions {
   /** MongoDB database the demo owns; it is emptied at start (default `monitormed_demo`). */
   mongoDatabase?: string;
   /** Ports of the services; 0 picks a free one (defaults: the configured ports). */
-  ports?: { mllp?: number; fhirServerExt?: number; smartApp?: number };
+  ports?: DemoPorts;
   /** Bull key prefix (default `monitormed-demo`). */
   queuePrefix?: string;
   /**
-   * Owner tag of the demo's Subscription, and whether to delete it on close. By default the service's
-   * owner tag is used and the Subscription is deleted, because HAPI keeps retrying deliveries to a stopped
-   * endpoint, which delays the deliveries of every other Subscription.
+   * Owner tag of the demo's Subscriptions, and whether to delete them on close. By default the owner is
+   * `monitormed-demo` and the Subscriptions are deleted, because HAPI keeps retrying deliveries to a
+   * stopped endpoint, which delays the deliveries of every other Subscription.
    */
   subscription?: { owner: string; removeOnClose: boolean };
+  /**
+   * Run ground-truth linking in fhir-server-ext (default: only when the GROUND_TRUTH variable is `on`).
+   * It is off by default because the simulated days contain no confirming reports or results, so it
+   * would link nothing, and its four Subscriptions add HAPI rest-hook deliveries for every Observation
+   * version, which slows the analysis the demo waits for.
+   */
+  groundTruth?: boolean;
   /** How long to wait for the analysis to settle (default 10 minutes). */
   settleTimeoutMs?: number;
   /** Progress lines, by default to stderr. */
@@ -63,6 +67,15 @@ export interface DemoRun {
   /** Stops the services the demo started; the peers keep running. Safe to call twice. */
   close(): Promise<void>;
 }
+
+/**
+ * Time the simulated interface engine waits for each ACK, and the listener's wait for processing before
+ * an original-mode ACK. The listener's default (10 s) answers AE "stored, will be retried" to a message
+ * whose processing takes longer, which happens on a loaded machine. The demo waits longer, as an
+ * interface engine configured with a long ACK timeout does, so that it reports final ACKs.
+ */
+const DEMO_ACK_TIMEOUT_MS = 90_000;
+const DEMO_ORIGINAL_ACK_WAIT_MS = 60_000;
 
 function addDays(day: string, offset: number): string {
   const date = new Date(`${day}T00:00:00Z`);
@@ -100,26 +113,17 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoRun> {
   await mongo.db.dropDatabase();
 
   try {
-    log('Starting hl7-listener, fhir-server-ext, analyzers and smart-app.');
-    const listener = await startListener({
-      config: { ...config, mllpPort: options.ports?.mllp ?? config.mllpPort },
-    });
-    closers.push(() => listener.close());
-    const ext = await startFhirServerExt({
+    log('Starting hl7-listener, smart-app, the SMART authorization server, fhir-server-ext and analyzers.');
+    const services = await startDemoServices({
       config,
-      port: options.ports?.fhirServerExt,
+      ports: options.ports ?? {},
       queuePrefix,
-      subscriptionOwner: options.subscription?.owner,
-      removeSubscriptionOnClose: options.subscription?.removeOnClose ?? true,
+      subscriptionOwner: options.subscription?.owner ?? 'monitormed-demo',
+      removeSubscriptionsOnClose: options.subscription?.removeOnClose ?? true,
+      groundTruth: options.groundTruth ?? process.env['GROUND_TRUTH'] === 'on',
+      originalAckWaitMs: DEMO_ORIGINAL_ACK_WAIT_MS,
+      closers,
     });
-    closers.push(() => ext.close());
-    const analyzers = await startAnalyzers({ config, queuePrefix });
-    closers.push(() => analyzers.close());
-    const smartApp = await startSmartApp({
-      port: options.ports?.smartApp,
-      fhirUpstreamUrl: config.fhirBaseUrl,
-    });
-    closers.push(() => smartApp.close());
 
     const patients = await prepareDemoPatients({
       fhirBaseUrl: config.fhirBaseUrl,
@@ -138,8 +142,9 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoRun> {
       // fresh database. The values still come from the seed alone.
       runTag: Math.floor(startedAt / 1000).toString(36),
       drift: driftDay > 0 ? { startDay: driftDay } : null,
+      ackTimeoutMs: DEMO_ACK_TIMEOUT_MS,
       patientIds: patients.patientIds,
-      config: { fhirBaseUrl: config.fhirBaseUrl, mllpHost: config.mllpHost, mllpPort: listener.port },
+      config: { fhirBaseUrl: config.fhirBaseUrl, mllpHost: config.mllpHost, mllpPort: services.mllpPort },
     };
     if (options.resultsPerModelPerDay !== undefined) {
       scenarioOptions.resultsPerModelPerDay = options.resultsPerModelPerDay;
@@ -177,12 +182,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoRun> {
       observations: counts.observations,
       flags: counts.flags,
       models: counts.models,
-      urls: {
-        fhir: config.fhirBaseUrl,
-        mllp: `mllp://${config.mllpHost}:${listener.port}`,
-        fhirServerExt: `http://127.0.0.1:${ext.port}`,
-        smartApp: `${smartApp.url}/?patient=${patients.patientIds[0] ?? '<id>'}`,
-      },
+      urls: demoUrls(config, services, patients.patientIds[0]),
       durationMs: Date.now() - startedAt,
     };
 
@@ -198,6 +198,33 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoRun> {
     await closeAll(closers);
     throw err;
   }
+}
+
+/**
+ * Builds the URLs the demo prints: where each service listens, and the pages a person opens to try the
+ * SMART app through a real EHR or standalone launch.
+ */
+function demoUrls(
+  config: MonitorMedConfig,
+  services: DemoServices,
+  firstPatientId: string | undefined
+): Record<string, string> {
+  const ehrQuery =
+    firstPatientId === undefined ? '' : `?${new URLSearchParams({ patient: firstPatientId }).toString()}`;
+  return {
+    fhir: config.fhirBaseUrl,
+    mllp: `mllp://${config.mllpHost}:${services.mllpPort}`,
+    listenerMetrics: `${services.listenerHttpUrl}/metrics`,
+    listenerHealth: `${services.listenerHttpUrl}/health`,
+    fhirServerExt: services.fhirServerExtUrl,
+    smartFhirEndpoint: services.fhirEndpointUrl,
+    cdsHooksDiscovery: `${services.fhirServerExtUrl}/cds-services`,
+    authServer: services.authIssuer,
+    smartConfiguration: `${services.smartAppUrl}/fhir/.well-known/smart-configuration`,
+    ehrSimulator: `${services.authIssuer}/ehr${ehrQuery}`,
+    standaloneLaunch: `${services.smartAppUrl}/launch.html`,
+    smartApp: services.smartAppUrl,
+  };
 }
 
 /** Runs every cleanup step, last started first, even when one fails, and then reports the first failure. */
