@@ -16,7 +16,13 @@ import type { OutcomeHub } from './pipeline/outcome-hub.js';
 import type { PipelineConfig } from './pipeline/pipeline-config.js';
 import { checkMessageType } from './pipeline/process-stored.js';
 import type { StoredMessage } from './pipeline/worker.js';
-import type { BatchLink, Completion, MessageStore, ReceivedMessage } from './store/message-store.js';
+import type {
+  BatchLink,
+  Completion,
+  MessageStore,
+  ReceivedMessage,
+  UnfinishedMessage,
+} from './store/message-store.js';
 
 /** Dependencies of the accept side of the listener. */
 export interface ProcessorDependencies extends FhirWriterDependencies {
@@ -24,8 +30,8 @@ export interface ProcessorDependencies extends FhirWriterDependencies {
   metrics: ListenerMetrics;
   hub: OutcomeHub;
   pipeline: Pick<PipelineConfig, 'channels' | 'originalAckWaitMs'>;
-  /** Tells the processing worker that a message was stored. */
-  wake: () => void;
+  /** Hands a newly stored message to the processing worker. */
+  enqueue: (message: UnfinishedMessage) => void;
 }
 
 /** One message to store: a whole frame, a message split out of a batch, or an oversized head. */
@@ -238,7 +244,7 @@ async function acceptMessage(deps: ProcessorDependencies, input: MessageInput): 
   if (plan.mode === 'enhanced' && input.send !== undefined) {
     deps.hub.registerConnection(id, { send: input.send });
   }
-  deps.wake();
+  deps.enqueue(stored);
 
   if (plan.mode === 'original') {
     return awaitOriginalAck(deps, arrival, stored._id);
