@@ -11,6 +11,8 @@ import { randomBytes } from 'node:crypto';
 import { before, describe, it } from 'node:test';
 import type {
   Bundle,
+  Device,
+  DeviceMetric,
   DiagnosticReport,
   Observation,
   OperationOutcome,
@@ -24,8 +26,21 @@ import {
   buildMonitoringFlag,
   buildUncertaintyExtension,
   binaryEntropyBits,
+  writeMetricObservations,
+  METRIC_OBSERVATION_ID_SYSTEM,
+  DEVICE_METRIC_ID_SYSTEM,
+  type MetricRecord,
 } from '@monitormed/analyzers';
-import { FLAG_CODES, UNCERTAINTY_EXTENSION, loadConfig, loadModelCatalog } from '@monitormed/common';
+import {
+  FDA_SUBMISSION_SYSTEM,
+  FLAG_CODES,
+  MODEL_CARD_EXTENSION,
+  MONITORMED_BASE,
+  UNCERTAINTY_EXTENSION,
+  createFhirClient,
+  loadConfig,
+  loadModelCatalog,
+} from '@monitormed/common';
 import {
   buildResultTransaction,
   groupResults,
@@ -313,5 +328,145 @@ void describe('MonitorMed FHIR package on HAPI', () => {
     };
     const errors = await validate(incomplete, MONITORMED_PROFILES.aiResultObservation);
     assert.ok(errors.length > 0, 'an uncertainty extension without analyzerVersion passed validation');
+  });
+  void it('model Device has catalog identifiers', () => {
+    const device = findResource(stored.resources, 'Device');
+    const fda = device.identifier?.find((identifier) => identifier.system === FDA_SUBMISSION_SYSTEM);
+    assert.equal(fda?.value, 'K000000');
+    const dicom = device.identifier?.find((identifier) => identifier.system === 'urn:dicom:uid');
+    assert.match(dicom?.value ?? '', /^urn:oid:2\.25\./);
+    assert.equal(device.modelNumber, 'ECAI-SEPSIS-0021');
+    const card = device.extension?.find((extension) => extension.url === MODEL_CARD_EXTENSION);
+    assert.match(card?.valueReference?.reference ?? '', /^DocumentReference\//);
+  });
+
+  void it('model card conforms to AI-ModelCard', async () => {
+    const card = findResource(stored.resources, 'DocumentReference');
+    await assertValid(card, AI_TRANSPARENCY_PROFILES.aiModelCard);
+    const markdown = Buffer.from(card.content[0]?.attachment.data ?? '', 'base64').toString('utf8');
+    assert.match(markdown, /^---\n/, 'model card attachment is not the Hugging Face Markdown card');
+  });
+
+  void it('rejects an invalid FDA submission number', async () => {
+    const device = findResource(stored.resources, 'Device');
+    const invalid: Device = {
+      ...device,
+      identifier: (device.identifier ?? []).map((identifier) =>
+        identifier.system === FDA_SUBMISSION_SYSTEM ? { ...identifier, value: 'K12' } : identifier
+      ),
+    };
+    const errors = await validate(invalid, MONITORMED_PROFILES.monitoredAiDevice);
+    assert.ok(
+      errors.some((issue) => (issue.diagnostics ?? '').includes('mm-fda-submission')),
+      `expected an mm-fda-submission error, got:\n${describeIssues(errors)}`
+    );
+  });
+
+  void it('performance and status extensions conform', async () => {
+    const device = findResource(stored.resources, 'Device');
+    const withMonitoring: Device = {
+      ...device,
+      extension: [
+        ...(device.extension ?? []),
+        {
+          url: `${MONITORMED_BASE}/StructureDefinition/ai-performance`,
+          extension: [
+            { url: 'metric', valueCode: 'performance-sensitivity' },
+            { url: 'value', valueDecimal: 0.82 },
+            { url: 'intervalLow', valueDecimal: 0.71 },
+            { url: 'intervalHigh', valueDecimal: 0.9 },
+            { url: 'n', valueInteger: 64 },
+            { url: 'basis', valueCode: 'measured' },
+            { url: 'window', valueString: '2026-03-14' },
+            { url: 'subgroup', valueString: 'all' },
+          ],
+        },
+        {
+          url: `${MONITORMED_BASE}/StructureDefinition/monitoring-status`,
+          extension: [
+            { url: 'status', valueCode: 'warning' },
+            { url: 'rule', valueString: 'sensitivity-floor' },
+            { url: 'window', valueString: '2026-03-14' },
+          ],
+        },
+      ],
+    };
+    await assertValid(withMonitoring, MONITORMED_PROFILES.monitoredAiDevice);
+  });
+
+  void it('metric Observations conform and rerun updates', async () => {
+    const device = findResource(stored.resources, 'Device');
+    const modelId = device.identifier?.[0]?.value ?? '';
+    const modelVersion = `profiles-${runId}`;
+    const records: MetricRecord[] = [
+      {
+        modelId,
+        modelVersion,
+        metric: 'output-drift-ks',
+        subgroup: 'all',
+        window: '2026-03-14',
+        value: 0.004,
+        n: 30,
+      },
+      {
+        modelId,
+        modelVersion,
+        metric: 'feature-mean:age',
+        subgroup: 'sex:female',
+        window: '2026-03-14',
+        value: 61.5,
+        n: 12,
+      },
+      {
+        modelId,
+        modelVersion,
+        metric: 'cbpe-auroc',
+        subgroup: 'all',
+        window: '2026-03-14',
+        value: 0.81,
+        lower: 0.74,
+        upper: 0.88,
+        n: 30,
+      },
+      {
+        modelId,
+        modelVersion,
+        metric: 'output-psi',
+        subgroup: 'all',
+        window: '2026-03-14',
+        value: null,
+        n: 3,
+      },
+    ];
+    const client = createFhirClient({ fhirBaseUrl: baseUrl });
+    assert.equal(await writeMetricObservations(client, records), records.length);
+    // The rerun carries new values, as a recomputed window does, because HAPI skips updates that change nothing.
+    const rerun = records.map((record) => ({ ...record, n: record.n + 1 }));
+    assert.equal(await writeMetricObservations(client, rerun), records.length);
+
+    for (const record of rerun) {
+      const key = [modelId, modelVersion, record.metric, record.subgroup, record.window].join('|');
+      const token = `${METRIC_OBSERVATION_ID_SYSTEM}|${key.replaceAll('|', '\\|')}`;
+      const found = (await fhirRequest('GET', `Observation?identifier=${encodeURIComponent(token)}`))
+        .body as Bundle;
+      assert.equal(found.entry?.length, 1, `expected one Observation for ${key} after a rerun`);
+      const observation = found.entry[0]?.resource as Observation;
+      assert.equal(observation.meta?.versionId, '2', `the rerun did not update the Observation of ${key}`);
+      const sampleSize = observation.component?.find(
+        (component) => component.code.coding?.[0]?.code === 'sample-size'
+      );
+      assert.equal(
+        sampleSize?.valueInteger,
+        record.n,
+        `the Observation of ${key} does not hold the rerun's n`
+      );
+      await assertValid(observation, MONITORMED_PROFILES.monitoringMetricObservation);
+
+      const deviceMetricPath = observation.device?.reference ?? '';
+      const deviceMetric = (await fhirRequest('GET', deviceMetricPath)).body as DeviceMetric;
+      assert.equal(deviceMetric.identifier?.[0]?.system, DEVICE_METRIC_ID_SYSTEM);
+      assert.equal(deviceMetric.source?.reference, `Device/${device.id ?? ''}`);
+      await assertValid(deviceMetric, MONITORMED_PROFILES.monitoringDeviceMetric);
+    }
   });
 });

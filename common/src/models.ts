@@ -17,6 +17,17 @@ export interface AiModelDefinition {
   kind: string;
   /** Intended use statement, from the manufacturer's labelling. */
   intendedUse: string;
+  /** The manufacturer's own model id (catalog or part number), written to Device.modelNumber. */
+  manufacturerModelId?: string;
+  /** FDA marketing submission number: 510(k) `K…`, De Novo `DEN…` or PMA `P…`. */
+  fdaSubmissionNumber?: string;
+  /**
+   * DICOM Device UID of the trained model, dot-separated digits such as `2.25.1234`. A retrained model
+   * gets a new UID, so the UID tells model versions apart where the version string does not.
+   */
+  dicomDeviceUid?: string;
+  /** Model card in Hugging Face model card form (YAML front matter and Markdown), stored as a DocumentReference. */
+  modelCard?: string;
   /** HL7 v2 rule: results match when every field given here matches. */
   match: {
     /** MSH-3.1 sending application. */

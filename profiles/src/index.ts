@@ -11,10 +11,13 @@ export const MONITORMED_PROFILES = {
   aiResultObservation: `${MONITORMED_BASE}/StructureDefinition/ai-result-observation`,
   aiResultDiagnosticReport: `${MONITORMED_BASE}/StructureDefinition/ai-result-diagnostic-report`,
   monitoringFlag: `${MONITORMED_BASE}/StructureDefinition/monitoring-flag`,
+  monitoringDeviceMetric: `${MONITORMED_BASE}/StructureDefinition/monitoring-device-metric`,
+  monitoringMetricObservation: `${MONITORMED_BASE}/StructureDefinition/monitoring-metric-observation`,
 } as const;
 
 /** Profiles of the AI Transparency IG 1.0.0 that the package mirrors with the IG's canonical URLs. */
 export const AI_TRANSPARENCY_PROFILES = {
   aiDevice: `${AI_TRANSPARENCY_BASE}/StructureDefinition/AI-Device`,
   aiProvenance: `${AI_TRANSPARENCY_BASE}/StructureDefinition/AI-Provenance`,
+  aiModelCard: `${AI_TRANSPARENCY_BASE}/StructureDefinition/AI-ModelCard`,
 } as const;

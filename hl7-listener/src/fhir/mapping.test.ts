@@ -1,7 +1,14 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { DiagnosticReport, Observation, Provenance } from '@medplum/fhirtypes';
-import { AI_CONFIDENCE_EXTENSION, hasAiLabel, loadModelCatalog, modelDeviceQuery } from '@monitormed/common';
+import type { Device, DiagnosticReport, Observation, Provenance } from '@medplum/fhirtypes';
+import {
+  AI_CONFIDENCE_EXTENSION,
+  MODEL_CARD_EXTENSION,
+  hasAiLabel,
+  loadModelCatalog,
+  modelCardQuery,
+  modelDeviceQuery,
+} from '@monitormed/common';
 import { Hl7ProcessingError } from '../hl7/hl7-error.js';
 import { parseMessage } from '../hl7/message.js';
 import type { Hl7Segment } from '../hl7/segment.js';
@@ -207,7 +214,18 @@ void describe('buildResultTransaction', () => {
 
   void it('builds device, observations, report and provenance', () => {
     const plan = build('pass');
-    const entries = plan.bundle.entry ?? [];
+    // The catalog model has a model card, which comes first and which the Device points at.
+    const [cardEntry, ...entries] = plan.bundle.entry ?? [];
+    assert.equal(cardEntry?.resource?.resourceType, 'DocumentReference');
+    assert.equal(
+      cardEntry.request?.ifNoneExist,
+      modelCardQuery({ modelId: 'sepsis-risk', version: '2.1.0' })
+    );
+    assert.equal(
+      (entries[0]?.resource as Device).extension?.find((extension) => extension.url === MODEL_CARD_EXTENSION)
+        ?.valueReference?.reference,
+      cardEntry.fullUrl
+    );
     assert.deepEqual(
       entries.map((entry) => `${entry.request?.method ?? ''} ${entry.resource?.resourceType ?? ''}`),
       ['POST Device', 'POST Observation', 'POST Observation', 'POST DiagnosticReport', 'PUT Provenance']

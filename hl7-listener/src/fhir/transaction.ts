@@ -13,8 +13,7 @@ import type {
 import {
   AIAST,
   HL7_RESULT_ID_SYSTEM,
-  buildModelDevice,
-  modelDeviceQuery,
+  buildModelDeviceEntries,
   type AiModelDefinition,
 } from '@monitormed/common';
 import type { NonAiResultsMode } from '../config.js';
@@ -98,9 +97,10 @@ export function buildResultTransaction(input: TransactionInput): TransactionPlan
   const deviceFor = (model: AiModelDefinition): Reference<Device> => {
     let reference = deviceRefs.get(model.modelId);
     if (reference === undefined) {
-      const entry = postEntry(buildModelDevice(model), modelDeviceQuery(model.modelId));
-      entries.push(entry);
-      reference = { reference: entry.fullUrl };
+      // The Device comes with its model card DocumentReference when the catalog has one.
+      const { entries: deviceEntries, deviceEntry } = buildModelDeviceEntries(model, placeholder);
+      entries.push(...deviceEntries);
+      reference = { reference: deviceEntry.fullUrl };
       deviceRefs.set(model.modelId, reference);
     }
     return reference;

@@ -2,7 +2,7 @@
 // http://hl7.org/fhir/uv/aitransparency/1.0.0/): the AI Device profile, the AIKind extension and the
 // Device type codes that MonitorMed uses. The IG package cannot be downloaded on our build machines, so
 // these definitions keep the IG's canonical URLs, ids and codes but are written here, in our own words.
-// Left out: the ModelCardDescription extension and the Model-Card profiles, which MonitorMed does not write.
+// The Model-Card profile and the ModelCardDescription extension are in ai-transparency-model-card.fsh.
 
 CodeSystem: AIdeviceTypeCS
 Id: AIdeviceTypeCS
@@ -58,6 +58,7 @@ Description: "A Device that is an AI system. Device.type is fixed to Artificial-
 * type 1..1
 * type = AIdeviceTypeCS#Artificial-Intelligence
 * extension contains AIKind named aiKind 0..*
+* extension contains ModelCardDescription named modelCardDescription 0..*
 * manufacturer MS
 * manufactureDate MS
 * deviceName MS

@@ -9,3 +9,7 @@ Alias: $CertaintyRating = http://terminology.hl7.org/ValueSet/certainty-rating
 Alias: $ModelId = https://monitormed.dev/fhir/sid/model-id
 Alias: $Hl7ResultId = https://monitormed.dev/fhir/sid/hl7v2-result
 Alias: $FlagId = https://monitormed.dev/fhir/sid/monitoring-flag
+Alias: $FdaSubmission = https://monitormed.dev/fhir/sid/fda-submission
+Alias: $DicomUid = urn:dicom:uid
+Alias: $MetricObservationId = https://monitormed.dev/fhir/sid/monitoring-metric
+Alias: $DeviceMetricId = https://monitormed.dev/fhir/sid/device-metric

@@ -27,11 +27,46 @@ Description: "The Device of an AI model that MonitorMed monitors, identified by 
 * identifier[modelId].system = $ModelId
 * identifier[modelId].value 1..1
 * identifier[modelId] ^short = "Model id from the model catalog, such as sepsis-risk"
+* identifier contains fdaSubmission 0..1 MS and dicomDeviceUid 0..1 MS
+* identifier[fdaSubmission].system 1..1
+* identifier[fdaSubmission].system = $FdaSubmission
+* identifier[fdaSubmission].value 1..1
+* identifier[fdaSubmission] obeys mm-fda-submission
+* identifier[fdaSubmission] ^short = "FDA marketing submission number: 510(k) K, De Novo DEN or PMA P followed by digits"
+* identifier[dicomDeviceUid].system 1..1
+* identifier[dicomDeviceUid].system = $DicomUid
+* identifier[dicomDeviceUid].value 1..1
+* identifier[dicomDeviceUid] obeys mm-urn-oid
+* identifier[dicomDeviceUid] ^short = "DICOM Device UID of the trained model as urn:oid:; retraining gives a new UID"
 * status 1..1 MS
 * manufacturer 1..1
 * deviceName 1..*
+* modelNumber MS
+* modelNumber ^short = "The manufacturer's model id"
 * version 1..*
 * extension[aiKind] MS
+* extension[modelCardDescription] MS
+* extension[modelCardDescription] ^short = "The model card, an AI-ModelCard DocumentReference"
+// R4 Device has no intended-use element (R5 neither), and an extension would hide the statement from
+// generic viewers, so the statement is a note whose text starts with "Intended use: ".
+* note 1..* MS
+* note obeys mm-intended-use
+* note ^short = "Intended use statement from the manufacturer's labelling, as 'Intended use: ...'"
+
+Invariant: mm-fda-submission
+Description: "An FDA submission number is a 510(k) (K), De Novo (DEN) or PMA (P) number: the prefix and 6 digits, and for a PMA an optional supplement such as /S001."
+Expression: "value.matches('^(K[0-9]{6}|DEN[0-9]{6}|P[0-9]{6}(/S[0-9]{3})?)$')"
+Severity: #error
+
+Invariant: mm-urn-oid
+Description: "The value is an OID in urn:oid: form, as FHIR requires for identifiers in system urn:dicom:uid."
+Expression: "value.matches('^urn:oid:[0-2]([.](0|[1-9][0-9]*))+$')"
+Severity: #error
+
+Invariant: mm-intended-use
+Description: "One note states the intended use and starts with 'Intended use: '."
+Expression: "text.startsWith('Intended use: ') or %resource.note.where(text.startsWith('Intended use: ')).exists()"
+Severity: #error
 
 Invariant: mm-probability
 Description: "The value is a probability from 0 to 1."

@@ -3,7 +3,7 @@
  * and the Observations an imaging vendor writes straight to the server. Every write is a conditional
  * create or a PUT with a deterministic id, so re-running a scenario with the same seed adds nothing.
  */
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import type { Bundle, Device, ImagingStudy, Observation, Provenance } from '@medplum/fhirtypes';
 import {
   AIAST,
@@ -11,8 +11,7 @@ import {
   AI_AGENT_ROLE,
   MONITORMED_BASE,
   PROVENANCE_AUTHOR,
-  buildModelDevice,
-  modelDeviceQuery,
+  buildModelDeviceEntries,
   type AiModelDefinition,
 } from '@monitormed/common';
 import { FhirHttpError } from '../fhir-http-error.js';
@@ -66,15 +65,20 @@ async function conditionalCreate(
 }
 
 /**
- * Registers a model's AI Device unless it exists.
+ * Registers a model's AI Device, with its model card DocumentReference when the catalog has one, unless
+ * they exist.
  * @returns The Device id.
  */
-export function registerModelDevice(
+export async function registerModelDevice(
   baseUrl: string,
   model: AiModelDefinition,
   timeoutMs: number
 ): Promise<string> {
-  return conditionalCreate(baseUrl, buildModelDevice(model), modelDeviceQuery(model.modelId), timeoutMs);
+  const { entries } = buildModelDeviceEntries(model, () => `urn:uuid:${randomUUID()}`);
+  const bundle: Bundle = { resourceType: 'Bundle', type: 'transaction', entry: entries };
+  const response = await postTransaction(baseUrl, bundle, timeoutMs);
+  // The Device entry is the last one, and response entries follow the request order.
+  return idFromLocation(response.entry?.at(-1)?.response?.location, 'Device');
 }
 
 /**
