@@ -2,11 +2,14 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { COLLECTIONS, createLogger, type FhirClient, type MongoHandle } from '@monitormed/common';
+import { shouldSendAck } from './ack/ack-mode.js';
+import type { AckCode } from './ack/ack-builder.js';
 import { startListener, type ListenerHandle } from './index.js';
 import { encodeFrame } from './mllp/framing.js';
-import type { Hl7MessageDocument } from './store/message-store.js';
+import type { Hl7MessageDocument, StoredDocument } from './store/message-store.js';
 import { TestMllpClient, ackSegments } from './test-support/mllp-client.js';
 import { requireFhir, requireMongo } from './test-support/peers.js';
+import { waitFor } from '@monitormed/common';
 
 /** Public HL7 v2 samples beside the checkout; the suite runs only where the folder exists. */
 const SHARED_HL7 = new URL('../../../shared/hl7/', import.meta.url);
@@ -46,6 +49,41 @@ function splitMessages(content: string): string[] {
 
 /** A file holding an FHS/BHS batch envelope. */
 const BATCH_HEADER = /^(FHS|BHS)\|/m;
+
+/** Statuses after which the listener does nothing more with a message. */
+const FINAL_STATUSES = new Set(['processed', 'rejected', 'failed', 'dead']);
+
+/** MSA-1 of an ACK message, or '' when it has no MSA. */
+function ackCodeOf(ack: string | undefined): string {
+  return ack === undefined ? '' : (ackSegments(ack, 'MSA')[0]?.[1] ?? '');
+}
+
+/**
+ * The ACK that tells how processing ended: the application ACK in enhanced mode (HL7 v2.5.1 section
+ * 2.9.3), or the accept ACK when the message was refused before processing; the only ACK otherwise.
+ */
+function outcomeAck(stored: Hl7MessageDocument): string | undefined {
+  return stored.applicationAck ?? stored.ack ?? stored.acceptAck;
+}
+
+/**
+ * The replies the listener must write on the connection for a message, in order. Enhanced mode sends the
+ * accept ACK and the application ACK only when MSH-15 and MSH-16 ask for them (table 0155).
+ */
+function expectedWireAcks(stored: Hl7MessageDocument): string[] {
+  if (stored.ackMode !== 'enhanced') {
+    return stored.ack === undefined ? [] : [stored.ack];
+  }
+  const wire: string[] = [];
+  const accept = stored.acceptAck;
+  if (accept !== undefined && shouldSendAck(stored.acceptAckType ?? '', ackCodeOf(accept) as AckCode)) {
+    wire.push(accept);
+  }
+  if (stored.applicationAck !== undefined && stored.applicationAckDelivery === 'connection') {
+    wire.push(stored.applicationAck);
+  }
+  return wire;
+}
 
 function frameBytes(bytes: Buffer): Buffer {
   const empty = encodeFrame('');
@@ -137,7 +175,8 @@ void describe(
     ): Promise<void> => {
       const msa = ackSegments(ack, 'MSA')[0];
       assert.ok(msa, `${label}: ACK without MSA`);
-      const ackCode = msa[1] ?? '';
+      // A CR accept ACK refuses the message for the same reasons as an AR, so it is counted as one.
+      const ackCode = msa[1] === 'CR' ? 'AR' : (msa[1] ?? '');
       const errors = ackSegments(ack, 'ERR');
       const errorCodes = errors.map((err) => (err[3] ?? '').split('^')[0] ?? '');
       outcomes.push({ file, index, ackCode, errorCodes, text: errors[0]?.[8] ?? '' });
@@ -162,6 +201,25 @@ void describe(
       }
     };
 
+    /**
+     * Waits until the stored message with exactly these bytes reaches a final status. A resend of the
+     * same bytes is not stored again (its earlier ACK is replayed), so the newest such document is the one.
+     */
+    const waitForFinal = async (label: string, bytes: Buffer): Promise<StoredDocument> => {
+      assert.ok(mongo, 'MongoDB is not connected');
+      const messages = mongo.db.collection<Hl7MessageDocument>(COLLECTIONS.hl7Messages);
+      const rawBase64 = bytes.toString('base64');
+      return waitFor(
+        `${label} to reach a final status`,
+        async () => {
+          const latest = await messages.find({ rawBase64 }).sort({ _id: -1 }).limit(1).next();
+          return latest !== null && FINAL_STATUSES.has(latest.status) ? latest : undefined;
+        },
+        PER_MESSAGE_TIMEOUT_MS,
+        50
+      );
+    };
+
     for (const file of files) {
       void it(`answers every message of ${file}`, async () => {
         assert.ok(listener, 'listener did not start');
@@ -176,21 +234,34 @@ void describe(
             await client.writeRaw(frameBytes(Buffer.from(content, 'latin1')));
             const reply = await client.nextReply(PER_MESSAGE_TIMEOUT_MS * expected.length);
             assert.equal(ackSegments(reply, 'BHS').length, 1, `${file}: batch ACK without BHS`);
-            assert.equal(ackSegments(reply, 'BTS')[0]?.[1], String(expected.length), `${file}: BTS-1`);
             const acks = splitAckMessages(reply);
-            assert.equal(acks.length, expected.length, `${file}: one ACK message per message`);
+            assert.equal(ackSegments(reply, 'BTS')[0]?.[1], String(acks.length), `${file}: BTS-1`);
 
-            const stored = (
-              await messages.find({}).sort({ _id: -1 }).limit(expected.length).toArray()
-            ).reverse();
-            for (const [index, ack] of acks.entries()) {
-              const document = stored[index] ?? null;
-              assert.equal(
-                document?.batch?.index,
-                index,
-                `${file}#${index}: not stored as part of the batch`
-              );
+            // The batch ACK may only accept the messages; their outcomes come from processing afterwards.
+            const stored = await waitFor(
+              `${file} batch to reach final statuses`,
+              async () => {
+                const batch = (
+                  await messages.find({}).sort({ _id: -1 }).limit(expected.length).toArray()
+                ).reverse();
+                return batch.length === expected.length &&
+                  batch.every((document) => FINAL_STATUSES.has(document.status))
+                  ? batch
+                  : undefined;
+              },
+              PER_MESSAGE_TIMEOUT_MS * expected.length,
+              50
+            );
+            // MSH-15 may suppress a message's ACK in the batch ACK, so each ACK must only match a message.
+            const controlIds = new Set(stored.map((document) => document.controlId));
+            for (const ack of acks) {
+              assert.ok(controlIds.has(ackSegments(ack, 'MSA')[0]?.[2]), `${file}: ACK for no message`);
+            }
+            for (const [index, document] of stored.entries()) {
+              assert.equal(document.batch?.index, index, `${file}#${index}: not stored as part of the batch`);
               assert.equal(document.batch.id, stored[0]?.batch?.id, `${file}#${index}: other batch`);
+              const ack = outcomeAck(document);
+              assert.ok(ack !== undefined, `${file}#${index}: stored without any ACK`);
               await checkOutcome(`${file}#${index}`, file, index, ack, document);
             }
             return;
@@ -198,17 +269,32 @@ void describe(
 
           for (const [index, message] of splitMessages(content).entries()) {
             const bytes = Buffer.from(message, 'latin1');
+            const label = `${file}#${index}`;
             await client.writeRaw(encodeFrame('').subarray(0, 1));
             await client.writeRaw(Buffer.concat([bytes, encodeFrame('').subarray(1)]));
-            const ack = await client.nextReply(PER_MESSAGE_TIMEOUT_MS);
 
-            const stored = await messages.find({}).sort({ _id: -1 }).limit(1).next();
-            assert.equal(
-              stored?.byteLength,
-              bytes.length,
-              `${file}#${index}: last stored message is not this one`
+            // Processing runs after the message is stored, so the suite waits for its final state. An
+            // enhanced-mode message with MSH-15 NE gets no reply until (or unless) its application ACK.
+            const stored = await waitForFinal(label, bytes);
+            if ((stored.messageType ?? '').startsWith('ACK')) {
+              // HL7 forbids acknowledging an ACK, so it is only stored with the reason it got no reply.
+              assert.ok((stored.reason ?? '') !== '', `${label}: ACK message stored without reason`);
+              outcomes.push({ file, index, ackCode: 'none', errorCodes: [], text: stored.reason ?? '' });
+              continue;
+            }
+            const wire: string[] = [];
+            for (const expected of expectedWireAcks(stored)) {
+              const reply = await client.nextReply(PER_MESSAGE_TIMEOUT_MS);
+              assert.equal(ackCodeOf(reply), ackCodeOf(expected), `${label}: ACK on the connection`);
+              wire.push(reply);
+            }
+            const ack = outcomeAck(stored);
+            assert.ok(ack !== undefined, `${label}: stored without any ACK`);
+            assert.ok(
+              wire.length > 0 || stored.acceptAckType === 'NE' || stored.applicationAckType === 'NE',
+              `${label}: no ACK on the connection although MSH-15/16 did not refuse one`
             );
-            await checkOutcome(`${file}#${index}`, file, index, ack, stored);
+            await checkOutcome(label, file, index, ack, stored);
           }
         } finally {
           client.close();
