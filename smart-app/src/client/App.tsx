@@ -1,5 +1,6 @@
 import { useEffect, useState, type ReactNode } from 'react';
 import { loadPatientAiResults, type LoadOutcome, type SmartClient } from './fhir.js';
+import { groupResultsByModel } from './data/group-results.js';
 import { ResultsTable } from './ResultsTable.js';
 import { FlagExplanation } from './views/FlagExplanation.js';
 import { MonitoringViews } from './views/MonitoringViews.js';
@@ -145,12 +146,17 @@ function PatientResults({ client, patientId, needPatientBanner }: PatientResults
               <p>No AI-asserted results are recorded for this patient.</p>
             </section>
           ) : (
-            <ResultsTable
-              rows={state.results.rows}
-              renderFlagDetail={(row) => (
-                <FlagExplanation client={client} observationId={row.observationId} />
-              )}
-            />
+            groupResultsByModel(state.results.rows).map((group) => (
+              <section key={group.label} className="model-group" aria-label={`Results of ${group.label}`}>
+                <h2>{group.label}</h2>
+                <ResultsTable
+                  rows={group.rows}
+                  renderFlagDetail={(row) => (
+                    <FlagExplanation client={client} observationId={row.observationId} />
+                  )}
+                />
+              </section>
+            ))
           )}
           {state.results.hasMoreResults ? (
             <p className="note">Only the newest {state.results.rows.length} results are shown.</p>

@@ -6,7 +6,7 @@ import type { Parameters, ParametersParameter } from '@medplum/fhirtypes';
 import type { SmartClient } from '../fhir.js';
 import { partsNamed, textOf } from './parameters.js';
 
-/** Why one Flag was raised. */
+/** The reason one Flag was raised, with its numbers. */
 export interface FlagExplanation {
   flagReference: string | undefined;
   /** The Flag's code display, or its code. */

@@ -97,7 +97,13 @@ export async function loadMonitoringSummary(
  * @throws the fhirclient error when the Device search itself fails.
  */
 export async function loadModelInventory(client: SmartClient): Promise<InventoryModel[]> {
-  const bundle = await client.request<Bundle>(aiDeviceSearch(), { pageLimit: 1 });
+  // HAPI reuses the cached result of an identical search (60 s by default) unless the request carries
+  // `Cache-Control: no-cache`, and a model registered within that time would be missing.
+  // NOTE: fhir-server-ext 0.1.0 does not forward Cache-Control to HAPI yet, so the reuse still applies.
+  const bundle = await client.request<Bundle>(
+    { url: aiDeviceSearch(), headers: { 'Cache-Control': 'no-cache' } },
+    { pageLimit: 1 }
+  );
   const devices = bundleResources(bundle).filter(
     (resource): resource is Device & { id: string } =>
       resource.resourceType === 'Device' && resource.id !== undefined

@@ -1,4 +1,4 @@
-/** A button that shows why a result was flagged, from `$explain-flag`, below the result's Flags. */
+/** The button below a result's Flags that shows, from `$explain-flag`, why the result was flagged. */
 import { useState } from 'react';
 import type { SmartClient } from '../fhir.js';
 import { loadExplanation, type ResultExplanation } from '../data/explain-flag.js';
