@@ -19,6 +19,14 @@ export {
 } from './fhir/extensions.js';
 export { buildMonitoringFlag, flagIdentifierQuery, flagIdentifierValue } from './fhir/flags.js';
 export {
+  DEVICE_METRIC_ID_SYSTEM,
+  METRIC_OBSERVATION_ID_SYSTEM,
+  buildMetricObservation,
+  buildMetricTransaction,
+  writeMetricObservations,
+  type MetricRecord,
+} from './fhir/metric-observations.js';
+export {
   METRICS,
   type AiResultDocument,
   type DriftWindowStatus,

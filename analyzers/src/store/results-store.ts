@@ -215,4 +215,9 @@ export class ResultsStore {
     );
     return document ?? undefined;
   }
+
+  /** Reads every metric document of a model version in one window, all metrics and subgroups. */
+  async metricsInWindow(modelId: string, modelVersion: string, window: string): Promise<MetricDocument[]> {
+    return this.metrics.find({ modelId, modelVersion, window }, { projection: { _id: 0 } }).toArray();
+  }
 }

@@ -20,6 +20,7 @@ import {
   replaceExtension,
   type DriftStatus,
 } from '../fhir/extensions.js';
+import { writeMetricObservations } from '../fhir/metric-observations.js';
 import { buildMonitoringFlag, flagIdentifierQuery, flagIdentifierToken } from '../fhir/flags.js';
 import { createFlagIfAbsent, retireFlags, updateObservationWithRetry } from '../fhir/gateway.js';
 import { ksTwoSample } from '../stats/ks.js';
@@ -67,6 +68,15 @@ export async function processDriftJob(
   const outcomes: DriftOutcome[] = [];
   for (const modelVersion of versions) {
     outcomes.push(await evaluateUntilStable(context, modelId, modelVersion, window));
+  }
+
+  // The window's metrics as FHIR metric Observations, one transaction per model version.
+  for (const modelVersion of versions) {
+    const written = await writeMetricObservations(
+      context.fhir,
+      await context.store.metricsInWindow(modelId, modelVersion, window)
+    );
+    context.log.info({ modelId, window, count: written }, 'Wrote metric Observations');
   }
 
   // The rollup reads the same results; its id is per model and day, so a burst of evaluations queues one.
