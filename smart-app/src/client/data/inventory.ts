@@ -14,8 +14,8 @@ import {
 } from './monitoring-summary.js';
 
 /**
- * Identifier system of the FDA submission number on a model Device. It must equal fhir-server-ext's
- * FDA_SUBMISSION_SYSTEM, which lives in server code that the browser bundle cannot import.
+ * Identifier system of the FDA submission number on a model Device. It must equal FDA_SUBMISSION_SYSTEM of
+ * @monitormed/common (devices.ts), which the package exports only from its Node entry point.
  */
 export const FDA_SUBMISSION_SYSTEM = `${MONITORMED_BASE}/sid/fda-submission`;
 
