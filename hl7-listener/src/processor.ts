@@ -191,6 +191,14 @@ async function acceptMessage(deps: ProcessorDependencies, input: MessageInput): 
 
   // HL7 forbids acknowledging an ACK; a sender in enhanced mode sends one for each application ACK.
   if (messageType.startsWith('ACK')) {
+    try {
+      await deps.store.insertUnanswered(
+        record,
+        'ACK message: HL7 forbids acknowledging an ACK, so it got no reply'
+      );
+    } catch (err) {
+      deps.logger.error({ err, controlId: record.controlId }, 'Failed to store a received ACK message');
+    }
     deps.logger.info({ controlId: record.controlId }, 'Received an ACK message; it gets no reply');
     return { ack: '', header };
   }

@@ -233,6 +233,18 @@ void describe('ACK modes', () => {
     assert.equal(dead.errors?.[0]?.errorCode, '200');
   });
 
+  void it('stores a received ACK without replying', async () => {
+    const { client } = await connectTo();
+    const controlId = nextControlId();
+    const ack = `MSH|^~\\&|PEER|PEERFAC|MONITORMED|MONITORMED|20260101120000||ACK^R01^ACK|${controlId}|P|2.5.1\rMSA|AA|X1\r`;
+    await assert.rejects(client.send(ack, 1_000), ReplyTimeoutError);
+    // It takes no part in duplicate detection, so it is stored as version 0.
+    const stored = await messages.findOne({ controlId });
+    assert.equal(stored?.status, 'processed');
+    assert.match(stored.reason ?? '', /forbids acknowledging an ACK/);
+    assert.deepEqual(stored.resourceIds, []);
+  });
+
   void it('enhanced batch gets CA per message', async () => {
     const { client } = await connectTo({ channels: channel({}) });
     const first = nextControlId();

@@ -292,8 +292,24 @@ export class MessageStore {
    * detection, so a fixed resend with the same MSH-10 is not mistaken for a duplicate of it.
    */
   async insertRejected(message: ReceivedMessage, completion: Completion): Promise<ObjectId> {
+    return this.insertFinished(message, completion, 'rejected');
+  }
+
+  /**
+   * Inserts a message that gets neither a reply nor processing, such as an ACK (HL7 forbids
+   * acknowledging one), so it is still on record with the reason.
+   */
+  async insertUnanswered(message: ReceivedMessage, reason: string): Promise<ObjectId> {
+    return this.insertFinished(message, { status: 'processed', reason, resourceIds: [] }, 'unanswered');
+  }
+
+  private async insertFinished(
+    message: ReceivedMessage,
+    completion: Completion,
+    keyPrefix: string
+  ): Promise<ObjectId> {
     const document = {
-      ...this.newDocument(message, `rejected:${randomUUID()}`, 0, completion.status),
+      ...this.newDocument(message, `${keyPrefix}:${randomUUID()}`, 0, completion.status),
       ...completion,
       processedAt: new Date(),
     };
