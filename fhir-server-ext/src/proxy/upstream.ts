@@ -10,7 +10,14 @@ import { UpstreamError } from './upstream-error.js';
  * (https://hl7.org/fhir/R4/http.html#Http-Headers). Writes carry If-Match and If-None-Exist inside
  * their transaction entry instead.
  */
-export const FORWARDED_REQUEST_HEADERS = ['if-none-match', 'if-modified-since', 'prefer'] as const;
+// Cache-Control is passed on because HAPI reuses an identical search's results for a minute or more
+// unless the request says `no-cache`; without it a newly registered model is missing from searches.
+export const FORWARDED_REQUEST_HEADERS = [
+  'if-none-match',
+  'if-modified-since',
+  'prefer',
+  'cache-control',
+] as const;
 
 /** Response headers passed back to the client; Location and Content-Location are rewritten. */
 export const FORWARDED_RESPONSE_HEADERS = ['etag', 'last-modified', 'location', 'content-location'] as const;
