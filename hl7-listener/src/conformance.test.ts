@@ -59,8 +59,8 @@ function ackCodeOf(ack: string | undefined): string {
 }
 
 /**
- * The ACK that tells how processing ended: the application ACK in enhanced mode (HL7 v2.5.1 section
- * 2.9.3), or the accept ACK when the message was refused before processing; the only ACK otherwise.
+ * The ACK that reports how processing ended: the application ACK in enhanced mode (HL7 v2.5.1 section
+ * 2.9.3), or the accept ACK when the message was rejected before processing; the only ACK otherwise.
  */
 function outcomeAck(stored: Hl7MessageDocument): string | undefined {
   return stored.applicationAck ?? stored.ack ?? stored.acceptAck;
@@ -252,7 +252,7 @@ void describe(
               PER_MESSAGE_TIMEOUT_MS * expected.length,
               50
             );
-            // MSH-15 may suppress a message's ACK in the batch ACK, so each ACK must only match a message.
+            // MSH-15 may leave a message's ACK out of the batch ACK, so each ACK present must match a message.
             const controlIds = new Set(stored.map((document) => document.controlId));
             for (const ack of acks) {
               assert.ok(controlIds.has(ackSegments(ack, 'MSA')[0]?.[2]), `${file}: ACK for no message`);
@@ -292,7 +292,7 @@ void describe(
             assert.ok(ack !== undefined, `${label}: stored without any ACK`);
             assert.ok(
               wire.length > 0 || stored.acceptAckType === 'NE' || stored.applicationAckType === 'NE',
-              `${label}: no ACK on the connection although MSH-15/16 did not refuse one`
+              `${label}: no ACK on the connection although MSH-15/16 requested one`
             );
             await checkOutcome(label, file, index, ack, stored);
           }
