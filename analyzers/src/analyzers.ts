@@ -1,6 +1,7 @@
 /**
- * Starts the analyzer workers: uncertainty on ANALYZE_QUEUE and drift on DRIFT_QUEUE, with the queue settings,
- * dead-letter store and graceful shutdown of jobs/job-queues.ts.
+ * Starts the analyzer workers: uncertainty on ANALYZE_QUEUE, drift on DRIFT_QUEUE, window rollups, alert
+ * evaluations (with the window's performance metrics) and retention, with the queue settings, dead-letter
+ * store and graceful shutdown of jobs/job-queues.ts.
  */
 import {
   ANALYZE_QUEUE,
@@ -9,6 +10,8 @@ import {
   createLogger,
   DRIFT_QUEUE,
   loadConfig,
+  loadModelCatalog,
+  type AiModelDefinition,
   type EvaluateDriftJob,
   type Logger,
   type MonitorMedConfig,
@@ -16,7 +19,10 @@ import {
 import type Bull from 'bull';
 import { DeadLetterStore } from './jobs/dead-letter.js';
 import { JobQueues } from './jobs/job-queues.js';
-import { RETENTION_QUEUE, ROLLUP_QUEUE } from './jobs/definitions.js';
+import { loadPerformanceSettings, processAlertsJob } from './alerts/alerts-job.js';
+import { loadNotificationSettings } from './alerts/notification-settings.js';
+import { loadAlertRules, type AlertRule } from './alerts/rules.js';
+import { ALERTS_QUEUE, RETENTION_QUEUE, ROLLUP_QUEUE, type RollupWindowJob } from './jobs/definitions.js';
 import { loadJobSettings, type JobSettings } from './jobs/job-settings.js';
 import { EvaluationStore } from './store/evaluation-store.js';
 import { loadSubgroupFeatures, processRollupJob } from './workers/rollup-window.js';
@@ -40,6 +46,10 @@ export interface AnalyzersOptions {
   queuePrefix?: string;
   /** Time limit for connecting to Redis and Mongo at start; defaults to 10 000 ms. */
   connectTimeoutMs?: number;
+  /** Alert rules; defaults to `loadAlertRules()` (MONITORMED_ALERT_RULES_FILE or the demo rules). */
+  alertRules?: readonly AlertRule[];
+  /** Models the alerts job evaluates; defaults to `loadModelCatalog()`. */
+  models?: readonly AiModelDefinition[];
   logger?: Logger;
 }
 
@@ -64,6 +74,12 @@ export async function startAnalyzers(options: AnalyzersOptions = {}): Promise<An
   const log = options.logger ?? createLogger('analyzers', config.logLevel);
   const connectTimeoutMs = options.connectTimeoutMs ?? 10_000;
   const prefix = options.queuePrefix ?? 'bull';
+
+  // Invalid rules or settings stop the start with the file or variable to fix, before any connection.
+  const alertRules = options.alertRules ?? loadAlertRules();
+  const models = options.models ?? loadModelCatalog();
+  const notifications = loadNotificationSettings();
+  const performance = loadPerformanceSettings();
 
   const mongo = await connectMongo(config, connectTimeoutMs).catch((err: unknown) => {
     throw new Error(`Cannot connect to MongoDB at ${config.mongoUrl}; start it or set MONGO_URL.`, {
@@ -115,6 +131,8 @@ export async function startAnalyzers(options: AnalyzersOptions = {}): Promise<An
     const evaluation = new EvaluationStore(mongo.db);
     await evaluation.ensureIndexes();
     const subgroupFeatures = loadSubgroupFeatures();
+    const queueAlerts = (job: RollupWindowJob): Promise<void> =>
+      queueAlertEvaluation(queues, models, log, job);
 
     const context: WorkerContext = {
       fhir,
@@ -130,7 +148,13 @@ export async function startAnalyzers(options: AnalyzersOptions = {}): Promise<An
     queues.process(ANALYZE_QUEUE, (job) => processAnalyzeJob(context, job));
     queues.process(DRIFT_QUEUE, (job) => processDriftJob(context, job));
     queues.process(ROLLUP_QUEUE, (job) =>
-      processRollupJob({ results: store, evaluation, log, subgroupFeatures }, job)
+      processRollupJob({ results: store, evaluation, log, subgroupFeatures, afterRollup: queueAlerts }, job)
+    );
+    queues.process(ALERTS_QUEUE, (job) =>
+      processAlertsJob(
+        { db: mongo.db, fhir, rules: alertRules, models, notifications, log, performance },
+        job
+      )
     );
     queues.process(RETENTION_QUEUE, async () => {
       const deleted = await evaluation.deleteExpired(new Date(), jobSettings.retentionDays);
@@ -162,6 +186,29 @@ export async function startAnalyzers(options: AnalyzersOptions = {}): Promise<An
     });
     throw err;
   }
+}
+
+/**
+ * Queues the alert evaluation of a rolled-up window. The job id is per model and day, so a burst of rollups
+ * queues one evaluation while it waits. Models outside the catalog are skipped, because the alerts job needs
+ * the model's definition and fails on an unknown model.
+ *
+ * NOTE: bull drops the add while the same evaluation is active, so a rollup that ends during that run is
+ * evaluated only by the next rollup of the window.
+ */
+async function queueAlertEvaluation(
+  queues: JobQueues,
+  models: readonly AiModelDefinition[],
+  log: Logger,
+  job: RollupWindowJob
+): Promise<void> {
+  const { modelId, window } = job;
+  if (!models.some((model) => model.modelId === modelId)) {
+    log.debug({ modelId, window }, 'Model is not in the catalog; no alert evaluation queued');
+    return;
+  }
+  await queues.add(ALERTS_QUEUE, { modelId, window });
+  log.debug({ modelId, window }, 'Queued the alert evaluation of a rolled-up window');
 }
 
 /** Runs every cleanup step even when one fails, then reports all failures together. */

@@ -23,7 +23,9 @@ import { buildMonitoringFlag, flagIdentifierQuery } from '../fhir/flags.js';
 import { createFlagIfAbsent, readObservation, updateObservationWithRetry } from '../fhir/gateway.js';
 import { InvalidResultError } from '../invalid-result-error.js';
 import { binaryEntropyBits, decisionMargin, isProbability } from '../stats/entropy.js';
-import { METRICS } from '../store/documents.js';
+import { METRICS, type AiResultDocument } from '../store/documents.js';
+import { featureSpecFor } from '../surrogate/features.js';
+import { gatherInputs } from '../surrogate/pairs.js';
 import type { McUncertainty } from '../uncertainty/surrogate-uncertainty.js';
 import type { WorkerContext } from './context.js';
 import { resolveResultModel } from './model-resolution.js';
@@ -117,6 +119,7 @@ async function analyzeResult(context: WorkerContext, job: AnalyzeResultJob): Pro
   const window = windowOf(observationId, effective);
   const patientId = patientIdOf(observation);
   const mc = await estimateMcUncertainty(context, model.modelId, observationId, patientId, effective);
+  const features = await gatherFeatures(context, model.modelId, patientId, effective);
 
   await store.upsertResult({
     observationId,
@@ -140,6 +143,7 @@ async function analyzeResult(context: WorkerContext, job: AnalyzeResultJob): Pro
           mcSamples: mc.samples,
           surrogateVersion: mc.surrogateVersion,
         }),
+    ...(features === undefined ? {} : { features }),
     patientId,
     effective: new Date(effective ?? ''),
     analyzedAt: new Date(),
@@ -225,6 +229,32 @@ async function estimateMcUncertainty(
     );
     return undefined;
   }
+}
+
+/**
+ * Reads the model's inputs for the result from the patient's FHIR Observations, keyed by input name, with
+ * null for an input that has no value in the lookback. The rollup sketches and the drift job test them like
+ * the output. A FHIR failure fails the job, so bull retries it instead of storing a result without inputs.
+ * @returns The inputs, or undefined for a model without a feature spec or a result without subject or time.
+ */
+async function gatherFeatures(
+  context: WorkerContext,
+  modelId: string,
+  patientId: string | undefined,
+  effective: string | undefined
+): Promise<AiResultDocument['features']> {
+  const spec = featureSpecFor(modelId);
+  const effectiveMs = effective === undefined ? Number.NaN : Date.parse(effective);
+  if (spec === undefined || patientId === undefined || Number.isNaN(effectiveMs)) {
+    return undefined;
+  }
+
+  const values = await gatherInputs(context.fhir, spec, patientId, effectiveMs);
+  const features: Record<string, number | null> = {};
+  for (const input of spec.inputs) {
+    features[input.name] = values[input.name] ?? null;
+  }
+  return features;
 }
 
 /**

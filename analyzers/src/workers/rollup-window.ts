@@ -28,6 +28,11 @@ export interface RollupContext {
    * gets its own sketches and metrics under subgroup `f=v`, beside `all`.
    */
   subgroupFeatures?: readonly string[];
+  /**
+   * Hook called with the model and day after every finished rollup, when the window's drift and rollup
+   * metrics are stored. The analyzers queue the window's alert evaluation in it.
+   */
+  afterRollup?: (job: RollupWindowJob) => Promise<void>;
 }
 
 /**
@@ -70,14 +75,18 @@ export interface RollupOutcome {
 const MAX_PASSES = 5;
 
 /**
- * Rolls up every model version with results in the job's day.
+ * Rolls up every model version with results in the job's day, then calls `context.afterRollup`.
  * @returns One outcome per model version.
  */
 export async function processRollupJob(
   context: RollupContext,
   job: Bull.Job<RollupWindowJob>
 ): Promise<RollupOutcome[]> {
-  return rollupWindow(context, job.data);
+  const outcomes = await rollupWindow(context, job.data);
+
+  // A failure here fails the rollup, and its retry rewrites the same documents before calling again.
+  await context.afterRollup?.(job.data);
+  return outcomes;
 }
 
 /**
