@@ -22,6 +22,7 @@ import {
 } from '@monitormed/common';
 import Bull from 'bull';
 import { startAnalyzers, type Analyzers } from './analyzers.js';
+import { METRIC_OBSERVATION_ID_SYSTEM } from './fhir/metric-observations.js';
 import type { MetricDocument, MetricName } from './store/documents.js';
 import { generateSample } from './testing/seeded-samples.js';
 import {
@@ -44,6 +45,7 @@ let analyzers: Analyzers | undefined;
 let mongo: MongoHandle | undefined;
 let queue: Bull.Queue<AnalyzeResultJob> | undefined;
 let modelId = '';
+let deviceId = '';
 const observationsByWindow = new Map<string, string[]>();
 
 /** Scores around 0.2 (0.05 to 0.35) for the reference and stable windows, around 0.6 for the shifted one. */
@@ -108,6 +110,7 @@ void describe('output drift evaluation', () => {
     await requirePeers(run.config);
     const device = await createTestModelDevice(run);
     modelId = device.modelId;
+    deviceId = device.deviceId;
     const patients = [
       await createTestPatient(run),
       await createTestPatient(run),
@@ -192,6 +195,35 @@ void describe('output drift evaluation', () => {
 
     const entropyMean = await metricFor(SHIFTED_WINDOW, 'uncertainty-entropy-mean');
     assert.equal(entropyMean?.n, RESULTS_PER_WINDOW);
+  });
+
+  void it('shifted window has one metric Observation', async () => {
+    const metric = await waitForSettledDrift(SHIFTED_WINDOW);
+    const key = [modelId, metric.modelVersion, 'output-drift-ks', 'all', SHIFTED_WINDOW].join('|');
+    const token = `${METRIC_OBSERVATION_ID_SYSTEM}|${key.replaceAll('|', '\\|')}`;
+    // The window is evaluated more than once as its results arrive, so this also checks reruns.
+    const observation = await waitFor(
+      `metric Observation ${key} with n=${String(RESULTS_PER_WINDOW)}`,
+      async () => {
+        const bundle = (await run.fhir.search({
+          resourceType: 'Observation',
+          searchParams: { identifier: token },
+          // HAPI reuses a search's results for 60 s by default, which would hide the later write.
+          options: { headers: { 'Cache-Control': 'no-cache' } },
+        })) as unknown as Bundle;
+        assert.ok((bundle.entry?.length ?? 0) <= 1, `more than one metric Observation for ${key}`);
+        const found = bundle.entry?.[0]?.resource as Observation | undefined;
+        const sampleSize = found?.component?.find(
+          (component) => component.code.coding?.[0]?.code === 'sample-size'
+        );
+        return sampleSize?.valueInteger === RESULTS_PER_WINDOW ? found : undefined;
+      },
+      60_000
+    );
+    assert.equal(observation.valueQuantity?.value, metric.value);
+    assert.equal(observation.focus?.[0]?.reference, `Device/${deviceId}`);
+    assert.match(observation.device?.reference ?? '', /^DeviceMetric\//);
+    assert.equal(observation.effectivePeriod?.start, `${SHIFTED_WINDOW}T00:00:00.000Z`);
   });
 
   void it('shifted results carry drift extension and Flag', async () => {
