@@ -13,15 +13,18 @@ Description: "Reasons for which MonitorMed raises a Flag on a patient whose reco
 * #high-uncertainty "AI result has high uncertainty" "The binary predictive entropy of the AI result is at or above the configured threshold, so the model's call is close to a coin toss and should not be relied on alone."
 * #model-drift "AI model drift detected when this result was produced" "In the UTC day of the result, a two-sample Kolmogorov-Smirnov test of the model's output scores against its pooled reference windows gave a p-value below the configured threshold, with enough results in the day."
 * #model-alert "AI model monitoring alert" "An alert rule on the model fired: a performance, calibration or override metric of one population subgroup stayed past the rule's threshold for the rule's number of consecutive windows, each with at least the rule's minimum number of results."
+* #ai-result-monitoring "AI result monitoring" "Topic of the CDS Hooks cards in which MonitorMed reports monitoring findings on a patient's AI results, so an EHR can group them. It is not a Flag code."
 
 ValueSet: MonitoringFlagCodes
 Id: monitoring-flag-codes
 Title: "MonitorMed monitoring Flag codes"
-Description: "All codes a MonitorMed monitoring Flag may carry."
+Description: "All codes a MonitorMed monitoring Flag may carry. The CDS Hooks card topic ai-result-monitoring is left out, because it is no Flag code."
 * ^url = "https://monitormed.dev/fhir/ValueSet/monitoring-flag-codes"
 * ^status = #active
 * ^experimental = false
-* include codes from system MonitoringCodes
+* MonitoringCodes#high-uncertainty
+* MonitoringCodes#model-drift
+* MonitoringCodes#model-alert
 
 CodeSystem: UncertaintyMethods
 Id: uncertainty-method
