@@ -24,7 +24,7 @@ export const FDA_SUBMISSION_SYSTEM = `${MONITORMED_BASE}/sid/fda-submission`;
  */
 export const DICOM_UID_SYSTEM = 'urn:dicom:uid';
 
-/** Prefix of the Device note that holds the intended use statement; readers look the note up by it. */
+/** Prefix of the Device note that contains the intended use statement, by which readers find the note. */
 export const INTENDED_USE_NOTE_PREFIX = 'Intended use: ';
 
 /**
@@ -101,6 +101,8 @@ export function buildModelDeviceEntries(
     });
   }
 
+  // NOTE: `ifNoneExist` leaves an existing Device untouched, so a Device created from an older catalog
+  // keeps lacking the newer identifiers and the model card reference.
   const deviceEntry: BundleEntry<Device> = {
     fullUrl: fullUrl(),
     resource: buildModelDevice(model, cardUrl),

@@ -23,7 +23,7 @@ export interface AiModelDefinition {
   fdaSubmissionNumber?: string;
   /**
    * DICOM Device UID of the trained model, dot-separated digits such as `2.25.1234`. A retrained model
-   * gets a new UID, so the UID tells model versions apart where the version string does not.
+   * gets a new UID, so the UID distinguishes model versions where the version string does not.
    */
   dicomDeviceUid?: string;
   /** Model card in Hugging Face model card form (YAML front matter and Markdown), stored as a DocumentReference. */
@@ -79,5 +79,26 @@ export function loadModelCatalog(path?: string): AiModelDefinition[] {
       }
     }
   }
+  for (const [index, model] of parsed.entries()) {
+    checkRegulatoryIds(model as Partial<AiModelDefinition>, index, String(source));
+  }
   return parsed as AiModelDefinition[];
+}
+
+// The same rules as the invariants mm-fda-submission and mm-urn-oid of the monitored-ai-device profile.
+const FDA_SUBMISSION_PATTERN = /^(K[0-9]{6}|DEN[0-9]{6}|P[0-9]{6}(\/S[0-9]{3})?)$/;
+const OID_PATTERN = /^[0-2](\.(0|[1-9][0-9]*))+$/;
+
+/** Rejects an FDA submission number or DICOM UID that the Device profile would reject. */
+function checkRegulatoryIds(model: Partial<AiModelDefinition>, index: number, source: string): void {
+  if (model.fdaSubmissionNumber !== undefined && !FDA_SUBMISSION_PATTERN.test(model.fdaSubmissionNumber)) {
+    throw new ModelCatalogError(
+      `Model ${String(index)} in ${source} has an invalid "fdaSubmissionNumber" ${JSON.stringify(model.fdaSubmissionNumber)}: use K or DEN and 6 digits, or P and 6 digits with an optional /S001 supplement.`
+    );
+  }
+  if (model.dicomDeviceUid !== undefined && !OID_PATTERN.test(model.dicomDeviceUid)) {
+    throw new ModelCatalogError(
+      `Model ${String(index)} in ${source} has an invalid "dicomDeviceUid" ${JSON.stringify(model.dicomDeviceUid)}: use dot-separated digits without urn:oid:, such as 2.25.1234.`
+    );
+  }
 }
