@@ -1,6 +1,6 @@
 /**
  * Routes MonitorMed's FHIR operations on the secured FHIR endpoint: `Device/{id}/$monitoring-summary`,
- * `$drift` and `$compliance-report`, and `Observation/{id}/$explain-flag`, invoked with GET or POST
+ * `$drift` and `$compliance-report`, `Observation/{id}/$explain-flag` and `Flag/{id}/$respond`, invoked with GET or POST
  * (https://hl7.org/fhir/R4/operations.html). Mount it at the FHIR path before the proxy, which handles
  * every other request. Each call is checked against the bearer token's SMART scopes.
  */
@@ -29,6 +29,8 @@ import { MONITORING_SUMMARY_INPUTS, monitoringSummary } from './monitoring-summa
 import { OperationInputError } from './operation-input-error.js';
 import { OperationNotFoundError } from './operation-not-found-error.js';
 import { readInputs } from './parameters.js';
+import { FlagConflictError } from './flag-conflict-error.js';
+import { readResponseInput, respondToFlag } from './respond-flag.js';
 import type { StatusThresholds } from './metric-status.js';
 
 /** Dependencies of {@link createOperationsRouter}. */
@@ -53,7 +55,7 @@ export interface Operations {
   close(): Promise<void>;
 }
 
-const OPERATION_PATH = /^\/(Device|Observation)\/([A-Za-z0-9\-.]{1,64})\/\$([a-z-]+)\/?$/;
+const OPERATION_PATH = /^\/(Device|Observation|Flag)\/([A-Za-z0-9\-.]{1,64})\/\$([a-z-]+)\/?$/;
 
 type Handler = (call: OperationCall) => Promise<Resource>;
 
@@ -147,6 +149,38 @@ export function createOperationsRouter(options: OperationsOptions): Operations {
         return parameters;
       },
     },
+    Flag: {
+      respond: async ({ req, token, id }) => {
+        requireGrants(token, 'Flag', 'r');
+        requireGrants(token, 'Flag', 'u');
+        const input = readResponseInput(req);
+        const { parameters, patient } = await respondToFlag(
+          target,
+          await database(),
+          token,
+          id,
+          input,
+          new Date()
+        );
+
+        // The response names the patient's Flag and the clinician, so it is audited before it is sent.
+        await options.audit.add(
+          buildAuditEvent(
+            {
+              id: randomUUID(),
+              kind: 'operation',
+              token,
+              clientAddress: req.socket.remoteAddress,
+              patients: patient === undefined ? [] : [patient],
+              resources: [`Flag/${id}`],
+              query: undefined,
+            },
+            new Date()
+          )
+        );
+        return parameters;
+      },
+    },
   };
 
   // SMART apps call the operations from the browser, so responses carry the same CORS headers as the proxy's.
@@ -216,6 +250,13 @@ function sendError(res: Response, err: unknown, operation: string, log: Logger):
     const outcome = badRequest(err.message);
     outcome.outcome.issue = outcome.outcome.issue.map((issue) => ({ ...issue, expression: [err.parameter] }));
     sendOutcome(res, outcome);
+    return;
+  }
+  if (err instanceof FlagConflictError) {
+    sendFhir(res, 409, {
+      resourceType: 'OperationOutcome',
+      issue: [{ severity: 'error', code: 'conflict', details: { text: err.message } }],
+    });
     return;
   }
   if (err instanceof OperationNotFoundError) {
