@@ -78,6 +78,14 @@ function periodOf(record: MetricRecord): { start: string; end: string } | undefi
   return { start: window.start.toISOString(), end: new Date(window.end.getTime() - 1).toISOString() };
 }
 
+/**
+ * Returns a conditional reference to a model's Device by model id. A transaction fails when no Device or
+ * more than one Device has the id, so pass the Device's id where it is known.
+ */
+function modelDeviceSearch(modelId: string): string {
+  return `Device?identifier=${encodeURIComponent(`${MODEL_ID_SYSTEM}|${modelId}`)}`;
+}
+
 /** Returns the metric Observation identifier value of a record. */
 export function metricObservationKey(record: MetricRecord): string {
   return [record.modelId, record.modelVersion, record.metric, record.subgroup, record.window].join('|');
@@ -92,12 +100,14 @@ function componentCode(code: string): ObservationComponent['code'] {
  * @param record - The metric document.
  * @param deviceMetricReference - Reference to the model's DeviceMetric for this metric.
  * @param period - The window's period.
+ * @param deviceReference - Reference to the model Device, by default a conditional reference by model id.
  * @returns The Observation without id.
  */
 export function buildMetricObservation(
   record: MetricRecord,
   deviceMetricReference: string,
-  period: { start: string; end: string }
+  period: { start: string; end: string },
+  deviceReference: string = modelDeviceSearch(record.modelId)
 ): Observation {
   const { code, feature } = splitMetric(record.metric);
   const unit = unitOf(code);
@@ -130,7 +140,7 @@ export function buildMetricObservation(
     identifier: [{ system: METRIC_OBSERVATION_ID_SYSTEM, value: metricObservationKey(record) }],
     status: 'final',
     code: { coding: [{ system: MONITORING_METRIC_SYSTEM, code }] },
-    focus: [{ reference: `Device?identifier=${encodeURIComponent(`${MODEL_ID_SYSTEM}|${record.modelId}`)}` }],
+    focus: [{ reference: deviceReference }],
     device: { reference: deviceMetricReference },
     effectivePeriod: period,
     component: components,
@@ -150,11 +160,14 @@ export function buildMetricObservation(
  * Device, which the server resolves, so the Device must exist.
  * @param records - Metric documents, typically one window's.
  * @param fullUrl - Returns a fresh `urn:uuid:` placeholder.
+ * @param deviceReference - Reference to the model Device, such as `Device/12`; by default a conditional
+ *   reference by model id.
  * @returns The transaction, or undefined when no record has a period.
  */
 export function buildMetricTransaction(
   records: readonly MetricRecord[],
-  fullUrl: () => string
+  fullUrl: () => string,
+  deviceReference?: string
 ): Bundle | undefined {
   const deviceMetrics = new Map<string, BundleEntry<DeviceMetric>>();
   const observations: BundleEntry<Observation>[] = [];
@@ -175,9 +188,7 @@ export function buildMetricTransaction(
           resourceType: 'DeviceMetric',
           identifier: [{ system: DEVICE_METRIC_ID_SYSTEM, value: metricKey }],
           type: { coding: [{ system: MONITORING_METRIC_SYSTEM, code: splitMetric(record.metric).code }] },
-          source: {
-            reference: `Device?identifier=${encodeURIComponent(`${MODEL_ID_SYSTEM}|${record.modelId}`)}`,
-          },
+          source: { reference: deviceReference ?? modelDeviceSearch(record.modelId) },
           category: 'measurement',
         },
         request: { method: 'PUT', url: `DeviceMetric?${query}` },
@@ -188,7 +199,12 @@ export function buildMetricTransaction(
     const query = identifierSearch(METRIC_OBSERVATION_ID_SYSTEM, metricObservationKey(record));
     observations.push({
       fullUrl: fullUrl(),
-      resource: buildMetricObservation(record, deviceMetric.fullUrl ?? '', period),
+      resource: buildMetricObservation(
+        record,
+        deviceMetric.fullUrl ?? '',
+        period,
+        deviceReference ?? modelDeviceSearch(record.modelId)
+      ),
       request: { method: 'PUT', url: `Observation?${query}` },
     });
   }
@@ -203,13 +219,15 @@ export function buildMetricTransaction(
  * Writes the metric time series of `records` in one transaction.
  * @param client - FHIR client.
  * @param records - Metric documents, typically one window's.
+ * @param deviceReference - Reference to the model Device; by default a conditional reference by model id.
  * @returns The number of Observations written.
  */
 export async function writeMetricObservations(
   client: FhirClient,
-  records: readonly MetricRecord[]
+  records: readonly MetricRecord[],
+  deviceReference?: string
 ): Promise<number> {
-  const bundle = buildMetricTransaction(records, () => `urn:uuid:${crypto.randomUUID()}`);
+  const bundle = buildMetricTransaction(records, () => `urn:uuid:${crypto.randomUUID()}`, deviceReference);
   if (bundle === undefined) {
     return 0;
   }

@@ -216,6 +216,15 @@ export class ResultsStore {
     return document ?? undefined;
   }
 
+  /** Reads the model Device id recorded with any analysed result of a model version in a window. */
+  async deviceIdIn(modelId: string, modelVersion: string, window: string): Promise<string | undefined> {
+    const result = await this.results.findOne(
+      { modelId, modelVersion, window, deviceId: { $exists: true } },
+      { projection: { _id: 0, deviceId: 1 } }
+    );
+    return result?.deviceId;
+  }
+
   /** Reads every metric document of a model version in one window, all metrics and subgroups. */
   async metricsInWindow(modelId: string, modelVersion: string, window: string): Promise<MetricDocument[]> {
     return this.metrics.find({ modelId, modelVersion, window }, { projection: { _id: 0 } }).toArray();

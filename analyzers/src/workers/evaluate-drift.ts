@@ -70,13 +70,8 @@ export async function processDriftJob(
     outcomes.push(await evaluateUntilStable(context, modelId, modelVersion, window));
   }
 
-  // The window's metrics as FHIR metric Observations, one transaction per model version.
   for (const modelVersion of versions) {
-    const written = await writeMetricObservations(
-      context.fhir,
-      await context.store.metricsInWindow(modelId, modelVersion, window)
-    );
-    context.log.info({ modelId, window, count: written }, 'Wrote metric Observations');
+    await writeWindowMetrics(context, modelId, modelVersion, window);
   }
 
   // The rollup reads the same results; its id is per model and day, so a burst of evaluations queues one.
@@ -114,6 +109,35 @@ async function evaluateUntilStable(
 
   // Still changing: release the worker. Without a fingerprint, rescheduleIfChanged evaluates it again.
   return outcome ?? { modelVersion, status: 'insufficient-data', n: 0 };
+}
+
+/**
+ * Writes a model version's metrics in the window as FHIR metric Observations, in one transaction. The
+ * metric documents in Mongo stay the record, so a failed write is logged and the next evaluation of the
+ * window writes them again, instead of failing the drift job.
+ */
+async function writeWindowMetrics(
+  context: WorkerContext,
+  modelId: string,
+  modelVersion: string,
+  window: string
+): Promise<void> {
+  const deviceId = await context.store.deviceIdIn(modelId, modelVersion, window);
+  if (deviceId === undefined) {
+    context.log.warn(
+      { modelId, window },
+      'No model Device recorded for the window; metric Observations not written'
+    );
+    return;
+  }
+
+  try {
+    const records = await context.store.metricsInWindow(modelId, modelVersion, window);
+    const count = await writeMetricObservations(context.fhir, records, `Device/${deviceId}`);
+    context.log.info({ modelId, window, deviceId, count }, 'Wrote metric Observations');
+  } catch (err) {
+    context.log.error({ err, modelId, window, deviceId }, 'Writing metric Observations failed');
+  }
 }
 
 /**
