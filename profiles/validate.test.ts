@@ -156,7 +156,9 @@ async function storeListenerResults(): Promise<StoredResults> {
     message,
     groups,
     patients: new Map([[pid, link]]),
-    models: loadModelCatalog(),
+    // A model id unique to the run gives a new Device, because HAPI keeps an existing Device with the
+    // demo model's id as it is, even when it predates the catalog's current fields.
+    models: loadModelCatalog().map((model) => ({ ...model, modelId: `${model.modelId}-${runId}` })),
     nonAiResults: 'pass',
     facilityTimeZone: 'UTC',
     recordedAt: new Date(),
