@@ -131,6 +131,8 @@ async function writeWindowMetrics(
     return;
   }
 
+  // NOTE: metrics stored after this point, such as the rollup's and the performance job's, reach FHIR only
+  // at the window's next drift evaluation.
   try {
     const records = await context.store.metricsInWindow(modelId, modelVersion, window);
     const count = await writeMetricObservations(context.fhir, records, `Device/${deviceId}`);
