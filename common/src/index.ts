@@ -12,3 +12,4 @@ export * from './wait.js';
 export * from './override-rates.js';
 export * from './labels.js';
 export * from './alerts.js';
+export * from './flag-response.js';

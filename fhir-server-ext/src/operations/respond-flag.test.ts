@@ -15,10 +15,15 @@ import type {
   ParametersParameter,
   Provenance,
 } from '@medplum/fhirtypes';
-import { connectMongo, FLAG_CODES, readOverrideRates } from '@monitormed/common';
+import {
+  connectMongo,
+  FLAG_CODES,
+  FLAG_RESPONSE_EXTENSION,
+  FLAG_RESPONSE_REASON_SYSTEM,
+  readOverrideRates,
+} from '@monitormed/common';
 import { flagIdentifierQuery } from '@monitormed/analyzers';
 import { issueText, startProxyTestKit, type ProxyTestKit } from '../proxy/test-kit.js';
-import { FLAG_RESPONSE_EXTENSION, FLAG_RESPONSE_REASON_SYSTEM } from './respond-flag.js';
 import { createOperationsFixture, type OperationsFixture } from './test-fixture.js';
 
 // The server reads MONGO_DATABASE when it starts, so the run's private database is set first.

@@ -17,6 +17,11 @@ import {
   AI_AGENT_ROLE,
   AIAST,
   FLAG_DETAIL_EXTENSION,
+  FLAG_RESPONSE_EXTENSION,
+  FLAG_RESPONSE_REASON_SYSTEM,
+  FLAG_RESPONSE_REASONS,
+  FLAG_RESPONSES,
+  type FlagResponseCode,
   hasAiLabel,
   MODEL_ID_SYSTEM,
   MONITORMED_BASE,
@@ -35,30 +40,14 @@ import { OperationInputError } from './operation-input-error.js';
 import { OperationNotFoundError } from './operation-not-found-error.js';
 import { codePart, stringPart, toParameters } from './parameters.js';
 
-/** Code system of the reasons a clinician gives when responding to a Flag (defined in profiles/input/fsh/service-codes.fsh). */
-export const FLAG_RESPONSE_REASON_SYSTEM = `${MONITORMED_BASE}/CodeSystem/flag-response-reason`;
-
-/** Complex extension on a Flag with the clinician's response: response, reason, comment, author, time. */
-export const FLAG_RESPONSE_EXTENSION = `${MONITORMED_BASE}/StructureDefinition/flag-response`;
-
 /** Tag system of the response Provenance; the code is the Flag id, so a repeated response finds it. */
 export const FLAG_RESPONSE_ID_SYSTEM = `${MONITORMED_BASE}/sid/flag-response`;
 
-/** Codes of {@link FLAG_RESPONSE_REASON_SYSTEM}, each defined in its CodeSystem. */
-export const FLAG_RESPONSE_REASONS = [
-  'consistent-with-assessment',
-  'contradicts-assessment',
-  'outside-intended-use',
-  'input-data-error',
-  'other',
-] as const;
-
-/** The two responses: acknowledge keeps the Flag active, override makes it inactive. */
-export const FLAG_RESPONSES = ['acknowledge', 'override'] as const;
+const REASON_CODES: readonly string[] = FLAG_RESPONSE_REASONS.map((reason) => reason.code);
 
 /** A response as posted. */
 export interface FlagResponseInput {
-  response: (typeof FLAG_RESPONSES)[number];
+  response: FlagResponseCode;
   reason: Coding | undefined;
   comment: string | undefined;
 }
@@ -123,11 +112,11 @@ export function readResponseInput(req: Request): FlagResponseInput {
   }
   if (reason !== undefined) {
     const system = reason.system ?? FLAG_RESPONSE_REASON_SYSTEM;
-    const code = FLAG_RESPONSE_REASONS.find((candidate) => candidate === reason?.code);
+    const code = REASON_CODES.find((candidate) => candidate === reason?.code);
     if (system !== FLAG_RESPONSE_REASON_SYSTEM || code === undefined) {
       throw new OperationInputError(
         'reason',
-        `Parameter 'reason' must be a Coding in ${FLAG_RESPONSE_REASON_SYSTEM} with one of the codes ${FLAG_RESPONSE_REASONS.join(', ')}.`
+        `Parameter 'reason' must be a Coding in ${FLAG_RESPONSE_REASON_SYSTEM} with one of the codes ${REASON_CODES.join(', ')}.`
       );
     }
     reason = { system, code, ...(reason.display === undefined ? {} : { display: reason.display }) };
@@ -143,7 +132,7 @@ export function readResponseInput(req: Request): FlagResponseInput {
 
 /** The response recorded on a Flag. */
 interface RecordedResponse {
-  response: FlagResponseInput['response'];
+  response: FlagResponseCode;
   reason: Coding | undefined;
   comment: string | undefined;
   author: string;

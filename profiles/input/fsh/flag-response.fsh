@@ -1,6 +1,6 @@
 // A clinician's response to a MonitorMed monitoring Flag, recorded by fhir-server-ext's Flag/{id}/$respond
-// (fhir-server-ext/src/operations/respond-flag.ts). The URLs must stay equal to the constants there; the
-// reason codes are defined in service-codes.fsh.
+// (fhir-server-ext/src/operations/respond-flag.ts). The URLs must stay equal to the constants in
+// common/src/flag-response.ts, and the reason codes are defined in service-codes.fsh.
 
 ValueSet: FlagResponseReasonCodes
 Id: flag-response-reason
