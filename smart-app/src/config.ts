@@ -2,10 +2,11 @@ import { ConfigError, loadConfig, portOf } from '@monitormed/common';
 
 /**
  * Scopes common to both launches: the user's identity, a refresh token, read access to the data shown,
- * and `user/DiagnosticReport.cu` because `$compliance-report` stores its report with a conditional update.
+ * `user/DiagnosticReport.cu` because `$compliance-report` stores its report with a conditional update, and
+ * `patient/Flag.u` because `Flag/{id}/$respond` records a clinician's response on the Flag.
  */
 const DATA_SCOPES =
-  'openid fhirUser offline_access patient/Patient.rs patient/Observation.rs patient/Flag.rs user/Device.rs user/DiagnosticReport.cu';
+  'openid fhirUser offline_access patient/Patient.rs patient/Observation.rs patient/Flag.rus user/Device.rs user/DiagnosticReport.cu';
 
 /** SMART v2 scopes requested in an EHR launch: `launch` takes the patient from the EHR's context. */
 export const EHR_LAUNCH_SCOPE = `launch ${DATA_SCOPES}`;

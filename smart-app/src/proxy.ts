@@ -2,7 +2,8 @@
  * The `/fhir` relay: the browser reads FHIR from the app's own origin and this server forwards the
  * requests, with their `Authorization: Bearer` header, to the SMART-secured FHIR endpoint of
  * fhir-server-ext, which verifies the token and its scopes. The relay exists because that endpoint
- * sends no CORS headers; it adds no access of its own.
+ * sends no CORS headers; it adds no access of its own. It forwards reads and one write, the
+ * `Flag/{id}/$respond` operation.
  */
 import { ServerResponse } from 'node:http';
 import type { OperationOutcome } from '@medplum/fhirtypes';
@@ -14,8 +15,14 @@ import { errorOutcome } from './operation-outcome.js';
 /** How long the proxy waits for the FHIR server's response before responding with 502. */
 export const FHIR_PROXY_TIMEOUT_MS = 30_000;
 
-/** Methods the relay forwards. The app only reads, so writes never pass through it. */
+/** Methods the relay forwards for any path. */
 const READ_METHODS = new Set(['GET', 'HEAD']);
+
+/**
+ * The one write the app makes: a clinician's response to a monitoring Flag, `POST Flag/{id}/$respond`.
+ * fhir-server-ext checks the token's patient and `Flag.u` scope for it.
+ */
+const RESPOND_PATH = /^\/Flag\/[A-Za-z0-9\-.]{1,64}\/\$respond$/;
 
 function sendOutcome(res: ServerResponse, status: number, outcome: OperationOutcome): void {
   res.statusCode = status;
@@ -24,13 +31,14 @@ function sendOutcome(res: ServerResponse, status: number, outcome: OperationOutc
 }
 
 function rejectWrites(req: Request, res: Response, next: NextFunction): void {
-  if (READ_METHODS.has(req.method)) {
+  const isRespond = RESPOND_PATH.test(req.path);
+  if (READ_METHODS.has(req.method) || (isRespond && req.method === 'POST')) {
     next();
     return;
   }
 
-  res.setHeader('Allow', 'GET, HEAD');
-  const text = `Method ${req.method} is not allowed: the app's FHIR proxy is read-only (GET and HEAD only).`;
+  res.setHeader('Allow', isRespond ? 'GET, HEAD, POST' : 'GET, HEAD');
+  const text = `Method ${req.method} is not allowed: the app's FHIR proxy forwards only GET and HEAD, and POST only to Flag/{id}/$respond.`;
   sendOutcome(res, 405, errorOutcome('not-supported', text));
 }
 
@@ -55,7 +63,7 @@ function requireBearerToken(req: Request, res: Response, next: NextFunction): vo
 }
 
 /**
- * Creates the handlers to mount at `/fhir`: a read-only guard, a bearer token check, then the proxy.
+ * Creates the handlers to mount at `/fhir`: a method guard, a bearer token check, then the proxy.
  * @param upstreamUrl - FHIR base URL the requests go to, such as `http://127.0.0.1:8081/fhir`, or a
  *   function that returns it when the upstream starts after the app.
  * @param log - Logger for proxy failures (method and error code only; URLs can carry patient ids).

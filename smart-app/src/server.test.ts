@@ -48,6 +48,20 @@ void describe('smart-app server', () => {
     assert.equal(outcome.issue[0]?.code, 'not-supported');
   });
 
+  void it('forwards only POST of $respond', async () => {
+    const respond = await fetch(`${app.url}/fhir/Flag/f1/$respond`, { method: 'POST', body: '{}' });
+    // The method guard lets it through, so the bearer token check responds with 401.
+    assert.equal(respond.status, 401);
+
+    const otherOperation = await fetch(`${app.url}/fhir/Flag/f1/$explain`, { method: 'POST', body: '{}' });
+    assert.equal(otherOperation.status, 405);
+    const flagUpdate = await fetch(`${app.url}/fhir/Flag/f1`, { method: 'PUT', body: '{}' });
+    assert.equal(flagUpdate.status, 405);
+    const respondPut = await fetch(`${app.url}/fhir/Flag/f1/$respond`, { method: 'PUT', body: '{}' });
+    assert.equal(respondPut.status, 405);
+    assert.equal(respondPut.headers.get('allow'), 'GET, HEAD, POST');
+  });
+
   void it('rejects reads without a token', async () => {
     const response = await fetch(`${app.url}/fhir/Patient/1`);
     assert.equal(response.status, 401);

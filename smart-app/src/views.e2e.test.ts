@@ -72,6 +72,8 @@ interface Fixture {
   modelName: string;
   fdaNumber: string;
   flaggedId: string;
+  /** The model-drift Flag on the flagged result. */
+  flagId: string;
   /** One page for all tests, launched once: the views share the SMART session, as in the EHR. */
   page: Page;
   /** Time of the first view, measured by {@link launchApp}. */
@@ -268,13 +270,16 @@ void describe('monitoring views in Chromium', () => {
     );
     // Analyzer workers of a running demo stack may raise their own Flags on the result, and fhir-server-ext
     // audits every read. HAPI rejects the deletion of a resource that either still references.
+    let flagId = '';
     cleanups.push({
       name: 'Flags and AuditEvents on the test patient',
       run: async () => {
         // AuditEvents go first, because the one of $explain-flag references the Flags and the result.
+        // The Provenance of $respond references the Flag and the result, so it goes before both.
         const searches = [
           `AuditEvent?entity=Patient/${patient.id}`,
           `AuditEvent?entity=Observation/${flagged.id}`,
+          ...(flagId === '' ? [] : [`Provenance?target=Flag/${flagId}`]),
           `Flag?subject=Patient/${patient.id}`,
         ];
         for (const search of searches) {
@@ -285,7 +290,7 @@ void describe('monitoring views in Chromium', () => {
         }
       },
     });
-    await createResource<Flag>({
+    const flag = await createResource<Flag>({
       resourceType: 'Flag',
       meta: { security: [AIAST] },
       identifier: [{ system: FLAG_ID_SYSTEM, value: `${flagged.id}|${FLAG_CODES.modelDrift.code}` }],
@@ -297,6 +302,7 @@ void describe('monitoring views in Chromium', () => {
       subject: { reference: `Patient/${patient.id}` },
       extension: [{ url: FLAG_DETAIL_EXTENSION, valueReference: { reference: `Observation/${flagged.id}` } }],
     });
+    flagId = flag.id;
     // The AI Provenance names the model Device, from which $explain-flag reads the model and version.
     await createResource<Provenance>({
       resourceType: 'Provenance',
@@ -378,6 +384,7 @@ void describe('monitoring views in Chromium', () => {
       modelName,
       fdaNumber,
       flaggedId: flagged.id,
+      flagId,
       page,
       firstViewMs,
     };
@@ -415,6 +422,45 @@ void describe('monitoring views in Chromium', () => {
     await f.page.screenshot({ path: join(SCREENSHOT_DIR, 'views-patient-explanation.png'), fullPage: true });
     assert.deepEqual(await seriousAxeViolations(f.page), [], 'axe on the patient view');
     assert.ok(f.firstViewMs < FIRST_VIEW_BUDGET_MS, `The first view took ${f.firstViewMs.toFixed(0)} ms`);
+  });
+
+  void it('override recorded through the dialog', async () => {
+    const f = requireFixture();
+    const row = f.page.locator(`tr[data-observation-id="${f.flaggedId}"]`);
+    await row.getByRole('button', { name: 'Override', exact: true }).click();
+    const dialog = f.page.getByRole('dialog');
+    await dialog.waitFor();
+    assert.deepEqual(await seriousAxeViolations(f.page), [], 'axe on the response dialog');
+
+    // The reason is required for an override, so the browser keeps the dialog open without one.
+    await dialog.getByRole('button', { name: 'Record override' }).click();
+    assert.equal(await dialog.isVisible(), true);
+
+    // Keyboard only: the select and the comment are reached with Tab, the form is sent with Enter.
+    await dialog.getByLabel('Reason (required)').focus();
+    await dialog.getByLabel('Reason (required)').selectOption('outside-intended-use');
+    await f.page.keyboard.press('Tab');
+    await f.page.keyboard.type('Synthetic comment');
+    await f.page.keyboard.press('Tab');
+    await f.page.keyboard.press('Enter');
+
+    const recorded = row.locator('.flag-response');
+    await recorded.waitFor();
+    assert.match(
+      await recorded.innerText(),
+      /Overridden \(Outside the model's intended use\) by Practitioner\//
+    );
+    await f.page.screenshot({ path: join(SCREENSHOT_DIR, 'views-patient-override.png'), fullPage: true });
+
+    const stored = await fhirRequest<Flag>('GET', `Flag/${f.flagId}`);
+    assert.equal(stored.status, 'inactive');
+    const provenances = await fhirRequest<Bundle<Provenance>>('GET', `Provenance?target=Flag/${f.flagId}`);
+    const provenance = provenances.entry?.[0]?.resource;
+    assert.equal(provenances.entry?.length, 1);
+    assert.ok(
+      provenance?.agent.some((agent) => /^Practitioner\//.test(agent.who.reference ?? '')),
+      'the Provenance has no clinician agent'
+    );
   });
 
   void it('inventory shows model status', async () => {

@@ -3,6 +3,7 @@ import { loadPatientAiResults, type LoadOutcome, type SmartClient } from './fhir
 import { groupResultsByModel } from './data/group-results.js';
 import { ResultsTable } from './ResultsTable.js';
 import { FlagExplanation } from './views/FlagExplanation.js';
+import { FlagResponses } from './views/FlagResponses.js';
 import { MonitoringViews } from './views/MonitoringViews.js';
 
 /** State of the SMART launch when the page renders. */
@@ -152,7 +153,10 @@ function PatientResults({ client, patientId, needPatientBanner }: PatientResults
                 <ResultsTable
                   rows={group.rows}
                   renderFlagDetail={(row) => (
-                    <FlagExplanation client={client} observationId={row.observationId} />
+                    <>
+                      <FlagResponses client={client} flags={row.flags} />
+                      <FlagExplanation client={client} observationId={row.observationId} />
+                    </>
                   )}
                 />
               </section>

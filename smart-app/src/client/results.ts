@@ -10,6 +10,11 @@ import {
   FLAG_DETAIL_EXTENSION,
   UNCERTAINTY_EXTENSION,
 } from '@monitormed/common/fhir-codes';
+import {
+  FLAG_RESPONSE_EXTENSION,
+  FLAG_RESPONSES,
+  type FlagResponseCode,
+} from '@monitormed/common/flag-response';
 
 /** Drift status of the result's model in the result's window, from DRIFT_EXTENSION. */
 export interface DriftStatus {
@@ -19,11 +24,24 @@ export interface DriftStatus {
   window: string | undefined;
 }
 
+/** A clinician's response recorded on a Flag by `Flag/{id}/$respond`. */
+export interface FlagResponse {
+  response: FlagResponseCode;
+  /** Display (or code) of the reason Coding. */
+  reason: string | undefined;
+  comment: string | undefined;
+  /** Reference of the clinician, such as `Practitioner/123`. */
+  author: string | undefined;
+  time: string | undefined;
+}
+
 /** A monitoring Flag raised on one AI result. */
 export interface ResultFlag {
   flagId: string;
   /** The Flag's code display (or code), which states why the result was flagged. */
   reason: string;
+  /** Undefined until a clinician acknowledges or overrides the Flag. */
+  response: FlagResponse | undefined;
 }
 
 /** One AI result as the page shows it. */
@@ -114,6 +132,24 @@ function describeModel(
   return { name, version: device?.version?.[0]?.value };
 }
 
+/** Reads the FLAG_RESPONSE_EXTENSION of a Flag, or undefined when no one has responded. */
+export function readFlagResponse(flag: Flag): FlagResponse | undefined {
+  const extension = flag.extension?.find((e) => e.url === FLAG_RESPONSE_EXTENSION);
+  const part = (url: string): Extension | undefined => extension?.extension?.find((e) => e.url === url);
+  const response = FLAG_RESPONSES.find((code) => code === part('response')?.valueCode);
+  if (response === undefined) {
+    return undefined;
+  }
+  const reason = part('reason')?.valueCoding;
+  return {
+    response,
+    reason: reason?.display ?? reason?.code,
+    comment: part('comment')?.valueString,
+    author: part('author')?.valueReference?.reference,
+    time: part('time')?.valueDateTime,
+  };
+}
+
 function flagReason(flag: Flag): string {
   const coding = flag.code.coding?.[0];
   return coding?.display ?? flag.code.text ?? coding?.code ?? 'Flag without a reason code';
@@ -131,7 +167,8 @@ export function bundleResources(bundle: Bundle): Resource[] {
 /**
  * Builds the rows of one patient from the AI result search and the Flag search.
  * @param observationBundle - Result of `Observation?subject=…&_security=AIAST&_include=Observation:device`.
- * @param flagBundle - Result of `Flag?subject=…`; Flags whose status is not `active` are left out.
+ * @param flagBundle - Result of `Flag?subject=…`. Flags that are not `active` are left out, except those
+ *   a clinician overrode, which are shown with the recorded response.
  * @returns One row per Observation, in the order of the search (newest first with `_sort=-date`).
  */
 export function buildResultRows(observationBundle: Bundle, flagBundle: Bundle): PatientAiResults {
@@ -146,7 +183,8 @@ export function buildResultRows(observationBundle: Bundle, flagBundle: Bundle): 
   // The FLAG_DETAIL_EXTENSION valueReference of each Flag names the Observation it is about.
   const flagsByObservation = new Map<string, ResultFlag[]>();
   const flags = bundleResources(flagBundle).filter(
-    (r): r is Flag => r.resourceType === 'Flag' && r.status === 'active'
+    (r): r is Flag =>
+      r.resourceType === 'Flag' && (r.status === 'active' || readFlagResponse(r)?.response === 'override')
   );
   for (const flag of flags) {
     const detail = flag.extension?.find((e) => e.url === FLAG_DETAIL_EXTENSION);
@@ -155,7 +193,7 @@ export function buildResultRows(observationBundle: Bundle, flagBundle: Bundle): 
       continue;
     }
     const list = flagsByObservation.get(key) ?? [];
-    list.push({ flagId: flag.id, reason: flagReason(flag) });
+    list.push({ flagId: flag.id, reason: flagReason(flag), response: readFlagResponse(flag) });
     flagsByObservation.set(key, list);
   }
 
