@@ -24,6 +24,8 @@ import {
 } from '@monitormed/common';
 import { flagIdentifierQuery } from '@monitormed/analyzers';
 import { issueText, startProxyTestKit, type ProxyTestKit } from '../proxy/test-kit.js';
+import { FlagConflictError } from './flag-conflict-error.js';
+import { updateFlag } from './respond-flag.js';
 import { createOperationsFixture, type OperationsFixture } from './test-fixture.js';
 
 // The server reads MONGO_DATABASE when it starts, so the run's private database is set first.
@@ -280,5 +282,30 @@ void describe('Flag $respond', () => {
       flag?.operation?.some((operation) => operation.name === 'respond'),
       'Flag lacks $respond; build the profiles package (npm run build -w profiles) first'
     );
+  });
+
+  void it('stale Flag version conflicts', async () => {
+    const setup = started();
+    const created = await setup.kit.callHapi<Flag>('Flag', 'POST', {
+      resourceType: 'Flag',
+      status: 'active',
+      code: { coding: [FLAG_CODES.highUncertainty] },
+      subject: { reference: `Patient/${setup.kit.patientA}` },
+    });
+    // Another writer changes the Flag after this copy was read.
+    await setup.kit.callHapi<Flag>(`Flag/${created.id ?? ''}`, 'PUT', { ...created, status: 'inactive' });
+
+    const target = { fhirBaseUrl: setup.kit.config.fhirBaseUrl, timeoutMs: 10_000 };
+    const recorded = {
+      response: 'acknowledge' as const,
+      reason: undefined,
+      comment: undefined,
+      author: setup.kit.fhirUser,
+      time: new Date().toISOString(),
+    };
+    await assert.rejects(updateFlag(target, created, recorded), FlagConflictError);
+    const stored = await setup.kit.callHapi<Flag>(`Flag/${created.id ?? ''}`);
+    assert.equal(stored.status, 'inactive');
+    assert.equal(stored.extension, undefined);
   });
 });

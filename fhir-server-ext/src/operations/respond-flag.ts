@@ -131,7 +131,7 @@ export function readResponseInput(req: Request): FlagResponseInput {
 }
 
 /** The response recorded on a Flag. */
-interface RecordedResponse {
+export interface RecordedResponse {
   response: FlagResponseCode;
   reason: Coding | undefined;
   comment: string | undefined;
@@ -327,8 +327,12 @@ export async function respondToFlag(
   return { parameters, patient: flag.subject.reference };
 }
 
-/** Updates the Flag with If-Match on the version read, so a concurrent change is not overwritten. */
-async function updateFlag(target: FhirTarget, flag: Flag, recorded: RecordedResponse): Promise<void> {
+/**
+ * Records the response on the Flag with If-Match on the version read, so a concurrent change is not
+ * overwritten.
+ * @throws FlagConflictError when the Flag changed since it was read.
+ */
+export async function updateFlag(target: FhirTarget, flag: Flag, recorded: RecordedResponse): Promise<void> {
   const flagId = flag.id ?? '';
   const updated: Flag = {
     ...flag,
