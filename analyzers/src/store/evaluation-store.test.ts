@@ -289,7 +289,11 @@ void describe('evaluation store', () => {
     const deleted = await evaluation().deleteExpired(now, { hour: 1, day: 14, week: 1000, month: 1000 });
     assert.ok((deleted['day'] ?? 0) > 0, 'old day windows are deleted');
 
-    const days = await queryEvaluation(db(), { modelIds: [MODEL], metrics: ['result-count'], subgroups: ['all'] });
+    const days = await queryEvaluation(db(), {
+      modelIds: [MODEL],
+      metrics: ['result-count'],
+      subgroups: ['all'],
+    });
     assert.deepEqual(
       days.map((row) => row.window),
       ['2026-03-09']

@@ -129,7 +129,9 @@ void describe('buildResultRows', () => {
   });
 
   void it('matches active flags through flag-detail', () => {
-    assert.deepEqual(results.rows[0]?.flags, [{ flagId: 'flag-1', reason: FLAG_CODES.modelDrift.display, response: undefined }]);
+    assert.deepEqual(results.rows[0]?.flags, [
+      { flagId: 'flag-1', reason: FLAG_CODES.modelDrift.display, response: undefined },
+    ]);
     assert.deepEqual(results.rows[1]?.flags, []);
     assert.equal(results.unlinkedFlagCount, 1);
   });
