@@ -102,7 +102,7 @@ export function buildModelDeviceEntries(
   }
 
   // NOTE: `ifNoneExist` leaves an existing Device untouched, so a Device created from an older catalog
-  // keeps lacking the newer identifiers and the model card reference.
+  // lacks the newer identifiers and the model card reference until `registerModel` updates it.
   const deviceEntry: BundleEntry<Device> = {
     fullUrl: fullUrl(),
     resource: buildModelDevice(model, cardUrl),

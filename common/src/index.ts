@@ -6,6 +6,7 @@ export * from './mongo.js';
 export * from './fhir-client.js';
 export * from './models.js';
 export * from './devices.js';
+export * from './device-registration.js';
 export * from './model-card.js';
 export * from './mllp.js';
 export * from './wait.js';

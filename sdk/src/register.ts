@@ -1,0 +1,116 @@
+/**
+ * Registers the models of a catalog on the FHIR server: each model's Device and model card. A Device
+ * stored from an older catalog is updated with the current identifiers instead of being duplicated.
+ *
+ * Usage: npm run register -w sdk -- [--catalog models.json] [--model sepsis-risk ...]
+ * Without --catalog the command reads MONITORMED_MODELS_FILE or the demo catalog. Without --model it
+ * registers every model of the catalog. The FHIR server is FHIR_BASE_URL.
+ * Prints a JSON array with one object per model: modelId, deviceId, action (created, updated or
+ * unchanged), versionId and modelCardId.
+ * Exit status: 0 when every model is registered, 2 on invalid arguments or catalog, 1 when a FHIR
+ * request fails.
+ */
+import { resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { parseArgs } from 'node:util';
+import {
+  ModelCatalogError,
+  createFhirClient,
+  loadConfig,
+  loadModelCatalog,
+  registerModel,
+  type AiModelDefinition,
+  type ModelRegistration,
+  type MonitorMedConfig,
+} from '@monitormed/common';
+
+/** Invalid command-line input or catalog; the command prints the message and exits with status 2. */
+export class UsageError extends Error {
+  override name = 'UsageError';
+}
+
+/** Thrown when registering one model fails; the message names the model and the FHIR server's status. */
+export class RegisterFailedError extends Error {
+  override name = 'RegisterFailedError';
+}
+
+function selectModels(catalog: AiModelDefinition[], modelIds: string[] | undefined): AiModelDefinition[] {
+  if (modelIds === undefined || modelIds.length === 0) {
+    return catalog;
+  }
+  return modelIds.map((modelId) => {
+    const model = catalog.find((candidate) => candidate.modelId === modelId);
+    if (model === undefined) {
+      const known = catalog.map((candidate) => candidate.modelId).join(', ');
+      throw new UsageError(`Model '${modelId}' is not in the catalog; known models: ${known}.`);
+    }
+    return model;
+  });
+}
+
+/**
+ * Registers the selected models one after another.
+ * @param args - Arguments after the script name.
+ * @param config - FHIR server address.
+ * @returns One registration per model, in the order of the arguments or the catalog.
+ * @throws UsageError on invalid arguments or catalog; RegisterFailedError when a FHIR request fails.
+ */
+export async function runRegister(
+  args: readonly string[],
+  config: Pick<MonitorMedConfig, 'fhirBaseUrl'>
+): Promise<ModelRegistration[]> {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: [...args],
+      options: {
+        catalog: { type: 'string' },
+        model: { type: 'string', multiple: true },
+      },
+      strict: true,
+      allowPositionals: false,
+    }));
+  } catch (err) {
+    throw new UsageError(`${(err as Error).message}. Use --catalog models.json and --model <id>.`);
+  }
+
+  let catalog: AiModelDefinition[];
+  try {
+    // `npm run -w sdk` runs in sdk/, so a relative path is resolved against the caller's directory.
+    const path =
+      values.catalog === undefined ? undefined : resolve(process.env['INIT_CWD'] ?? '', values.catalog);
+    catalog = loadModelCatalog(path);
+  } catch (err) {
+    if (err instanceof ModelCatalogError) {
+      throw new UsageError(err.message);
+    }
+    throw err;
+  }
+
+  const client = createFhirClient(config);
+  const registrations: ModelRegistration[] = [];
+  for (const model of selectModels(catalog, values.model)) {
+    try {
+      registrations.push(await registerModel(client, model));
+    } catch (err) {
+      throw new RegisterFailedError(
+        `Registering model ${model.modelId} at ${config.fhirBaseUrl} failed: ${(err as Error).message}`,
+        { cause: err }
+      );
+    }
+  }
+  return registrations;
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  try {
+    const registrations = await runRegister(process.argv.slice(2), loadConfig());
+    process.stdout.write(`${JSON.stringify(registrations, undefined, 2)}\n`);
+  } catch (err) {
+    if (!(err instanceof UsageError || err instanceof RegisterFailedError)) {
+      throw err;
+    }
+    process.stderr.write(`register: ${err.message}\n`);
+    process.exitCode = err instanceof UsageError ? 2 : 1;
+  }
+}
