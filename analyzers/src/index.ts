@@ -53,7 +53,24 @@ export { exportMlpToOnnx, readOnnxMetadata } from './surrogate/onnx-export.js';
 export { SurrogateStore, surrogateBytes, type SurrogateDocument } from './surrogate/store.js';
 export { ResultsStore } from './store/results-store.js';
 export { queryEvaluation, type EvaluationQuery, type EvaluationRow } from './store/evaluation-query.js';
-export { EVALUATION_METRICS, REFERENCE_WINDOW, ALL_SUBGROUP } from './store/evaluation-documents.js';
+export {
+  EVALUATION_METRICS,
+  REFERENCE_WINDOW,
+  ALL_SUBGROUP,
+  OUTPUT_FEATURES,
+  SKETCHES_COLLECTION,
+  type SketchDocument,
+} from './store/evaluation-documents.js';
+export { EvaluationStore } from './store/evaluation-store.js';
+export { decodeSketch, type StoredSketch } from './store/sketch-codec.js';
+export {
+  layoutFor,
+  numericQuantile,
+  sketchNumbers,
+  type HistogramLayout,
+  type NumericSketch,
+} from './sketches/numeric-sketch.js';
+export { rollupWindow, type RollupContext, type RollupOutcome } from './workers/rollup-window.js';
 export { AlertService, type AlertServiceDeps, type RuleOutcome } from './alerts/alert-service.js';
 export { loadPerformanceSettings, processAlertsJob, type AlertsJobDeps } from './alerts/alerts-job.js';
 export { loadAlertRules, parseAlertRules, type AlertRule } from './alerts/rules.js';

@@ -1,8 +1,9 @@
 /**
  * The compliance report as PDF, drawn with pdfkit (maintained, with built-in tables since 0.17 and the
  * 14 standard PDF fonts, so no font file is needed): model identity, monitoring methods and thresholds,
- * results per window, alerts with their documented responses, and sign-off fields.
+ * results per window, alerts with their documented responses, the responses taken, and sign-off fields.
  */
+import type { OverrideRate } from '@monitormed/common';
 import PDFDocument from 'pdfkit';
 import type { ModelIdentity } from './fhir-reads.js';
 import type { ModelStatus, StatusThresholds } from './metric-status.js';
@@ -26,6 +27,8 @@ export interface ReportAlert {
   status: string;
   /** The documented response, or the statement that none is recorded. */
   response: string;
+  /** Rule id of an alert event; undefined for a status finding that no rule covers. */
+  ruleId?: string;
 }
 
 /** Content of the compliance report. */
@@ -39,6 +42,8 @@ export interface ComplianceContent {
   status: ModelStatus;
   rows: ReportRow[];
   alerts: ReportAlert[];
+  /** Clinicians' accepted and overridden AI results and Flags per day of the period. */
+  feedback: OverrideRate[];
   /** Names of the people who sign off, printed with blank signature and date lines. */
   signOff: string[];
 }
@@ -59,6 +64,37 @@ function table(doc: PDFKit.PDFDocument, header: string[], rows: string[][]): voi
     data: [header.map((text) => ({ text, font: { src: 'Helvetica-Bold' } })), ...rows],
   });
   doc.x = doc.page.margins.left;
+}
+
+/**
+ * Renders the responses taken: the clinicians' responses to AI results, counted from CDS Hooks card
+ * feedback and Flag $respond, and a line per opened alert for the response that the reviewers record.
+ */
+function renderResponsesTaken(doc: PDFKit.PDFDocument, content: ComplianceContent): void {
+  heading(doc, 'Responses taken');
+  if (content.feedback.length === 0) {
+    doc.text('No clinician accepted or overrode an AI result or Flag of this model in the period.');
+  } else {
+    table(
+      doc,
+      ['Day', 'Accepted', 'Overridden', 'Override rate'],
+      content.feedback.map((day) => [
+        day.day,
+        String(day.accepted),
+        String(day.overridden),
+        day.overrideRate === undefined ? '-' : day.overrideRate.toFixed(2),
+      ])
+    );
+  }
+  const opened = content.alerts.filter(
+    (alert) => alert.ruleId !== undefined && alert.status.startsWith('opened')
+  );
+  for (const alert of opened) {
+    doc
+      .moveDown(0.5)
+      .text(`Response taken to alert ${alert.ruleId ?? ''} (${alert.window}, subgroup ${alert.subgroup}):`)
+      .text('______________________________________________   By: ______________   Date: ____________');
+  }
 }
 
 /**
@@ -121,6 +157,18 @@ export async function renderCompliancePdf(content: ComplianceContent): Promise<B
         "Per-feature tests chosen as Evidently does (KS, chi-square or Z below 1,000 reference rows, else normed Wasserstein or Jensen-Shannon), with the dataset's share of drifted features.",
       ],
       [
+        'Performance, measured',
+        'Against the ground-truth labels linked to each result: sensitivity, specificity, PPV and NPV at the positive threshold with Wilson 95% intervals, and AUROC with DeLong 95% intervals.',
+      ],
+      [
+        'Performance, estimated',
+        'Confidence-based performance estimation (CBPE) from the scores alone, calibrated on a labelled reference period; the band is the estimate plus or minus 3 sampling errors.',
+      ],
+      [
+        'Alert rules',
+        "An alert opens when a metric breaches its rule for the rule's number of consecutive windows, and records the rule's documented response.",
+      ],
+      [
         'Model status',
         'Detected output drift is critical; other detected drift and a mean entropy at or above the uncertainty threshold are warnings.',
       ],
@@ -163,6 +211,8 @@ export async function renderCompliancePdf(content: ComplianceContent): Promise<B
       ])
     );
   }
+
+  renderResponsesTaken(doc, content);
 
   heading(doc, 'Sign-off');
   const signers = content.signOff.length > 0 ? content.signOff : ['Name: ______________________'];

@@ -5,7 +5,7 @@
  * version is returned.
  */
 import type { DiagnosticReport } from '@medplum/fhirtypes';
-import { AIAST, ALERT_COLLECTIONS, MONITORMED_BASE, type AlertEventDocument } from '@monitormed/common';
+import { AIAST, MONITORMED_BASE, type OverrideRate } from '@monitormed/common';
 import type { Db } from 'mongodb';
 import { UpstreamError } from '../proxy/upstream-error.js';
 import { renderCompliancePdf, type ReportAlert, type ReportRow } from './compliance-pdf.js';
@@ -17,6 +17,7 @@ import {
   type MetricValue,
   type StatusThresholds,
 } from './metric-status.js';
+import { dayRangeOf, readAlertEvents, readClinicianFeedback, type DayRange } from './monitoring-events.js';
 import { readWindowSelection, selectMetricValues } from './monitoring-summary.js';
 import { OperationInputError } from './operation-input-error.js';
 import type { OperationInputs } from './parameters.js';
@@ -64,23 +65,18 @@ function reportRows(values: readonly MetricValue[], thresholds: StatusThresholds
 async function reportAlerts(
   db: Db,
   modelId: string,
-  periodStart: string,
-  periodEnd: string,
+  days: DayRange,
   values: readonly MetricValue[],
   thresholds: StatusThresholds
 ): Promise<ReportAlert[]> {
-  // Window keys of daily and coarser windows start with the UTC day, so they compare as strings.
-  const events = await db
-    .collection<AlertEventDocument>(ALERT_COLLECTIONS.history)
-    .find({ modelId, window: { $gte: periodStart.slice(0, 10), $lt: periodEnd.slice(0, 10) } })
-    .sort({ at: 1 })
-    .toArray();
+  const events = await readAlertEvents(db, modelId, days);
   const ruleAlerts = events.map((event) => ({
     window: event.window,
     subgroup: event.subgroup,
     metric: event.metric,
     status: `${event.kind} (rule ${event.ruleId}: ${event.direction} ${event.threshold})`,
     response: `${event.response.owner}: ${event.response.action}`,
+    ruleId: event.ruleId,
   }));
 
   const findings = values
@@ -93,6 +89,10 @@ async function reportAlerts(
       response: NO_RESPONSE_RECORDED,
     }));
   return [...ruleAlerts, ...findings];
+}
+
+function sumOf(feedback: readonly OverrideRate[], field: 'accepted' | 'overridden'): number {
+  return feedback.reduce((sum, day) => sum + day[field], 0);
 }
 
 /**
@@ -125,7 +125,9 @@ export async function complianceReport(
   const values = await selectMetricValues(db, model.modelId, model.modelVersion, selection);
   const status = modelStatusOf(values, thresholds);
   const generatedAt = new Date().toISOString();
-  const alerts = await reportAlerts(db, model.modelId, periodStart, periodEnd, values, thresholds);
+  const days = dayRangeOf(selection.from, selection.to);
+  const alerts = await reportAlerts(db, model.modelId, days, values, thresholds);
+  const feedback = await readClinicianFeedback(db, model.modelId, days);
   const pdf = await renderCompliancePdf({
     model,
     periodStart,
@@ -136,6 +138,7 @@ export async function complianceReport(
     status,
     rows: reportRows(values, thresholds),
     alerts,
+    feedback,
     signOff,
   });
 
@@ -151,7 +154,7 @@ export async function complianceReport(
     effectivePeriod: { start: periodStart, end: periodEnd },
     issued: generatedAt,
     // TODO: reference metric Observations in `result` once the analyzers write them to the FHIR server.
-    conclusion: `${status.rule} ${values.length} metric values in ${new Set(values.map((value) => value.window)).size} windows; ${alerts.length} alerts.`,
+    conclusion: `${status.rule} ${values.length} metric values in ${new Set(values.map((value) => value.window)).size} windows; ${alerts.length} alerts; clinicians accepted ${sumOf(feedback, 'accepted')} and overrode ${sumOf(feedback, 'overridden')} AI results or Flags.`,
     presentedForm: [
       {
         contentType: 'application/pdf',

@@ -1,12 +1,22 @@
 /**
- * `Device/{id}/$monitoring-summary`: the model's status with the rule that set it, its volume, and per
- * window and subgroup every stored metric with value, n, threshold and status.
+ * `Device/{id}/$monitoring-summary`: the model's status with the rule that set it and its volume. Per
+ * window and subgroup it lists every stored metric with value, n, threshold and status, and the output
+ * score quantiles. Then come the period's alert events with their documented responses and the
+ * clinicians' accepted and overridden counts per day.
  */
 import type { Parameters } from '@medplum/fhirtypes';
 import type { Db } from 'mongodb';
 import type { FhirTarget } from './fhir-reads.js';
 import { readModelIdentity } from './fhir-reads.js';
 import { readMetricValues } from './metric-reads.js';
+import {
+  alertPart,
+  dayRangeOf,
+  feedbackPart,
+  readAlertEvents,
+  readClinicianFeedback,
+} from './monitoring-events.js';
+import { quantileKey, readOutputQuantiles, type OutputQuantiles } from './output-quantiles.js';
 import {
   categoryOf,
   isEstimated,
@@ -147,6 +157,16 @@ export function metricPart(value: MetricValue, thresholds: StatusThresholds): Pa
   ]);
 }
 
+/** Builds the `outputQuantile` parts of one window and subgroup. */
+function quantileParts(quantiles: OutputQuantiles | undefined): Part[] {
+  return (quantiles?.quantiles ?? []).map((quantile) =>
+    groupPart('outputQuantile', [
+      ...decimalParts('probability', quantile.probability),
+      ...decimalParts('value', quantile.value),
+    ])
+  );
+}
+
 /**
  * Runs $monitoring-summary.
  * @throws OperationNotFoundError for an unknown Device; OperationInputError for invalid input.
@@ -163,6 +183,10 @@ export async function monitoringSummary(
   const values = await selectMetricValues(db, model.modelId, model.modelVersion, selection);
   const groups = groupByWindow(values);
   const status = modelStatusOf(values, thresholds);
+  const quantiles = await readOutputQuantiles(db, model.modelId, model.modelVersion, selection);
+  const days = dayRangeOf(selection.from, selection.to);
+  const alerts = await readAlertEvents(db, model.modelId, days);
+  const feedback = await readClinicianFeedback(db, model.modelId, days);
 
   return toParameters([
     codePart('status', status.status),
@@ -183,7 +207,10 @@ export async function monitoringSummary(
         stringPart('subgroup', group.subgroup),
         integerPart('volume', group.volume),
         ...group.values.map((value) => metricPart(value, thresholds)),
+        ...quantileParts(quantiles.get(quantileKey(group.window, group.subgroup))),
       ])
     ),
+    ...alerts.map(alertPart),
+    ...feedback.map(feedbackPart),
   ]);
 }

@@ -135,6 +135,35 @@ void describe('FHIR operations', () => {
     const auroc = performance.find((metric) => one(metric.part, 'name').valueString === 'cbpe-auroc');
     assert.ok(auroc !== undefined, 'window 2026-01-04 has no cbpe-auroc metric');
     assert.equal(one(auroc.part, 'estimated').valueBoolean, true);
+
+    // Output quantiles from the drift window's output:score sketch, exact because it keeps its values.
+    const quantiles = find(last, 'outputQuantile').map((part) => [
+      one(part.part, 'probability').valueDecimal,
+      one(part.part, 'value').valueDecimal,
+    ]);
+    const sorted = [...setup.fixture.driftWindowScores].sort((a, b) => a - b);
+    assert.deepEqual(
+      quantiles,
+      [0.1, 0.25, 0.5, 0.75, 0.9].map((q) => [q, sorted[Math.ceil(q * sorted.length) - 1]])
+    );
+    assert.equal(
+      find(windows[0]?.part, 'outputQuantile').length,
+      0,
+      'a window without a sketch has quantiles'
+    );
+
+    const alert = one(result.body.parameter, 'alert').part;
+    assert.equal(one(alert, 'kind').valueCode, 'opened');
+    assert.equal(one(alert, 'window').valueString, '2026-01-04');
+    assert.equal(one(alert, 'metric').valueString, 'performance-sensitivity');
+    assert.equal(one(alert, 'threshold').valueDecimal, 0.85);
+    assert.equal(one(alert, 'responseOwner').valueString, 'AI governance committee');
+    assert.equal(one(alert, 'responseAction').valueString, setup.fixture.alertAction);
+    const feedback = one(result.body.parameter, 'feedback').part;
+    assert.equal(one(feedback, 'day').valueString, setup.fixture.driftWindow);
+    assert.equal(one(feedback, 'accepted').valueInteger, setup.fixture.feedback.accepted);
+    assert.equal(one(feedback, 'overridden').valueInteger, setup.fixture.feedback.overridden);
+    assert.equal(one(feedback, 'overrideRate').valueDecimal, 0.25);
     assert.deepEqual(await parametersErrors(result.body), []);
   });
 
@@ -167,6 +196,9 @@ void describe('FHIR operations', () => {
     const metric = one(windows[0]?.part, 'metric');
     assert.equal(one(metric.part, 'name').valueString, 'uncertainty-entropy-mean');
     assert.equal(one(metric.part, 'category').valueCode, 'uncertainty');
+    // The period ends before the alert's window and the feedback's day.
+    assert.equal(find(result.body.parameter, 'alert').length, 0, 'the alert of 2026-01-04 is outside');
+    assert.equal(find(result.body.parameter, 'feedback').length, 0, 'feedback of 2026-01-05 is outside');
     assert.deepEqual(await parametersErrors(result.body), []);
   });
 
@@ -379,6 +411,7 @@ void describe('FHIR operations', () => {
     assert.equal(report.subject?.reference, `Device/${setup.fixture.deviceId}`);
     assert.equal(report.effectivePeriod?.start, '2026-01-01T00:00:00.000Z');
     assert.match(report.conclusion ?? '', /critical/);
+    assert.match(report.conclusion ?? '', /clinicians accepted 6 and overrode 2 /);
     assert.deepEqual(
       report.meta?.security?.map((coding) => coding.code),
       ['AIAST']
@@ -403,6 +436,10 @@ void describe('FHIR operations', () => {
       'AI governance committee',
       setup.fixture.alertAction,
       'performance-sensitivity',
+      'Wilson 95% intervals',
+      'Responses taken',
+      `${setup.fixture.driftWindow} ${String(setup.fixture.feedback.accepted)} ${String(setup.fixture.feedback.overridden)} 0.25`,
+      'Response taken to alert sensitivity-low (2026-01-04, subgroup all)',
       'Dr Ada Synthetic, AI governance lead',
     ]) {
       assert.ok(text.includes(expected), `The PDF text lacks '${expected}'`);

@@ -10,7 +10,10 @@ import {
   buildDriftExtension,
   buildMonitoringFlag,
   buildUncertaintyExtension,
+  EvaluationStore,
+  OUTPUT_FEATURES,
   ResultsStore,
+  sketchNumbers,
   type MetricDocument,
 } from '@monitormed/analyzers';
 import {
@@ -23,8 +26,10 @@ import {
   COLLECTIONS,
   connectMongo,
   FLAG_CODES,
+  overrideRateId,
   PROVENANCE_AUTHOR,
   type MonitorMedConfig,
+  type OverrideRateDocument,
 } from '@monitormed/common';
 import { FDA_SUBMISSION_SYSTEM } from './fhir-reads.js';
 
@@ -43,7 +48,14 @@ export interface OperationsFixture {
   agePValue: number;
   /** Documented response of the fixture's alert event. */
   alertAction: string;
+  /** Output scores of the drift window, whose sketch gives its output quantiles. */
+  driftWindowScores: number[];
+  /** Clinician responses counted on the drift window's day. */
+  feedback: { accepted: number; overridden: number };
 }
+
+/** Output scores of the drift window: 40 values from 0.3 to 0.69, above the other windows' scores. */
+const DRIFT_WINDOW_SCORES = Array.from({ length: 40 }, (_, index) => 0.3 + index / 100);
 
 /** Days of the fixture's metric windows; the first two are the pooled reference. */
 const WINDOWS = ['2026-01-01', '2026-01-02', '2026-01-03', '2026-01-04', '2026-01-05'];
@@ -155,8 +167,13 @@ export async function createOperationsFixture(
     driftWindow,
     agePValue,
     alertAction,
+    driftWindowScores: DRIFT_WINDOW_SCORES,
+    feedback: FEEDBACK,
   };
 }
+
+/** Accepted and overridden counts of the fixture's override-rate document. */
+const FEEDBACK = { accepted: 6, overridden: 2 };
 
 async function writeMetrics(
   config: MonitorMedConfig,
@@ -279,6 +296,27 @@ async function writeMetrics(
       at: new Date(),
     };
     await mongo.db.collection<AlertEventDocument>(ALERT_COLLECTIONS.history).insertOne(event);
+
+    // The rollup's output score sketch of the drift window, and the clinicians' responses of that day.
+    await new EvaluationStore(mongo.db).upsertSketch({
+      modelId,
+      modelVersion,
+      feature: OUTPUT_FEATURES.score,
+      subgroup: 'all',
+      granularity: 'day',
+      window: driftWindow,
+      windowStart: new Date(`${driftWindow}T00:00:00Z`),
+      sketch: sketchNumbers(DRIFT_WINDOW_SCORES, { lower: 0, upper: 1, bins: 20 }),
+      updatedAt: new Date(),
+    });
+    await mongo.db.collection<OverrideRateDocument>(COLLECTIONS.overrideRates).insertOne({
+      _id: overrideRateId(modelId, driftWindow),
+      modelId,
+      day: driftWindow,
+      ...FEEDBACK,
+      countedFeedback: [],
+      updatedAt: new Date(),
+    });
   } finally {
     await mongo.client.close();
   }

@@ -58,7 +58,7 @@ RuleSet: OpHeader(id, name, title, resource, description)
 Instance: monitoring-summary
 InstanceOf: OperationDefinition
 Usage: #definition
-* insert OpHeader(monitoring-summary, MonitoringSummary, Monitoring summary of an AI model, Device, [[The model's status (ok, warning or critical) with the rule that set it, its result volume, and per window and subgroup every metric the analyzers stored: value, n, threshold and status. Detected output drift is critical; other detected drift and a mean entropy at or above the uncertainty threshold are warnings.]])
+* insert OpHeader(monitoring-summary, MonitoringSummary, Monitoring summary of an AI model, Device, [[The model's status (ok, warning or critical) with the rule that set it, its result volume, per window and subgroup every metric the analyzers stored (value, n, threshold and status) and the output score quantiles, then the alert events of the period with their documented responses and the clinicians' responses per day. Detected output drift is critical; other detected drift and a mean entropy at or above the uncertainty threshold are warnings.]])
 * affectsState = false
 * insert OpParam(granularity, in, 0, 1, code, [[Window granularity: hour, day (default), week or month.]])
 * insert OpParam(from, in, 0, 1, dateTime, [[Only windows starting at or after this date or dateTime.]])
@@ -88,6 +88,27 @@ Usage: #definition
 * insert OpSubPart(test, 0, 1, string, [[Drift test name.]])
 * insert OpSubPart(detected, 0, 1, boolean, [[Drift metrics: whether drift was detected.]])
 * insert OpSubPart(status, 1, 1, code, [[ok, warning, critical, insufficient-data or info.]])
+* insert OpGroupPart(outputQuantile, 0, *, [[A quantile of the output score in the window, from the analyzers' score sketch: exact up to 2,000 scores, interpolated on the sketch's grid beyond.]])
+* insert OpSubPart(probability, 1, 1, decimal, [[Probability of the quantile: 0.1, 0.25, 0.5, 0.75 or 0.9.]])
+* insert OpSubPart(value, 1, 1, decimal, [[The score at that quantile.]])
+* insert OpGroup(alert, out, 0, *, [[An event of an alert rule whose window lies in the period, oldest first.]])
+* insert OpPart(window, 1, 1, string, [[Window whose value opened or resolved the alert.]])
+* insert OpPart(kind, 1, 1, code, [[opened or resolved.]])
+* insert OpPart(ruleId, 1, 1, string, [[Id of the alert rule.]])
+* insert OpPart(metric, 1, 1, string, [[Metric the rule watches.]])
+* insert OpPart(subgroup, 1, 1, string, [[Subgroup the rule watches, such as all.]])
+* insert OpPart(direction, 1, 1, code, [[below or above: the side of the threshold that breaches the rule.]])
+* insert OpPart(threshold, 1, 1, decimal, [[Threshold of the rule.]])
+* insert OpPart(value, 0, 1, decimal, [[Metric value of the window; absent when not computed.]])
+* insert OpPart(n, 1, 1, integer, [[Results behind the value.]])
+* insert OpPart(responseOwner, 1, 1, string, [[Role or body that the rule names as responsible for the response.]])
+* insert OpPart(responseAction, 1, 1, string, [[The response that the rule documents.]])
+* insert OpPart(recorded, 1, 1, dateTime, [[When the event was recorded.]])
+* insert OpGroup(feedback, out, 0, *, [[Clinicians' responses to the model's AI results on one UTC day of the period, from CDS Hooks card feedback and Flag $respond.]])
+* insert OpPart(day, 1, 1, string, [[UTC day, such as 2026-01-05.]])
+* insert OpPart(accepted, 1, 1, integer, [[Accepted cards and acknowledged Flags.]])
+* insert OpPart(overridden, 1, 1, integer, [[Overridden cards and Flags.]])
+* insert OpPart(overrideRate, 0, 1, decimal, [[overridden / (accepted + overridden); absent when both are 0.]])
 
 Instance: drift
 InstanceOf: OperationDefinition
@@ -131,7 +152,7 @@ Usage: #definition
 Instance: compliance-report
 InstanceOf: OperationDefinition
 Usage: #definition
-* insert OpHeader(compliance-report, ComplianceReport, Compliance report of an AI model, Device, [[Builds the compliance report of the model for a period: a DiagnosticReport (profile monitoring-compliance-report) with the report as PDF in presentedForm (model identity, monitoring methods and thresholds, results per window, alerts with documented responses, sign-off fields). It is stored with a conditional update on its identifier, so running it again for the same model version and period replaces the earlier report, and the stored report is returned.]])
+* insert OpHeader(compliance-report, ComplianceReport, Compliance report of an AI model, Device, [[Builds the compliance report of the model for a period: a DiagnosticReport (profile monitoring-compliance-report) with the report as PDF in presentedForm (model identity, monitoring methods and thresholds, results per window, alerts with documented responses, the responses taken, sign-off fields). It is stored with a conditional update on its identifier, so running it again for the same model version and period replaces the earlier report, and the stored report is returned.]])
 * affectsState = true
 * insert OpParam(start, in, 1, 1, dateTime, [[Start of the period, as a date or dateTime.]])
 * insert OpParam(end, in, 1, 1, dateTime, [[End of the period, exclusive.]])
