@@ -11,6 +11,8 @@ import type { IssuerMetadata } from '../auth/smart-config.js';
 import { TokenError } from '../auth/token-error.js';
 import { sendFhir } from '../hook-router.js';
 import { TimeoutError } from '../timeout-error.js';
+import { BundleEntryError } from './bundle-entry-error.js';
+import { handleBundle } from './bundle-handler.js';
 import {
   adjustCapabilityStatement,
   buildSmartConfiguration,
@@ -29,7 +31,7 @@ import {
 } from './read-handlers.js';
 import { sendUpstreamJson } from './upstream.js';
 import { UpstreamError } from './upstream-error.js';
-import { handleTransaction, handleWrite } from './write-handlers.js';
+import { handleWrite } from './write-handlers.js';
 
 /** Mount path of the FHIR endpoint below the server root. */
 export const FHIR_PATH = '/fhir';
@@ -146,11 +148,27 @@ async function handleProxied(req: Request, res: Response, deps: ProxyDependencie
       await handleOperation(request);
       return;
     case 'transaction':
-      await handleTransaction(request);
+      await handleBundle(request);
       return;
     default:
       throw new InvalidRequestError(`${interaction.kind} is not supported.`);
   }
+}
+
+/** Sends one OperationOutcome with an issue per rejected Bundle entry, each naming its entry. */
+function sendRejectedEntries(res: Response, err: BundleEntryError): void {
+  if (err.status === 403) {
+    res.set('WWW-Authenticate', 'Bearer realm="fhir", error="insufficient_scope"');
+  }
+  sendFhir(res, err.status, {
+    resourceType: 'OperationOutcome',
+    issue: err.entries.map((entry) => ({
+      severity: 'error',
+      code: entry.status === 403 ? 'forbidden' : 'invalid',
+      details: { text: entry.message },
+      expression: [`Bundle.entry[${entry.index}]`],
+    })),
+  });
 }
 
 /** Runs a handler and turns its errors into OperationOutcomes with the matching status. */
@@ -178,6 +196,10 @@ async function respond(res: Response, deps: ProxyDependencies, handler: () => Pr
     }
     if (err instanceof InvalidRequestError) {
       sendIssue(res, 400, 'invalid', err.message);
+      return;
+    }
+    if (err instanceof BundleEntryError) {
+      sendRejectedEntries(res, err);
       return;
     }
     if (err instanceof UpstreamError) {

@@ -223,7 +223,7 @@ async function fullResourceForCheck(
  * Tells whether a limited token may read one resource: in its patient's compartment for `patient/`
  * grants, or matching a granular scope's parameters, which the FHIR server checks with `_id`.
  */
-async function mayRead(
+export async function mayRead(
   request: ProxyRequest,
   grants: Grant[],
   resource: Resource,
@@ -259,29 +259,40 @@ async function respondWithBundle(
   constrainedType?: string
 ): Promise<void> {
   if (response.ok && resource?.resourceType === 'Bundle') {
-    const bundle = resource;
-    const before = bundle.entry?.length ?? 0;
-    bundle.entry = bundle.entry?.filter(
-      (entry) =>
-        entry.resource === undefined ||
-        mayShow(
-          request.token,
-          entry.resource,
-          entry.search?.mode !== 'include' && entry.resource.resourceType === constrainedType
-        )
-    );
-    const removed = before - (bundle.entry?.length ?? 0);
-    if (removed > 0) {
-      request.deps.log.info(
-        { removed, interaction: request.interaction.kind },
-        'Removed Bundle entries outside the token scopes'
-      );
-    }
+    removeEntriesOutsideScope(request, resource, constrainedType);
   }
   if (response.ok) {
     await auditPatientData(request, resource, query);
   }
   sendProxied(request, response.status, response.headers, resource);
+}
+
+/**
+ * Removes the entries of a search, history or operation result that the token may not see.
+ * @param constrainedType - The type of a search limited by {@link constrainSearch}.
+ */
+export function removeEntriesOutsideScope(
+  request: ProxyRequest,
+  bundle: Bundle,
+  constrainedType: string | undefined
+): void {
+  const before = bundle.entry?.length ?? 0;
+  bundle.entry = bundle.entry?.filter(
+    (entry) =>
+      entry.resource === undefined ||
+      mayShow(
+        request.token,
+        entry.resource,
+        entry.search?.mode !== 'include' && entry.resource.resourceType === constrainedType
+      )
+  );
+  const removed = before - (bundle.entry?.length ?? 0);
+  if (removed > 0) {
+    request.deps.log.info(
+      { removed, interaction: request.interaction.kind },
+      'Removed Bundle entries outside the token scopes'
+    );
+  }
 }
 
 /** Streams a Binary's raw content, which needs no rewriting and is no patient-compartment data. */
@@ -301,6 +312,7 @@ async function streamBinary(request: ProxyRequest): Promise<void> {
   Readable.fromWeb(response.body as import('node:stream/web').ReadableStream).pipe(request.res);
 }
 
-function withQuery(path: string, query: string): string {
+/** Joins a path and a query string without `?`; an empty query adds nothing. */
+export function withQuery(path: string, query: string): string {
   return query === '' ? path : `${path}?${query}`;
 }

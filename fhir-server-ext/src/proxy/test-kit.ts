@@ -2,10 +2,11 @@
  * Shared setup of the FHIR proxy tests: a loopback test issuer, fhir-server-ext on a free port against
  * the real HAPI FHIR and Redis, two patients with one Observation each, and request helpers.
  */
+import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { createServer as createNetServer, type AddressInfo } from 'node:net';
+import { connect, createServer as createNetServer, type AddressInfo } from 'node:net';
 import type { Observation, OperationOutcome, Resource } from '@medplum/fhirtypes';
-import { loadConfig, type MonitorMedConfig } from '@monitormed/common';
+import { loadConfig, waitFor, type MonitorMedConfig } from '@monitormed/common';
 import Bull from 'bull';
 import { loadSmartConfig } from '../auth/smart-config.js';
 import { startTestIssuer, type SignOptions, type TestIssuer } from '../auth/test-issuer.js';
@@ -75,6 +76,38 @@ export async function closedPort(): Promise<number> {
     });
   });
   return port;
+}
+
+/** Tells whether something accepts TCP connections on a loopback port. */
+function isListening(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const connection = connect(port, '127.0.0.1', () => {
+      connection.end();
+      resolve(true);
+    });
+    connection.on('error', () => {
+      resolve(false);
+    });
+  });
+}
+
+/** Starts a private redis-server on a free port, so a test can stop it without touching the shared one. */
+export async function startPrivateRedis(): Promise<{ url: string; process: ChildProcess }> {
+  const port = await closedPort();
+  const child = spawn(
+    'redis-server',
+    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
+    {
+      stdio: 'ignore',
+    }
+  );
+  await waitFor(
+    `redis-server on port ${port}`,
+    async () => ((await isListening(port)) ? true : undefined),
+    10_000,
+    100
+  );
+  return { url: `redis://127.0.0.1:${port}`, process: child };
 }
 
 /**

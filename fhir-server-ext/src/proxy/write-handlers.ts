@@ -1,17 +1,17 @@
 /**
  * Write-side interactions of the FHIR proxy: create, update, patch and delete, each sent as a
- * transaction with its Provenance, and client transactions and batches, checked entry by entry.
+ * transaction with its Provenance. Client transactions and batches are in bundle-handler.ts.
  */
-import type { Bundle, BundleEntry, Resource } from '@medplum/fhirtypes';
+import type { Resource } from '@medplum/fhirtypes';
 import { widestGrant, type Grant } from '../auth/scopes.js';
 import type { AccessToken } from '../auth/token-verifier.js';
 import { isUnlimited, requireGrants, requireWritable } from './access.js';
-import { auditPatientData, sendProxied, type ProxyRequest } from './context.js';
+import { sendProxied, type ProxyRequest } from './context.js';
 import { ForbiddenError } from './forbidden-error.js';
-import { classifyRequest, isWrite, requiredPermission, type Interaction } from './interaction.js';
+import { requiredPermission, type Interaction } from './interaction.js';
 import { InvalidRequestError } from './invalid-request-error.js';
 import { sendUpstreamJson, type UpstreamTarget } from './upstream.js';
-import { buildWriteTransaction, provenanceEntryFor, toWriteResponse } from './writes.js';
+import { buildWriteTransaction, toWriteResponse } from './writes.js';
 
 /** Handles create, update, patch and delete. */
 export async function handleWrite(request: ProxyRequest): Promise<void> {
@@ -56,88 +56,11 @@ export async function handleWrite(request: ProxyRequest): Promise<void> {
 }
 
 /**
- * Handles a client's transaction or batch, checking every entry against the token's scopes. Each write
- * in a transaction gets a Provenance entry, which is removed from the response again, so the response
- * entries match the request's. A batch may not contain writes, because a batch entry cannot be stored
- * together with its Provenance.
- */
-export async function handleTransaction(request: ProxyRequest): Promise<void> {
-  const { req, target, token } = request;
-  const bundle = req.body as Partial<Bundle> | undefined;
-  if (bundle?.resourceType !== 'Bundle' || (bundle.type !== 'transaction' && bundle.type !== 'batch')) {
-    throw new InvalidRequestError('POST to the FHIR base needs a Bundle of type transaction or batch.');
-  }
-
-  const entries = bundle.entry ?? [];
-  const recorded = new Date();
-  const provenanceEntries: BundleEntry[] = [];
-  for (const [index, entry] of entries.entries()) {
-    const interaction = classifyEntry(entry, index);
-    if (!isWrite(interaction.kind)) {
-      requireUnlimitedRead(token, interaction, index);
-      continue;
-    }
-    if (bundle.type === 'batch') {
-      throw new InvalidRequestError(
-        `Batch entry ${index} is a ${interaction.kind}; send writes in a transaction, so each lands together with its Provenance.`
-      );
-    }
-    if (interaction.kind === 'create' || interaction.kind === 'update') {
-      requireResourceBody(entry.resource, interaction);
-    }
-    await checkWrite(target, token, interaction, entry.resource);
-    provenanceEntries.push(provenanceEntryFor(entry, interaction, token, recorded));
-  }
-
-  const sent: Bundle = { ...(bundle as Bundle), entry: [...entries, ...provenanceEntries] };
-  const { response, resource } = await sendUpstreamJson(target, {
-    method: 'POST',
-    pathAndQuery: '',
-    headers: {
-      'content-type': 'application/fhir+json',
-      ...(req.get('prefer') === undefined ? {} : { prefer: req.get('prefer') ?? '' }),
-    },
-    body: JSON.stringify(sent),
-  });
-  if (response.ok && resource?.resourceType === 'Bundle') {
-    const responseBundle = resource;
-    responseBundle.entry = responseBundle.entry?.slice(0, entries.length);
-    await auditPatientData(request, responseBundle, undefined);
-  }
-  sendProxied(request, response.status, response.headers, resource);
-}
-
-function classifyEntry(entry: BundleEntry, index: number): Interaction {
-  const url = entry.request?.url ?? '';
-  const [path = '', query] = url.replace(/^\/+/, '').split('?');
-  const interaction = classifyRequest(entry.request?.method ?? '', path, query !== undefined && query !== '');
-  if (typeof interaction === 'string') {
-    throw new InvalidRequestError(
-      `Bundle entry ${index} (${entry.request?.method ?? 'no method'} ${url}): ${interaction}`
-    );
-  }
-  return interaction;
-}
-
-/**
- * Rejects a read inside a transaction or batch unless an unlimited grant allows it, because the proxy
- * does not filter a transaction response entry by entry.
- */
-function requireUnlimitedRead(token: AccessToken, interaction: Interaction, index: number): void {
-  const type = interaction.resourceType ?? '*';
-  const grants = requireGrants(token, type, requiredPermission(interaction.kind));
-  if (!isUnlimited(widestGrant(grants))) {
-    throw new ForbiddenError(
-      `Bundle entry ${index} reads ${type} with a patient-limited or granular scope; send such reads as separate requests.`
-    );
-  }
-}
-
-/**
  * Checks one write against the token's grants. A limited grant may write only inside its patient's
  * compartment, and only by id, so both the new content and the stored version are checked.
+ * @throws ForbiddenError outside the grants; InvalidRequestError for a conditional patch or delete.
  */
-async function checkWrite(
+export async function checkWrite(
   target: UpstreamTarget,
   token: AccessToken,
   interaction: Interaction,
@@ -174,7 +97,11 @@ async function checkWrite(
   }
 }
 
-function requireResourceBody(body: unknown, interaction: Interaction): void {
+/**
+ * Checks that a create or update carries a resource of the URL's type, with the URL's id for an update.
+ * @throws InvalidRequestError naming the mismatch.
+ */
+export function requireResourceBody(body: unknown, interaction: Interaction): void {
   const resource = body as Partial<Resource> | undefined;
   if (typeof resource !== 'object' || resource.resourceType !== interaction.resourceType) {
     throw new InvalidRequestError(`The body must be a ${interaction.resourceType ?? ''} resource in JSON.`);

@@ -106,6 +106,8 @@ export function provenanceEntryFor(
 ): BundleEntry {
   let target: string;
   if (interaction.kind === 'create' || interaction.conditional) {
+    // NOTE: when an `ifNoneExist` matches a stored resource, HAPI resolves this fullUrl to that resource,
+    // so the Provenance records a CREATE that did not happen.
     entry.fullUrl ??= `urn:uuid:${randomUUID()}`;
     target = entry.fullUrl;
   } else {
