@@ -15,7 +15,7 @@ import {
   SURROGATE_OUTPUT_NAME,
 } from './onnx-export.js';
 import { syntheticSepsisPairs } from './synthetic-pairs.js';
-import { MIN_TRAINING_PAIRS, TrainingDataError, trainSurrogate } from './train.js';
+import { MIN_TRAINING_PAIRS, TrainingDataError, trainSurrogate, trainSurrogateYielding } from './train.js';
 
 function sepsisSpec(): SurrogateFeatureSpec {
   const spec = featureSpecFor('sepsis-risk');
@@ -51,6 +51,26 @@ void describe('surrogate training', () => {
 
     const other = trainSurrogate(pairs, 0.5, { ...options, seed: 2 });
     assert.notDeepEqual(first.model.layers[0]?.weights, other.model.layers[0]?.weights);
+  });
+
+  void it('yielding training equals synchronous', async () => {
+    const pairs = syntheticSepsisPairs(sepsisSpec(), 200, 4);
+    const options = { hiddenSizes: [8], maxEpochs: 15 };
+    const synchronous = trainSurrogate(pairs, 0.5, options);
+
+    // Count event-loop turns during the training, to show that it gives the loop a turn per epoch.
+    let turns = 0;
+    const ticker = setInterval(() => {
+      turns += 1;
+    }, 0);
+    const yielding = await trainSurrogateYielding(pairs, 0.5, options).finally(() => {
+      clearInterval(ticker);
+    });
+
+    assert.deepEqual(yielding.model.layers, synchronous.model.layers);
+    assert.deepEqual(yielding.fidelity, synchronous.fidelity);
+    assert.equal(yielding.epochsRun, synchronous.epochsRun);
+    assert.ok(turns >= 1, `timer ran ${String(turns)} times`);
   });
 
   void it('too few pairs names the minimum', () => {

@@ -2,6 +2,7 @@
  * Trains a surrogate MLP with dropout on logged pairs (feature row → the monitored model's probability)
  * with Adam and early stopping, reproducibly from a seed.
  */
+import { setImmediate as setImmediatePromise } from 'node:timers/promises';
 import { createRng } from '@monitormed/synthea-data';
 import { computeFidelity, type SurrogateFidelity } from './fidelity.js';
 import {
@@ -93,6 +94,44 @@ export function trainSurrogate(
   threshold: number,
   overrides: Partial<TrainingOptions> = {}
 ): TrainingResult {
+  const epochs = trainingEpochs(pairs, threshold, overrides);
+  for (let step = epochs.next(); ; step = epochs.next()) {
+    if (step.done === true) {
+      return step.value;
+    }
+  }
+}
+
+/**
+ * Trains a surrogate like {@link trainSurrogate}, with the same result for the same seed, but gives the event
+ * loop a turn after every epoch. A worker needs that: a synchronous training of many pairs would block the
+ * renewal of its job locks and the other jobs of the process for the whole training.
+ * @param pairs - Feature rows with the monitored model's probability.
+ * @param threshold - The model's positive threshold, for the fidelity's call agreement.
+ * @param overrides - Hyperparameters that replace {@link DEFAULT_TRAINING_OPTIONS}.
+ * @returns The network with the lowest validation loss and its fidelity on the test split.
+ * @throws TrainingDataError as {@link trainSurrogate} does.
+ */
+export async function trainSurrogateYielding(
+  pairs: readonly SurrogatePair[],
+  threshold: number,
+  overrides: Partial<TrainingOptions> = {}
+): Promise<TrainingResult> {
+  const epochs = trainingEpochs(pairs, threshold, overrides);
+  for (let step = epochs.next(); ; step = epochs.next()) {
+    if (step.done === true) {
+      return step.value;
+    }
+    await setImmediatePromise();
+  }
+}
+
+/** Runs the training; yields the number of each finished epoch and returns the result. */
+function* trainingEpochs(
+  pairs: readonly SurrogatePair[],
+  threshold: number,
+  overrides: Partial<TrainingOptions>
+): Generator<number, TrainingResult> {
   const options = { ...DEFAULT_TRAINING_OPTIONS, ...overrides };
   validatePairs(pairs);
 
@@ -158,6 +197,7 @@ export function trainSurrogate(
     } else if (epoch - best.epoch >= options.patience) {
       break;
     }
+    yield epoch;
   }
 
   model.layers = best.layers;
