@@ -132,6 +132,7 @@ export async function startFhirServerExt(options: FhirServerExtOptions = {}): Pr
     queueTimeoutMs,
     log,
     smart,
+    metricsRegistry: metrics.registry,
     ...(options.auditWorker === undefined ? {} : { auditWorker: options.auditWorker }),
     ...(options.fhirRequestTimeoutMs === undefined ? {} : { requestTimeoutMs: options.fhirRequestTimeoutMs }),
   });

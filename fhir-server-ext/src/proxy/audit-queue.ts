@@ -1,12 +1,19 @@
 /**
  * Durable AuditEvent delivery: the proxy adds each AuditEvent to a bull queue in Redis before it sends
  * the response, and a worker writes it to the FHIR server with `PUT AuditEvent/<id>`. The PUT with the
- * AuditEvent's own id makes a retried job write the same resource again, not a second one.
+ * AuditEvent's own id makes a retried job write the same resource again, not a second one. A job that
+ * fails every attempt goes to the dead-letter store (audit-dead-letters.ts).
  */
 import type { AuditEvent, OperationOutcome } from '@medplum/fhirtypes';
 import type { Logger } from '@monitormed/common';
 import Bull from 'bull';
+import type { Registry } from 'prom-client';
 import { withTimeout } from '../timeout-error.js';
+import {
+  registerAuditDeadLetterMetrics,
+  type AuditDeadLetterMetrics,
+  type AuditDeadLetters,
+} from './audit-dead-letters.js';
 
 /** Queue of AuditEvents waiting to be written to the FHIR server. */
 export const AUDIT_QUEUE = 'monitormed-audit-event';
@@ -23,6 +30,12 @@ export interface AuditQueueOptions {
   writeTimeoutMs: number;
   /** Start the worker in this process; defaults to true. */
   worker?: boolean;
+  /** Attempts per job and the first backoff delay in ms; defaults to 12 attempts from 1 000 ms. */
+  retry?: { attempts: number; backoffMs: number };
+  /** Store of the AuditEvents whose jobs failed every attempt; without it they stay only in bull. */
+  deadLetters?: AuditDeadLetters;
+  /** Registry that gets the dead-letter metrics; needs `deadLetters`. */
+  metricsRegistry?: Registry;
   log: Logger;
 }
 
@@ -41,12 +54,18 @@ export interface AuditQueue {
 
 /**
  * Opens the audit queue and, unless disabled, starts its worker.
- * Jobs retry 12 times with exponential backoff from 1 s (about 68 minutes in all), so an outage of the
- * FHIR server shorter than that loses no AuditEvent. Failed jobs are kept in Redis for inspection.
+ * By default jobs retry 12 times with exponential backoff from 1 s (about 68 minutes in all), so an
+ * outage of the FHIR server shorter than that loses no AuditEvent. A job that fails its last attempt is
+ * copied to the dead-letter store and stays in bull's failed set as well.
  */
 export function createAuditQueue(options: AuditQueueOptions): AuditQueue {
   const queue = new Bull<AuditEvent>(AUDIT_QUEUE, options.redisUrl, { prefix: options.prefix });
-  const { log } = options;
+  const { log, deadLetters } = options;
+  const retry = options.retry ?? { attempts: 12, backoffMs: 1_000 };
+  const metrics =
+    deadLetters === undefined || options.metricsRegistry === undefined
+      ? undefined
+      : registerAuditDeadLetterMetrics(options.metricsRegistry, deadLetters, log);
 
   if (options.worker !== false) {
     void queue.process(2, async (job) => {
@@ -54,10 +73,12 @@ export function createAuditQueue(options: AuditQueueOptions): AuditQueue {
       log.info({ auditEventId: job.data.id, entities: job.data.entity?.length ?? 0 }, 'Wrote AuditEvent');
     });
     queue.on('failed', (job, err) => {
-      log.warn(
-        { err, auditEventId: job.data.id, attempt: job.attemptsMade },
-        'Writing an AuditEvent failed; bull retries it'
-      );
+      void handleFailure(job, err, deadLetters, metrics, log).catch((recordError: unknown) => {
+        log.error(
+          { err: recordError, jobId: job.id, auditEventId: job.data.id },
+          "Storing a dead AuditEvent failed; it stays only in bull's failed set"
+        );
+      });
     });
   }
 
@@ -68,8 +89,8 @@ export function createAuditQueue(options: AuditQueueOptions): AuditQueue {
       await withTimeout(
         queue.add(event, {
           jobId: event.id,
-          attempts: 12,
-          backoff: { type: 'exponential', delay: 1_000 },
+          attempts: retry.attempts,
+          backoff: { type: 'exponential', delay: retry.backoffMs },
           removeOnComplete: { age: 24 * 3600 },
           removeOnFail: false,
         }),
@@ -82,6 +103,34 @@ export function createAuditQueue(options: AuditQueueOptions): AuditQueue {
       return closing;
     },
   };
+}
+
+/**
+ * Logs a failed attempt, and stores the AuditEvent of a job that failed for good in the dead-letter
+ * store. Bull moves a job it retries to the delayed set, so only a final failure leaves it failed.
+ */
+async function handleFailure(
+  job: Bull.Job<AuditEvent>,
+  err: Error,
+  deadLetters: AuditDeadLetters | undefined,
+  metrics: AuditDeadLetterMetrics | undefined,
+  log: Logger
+): Promise<void> {
+  const ids = { jobId: job.id, auditEventId: job.data.id, attempt: job.attemptsMade };
+  if (!(await job.isFailed())) {
+    log.warn({ err, ...ids }, 'Writing an AuditEvent failed; bull retries it');
+    return;
+  }
+  if (deadLetters === undefined) {
+    log.error({ err, ...ids }, "Writing an AuditEvent failed for good; it stays only in bull's failed set");
+    return;
+  }
+  const deadLetterCount = await deadLetters.record(job, err);
+  metrics?.recorded.inc();
+  log.error(
+    { err, ...ids, deadLetterCount },
+    'Writing an AuditEvent failed for good; stored it in the dead-letter collection'
+  );
 }
 
 async function writeAuditEvent(event: AuditEvent, options: AuditQueueOptions): Promise<void> {

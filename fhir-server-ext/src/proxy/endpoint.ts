@@ -4,8 +4,10 @@
  */
 import type { Logger, MonitorMedConfig } from '@monitormed/common';
 import type { Router } from 'express';
+import type { Registry } from 'prom-client';
 import { loadSmartConfig, type SmartConfig } from '../auth/smart-config.js';
 import { createTokenVerifier } from '../auth/token-verifier.js';
+import { createAuditDeadLetters } from './audit-dead-letters.js';
 import { createAuditQueue, type AuditQueue } from './audit-queue.js';
 import { DEFAULT_OPERATION_DEFINITIONS_DIR } from './capability.js';
 import { createFhirRouter, FHIR_PATH } from './fhir-router.js';
@@ -25,6 +27,10 @@ export interface FhirEndpointOptions {
   requestTimeoutMs?: number;
   /** Run the AuditEvent worker in this process; defaults to true. */
   auditWorker?: boolean;
+  /** Attempts per AuditEvent job and the first backoff delay in ms; defaults to 12 attempts from 1 000 ms. */
+  auditRetry?: { attempts: number; backoffMs: number };
+  /** Registry that gets the audit dead-letter metrics. */
+  metricsRegistry?: Registry;
   /** Folder of the OperationDefinitions to publish; defaults to the profiles package's SUSHI output. */
   operationDefinitionsDir?: string;
   log: Logger;
@@ -37,7 +43,7 @@ export interface FhirEndpoint {
   audit: AuditQueue;
   /** Returns the public base URL of the FHIR endpoint, which is also the expected token audience by default. */
   publicBaseUrl(): string;
-  /** Stops the audit worker and closes its Redis connections; safe to call twice. */
+  /** Stops the audit worker and closes its Redis and MongoDB connections; safe to call twice. */
   close(): Promise<void>;
 }
 
@@ -47,6 +53,7 @@ export function createFhirEndpoint(options: FhirEndpointOptions): FhirEndpoint {
   const timeoutMs = options.requestTimeoutMs ?? 30_000;
   const publicBaseUrl = (): string => `${options.serverBaseUrl()}${FHIR_PATH}`;
 
+  const deadLetters = createAuditDeadLetters(options.config);
   const audit = createAuditQueue({
     redisUrl: options.config.redisUrl,
     prefix: options.queuePrefix,
@@ -54,6 +61,9 @@ export function createFhirEndpoint(options: FhirEndpointOptions): FhirEndpoint {
     queueTimeoutMs: options.queueTimeoutMs,
     writeTimeoutMs: timeoutMs,
     worker: options.auditWorker ?? true,
+    deadLetters,
+    ...(options.auditRetry === undefined ? {} : { retry: options.auditRetry }),
+    ...(options.metricsRegistry === undefined ? {} : { metricsRegistry: options.metricsRegistry }),
     log: options.log,
   });
   const verifier = createTokenVerifier({
@@ -74,5 +84,16 @@ export function createFhirEndpoint(options: FhirEndpointOptions): FhirEndpoint {
     log: options.log,
   });
 
-  return { router, audit, publicBaseUrl, close: () => audit.close() };
+  return {
+    router,
+    audit,
+    publicBaseUrl,
+    async close() {
+      try {
+        await audit.close();
+      } finally {
+        await deadLetters.close();
+      }
+    },
+  };
 }
