@@ -1,7 +1,7 @@
 /**
  * Starts the analyzer workers: uncertainty on ANALYZE_QUEUE, drift on DRIFT_QUEUE, window rollups, alert
- * evaluations (with the window's performance metrics) and retention, with the queue settings, dead-letter
- * store and graceful shutdown of jobs/job-queues.ts.
+ * evaluations (with the window's performance metrics), surrogate trainings and retention, with the queue
+ * settings, dead-letter store and graceful shutdown of jobs/job-queues.ts.
  */
 import {
   ANALYZE_QUEUE,
@@ -22,7 +22,13 @@ import { JobQueues } from './jobs/job-queues.js';
 import { loadPerformanceSettings, processAlertsJob } from './alerts/alerts-job.js';
 import { loadNotificationSettings } from './alerts/notification-settings.js';
 import { loadAlertRules, type AlertRule } from './alerts/rules.js';
-import { ALERTS_QUEUE, RETENTION_QUEUE, ROLLUP_QUEUE, type RollupWindowJob } from './jobs/definitions.js';
+import {
+  ALERTS_QUEUE,
+  RETENTION_QUEUE,
+  ROLLUP_QUEUE,
+  SURROGATE_QUEUE,
+  type RollupWindowJob,
+} from './jobs/definitions.js';
 import { loadJobSettings, type JobSettings } from './jobs/job-settings.js';
 import { EvaluationStore } from './store/evaluation-store.js';
 import { loadSubgroupFeatures, processRollupJob } from './workers/rollup-window.js';
@@ -33,6 +39,7 @@ import { SurrogateUncertainty } from './uncertainty/surrogate-uncertainty.js';
 import { processAnalyzeJob } from './workers/analyze-result.js';
 import type { WorkerContext } from './workers/context.js';
 import { processDriftJob, rescheduleIfChanged, type DriftOutcome } from './workers/evaluate-drift.js';
+import { processTrainSurrogateJob } from './workers/train-surrogate.js';
 
 /** Options of {@link startAnalyzers}; every field has a default from the environment. */
 export interface AnalyzersOptions {
@@ -48,7 +55,7 @@ export interface AnalyzersOptions {
   connectTimeoutMs?: number;
   /** Alert rules; defaults to `loadAlertRules()` (MONITORMED_ALERT_RULES_FILE or the demo rules). */
   alertRules?: readonly AlertRule[];
-  /** Models the alerts job evaluates; defaults to `loadModelCatalog()`. */
+  /** Models the alerts and surrogate training jobs know; defaults to `loadModelCatalog()`. */
   models?: readonly AiModelDefinition[];
   logger?: Logger;
 }
@@ -156,6 +163,22 @@ export async function startAnalyzers(options: AnalyzersOptions = {}): Promise<An
         job
       )
     );
+    queues.process(SURROGATE_QUEUE, (job) =>
+      processTrainSurrogateJob({ fhir, surrogates, models, log, uncertainty }, job)
+    );
+    // A training in another worker process stored a new version; load it at this process's next result
+    // instead of after the refresh period.
+    queues.queue(SURROGATE_QUEUE).on('global:completed', (jobId: string, result: string) => {
+      const modelId = modelIdOfTrainingResult(result);
+      if (modelId === undefined) {
+        log.warn(
+          { jobId },
+          'Surrogate training result has no model id; the new version loads within a minute'
+        );
+        return;
+      }
+      uncertainty.reload(modelId);
+    });
     queues.process(RETENTION_QUEUE, async () => {
       const deleted = await evaluation.deleteExpired(new Date(), jobSettings.retentionDays);
       log.info({ deleted }, 'Deleted expired evaluation windows');
@@ -209,6 +232,18 @@ async function queueAlertEvaluation(
   }
   await queues.add(ALERTS_QUEUE, { modelId, window });
   log.debug({ modelId, window }, 'Queued the alert evaluation of a rolled-up window');
+}
+
+/** Reads the model id from a training job's return value, which bull publishes as JSON. */
+function modelIdOfTrainingResult(result: string): string | undefined {
+  try {
+    const parsed: unknown = JSON.parse(result);
+    const modelId =
+      typeof parsed === 'object' && parsed !== null ? (parsed as { modelId?: unknown }).modelId : undefined;
+    return typeof modelId === 'string' ? modelId : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** Runs every cleanup step even when one fails, then reports all failures together. */

@@ -13,7 +13,7 @@ import { parseArgs } from 'node:util';
 import { connectMongo, loadConfig, type MonitorMedConfig } from '@monitormed/common';
 import Bull from 'bull';
 import { DeadLetterStore, type DeadJobDocument } from '../jobs/dead-letter.js';
-import { DEFAULT_JOB_OPTIONS, isQueueName } from '../jobs/definitions.js';
+import { defaultJobOptions, isQueueName } from '../jobs/definitions.js';
 import { UsageError } from './usage-error.js';
 
 const USAGE = 'Usage: dead-jobs.ts list [--limit N] | retry <id> | delete <id>';
@@ -78,7 +78,7 @@ async function retryDeadJob(
     // failed copy and adding the job again under its id gives it every attempt with backoff.
     await existing?.remove();
     await queue.add(document.data, {
-      ...DEFAULT_JOB_OPTIONS,
+      ...defaultJobOptions(document.queue),
       attempts: document.attempts,
       jobId: document.jobId,
     });

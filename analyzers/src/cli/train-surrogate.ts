@@ -1,41 +1,42 @@
 /**
  * Trains a surrogate of a monitored model from logged pairs (from FHIR, or from a CSV file), exports it to
  * ONNX, stores it in MongoDB as the model's new active surrogate version, and prints its fidelity as JSON.
+ * With `--queue` it queues the training for the analyzer workers instead (queue monitormed-train-surrogate).
  *
- * Usage: npx tsx analyzers/src/cli/train-surrogate.ts --model sepsis-risk [--from 2025-01-01 --to 2025-02-01]
- *          [--pairs pairs.csv] [--lookback-hours 72] [--hidden 32,32] [--dropout 0.1] [--seed 1]
- *          [--max-epochs 300]
- * Exit status: 0 after printing the result, 2 on invalid input or too few pairs, 3 when the FHIR server or
- * MongoDB cannot be reached.
+ * Usage:
+ *   npx tsx analyzers/src/cli/train-surrogate.ts --model sepsis-risk [--model-version 2.1.0]
+ *     [--from 2025-01-01 --to 2025-02-01] [--pairs pairs.csv] [--lookback-hours 72] [--hidden 32,32]
+ *     [--dropout 0.1] [--seed 1] [--max-epochs 300] [--queue [--key 2025-02-01] [--wait]]
+ * Exit status: 0 after printing the result, 2 on invalid input, too few pairs or a failed queued training,
+ * 3 when the FHIR server, MongoDB or Redis cannot be reached.
  */
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { createFhirClient, type MonitorMedConfig } from '@monitormed/common';
-import { encodeFeatures, featureNames } from '../surrogate/features.js';
-import { exportMlpToOnnx } from '../surrogate/onnx-export.js';
+import { encodeFeatures } from '../surrogate/features.js';
 import { extractPairs, ModelDeviceNotFoundError, type ExtractedPairs } from '../surrogate/pairs.js';
 import { SurrogateStore } from '../surrogate/store.js';
-import {
-  MIN_TRAINING_PAIRS,
-  trainSurrogate,
-  TrainingDataError,
-  type SurrogatePair,
-  type TrainingOptions,
-} from '../surrogate/train.js';
+import { trainAndStoreSurrogate } from '../surrogate/surrogate-training.js';
+import { MIN_TRAINING_PAIRS, TrainingDataError, type SurrogatePair } from '../surrogate/train.js';
+import { TRAINING_SETTING_RULES, type SurrogateTrainingSettings } from '../surrogate/training-settings.js';
+import { queueSurrogateTraining } from './queue-surrogate-training.js';
 import { connectMongoForCli, fhirFailure, readInputCsv, resolveModel, runCli } from './surrogate-cli.js';
 import { UsageError } from './usage-error.js';
 
-/** Version of the surrogate format written into the ONNX metadata. */
-export const SURROGATE_FORMAT = 'monitormed-surrogate-mlp/1';
+export { SURROGATE_FORMAT } from '../surrogate/surrogate-training.js';
 
 /** Parsed command-line options. */
 export interface TrainSurrogateOptions {
   modelId: string;
+  /** Device version whose results are read; defaults to the catalog's version of the model. */
+  modelVersion?: string;
   from?: string;
   to?: string;
   pairsPath?: string;
   lookbackHours?: number;
-  training: Partial<TrainingOptions>;
+  training: SurrogateTrainingSettings;
+  /** Set by `--queue`: queue the training under `key` (default: today's UTC date), and wait when `wait`. */
+  queue?: { key?: string; wait: boolean };
 }
 
 /**
@@ -51,6 +52,7 @@ export function parseTrainOptions(args: readonly string[]): TrainSurrogateOption
       args: [...args],
       options: {
         model: { type: 'string' },
+        'model-version': { type: 'string' },
         from: { type: 'string' },
         to: { type: 'string' },
         pairs: { type: 'string' },
@@ -59,6 +61,9 @@ export function parseTrainOptions(args: readonly string[]): TrainSurrogateOption
         dropout: { type: 'string' },
         seed: { type: 'string' },
         'max-epochs': { type: 'string' },
+        queue: { type: 'boolean' },
+        key: { type: 'string' },
+        wait: { type: 'boolean' },
       },
       strict: true,
     }));
@@ -74,6 +79,17 @@ export function parseTrainOptions(args: readonly string[]): TrainSurrogateOption
       '--from and --to select FHIR results; leave them out when --pairs gives a CSV file.'
     );
   }
+  if (values.queue === true && values.pairs !== undefined) {
+    throw new UsageError(
+      '--queue trains a worker on FHIR results, so it takes no --pairs file; train from the CSV file without --queue.'
+    );
+  }
+  if (values.queue !== true && (values.key !== undefined || values.wait === true)) {
+    throw new UsageError('--key and --wait apply to a queued training; add --queue.');
+  }
+  if (values.key?.trim() === '' || values['model-version']?.trim() === '') {
+    throw new UsageError('Invalid empty --key or --model-version: give a value or leave the option out.');
+  }
   for (const [option, text] of [
     ['--from', values.from],
     ['--to', values.to],
@@ -83,7 +99,8 @@ export function parseTrainOptions(args: readonly string[]): TrainSurrogateOption
     }
   }
 
-  const training: Partial<TrainingOptions> = {};
+  const rules = TRAINING_SETTING_RULES;
+  const training: SurrogateTrainingSettings = {};
   if (values.hidden !== undefined) {
     training.hiddenSizes = values.hidden
       .split(',')
@@ -91,8 +108,8 @@ export function parseTrainOptions(args: readonly string[]): TrainSurrogateOption
         parseNumber(
           text,
           '--hidden',
-          (v) => Number.isInteger(v) && v >= 1 && v <= 512,
-          'comma-separated whole numbers of units from 1 to 512'
+          rules.hiddenSize.isValid,
+          `comma-separated ${rules.hiddenSize.expected}`
         )
       );
   }
@@ -100,34 +117,43 @@ export function parseTrainOptions(args: readonly string[]): TrainSurrogateOption
     training.dropoutRate = parseNumber(
       values.dropout,
       '--dropout',
-      (v) => v > 0 && v < 1,
-      'a dropout rate above 0 and below 1'
+      rules.dropoutRate.isValid,
+      rules.dropoutRate.expected
     );
   }
   if (values.seed !== undefined) {
-    training.seed = parseNumber(values.seed, '--seed', (v) => Number.isInteger(v), 'a whole number');
+    training.seed = parseNumber(values.seed, '--seed', rules.seed.isValid, rules.seed.expected);
   }
   if (values['max-epochs'] !== undefined) {
     training.maxEpochs = parseNumber(
       values['max-epochs'],
       '--max-epochs',
-      (v) => Number.isInteger(v) && v >= 1,
-      'a whole number of epochs, at least 1'
+      rules.maxEpochs.isValid,
+      rules.maxEpochs.expected
     );
   }
 
   const lookback = values['lookback-hours'];
   return {
     modelId: values.model,
+    ...(values['model-version'] === undefined ? {} : { modelVersion: values['model-version'] }),
     ...(values.from === undefined ? {} : { from: values.from }),
     ...(values.to === undefined ? {} : { to: values.to }),
     ...(values.pairs === undefined ? {} : { pairsPath: values.pairs }),
     ...(lookback === undefined
       ? {}
       : {
-          lookbackHours: parseNumber(lookback, '--lookback-hours', (v) => v > 0, 'a number of hours above 0'),
+          lookbackHours: parseNumber(
+            lookback,
+            '--lookback-hours',
+            rules.lookbackHours.isValid,
+            rules.lookbackHours.expected
+          ),
         }),
     training,
+    ...(values.queue === true
+      ? { queue: { ...(values.key === undefined ? {} : { key: values.key }), wait: values.wait === true } }
+      : {}),
   };
 }
 
@@ -145,14 +171,35 @@ function parseNumber(
 }
 
 /**
- * Runs the training for the given arguments.
+ * Runs the training for the given arguments, or with `--queue` queues it for a worker.
  * @param args - Arguments after the script name.
  * @param config - Peer addresses.
- * @returns What was stored, with the fidelity.
+ * @param queuePrefix - Bull key prefix of the workers' queues, for `--queue`.
+ * @returns What was stored, with the fidelity, or the queued job.
  */
-export async function runTrainSurrogate(args: readonly string[], config: MonitorMedConfig): Promise<object> {
+export async function runTrainSurrogate(
+  args: readonly string[],
+  config: MonitorMedConfig,
+  queuePrefix = process.env['QUEUE_PREFIX'] ?? 'bull'
+): Promise<object> {
   const options = parseTrainOptions(args);
   const { model, spec } = resolveModel(options.modelId, options.lookbackHours);
+  const modelVersion = options.modelVersion ?? model.version;
+
+  if (options.queue !== undefined) {
+    return queueSurrogateTraining(
+      {
+        modelId: model.modelId,
+        modelVersion,
+        trainingKey: options.queue.key ?? new Date().toISOString().slice(0, 10),
+        ...(options.from === undefined ? {} : { from: options.from }),
+        ...(options.to === undefined ? {} : { to: options.to }),
+        ...(options.lookbackHours === undefined ? {} : { lookbackHours: options.lookbackHours }),
+        ...(Object.keys(options.training).length === 0 ? {} : { training: options.training }),
+      },
+      { config, queuePrefix, wait: options.queue.wait }
+    );
+  }
 
   let pairs: SurrogatePair[];
   let extraction: Omit<ExtractedPairs, 'pairs'> | undefined;
@@ -160,12 +207,15 @@ export async function runTrainSurrogate(args: readonly string[], config: Monitor
     let extracted: ExtractedPairs;
     try {
       extracted = await extractPairs(createFhirClient(config), spec, {
+        modelVersion,
         ...(options.from === undefined ? {} : { from: options.from }),
         ...(options.to === undefined ? {} : { to: options.to }),
       });
     } catch (err) {
       if (err instanceof ModelDeviceNotFoundError) {
-        throw new UsageError(`${err.message} Send results first, or pass --pairs with a CSV file.`);
+        throw new UsageError(
+          `${err.message} Send results first, choose the version with --model-version, or pass --pairs with a CSV file.`
+        );
       }
       throw fhirFailure(err, config);
     }
@@ -187,31 +237,18 @@ export async function runTrainSurrogate(args: readonly string[], config: Monitor
     );
   }
 
-  let trained;
-  try {
-    trained = trainSurrogate(pairs, model.positiveThreshold, options.training);
-  } catch (err) {
-    if (err instanceof TrainingDataError) {
-      throw new UsageError(err.message);
-    }
-    throw err;
-  }
-
-  const names = featureNames(spec);
   const mongo = await connectMongoForCli(config);
   try {
     const store = new SurrogateStore(mongo.db);
     await store.ensureIndexes();
-    const stored = await store.saveVersion(
-      {
-        modelId: model.modelId,
-        featureNames: names,
-        trainingSize: pairs.length,
-        splitSizes: trained.splitSizes,
-        fidelity: trained.fidelity,
-        dropoutRate: trained.model.dropoutRate,
-        hiddenSizes: trained.model.layers.slice(0, -1).map((layer) => layer.outputSize),
-        lookbackHours: spec.lookbackHours,
+    let result;
+    try {
+      result = await trainAndStoreSurrogate(store, {
+        model,
+        modelVersion,
+        spec,
+        pairs,
+        training: options.training,
         source: options.pairsPath === undefined ? 'fhir' : 'csv',
         ...(options.pairsPath === undefined
           ? {
@@ -221,27 +258,18 @@ export async function runTrainSurrogate(args: readonly string[], config: Monitor
               },
             }
           : {}),
-        trainedAt: new Date(),
-      },
-      (version) =>
-        exportMlpToOnnx(trained.model, {
-          dropout: 'random-mask',
-          featureNames: names,
-          metadata: {
-            format: SURROGATE_FORMAT,
-            modelId: model.modelId,
-            modelVersion: model.version,
-            surrogateVersion: String(version),
-            trainingSize: String(pairs.length),
-            fidelity: JSON.stringify(trained.fidelity),
-            dropoutRate: String(trained.model.dropoutRate),
-            lookbackHours: String(spec.lookbackHours),
-          },
-        })
-    );
+      });
+    } catch (err) {
+      if (err instanceof TrainingDataError) {
+        throw new UsageError(err.message);
+      }
+      throw err;
+    }
 
+    const { stored } = result;
     return {
       modelId: stored.modelId,
+      modelVersion,
       surrogateVersion: stored.version,
       active: stored.active,
       source: stored.source,
@@ -249,8 +277,8 @@ export async function runTrainSurrogate(args: readonly string[], config: Monitor
       splitSizes: stored.splitSizes,
       ...(extraction === undefined ? {} : { extraction }),
       fidelity: stored.fidelity,
-      bestEpoch: trained.bestEpoch,
-      epochsRun: trained.epochsRun,
+      bestEpoch: result.bestEpoch,
+      epochsRun: result.epochsRun,
       sizeBytes: stored.sizeBytes,
       sha256: stored.sha256,
     };

@@ -12,6 +12,7 @@ import {
   type EvaluateDriftJob,
 } from '@monitormed/common';
 import type Bull from 'bull';
+import type { SurrogateTrainingSettings } from '../surrogate/training-settings.js';
 
 /** Queue of window rollups: window sketches and metric rollups of one model version. */
 export const ROLLUP_QUEUE = 'monitormed-rollup-window';
@@ -38,12 +39,24 @@ export interface EvaluateAlertsJob {
   window: string;
 }
 
-/** One surrogate training of a model version. */
+/**
+ * One surrogate training of a model version. Only model, version and key make up the job id, so a second
+ * request with the same key and other options is the same job.
+ */
 export interface TrainSurrogateJob {
   modelId: string;
+  /** The model Device's version (Device.version[0].value) whose results are the pairs. */
   modelVersion: string;
   /** Caller-chosen key that makes a retrain request distinct, such as the date of the training data. */
   trainingKey: string;
+  /** Earliest effective time of the results read, a FHIR dateTime (inclusive). */
+  from?: string;
+  /** Latest effective time of the results read, a FHIR dateTime (exclusive). */
+  to?: string;
+  /** Hours before a result in which an input value counts; defaults to the feature spec's lookback. */
+  lookbackHours?: number;
+  /** Hyperparameters that replace the training defaults of surrogate/train.ts. */
+  training?: SurrogateTrainingSettings;
 }
 
 /** One retention cleanup. `runKey` is the UTC hour it belongs to, so repeated schedules run it once an hour. */
@@ -125,3 +138,16 @@ export const DEFAULT_JOB_OPTIONS: Bull.JobOptions = {
   removeOnComplete: true,
   removeOnFail: { age: 7 * 24 * 3600 },
 };
+
+/**
+ * Returns the default options of a queue's jobs. Surrogate trainings are rare and slow, so a completed one
+ * is kept for 7 days like a failed one. Its outcome stays readable, and `Job.finished()` cannot miss a
+ * training that completed and was removed before the caller started waiting.
+ * @param queue - The queue.
+ * @returns Options for `Queue.add`, without the job id.
+ */
+export function defaultJobOptions(queue: QueueName): Bull.JobOptions {
+  return queue === SURROGATE_QUEUE
+    ? { ...DEFAULT_JOB_OPTIONS, removeOnComplete: { age: 7 * 24 * 3600 } }
+    : DEFAULT_JOB_OPTIONS;
+}

@@ -6,7 +6,7 @@
 import type { Logger } from '@monitormed/common';
 import Bull from 'bull';
 import { DeadLetterStore } from './dead-letter.js';
-import { DEFAULT_JOB_OPTIONS, jobIdOf, type JobPayloads, type QueueName } from './definitions.js';
+import { defaultJobOptions, jobIdOf, type JobPayloads, type QueueName } from './definitions.js';
 import type { JobSettings } from './job-settings.js';
 
 /** Options of {@link JobQueues}. */
@@ -61,7 +61,7 @@ export class JobQueues {
    * bull, the call returns that job and queues nothing.
    * @param name - Queue name.
    * @param payload - Job data.
-   * @param options - Options that override {@link DEFAULT_JOB_OPTIONS}, such as `delay`.
+   * @param options - Options that override the queue's {@link defaultJobOptions}, such as `delay`.
    * @returns The queued (or already existing) job.
    */
   async add<Q extends QueueName>(
@@ -70,7 +70,7 @@ export class JobQueues {
     options: Bull.JobOptions = {}
   ): Promise<Bull.Job<JobPayloads[Q]>> {
     return this.queue(name).add(payload, {
-      ...DEFAULT_JOB_OPTIONS,
+      ...defaultJobOptions(name),
       ...options,
       jobId: jobIdOf(name, payload),
     });

@@ -13,6 +13,7 @@ import {
   type SurrogateFeatureSpec,
 } from './features.js';
 import type { SurrogatePair } from './train.js';
+import { UNVERSIONED } from '../workers/model-resolution.js';
 
 const LOINC = 'http://loinc.org';
 
@@ -27,6 +28,11 @@ export interface PairExtractionOptions {
   to?: string;
   /** Maximum results read; defaults to 20 000. */
   maxResults?: number;
+  /**
+   * Model version whose results are read: only Devices with this Device.version[0].value (or
+   * `unversioned` for a Device without version) count. Without it, the results of every version are read.
+   */
+  modelVersion?: string;
 }
 
 /** A pair with the result it came from. */
@@ -59,20 +65,31 @@ export class ModelDeviceNotFoundError extends Error {
  * @param options - Effective-time range and limit.
  * @returns The pairs, in the order of the results' effective times. Results without any input value in
  *   the lookback are left out, because their features would only be the population defaults.
- * @throws ModelDeviceNotFoundError when no Device has the model id.
+ * @throws ModelDeviceNotFoundError when no Device has the model id, or none has the requested version.
  */
 export async function extractPairs(
   fhir: FhirClient,
   spec: SurrogateFeatureSpec,
   options: PairExtractionOptions = {}
 ): Promise<ExtractedPairs> {
-  const devices = await searchAll<Device>(fhir, 'Device', {
+  let devices = await searchAll<Device>(fhir, 'Device', {
     identifier: `${MODEL_ID_SYSTEM}|${spec.modelId}`,
   });
   if (devices.length === 0) {
     throw new ModelDeviceNotFoundError(
       `No Device with identifier ${MODEL_ID_SYSTEM}|${spec.modelId} exists on the FHIR server, so model ${spec.modelId} has no results there.`
     );
+  }
+  const { modelVersion } = options;
+  if (modelVersion !== undefined) {
+    const versionOf = (device: Device): string => device.version?.[0]?.value ?? UNVERSIONED;
+    const found = [...new Set(devices.map(versionOf))].sort();
+    devices = devices.filter((device) => versionOf(device) === modelVersion);
+    if (devices.length === 0) {
+      throw new ModelDeviceNotFoundError(
+        `No Device of model ${spec.modelId} has version ${modelVersion} on the FHIR server; its Devices have version(s) ${found.join(', ')}.`
+      );
+    }
   }
 
   const dates: string[] = [];

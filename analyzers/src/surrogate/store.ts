@@ -20,6 +20,11 @@ const DUPLICATE_KEY_CODE = 11000;
 /** Metadata of a trained surrogate version, stored beside its bytes. */
 export interface SurrogateVersionInfo {
   modelId: string;
+  /**
+   * Version of the monitored model whose results trained it (its Device.version). Versions stored before
+   * this field existed have none, and the workers use them for every model version.
+   */
+  modelVersion?: string;
   /** Feature names in input column order. */
   featureNames: string[];
   /** Pairs used, in total and per split. */
@@ -34,6 +39,8 @@ export interface SurrogateVersionInfo {
   source: 'fhir' | 'csv';
   /** Effective-time range of the FHIR results used, when the source is `fhir`. */
   trainingRange?: { from?: string; to?: string };
+  /** Id of the training job that stored it; at most one version per job id (see jobs/definitions.ts). */
+  trainingJobId?: string;
   trainedAt: Date;
 }
 
@@ -57,6 +64,16 @@ export class SurrogateTooLargeError extends Error {
   }
 }
 
+/** Thrown when a version for the same training job id is already stored, so nothing new was stored. */
+export class TrainingAlreadyStoredError extends Error {
+  constructor(readonly document: SurrogateDocument) {
+    super(
+      `Training job ${String(document.trainingJobId)} already stored ${document.modelId} surrogate version ${String(document.version)}.`
+    );
+    this.name = 'TrainingAlreadyStoredError';
+  }
+}
+
 /** Typed access to {@link SURROGATES_COLLECTION}. */
 export class SurrogateStore {
   private readonly surrogates: Collection<SurrogateDocument>;
@@ -65,11 +82,18 @@ export class SurrogateStore {
     this.surrogates = db.collection<SurrogateDocument>(SURROGATES_COLLECTION);
   }
 
-  /** Creates the unique (modelId, version) index; safe to repeat. */
+  /** Creates the unique (modelId, version) and trainingJobId indexes; safe to repeat. */
   async ensureIndexes(): Promise<void> {
     await this.surrogates.createIndex(
       { modelId: 1, version: 1 },
       { unique: true, name: 'model_version_unique' },
+      undefined
+    );
+    // Sparse, because versions trained by the command have no job id. FerretDB 1.24 rejects
+    // partialFilterExpression but supports sparse unique indexes, as MongoDB does.
+    await this.surrogates.createIndex(
+      { trainingJobId: 1 },
+      { unique: true, sparse: true, name: 'training_job_unique' },
       undefined
     );
   }
@@ -80,6 +104,7 @@ export class SurrogateStore {
    * @param exportOnnx - Builds the ONNX bytes for the version number, which the bytes carry in metadata.
    * @returns The stored document.
    * @throws SurrogateTooLargeError when the bytes exceed {@link MAX_SURROGATE_BYTES}.
+   * @throws TrainingAlreadyStoredError when `info.trainingJobId` is set and a version with that job id exists.
    */
   async saveVersion(
     info: SurrogateVersionInfo,
@@ -107,11 +132,25 @@ export class SurrogateStore {
         sha256: createHash('sha256').update(bytes).digest('hex'),
         active: true,
       };
+      // The driver stores an undefined field as null, and the sparse unique index would then count every
+      // version without a job id as the same null key.
+      if (document.trainingJobId === undefined) {
+        delete document.trainingJobId;
+      }
       try {
         await this.surrogates.insertOne({ ...document });
       } catch (err) {
-        if (err instanceof MongoServerError && err.code === DUPLICATE_KEY_CODE && attempt < 5) {
-          continue;
+        if (err instanceof MongoServerError && err.code === DUPLICATE_KEY_CODE) {
+          // The clash is either another training's version number (retry with the next number) or an
+          // earlier run of the same training job (stop).
+          const earlier =
+            info.trainingJobId === undefined ? undefined : await this.findByTrainingJob(info.trainingJobId);
+          if (earlier !== undefined) {
+            throw new TrainingAlreadyStoredError(earlier);
+          }
+          if (attempt < 5) {
+            continue;
+          }
         }
         throw err;
       }
@@ -134,6 +173,16 @@ export class SurrogateStore {
       { modelId, active: true },
       { sort: { version: -1 }, projection: { _id: 0 } }
     );
+    return document ?? undefined;
+  }
+
+  /**
+   * Finds the version that a training job stored.
+   * @param trainingJobId - The job id.
+   * @returns The document, or undefined when the job stored none.
+   */
+  async findByTrainingJob(trainingJobId: string): Promise<SurrogateDocument | undefined> {
+    const document = await this.surrogates.findOne({ trainingJobId }, { projection: { _id: 0 } });
     return document ?? undefined;
   }
 

@@ -28,6 +28,8 @@ interface CachedScorer {
   scorer?: McDropoutScorer;
   /** Lookback the surrogate was trained with, in hours. */
   lookbackHours?: number;
+  /** Model version whose results trained the surrogate, when recorded. */
+  modelVersion?: string;
 }
 
 /** Estimates MC dropout uncertainty for results of models that have an active surrogate. */
@@ -35,6 +37,8 @@ export class SurrogateUncertainty {
   private readonly cache = new Map<string, Promise<CachedScorer>>();
   /** Scorers of replaced versions; jobs may still be running them, so they are released only by close(). */
   private readonly retired: McDropoutScorer[] = [];
+  /** Models whose cached surrogate is checked against MongoDB at the next estimate, before `refreshMs`. */
+  private readonly staleModels = new Set<string>();
   private closing: Promise<void> | undefined;
 
   constructor(
@@ -49,12 +53,28 @@ export class SurrogateUncertainty {
    * @param modelId - The result's model.
    * @param patientId - The result's subject.
    * @param effective - The result's effectiveDateTime.
-   * @returns The estimate, or undefined when the model has no known inputs or no active surrogate, or the
-   *   patient has no input value in the lookback (the caller then uses the reported probability's entropy).
+   * @param modelVersion - The result's model version. A surrogate trained on another version's results is
+   *   not used for it; a surrogate without recorded version is used for every version.
+   * @returns The estimate, or undefined when the model has no known inputs or no active surrogate for its
+   *   version, or the patient has no input value in the lookback (the caller then uses the reported
+   *   probability's entropy).
    */
-  async estimate(modelId: string, patientId: string, effective: string): Promise<McUncertainty | undefined> {
-    const { scorer, version, lookbackHours } = await this.activeScorer(modelId);
+  async estimate(
+    modelId: string,
+    patientId: string,
+    effective: string,
+    modelVersion?: string
+  ): Promise<McUncertainty | undefined> {
+    const cached = await this.activeScorer(modelId);
+    const { scorer, version, lookbackHours } = cached;
     if (scorer === undefined || version === undefined) {
+      return undefined;
+    }
+    if (
+      cached.modelVersion !== undefined &&
+      modelVersion !== undefined &&
+      cached.modelVersion !== modelVersion
+    ) {
       return undefined;
     }
     const spec = featureSpecFor(modelId, lookbackHours);
@@ -77,9 +97,10 @@ export class SurrogateUncertainty {
     const refreshMs = this.options.refreshMs ?? 60_000;
     const cached = this.cache.get(modelId);
     const entry = cached === undefined ? undefined : await cached;
-    if (entry !== undefined && Date.now() - entry.checkedAtMs < refreshMs) {
+    if (entry !== undefined && !this.staleModels.has(modelId) && Date.now() - entry.checkedAtMs < refreshMs) {
       return entry;
     }
+    this.staleModels.delete(modelId);
 
     // Concurrent jobs of one model share one load.
     const loading = this.load(modelId, entry);
@@ -121,7 +142,17 @@ export class SurrogateUncertainty {
       version: document.version,
       scorer,
       lookbackHours: document.lookbackHours,
+      ...(document.modelVersion === undefined ? {} : { modelVersion: document.modelVersion }),
     };
+  }
+
+  /**
+   * Makes the next estimate of a model ask MongoDB for its active surrogate, without waiting for
+   * `refreshMs`. The training job calls it after storing a new version.
+   * @param modelId - The model whose surrogate changed.
+   */
+  reload(modelId: string): void {
+    this.staleModels.add(modelId);
   }
 
   /** Releases every loaded surrogate session; safe to call twice. */

@@ -28,7 +28,7 @@ import { featureSpecFor } from '../surrogate/features.js';
 import { gatherInputs } from '../surrogate/pairs.js';
 import type { McUncertainty } from '../uncertainty/surrogate-uncertainty.js';
 import type { WorkerContext } from './context.js';
-import { resolveResultModel } from './model-resolution.js';
+import { resolveResultModel, type ResultModel } from './model-resolution.js';
 import { windowOf } from './windows.js';
 
 /** Result summary of one analysis, stored by bull as the job's return value. */
@@ -118,7 +118,7 @@ async function analyzeResult(context: WorkerContext, job: AnalyzeResultJob): Pro
   const effective = observation.effectiveDateTime;
   const window = windowOf(observationId, effective);
   const patientId = patientIdOf(observation);
-  const mc = await estimateMcUncertainty(context, model.modelId, observationId, patientId, effective);
+  const mc = await estimateMcUncertainty(context, model, observationId, patientId, effective);
   const features = await gatherFeatures(context, model.modelId, patientId, effective);
 
   await store.upsertResult({
@@ -212,7 +212,7 @@ async function analyzeResult(context: WorkerContext, job: AnalyzeResultJob): Pro
  */
 async function estimateMcUncertainty(
   context: WorkerContext,
-  modelId: string,
+  model: ResultModel,
   observationId: string,
   patientId: string | undefined,
   effective: string | undefined
@@ -220,8 +220,9 @@ async function estimateMcUncertainty(
   if (context.uncertainty === undefined || patientId === undefined || effective === undefined) {
     return undefined;
   }
+  const { modelId, modelVersion } = model;
   try {
-    return await context.uncertainty.estimate(modelId, patientId, effective);
+    return await context.uncertainty.estimate(modelId, patientId, effective, modelVersion);
   } catch (err) {
     context.log.warn(
       { observationId, modelId, err },
