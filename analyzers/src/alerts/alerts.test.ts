@@ -8,11 +8,12 @@ import assert from 'node:assert/strict';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import type { Bundle, Flag, OperationOutcome } from '@medplum/fhirtypes';
+import type { Bundle, Flag, OperationOutcome, Resource } from '@medplum/fhirtypes';
 import {
   ALERT_COLLECTIONS,
   COLLECTIONS,
   FLAG_ID_SYSTEM,
+  MONITORMED_BASE,
   connectMongo,
   createLogger,
   readAlertHistory,
@@ -102,6 +103,26 @@ async function writeMetric(subgroup: string, window: string, value: number, n: n
 async function readFlag(reference: string): Promise<Flag> {
   const [, id] = reference.split('/');
   return (await run.fhir.read({ resourceType: 'Flag', id: id ?? '' })) as unknown as Flag;
+}
+
+/** Reads a resource by its `Type/id` reference. */
+async function readResource(reference: string): Promise<Resource> {
+  const [resourceType, id] = reference.split('/');
+  return (await run.fhir.read({ resourceType: resourceType ?? '', id: id ?? '' })) as unknown as Resource;
+}
+
+/** Runs a `$validate` call on HAPI and returns the messages of its error and fatal issues. */
+async function validationErrors(path: string, resource: Resource): Promise<string[]> {
+  const validation = await fetch(`${run.config.fhirBaseUrl.replace(/\/$/, '')}/${path}`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/fhir+json', Accept: 'application/fhir+json' },
+    body: JSON.stringify(resource),
+    signal: AbortSignal.timeout(60_000),
+  });
+  const outcome = (await validation.json()) as OperationOutcome;
+  return outcome.issue
+    .filter((issue) => issue.severity === 'error' || issue.severity === 'fatal')
+    .map((issue) => issue.diagnostics ?? issue.code);
 }
 
 before(async () => {
@@ -246,15 +267,11 @@ void describe('alerts job', () => {
     assert.ok(flag.author?.reference?.startsWith('Device/'));
     assert.match(flag.code.text ?? '', /AI governance committee/);
 
-    const validation = await fetch(`${run.config.fhirBaseUrl.replace(/\/$/, '')}/Flag/$validate`, {
-      method: 'POST',
-      headers: { 'Content-Type': 'application/fhir+json', Accept: 'application/fhir+json' },
-      body: JSON.stringify(flag),
-      signal: AbortSignal.timeout(60_000),
-    });
-    const outcome = (await validation.json()) as OperationOutcome;
-    const errors = outcome.issue.filter((issue) => issue.severity === 'error' || issue.severity === 'fatal');
-    assert.deepEqual(errors, [], 'alert Flag must $validate against R4 Flag');
+    // The Flag is checked against its profile, and its subject Group, which has no profile, against R4.
+    const profile = encodeURIComponent(`${MONITORMED_BASE}/StructureDefinition/model-alert-flag`);
+    assert.deepEqual(await validationErrors(`Flag/$validate?profile=${profile}`, flag), []);
+    const group = await readResource(flag.subject.reference ?? '');
+    assert.deepEqual(await validationErrors('Group/$validate', group), []);
 
     // Evaluating the same and the next breaching day opens nothing new.
     await service.evaluate(model.modelId, DAYS[2] ?? '');
