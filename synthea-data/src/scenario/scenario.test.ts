@@ -11,12 +11,13 @@ import type {
   Device,
   ImagingStudy,
   Observation,
+  OperationOutcome,
   Patient,
   Provenance,
   Resource,
 } from '@medplum/fhirtypes';
 import { AIAST, AI_CONFIDENCE_EXTENSION, MODEL_ID_SYSTEM, hasAiLabel } from '@monitormed/common';
-import { fhirRequestOk } from '../fhir-http.js';
+import { fhirRequest, fhirRequestOk } from '../fhir-http.js';
 import { loadBundles } from '../load.js';
 import { TEST_FHIR_BASE_URL, freshFixtureCopy, requireHapi } from '../testing.js';
 import { REPLACEMENT_SCANNER, BASELINE_SCANNER } from './cxr-model.js';
@@ -34,6 +35,26 @@ async function get<T extends Resource>(path: string): Promise<T> {
 async function search<T extends Resource>(path: string): Promise<T[]> {
   const bundle = await get<Bundle<T>>(`${path}&_count=200`);
   return (bundle.entry ?? []).flatMap((e) => (e.resource === undefined ? [] : [e.resource]));
+}
+
+const AI_RESULT_PROFILE = 'https://monitormed.dev/fhir/StructureDefinition/ai-result-observation';
+const AI_PROVENANCE_PROFILE = 'http://hl7.org/fhir/uv/aitransparency/StructureDefinition/AI-Provenance';
+
+/**
+ * Runs HAPI's `$validate`, against `profile` when given and else against R4, and returns the messages of
+ * error and fatal issues.
+ */
+async function validationErrors(resource: Resource, profile?: string): Promise<string[]> {
+  const query = profile === undefined ? '' : `?profile=${encodeURIComponent(profile)}`;
+  const { body } = await fhirRequest(TEST_FHIR_BASE_URL, {
+    method: 'POST',
+    path: `${resource.resourceType}/$validate${query}`,
+    body: resource,
+    timeoutMs: 60_000,
+  });
+  return (body as OperationOutcome).issue
+    .filter((issue) => issue.severity === 'error' || issue.severity === 'fatal')
+    .map((issue) => issue.diagnostics ?? issue.code);
 }
 
 void describe('runScenario against HAPI', () => {
@@ -185,6 +206,40 @@ void describe('runScenario against HAPI', () => {
       assert.equal(provenance.agent[0]?.who.reference, observation.device?.reference);
       assert.deepEqual(provenance.reason, [{ coding: [AIAST] }]);
     }
+  });
+
+  void it('writes resources that validate', async () => {
+    const [observation] = await search<Observation>(
+      `Observation?subject=Patient/${patientIds[0] ?? ''}&identifier=${VENDOR_RESULT_ID_SYSTEM}|`
+    );
+    assert.ok(observation !== undefined, 'the first patient has no vendor Observation');
+    assert.deepEqual(await validationErrors(observation, AI_RESULT_PROFILE), []);
+
+    const study = await get<ImagingStudy>(observation.derivedFrom?.[0]?.reference ?? '');
+    assert.deepEqual(await validationErrors(study), []);
+    const scanner = await get<Device>(study.series?.[0]?.performer?.[0]?.actor.reference ?? '');
+    assert.deepEqual(await validationErrors(scanner), []);
+
+    // AI-Provenance slices agent by who.resolve() conforming to AI-Device. HAPI's $validate resolves that
+    // reference only inside the validated Bundle, so the Provenance claims the profile in meta.profile
+    // and is validated in a collection Bundle with the resources it and the Observation point at.
+    const [provenance] = await search<Provenance>(`Provenance?target=Observation/${observation.id ?? ''}`);
+    assert.ok(provenance !== undefined, 'no Provenance targets the vendor Observation');
+    const claimed: Provenance = {
+      ...provenance,
+      meta: { ...provenance.meta, profile: [AI_PROVENANCE_PROFILE] },
+    };
+    const patient = await get<Patient>(observation.subject?.reference ?? '');
+    const model = await get<Device>(observation.device?.reference ?? '');
+    const bundle: Bundle = {
+      resourceType: 'Bundle',
+      type: 'collection',
+      entry: [patient, model, scanner, study, observation, claimed].map((resource) => ({
+        fullUrl: `${TEST_FHIR_BASE_URL}/${resource.resourceType}/${resource.id ?? ''}`,
+        resource,
+      })),
+    };
+    assert.deepEqual(await validationErrors(bundle), []);
   });
 
   void it('adds nothing to FHIR when re-run', async () => {
