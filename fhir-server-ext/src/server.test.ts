@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-import type { Bundle, Subscription } from '@medplum/fhirtypes';
+import type { Bundle, OperationOutcome, Subscription } from '@medplum/fhirtypes';
 import {
   ANALYZE_QUEUE,
   AIAST,
@@ -78,6 +78,15 @@ void describe('fhir-server-ext', () => {
     assert.equal(subscription.channel.endpoint, `http://127.0.0.1:${server?.port ?? 0}/subscription-hook`);
     assert.equal(subscription.channel.payload, 'application/fhir+json');
     assert.deepEqual(subscription.channel.header, [`${SECRET_HEADER}: ${config.subscriptionSecret}`]);
+
+    const outcome = (await fhir.operation({
+      resourceType: 'Subscription',
+      name: '$validate',
+      method: 'POST',
+      input: { ...subscription },
+    })) as unknown as OperationOutcome;
+    const errors = outcome.issue.filter((issue) => issue.severity === 'error' || issue.severity === 'fatal');
+    assert.deepEqual(errors, [], 'the Subscription must $validate against R4');
   });
 
   void it('restart with a new endpoint updates the subscription', async () => {
