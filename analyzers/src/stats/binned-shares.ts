@@ -9,13 +9,10 @@
  * - With `fillEmpty` (PSI, not Jensen–Shannon), each sample's zero shares become 0.0001, or the sample's smallest
  *   non-zero share divided by 10^6 when that share is 0.0001 or less.
  */
-import { histogramCounts, sturgesBinEdges } from './psi.js';
+import { ColumnSamples, type ColumnType, type SampleValues } from './column-samples.js';
+import { histogramCounts, sturgesBinEdgesOf } from './psi.js';
 
-/** Column types that Evidently's drift tests distinguish. */
-export type ColumnType = 'numerical' | 'categorical';
-
-/** One value of a column: a number for numerical columns, the cell text for categorical ones. */
-export type ColumnValue = number | string;
+export type { ColumnType, ColumnValue } from './column-samples.js';
 
 /** Distinct reference values above which Evidently bins a numerical column instead of counting values. */
 export const MAX_DISTINCT_VALUES_COUNTED = 20;
@@ -30,32 +27,6 @@ export interface BinnedShares {
 }
 
 /**
- * Counts occurrences of each value.
- * @param values - Sample values.
- * @returns Value → count, in first-seen order.
- */
-export function countValues(values: readonly ColumnValue[]): Map<ColumnValue, number> {
-  const counts = new Map<ColumnValue, number>();
-  for (const value of values) {
-    counts.set(value, (counts.get(value) ?? 0) + 1);
-  }
-  return counts;
-}
-
-/**
- * Lists the distinct values of both samples (Evidently's `get_unique_not_nan_values_list_from_series`).
- * @param reference - Reference sample.
- * @param current - Current sample.
- * @returns Distinct values, reference values first.
- */
-export function distinctValues(
-  reference: readonly ColumnValue[],
-  current: readonly ColumnValue[]
-): ColumnValue[] {
-  return [...new Set<ColumnValue>([...reference, ...current])];
-}
-
-/**
  * Computes the shares Evidently's `get_binned_data` returns.
  * @param reference - Reference sample without missing values, not empty.
  * @param current - Current sample without missing values, not empty.
@@ -64,26 +35,37 @@ export function distinctValues(
  * @returns Shares in the same bin or category order for both samples.
  */
 export function binnedShares(
-  reference: readonly ColumnValue[],
-  current: readonly ColumnValue[],
+  reference: SampleValues,
+  current: SampleValues,
   columnType: ColumnType,
   fillEmpty: boolean
 ): BinnedShares {
+  return binnedSharesOf(ColumnSamples.of(reference, current, columnType), fillEmpty);
+}
+
+/**
+ * Computes {@link binnedShares} from prepared samples.
+ * @param samples - The column's samples.
+ * @param fillEmpty - Whether zero shares are replaced.
+ * @returns Shares in the same bin or category order for both samples.
+ */
+export function binnedSharesOf(samples: ColumnSamples, fillEmpty: boolean): BinnedShares {
   let referenceShares: number[];
   let currentShares: number[];
 
-  if (columnType === 'numerical' && new Set(reference).size > MAX_DISTINCT_VALUES_COUNTED) {
-    const referenceNumbers = reference.map(Number);
-    const currentNumbers = current.map(Number);
-    const edges = sturgesBinEdges([...referenceNumbers, ...currentNumbers]);
-    referenceShares = histogramCounts(referenceNumbers, edges).map((count) => count / reference.length);
-    currentShares = histogramCounts(currentNumbers, edges).map((count) => count / current.length);
+  const binned =
+    samples.columnType === 'numerical' &&
+    samples.referenceDistinctCount(MAX_DISTINCT_VALUES_COUNTED) > MAX_DISTINCT_VALUES_COUNTED;
+  if (binned) {
+    const { reference, current } = samples.numbers();
+    const { min, max } = samples.range();
+    const edges = sturgesBinEdgesOf(reference.length + current.length, min, max);
+    referenceShares = histogramCounts(reference, edges).map((count) => count / reference.length);
+    currentShares = histogramCounts(current, edges).map((count) => count / current.length);
   } else {
-    const keys = distinctValues(reference, current);
-    const referenceCounts = countValues(reference);
-    const currentCounts = countValues(current);
-    referenceShares = keys.map((key) => (referenceCounts.get(key) ?? 0) / reference.length);
-    currentShares = keys.map((key) => (currentCounts.get(key) ?? 0) / current.length);
+    const counts = samples.valueCounts();
+    referenceShares = Array.from(counts.reference, (count) => count / samples.referenceSize);
+    currentShares = Array.from(counts.current, (count) => count / samples.currentSize);
   }
 
   if (fillEmpty) {
@@ -95,7 +77,10 @@ export function binnedShares(
 
 /** Replaces zero shares the way Evidently does, so logarithms of share ratios stay finite. */
 function fillEmptyShares(shares: readonly number[]): number[] {
-  const smallestNonZero = Math.min(...shares.filter((share) => share !== 0));
+  const smallestNonZero = shares.reduce(
+    (smallest, share) => (share === 0 ? smallest : Math.min(smallest, share)),
+    Infinity
+  );
   const fill = smallestNonZero <= EMPTY_SHARE ? smallestNonZero / 10 ** 6 : EMPTY_SHARE;
   return shares.map((share) => (share === 0 ? fill : share));
 }

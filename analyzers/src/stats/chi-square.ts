@@ -5,7 +5,7 @@
  * values of both samples. A value absent from the reference has E = 0, so χ² = ∞ and p = 0, as in scipy.
  * With a single distinct value k − 1 = 0 and scipy returns NaN. Drift when p < threshold (default 0.05).
  */
-import { countValues, distinctValues, type ColumnValue } from './binned-shares.js';
+import { ColumnSamples, type SampleValues } from './column-samples.js';
 import { chiSquareSurvival } from './gamma.js';
 
 /** Statistic and p-value of a chi-square test. */
@@ -22,24 +22,28 @@ export interface ChiSquareResult {
  * @param current - Current sample without missing values, not empty.
  * @returns χ², its p-value and the degrees of freedom.
  */
-export function chiSquareTest(
-  reference: readonly ColumnValue[],
-  current: readonly ColumnValue[]
-): ChiSquareResult {
-  const keys = distinctValues(reference, current);
-  const referenceCounts = countValues(reference);
-  const currentCounts = countValues(current);
-  const scale = current.length / reference.length;
+export function chiSquareTest(reference: SampleValues, current: SampleValues): ChiSquareResult {
+  return chiSquareTestOf(ColumnSamples.of(reference, current, 'categorical'));
+}
+
+/**
+ * Runs {@link chiSquareTest} on prepared samples.
+ * @param samples - The column's samples.
+ * @returns χ², its p-value and the degrees of freedom.
+ */
+export function chiSquareTestOf(samples: ColumnSamples): ChiSquareResult {
+  const counts = samples.valueCounts();
+  const scale = samples.currentSize / samples.referenceSize;
 
   let statistic = 0;
-  for (const key of keys) {
-    const observed = currentCounts.get(key) ?? 0;
-    const expected = (referenceCounts.get(key) ?? 0) * scale;
+  for (const [index, referenceCount] of counts.reference.entries()) {
+    const observed = counts.current[index] ?? 0;
+    const expected = referenceCount * scale;
     // Every key occurs in one sample, so expected = 0 implies observed > 0 and an infinite term.
     statistic += expected === 0 ? Infinity : (observed - expected) ** 2 / expected;
   }
 
-  const degreesOfFreedom = keys.length - 1;
+  const degreesOfFreedom = counts.keys.length - 1;
   const pValue = degreesOfFreedom > 0 ? chiSquareSurvival(statistic, degreesOfFreedom) : Number.NaN;
   return { statistic, pValue, degreesOfFreedom };
 }

@@ -1,10 +1,16 @@
 import { readFileSync } from 'node:fs';
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { type ColumnType, type ColumnValue } from './binned-shares.js';
+import { type ColumnType, type ColumnValue, type SampleValues } from './column-samples.js';
 import { normalCdf, regularizedGammaP, regularizedGammaQ } from './gamma.js';
 import { adjustPValues } from './multiple-testing.js';
-import { evaluateDatasetDrift, selectStatTest, type ColumnInput } from './select-test.js';
+import {
+  evaluateDatasetDrift,
+  selectStatTest,
+  withoutMissing,
+  type ColumnInput,
+  type ColumnInputValues,
+} from './select-test.js';
 import { getStatTest, isStatTestName, type StatTestName } from './stat-tests.js';
 import { chiSquareTest } from './chi-square.js';
 import { generateSample, type SampleSpec } from '../testing/seeded-samples.js';
@@ -83,8 +89,8 @@ function columnInput(testCase: ColumnCase): ColumnInput {
   };
 }
 
-function present(values: readonly (ColumnValue | null)[]): ColumnValue[] {
-  return values.filter((value): value is ColumnValue => value !== null);
+function present(values: ColumnInputValues): SampleValues {
+  return withoutMissing(values);
 }
 
 void describe('incomplete gamma and normal CDF', () => {

@@ -4,7 +4,8 @@
  * Unlike `populationStabilityIndex` of psi.ts (always Sturges bins, used for model scores), it counts values when the
  * column is categorical or its reference has at most 20 distinct values. Drift when PSI ≥ threshold (default 0.1).
  */
-import { binnedShares, type ColumnType, type ColumnValue } from './binned-shares.js';
+import { binnedSharesOf } from './binned-shares.js';
+import { ColumnSamples, type ColumnType, type SampleValues } from './column-samples.js';
 
 /**
  * Computes Evidently's PSI of `current` against `reference`.
@@ -13,12 +14,17 @@ import { binnedShares, type ColumnType, type ColumnValue } from './binned-shares
  * @param columnType - The column's type.
  * @returns The index.
  */
-export function evidentlyPsi(
-  reference: readonly ColumnValue[],
-  current: readonly ColumnValue[],
-  columnType: ColumnType
-): number {
-  const { referenceShares, currentShares } = binnedShares(reference, current, columnType, true);
+export function evidentlyPsi(reference: SampleValues, current: SampleValues, columnType: ColumnType): number {
+  return evidentlyPsiOf(ColumnSamples.of(reference, current, columnType));
+}
+
+/**
+ * Computes {@link evidentlyPsi} from prepared samples.
+ * @param samples - The column's samples.
+ * @returns The index.
+ */
+export function evidentlyPsiOf(samples: ColumnSamples): number {
+  const { referenceShares, currentShares } = binnedSharesOf(samples, true);
   let value = 0;
   for (const [index, referenceShare] of referenceShares.entries()) {
     const currentShare = currentShares[index] ?? 0;

@@ -6,8 +6,8 @@
  *   histograms h_ref and h_cur on them, and BC = Σ √(h_ref·h_cur)·w with w = (max − min)/bins.
  * Drift when H ≥ threshold (default 0.1).
  */
-import { countValues, distinctValues, type ColumnType, type ColumnValue } from './binned-shares.js';
-import { histogramCounts, sturgesBinEdges } from './psi.js';
+import { ColumnSamples, type ColumnType, type SampleValues } from './column-samples.js';
+import { histogramCounts, sturgesBinEdgesOf } from './psi.js';
 
 /**
  * Computes Evidently's Hellinger distance between two samples.
@@ -17,25 +17,34 @@ import { histogramCounts, sturgesBinEdges } from './psi.js';
  * @returns The distance, from 0 to 1.
  */
 export function hellingerDistance(
-  reference: readonly ColumnValue[],
-  current: readonly ColumnValue[],
+  reference: SampleValues,
+  current: SampleValues,
   columnType: ColumnType
 ): number {
-  const keys = distinctValues(reference, current);
+  return hellingerDistanceOf(ColumnSamples.of(reference, current, columnType));
+}
+
+/**
+ * Computes {@link hellingerDistance} from prepared samples.
+ * @param samples - The column's samples.
+ * @returns The distance, from 0 to 1.
+ */
+export function hellingerDistanceOf(samples: ColumnSamples): number {
   let coefficient = 0;
 
-  if (columnType === 'categorical') {
-    const referenceCounts = countValues(reference);
-    const currentCounts = countValues(current);
-    for (const key of keys) {
-      const referenceShare = (referenceCounts.get(key) ?? 0) / reference.length;
-      const currentShare = (currentCounts.get(key) ?? 0) / current.length;
+  if (samples.columnType === 'categorical') {
+    const counts = samples.valueCounts();
+    for (const [index, referenceCount] of counts.reference.entries()) {
+      const referenceShare = referenceCount / samples.referenceSize;
+      const currentShare = (counts.current[index] ?? 0) / samples.currentSize;
       coefficient += Math.sqrt(referenceShare * currentShare);
     }
   } else {
-    const edges = sturgesBinEdges(keys.map(Number));
-    const referenceDensity = densityHistogram(reference.map(Number), edges);
-    const currentDensity = densityHistogram(current.map(Number), edges);
+    const { min, max } = samples.range();
+    const edges = sturgesBinEdgesOf(samples.distinctCount(), min, max);
+    const { reference, current } = samples.numbers();
+    const referenceDensity = densityHistogram(reference, edges);
+    const currentDensity = densityHistogram(current, edges);
     const binWidth = ((edges.at(-1) ?? 0) - (edges[0] ?? 0)) / (edges.length - 1);
     for (const [bin, referenceValue] of referenceDensity.entries()) {
       coefficient += Math.sqrt(referenceValue * (currentDensity[bin] ?? 0)) * binWidth;
@@ -46,7 +55,7 @@ export function hellingerDistance(
 }
 
 /** Computes numpy.histogram(density=True): count / bin width / counted values, per bin. */
-function densityHistogram(values: readonly number[], edges: readonly number[]): number[] {
+function densityHistogram(values: Float64Array, edges: readonly number[]): number[] {
   const counts = histogramCounts(values, edges);
   const total = counts.reduce((sum, count) => sum + count, 0);
   return counts.map((count, bin) => count / ((edges[bin + 1] ?? 0) - (edges[bin] ?? 0)) / total);

@@ -10,7 +10,10 @@
  * - Asymptotic p-value otherwise, as scipy does: the one-sample finite-n distribution of D (scipy's `kstwo`)
  *   at n = round(n1·n2/(n1+n2)), rounded half to even like numpy (see kolmogorov-n.ts).
  */
+import type { ColumnSamples } from './column-samples.js';
+import { sortFloat64 } from './float64-sort.js';
 import { kolmogorovFiniteSurvival } from './kolmogorov-n.js';
+import type { ValueCounts } from './value-counts.js';
 
 /** Largest sample size for which scipy's method='auto' (and this module) computes the exact p-value. */
 export const KS_MAX_EXACT_N = 10_000;
@@ -38,13 +41,41 @@ export interface KsTestResult {
  * @returns The statistic D, its p-value and how the p-value was computed.
  * @throws RangeError when a sample is empty or contains a value that is not a finite number.
  */
-export function ksTwoSample(sample1: readonly number[], sample2: readonly number[]): KsTestResult {
-  const sorted1 = sortedFinite(sample1, 'sample1');
-  const sorted2 = sortedFinite(sample2, 'sample2');
-  const n1 = sorted1.length;
-  const n2 = sorted2.length;
-  const statistic = ksStatistic(sorted1, sorted2);
+export function ksTwoSample(sample1: ArrayLike<number>, sample2: ArrayLike<number>): KsTestResult {
+  return ksTwoSampleSorted(sortedFinite(sample1, 'sample1'), sortedFinite(sample2, 'sample2'));
+}
 
+/**
+ * Runs {@link ksTwoSample} on two ascending samples of finite numbers, so a caller that already sorted them
+ * (as ColumnSamples does) does not sort again.
+ * @param sorted1 - First sample, ascending, not empty.
+ * @param sorted2 - Second sample, ascending, not empty.
+ * @returns The statistic D, its p-value and how the p-value was computed.
+ */
+export function ksTwoSampleSorted(sorted1: Float64Array, sorted2: Float64Array): KsTestResult {
+  return ksResult(ksStatistic(sorted1, sorted2), sorted1.length, sorted2.length);
+}
+
+/**
+ * Runs {@link ksTwoSample} with the reference as the first sample. Samples with few distinct values are
+ * tested from their value counts, which give the same D without a sort.
+ * @param samples - The column's samples, numbers only.
+ * @returns The statistic D, its p-value and how the p-value was computed.
+ */
+export function ksTwoSampleOf(samples: ColumnSamples): KsTestResult {
+  const counts = samples.fewValueCounts();
+  if (counts !== null && samples.isNumeric) {
+    return ksResult(
+      ksStatisticOfCounts(counts, samples.referenceSize, samples.currentSize),
+      samples.referenceSize,
+      samples.currentSize
+    );
+  }
+  const { reference, current } = samples.sorted();
+  return ksTwoSampleSorted(reference, current);
+}
+
+function ksResult(statistic: number, n1: number, n2: number): KsTestResult {
   if (Math.max(n1, n2) <= KS_MAX_EXACT_N) {
     const exact = exactTwoSidedPValue(n1, n2, statistic);
     return { statistic: exact.statistic, pValue: exact.pValue, method: 'exact', n1, n2 };
@@ -64,20 +95,40 @@ function roundHalfToEven(value: number): number {
   return floor % 2 === 0 ? floor : floor + 1;
 }
 
-function sortedFinite(sample: readonly number[], name: string): number[] {
+function sortedFinite(sample: ArrayLike<number>, name: string): Float64Array {
   if (sample.length === 0) {
     throw new RangeError(`Invalid ${name}: the KS test needs at least one value in each sample.`);
   }
-  for (const value of sample) {
+  const values = Float64Array.from(sample);
+  for (const value of values) {
     if (!Number.isFinite(value)) {
       throw new RangeError(`Invalid ${name}: value ${String(value)} is not a finite number.`);
     }
   }
-  return [...sample].sort((a, b) => a - b);
+  return sortFloat64(values);
+}
+
+/** Computes D from value counts with ascending keys: the same differences as {@link ksStatistic}, value by value. */
+function ksStatisticOfCounts(counts: ValueCounts, n1: number, n2: number): number {
+  let i = 0;
+  let j = 0;
+  let maxDifference = 0;
+  let minDifference = 0;
+  for (const [index, referenceCount] of counts.reference.entries()) {
+    i += referenceCount;
+    j += counts.current[index] ?? 0;
+    const difference = i / n1 - j / n2;
+    if (difference > maxDifference) {
+      maxDifference = difference;
+    } else if (difference < minDifference) {
+      minDifference = difference;
+    }
+  }
+  return Math.max(maxDifference, -minDifference);
 }
 
 /** Computes D = max |F1 − F2| at every distinct pooled value, after counting all values tied with it. */
-function ksStatistic(sorted1: readonly number[], sorted2: readonly number[]): number {
+function ksStatistic(sorted1: Float64Array, sorted2: Float64Array): number {
   const n1 = sorted1.length;
   const n2 = sorted2.length;
   let i = 0;
@@ -95,8 +146,11 @@ function ksStatistic(sorted1: readonly number[], sorted2: readonly number[]): nu
     }
 
     const difference = i / n1 - j / n2;
-    maxDifference = Math.max(maxDifference, difference);
-    minDifference = Math.min(minDifference, difference);
+    if (difference > maxDifference) {
+      maxDifference = difference;
+    } else if (difference < minDifference) {
+      minDifference = difference;
+    }
   }
   return Math.max(maxDifference, -minDifference);
 }

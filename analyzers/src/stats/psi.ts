@@ -54,13 +54,32 @@ export function populationStabilityIndex(
  * @param values - The pooled sample, not empty.
  * @returns The bin edges.
  */
-export function sturgesBinEdges(values: readonly number[]): number[] {
-  let first = Math.min(...values);
-  let last = Math.max(...values);
+export function sturgesBinEdges(values: ArrayLike<number>): number[] {
+  // A loop, not Math.min(...values): spreading a million arguments overflows the call stack.
+  let min = Infinity;
+  let max = -Infinity;
+  for (let index = 0; index < values.length; index += 1) {
+    const value = values[index] ?? 0;
+    min = Math.min(min, value);
+    max = Math.max(max, value);
+  }
+  return sturgesBinEdgesOf(values.length, min, max);
+}
+
+/**
+ * Computes {@link sturgesBinEdges} from the pooled sample's size and range alone.
+ * @param count - Number of pooled values, at least 1.
+ * @param min - Smallest pooled value.
+ * @param max - Largest pooled value.
+ * @returns The bin edges.
+ */
+export function sturgesBinEdgesOf(count: number, min: number, max: number): number[] {
+  let first = min;
+  let last = max;
   const range = last - first;
 
   // numpy keeps two divisions here; the float result can exceed the integer log2(n) + 1 and add a bin.
-  const width = range / (Math.log2(values.length) + 1);
+  const width = range / (Math.log2(count) + 1);
   const binCount = width > 0 ? Math.ceil(range / width) : 1;
 
   if (first === last) {
@@ -92,28 +111,31 @@ function binShares(values: readonly number[], edges: readonly number[]): number[
  * @param edges - Ascending bin edges, at least two.
  * @returns One count per bin.
  */
-export function histogramCounts(values: readonly number[], edges: readonly number[]): number[] {
+export function histogramCounts(values: ArrayLike<number>, edges: readonly number[]): number[] {
   const binCount = edges.length - 1;
-  const counts = new Array<number>(binCount).fill(0);
-  const first = edges[0] ?? 0;
-  const last = edges[binCount] ?? 0;
+  const edgeArray = Float64Array.from(edges);
+  const counts = new Float64Array(binCount);
+  const first = edgeArray[0] ?? 0;
+  const last = edgeArray[binCount] ?? 0;
+  const range = last - first;
 
-  for (const value of values) {
-    if (value < first || value > last) {
+  for (let index = 0; index < values.length; index += 1) {
+    const value = values[index] ?? Number.NaN;
+    if (!(value >= first && value <= last)) {
       continue;
     }
 
-    // Estimate the bin arithmetically, then correct it against the stored edges like numpy does.
-    let bin = Math.min(Math.floor(((value - first) / (last - first)) * binCount), binCount - 1);
-    if (value < (edges[bin] ?? -Infinity)) {
+    // Estimate the bin with numpy's arithmetic, then correct it against the stored edges like numpy does.
+    let bin = Math.min(Math.floor(((value - first) / range) * binCount), binCount - 1);
+    if (value < (edgeArray[bin] ?? -Infinity)) {
       bin -= 1;
     }
-    if (bin !== binCount - 1 && value >= (edges[bin + 1] ?? Infinity)) {
+    if (bin !== binCount - 1 && value >= (edgeArray[bin + 1] ?? Infinity)) {
       bin += 1;
     }
     counts[bin] = (counts[bin] ?? 0) + 1;
   }
-  return counts;
+  return Array.from(counts);
 }
 
 function assertSample(sample: readonly number[], name: string): void {

@@ -8,7 +8,7 @@
  *   (all p < 0.05);
  * - reference > 1000 values: numerical with n_unique > 5 → `wasserstein`, otherwise `jensenshannon` (≥ 0.1).
  */
-import { distinctValues, type ColumnType, type ColumnValue } from './binned-shares.js';
+import { ColumnSamples, type ColumnType, type ColumnValue, type SampleValues } from './column-samples.js';
 import { adjustPValues, type PValueCorrection } from './multiple-testing.js';
 import { getStatTest, isDrift, type ScoreKind, type StatTestName } from './stat-tests.js';
 
@@ -40,12 +40,15 @@ export function selectStatTest(
   return manyValues ? 'wasserstein' : 'jensenshannon';
 }
 
-/** One column to test, with missing values still in place (as null). */
+/** Values of one sample with missing values in place: null in an array, NaN in a Float64Array. */
+export type ColumnInputValues = readonly (ColumnValue | null)[] | Float64Array;
+
+/** One column to test, with missing values still in place. */
 export interface ColumnInput {
   name: string;
   type: ColumnType;
-  reference: readonly (ColumnValue | null)[];
-  current: readonly (ColumnValue | null)[];
+  reference: ColumnInputValues;
+  current: ColumnInputValues;
   /** Test to use instead of the automatic choice. */
   test?: StatTestName;
   /** Threshold to use instead of the test's default. */
@@ -138,16 +141,47 @@ export function evaluateDatasetDrift(
   };
 }
 
+/**
+ * Drops the missing values of a sample: null in an array, NaN in a Float64Array.
+ * @param values - A sample with missing values in place.
+ * @returns The other values, in input order.
+ */
+export function withoutMissing(values: ColumnInputValues): SampleValues {
+  if (values instanceof Float64Array) {
+    let presentCount = 0;
+    for (let index = 0; index < values.length; index += 1) {
+      if (!Number.isNaN(values[index])) {
+        presentCount += 1;
+      }
+    }
+    if (presentCount === values.length) {
+      return values;
+    }
+    const presentValues = new Float64Array(presentCount);
+    let next = 0;
+    for (let index = 0; index < values.length; index += 1) {
+      const value = values[index] ?? Number.NaN;
+      if (!Number.isNaN(value)) {
+        presentValues[next] = value;
+        next += 1;
+      }
+    }
+    return presentValues;
+  }
+  return values.filter((value): value is ColumnValue => value !== null);
+}
+
 function evaluateColumn(column: ColumnInput): ColumnDriftResult {
-  const reference = column.reference.filter((value): value is ColumnValue => value !== null);
-  const current = column.current.filter((value): value is ColumnValue => value !== null);
+  const reference = withoutMissing(column.reference);
+  const current = withoutMissing(column.current);
   if (reference.length === 0 || current.length === 0) {
     const sample = reference.length === 0 ? 'reference' : 'current';
     throw new RangeError(`Column '${column.name}' has no non-missing value in the ${sample} data.`);
   }
 
-  const distinctCount = distinctValues(reference, current).length;
-  const testName = column.test ?? selectStatTest(column.type, reference.length, distinctCount);
+  const samples = ColumnSamples.of(reference, current, column.type);
+  // selectStatTest only compares the count with 2 and 5, so counting can stop after the sixth distinct value.
+  const testName = column.test ?? selectStatTest(column.type, reference.length, samples.distinctCount(5));
   const test = getStatTest(testName);
   if (!test.columnTypes.includes(column.type)) {
     throw new RangeError(
@@ -156,12 +190,8 @@ function evaluateColumn(column: ColumnInput): ColumnDriftResult {
   }
 
   const threshold = column.threshold ?? test.defaultThreshold;
-  const { statistic, score } = test.run(reference, current, column.type);
-  const referenceSet = new Set(reference);
-  const unseen =
-    column.type === 'categorical'
-      ? distinctValues([], current).filter((value) => !referenceSet.has(value))
-      : null;
+  const { statistic, score } = test.score(samples);
+  const unseen = column.type === 'categorical' ? samples.unseenValues() : null;
 
   return {
     name: column.name,

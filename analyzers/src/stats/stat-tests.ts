@@ -3,14 +3,14 @@
  * (`evidently/legacy/calculations/stattests/*.py`): p-value tests detect drift when p < threshold, distance
  * tests when the distance ≥ threshold. A NaN score never detects drift, as in Evidently.
  */
-import { type ColumnType, type ColumnValue } from './binned-shares.js';
-import { chiSquareTest } from './chi-square.js';
-import { evidentlyPsi } from './evidently-psi.js';
-import { hellingerDistance } from './hellinger.js';
-import { evidentlyJensenShannon } from './jensen-shannon.js';
-import { ksTwoSample } from './ks.js';
-import { normedWassersteinDistance } from './wasserstein.js';
-import { zTest } from './z-test.js';
+import { chiSquareTestOf } from './chi-square.js';
+import { ColumnSamples, type ColumnType, type SampleValues } from './column-samples.js';
+import { evidentlyPsiOf } from './evidently-psi.js';
+import { hellingerDistanceOf } from './hellinger.js';
+import { evidentlyJensenShannonOf } from './jensen-shannon.js';
+import { ksTwoSampleOf } from './ks.js';
+import { normedWassersteinDistanceOf } from './wasserstein.js';
+import { zTestOf } from './z-test.js';
 
 /** Test names as Evidently registers them. */
 export const STAT_TEST_NAMES = [
@@ -44,88 +44,87 @@ export interface StatTestDefinition {
   defaultThreshold: number;
   /** Column types the test accepts. */
   columnTypes: readonly ColumnType[];
-  run(
-    reference: readonly ColumnValue[],
-    current: readonly ColumnValue[],
-    columnType: ColumnType
-  ): StatTestScore;
+  /** Scores prepared samples; tests on one column share its sort and value counts this way. */
+  score(samples: ColumnSamples): StatTestScore;
+  /** Scores two samples without missing values. */
+  run(reference: SampleValues, current: SampleValues, columnType: ColumnType): StatTestScore;
 }
 
 const BOTH: readonly ColumnType[] = ['numerical', 'categorical'];
 
+function define(definition: Omit<StatTestDefinition, 'run'>): StatTestDefinition {
+  return {
+    ...definition,
+    run: (reference, current, columnType) =>
+      definition.score(ColumnSamples.of(reference, current, columnType)),
+  };
+}
+
+function distance(value: number): StatTestScore {
+  return { statistic: value, score: value };
+}
+
 // Evidently registers z and chisquare for categorical columns only, yet its automatic choice runs them on
 // numerical columns with few values; they compare values as categories, so both types are accepted here.
 const DEFINITIONS: Record<StatTestName, StatTestDefinition> = {
-  ks: {
+  ks: define({
     name: 'ks',
     kind: 'p-value',
     defaultThreshold: 0.05,
     columnTypes: ['numerical'],
-    run: (reference, current) => {
-      const result = ksTwoSample(reference.map(Number), current.map(Number));
+    score: (samples) => {
+      const result = ksTwoSampleOf(samples);
       return { statistic: result.statistic, score: result.pValue };
     },
-  },
-  z: {
+  }),
+  z: define({
     name: 'z',
     kind: 'p-value',
     defaultThreshold: 0.05,
     columnTypes: BOTH,
-    run: (reference, current) => {
-      const result = zTest(reference, current);
+    score: (samples) => {
+      const result = zTestOf(samples);
       return { statistic: result.statistic, score: result.pValue };
     },
-  },
-  chisquare: {
+  }),
+  chisquare: define({
     name: 'chisquare',
     kind: 'p-value',
     defaultThreshold: 0.05,
     columnTypes: BOTH,
-    run: (reference, current) => {
-      const result = chiSquareTest(reference, current);
+    score: (samples) => {
+      const result = chiSquareTestOf(samples);
       return { statistic: result.statistic, score: result.pValue };
     },
-  },
-  wasserstein: {
+  }),
+  wasserstein: define({
     name: 'wasserstein',
     kind: 'distance',
     defaultThreshold: 0.1,
     columnTypes: ['numerical'],
-    run: (reference, current) => {
-      const distance = normedWassersteinDistance(reference.map(Number), current.map(Number));
-      return { statistic: distance, score: distance };
-    },
-  },
-  jensenshannon: {
+    score: (samples) => distance(normedWassersteinDistanceOf(samples)),
+  }),
+  jensenshannon: define({
     name: 'jensenshannon',
     kind: 'distance',
     defaultThreshold: 0.1,
     columnTypes: BOTH,
-    run: (reference, current, columnType) => {
-      const distance = evidentlyJensenShannon(reference, current, columnType);
-      return { statistic: distance, score: distance };
-    },
-  },
-  hellinger: {
+    score: (samples) => distance(evidentlyJensenShannonOf(samples)),
+  }),
+  hellinger: define({
     name: 'hellinger',
     kind: 'distance',
     defaultThreshold: 0.1,
     columnTypes: BOTH,
-    run: (reference, current, columnType) => {
-      const distance = hellingerDistance(reference, current, columnType);
-      return { statistic: distance, score: distance };
-    },
-  },
-  psi: {
+    score: (samples) => distance(hellingerDistanceOf(samples)),
+  }),
+  psi: define({
     name: 'psi',
     kind: 'distance',
     defaultThreshold: 0.1,
     columnTypes: BOTH,
-    run: (reference, current, columnType) => {
-      const value = evidentlyPsi(reference, current, columnType);
-      return { statistic: value, score: value };
-    },
-  },
+    score: (samples) => distance(evidentlyPsiOf(samples)),
+  }),
 };
 
 /**

@@ -5,7 +5,7 @@
  * z = (p1 − p2)/√(P·(1 − P)·(1/n1 + 1/n2)) and the two-sided p = 2·(1 − Φ(|z|)). When both samples contain
  * only the same single value Evidently returns p = 1 without computing z. Drift when p < threshold (0.05).
  */
-import { countValues, distinctValues, type ColumnValue } from './binned-shares.js';
+import { ColumnSamples, type ColumnValue, type SampleValues } from './column-samples.js';
 import { normalCdf } from './gamma.js';
 
 /** Statistic and p-value of a Z-test; `statistic` is null when Evidently's constant-column shortcut applied. */
@@ -20,21 +20,32 @@ export interface ZTestResult {
  * @param current - Current sample without missing values, not empty.
  * @returns z and its two-sided p-value.
  */
-export function zTest(reference: readonly ColumnValue[], current: readonly ColumnValue[]): ZTestResult {
-  const referenceCounts = countValues(reference);
-  const currentCounts = countValues(current);
-  if (referenceCounts.size === 1 && currentCounts.size === 1) {
-    const [onlyReference] = referenceCounts.keys();
-    if (onlyReference !== undefined && currentCounts.has(onlyReference)) {
-      return { statistic: null, pValue: 1 };
-    }
+export function zTest(reference: SampleValues, current: SampleValues): ZTestResult {
+  return zTestOf(ColumnSamples.of(reference, current, 'categorical'));
+}
+
+/**
+ * Runs {@link zTest} on prepared samples.
+ * @param samples - The column's samples.
+ * @returns z and its two-sided p-value.
+ */
+export function zTestOf(samples: ColumnSamples): ZTestResult {
+  const counts = samples.valueCounts();
+  // One distinct value over both samples means both contain only that value.
+  if (counts.keys.length === 1) {
+    return { statistic: null, pValue: 1 };
   }
 
-  const zeroKey = distinctValues(reference, current).sort(compareValues)[0];
-  const n1 = reference.length;
-  const n2 = current.length;
-  const p1 = (n1 - (referenceCounts.get(zeroKey ?? '') ?? 0)) / n1;
-  const p2 = (n2 - (currentCounts.get(zeroKey ?? '') ?? 0)) / n2;
+  let zeroIndex = 0;
+  for (const [index, key] of counts.keys.entries()) {
+    if (compareValues(key, counts.keys[zeroIndex] ?? key) < 0) {
+      zeroIndex = index;
+    }
+  }
+  const n1 = samples.referenceSize;
+  const n2 = samples.currentSize;
+  const p1 = (n1 - (counts.reference[zeroIndex] ?? 0)) / n1;
+  const p2 = (n2 - (counts.current[zeroIndex] ?? 0)) / n2;
   const pooled = (p1 * n1 + p2 * n2) / (n1 + n2);
 
   const statistic = (p1 - p2) / Math.sqrt(pooled * (1 - pooled) * (1 / n1 + 1 / n2));

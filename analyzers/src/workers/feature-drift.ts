@@ -11,7 +11,12 @@
 import { ANALYZER_VERSION } from '../fhir/extensions.js';
 import { sampleOf, type FeatureSketch } from '../sketches/feature-sketch.js';
 import type { ColumnType, ColumnValue } from '../stats/binned-shares.js';
-import { evaluateDatasetDrift, type ColumnDriftResult, type ColumnInput } from '../stats/select-test.js';
+import {
+  evaluateDatasetDrift,
+  withoutMissing,
+  type ColumnDriftResult,
+  type ColumnInput,
+} from '../stats/select-test.js';
 import { getStatTest } from '../stats/stat-tests.js';
 import {
   isOutsideLimits,
@@ -122,7 +127,7 @@ function chunkLimits(
   chunks: ReferenceSamples['chunks']
 ): ThresholdLimits | null {
   const test = getStatTest(result.test);
-  const reference = input.reference.filter((value): value is ColumnValue => value !== null);
+  const reference = withoutMissing(input.reference);
   const values: number[] = [];
   for (const chunk of chunks) {
     const chunkValues = (chunk.get(input.name) ?? []).filter((value): value is ColumnValue => value !== null);
@@ -224,7 +229,7 @@ export async function evaluateFeatureDrift(
       driftedFeatures += 1;
     }
 
-    const total = (values: readonly unknown[]): number => Math.max(1, values.length);
+    const total = (values: { length: number }): number => Math.max(1, values.length);
     await evaluation.upsertMetric({
       ...base,
       metric: `feature-drift:${result.name}`,
