@@ -1,10 +1,12 @@
 /**
  * The reference and current samples of one column, prepared once so that every drift test on the column
- * shares one count of values, one sort and one range. Numbers are kept in Float64Arrays. With few distinct
- * values they are counted in a hash table and the tests run on the counts; otherwise each sample is sorted
- * once with the radix sort of float64-sort.ts. Either way a column of a million values costs a few linear
- * passes and no boxed numbers. Text values (categorical columns) are counted with a Map.
+ * shares one count of values, one range, one set of CDF distances and at most one sort. Numbers are kept in
+ * Float64Arrays. With few distinct values they are counted in a hash table and the tests run on the counts.
+ * Otherwise KS and Wasserstein come from bucket summaries (bucketed-cdf.ts), and a test that needs the sorted
+ * samples sorts each once with the radix sort of float64-sort.ts. Either way a column of a million values
+ * costs a few linear passes and no boxed numbers. Text values (categorical columns) are counted with a Map.
  */
+import { cdfDistances, type CdfDistances } from './bucketed-cdf.js';
 import { sortFloat64 } from './float64-sort.js';
 import {
   countNumbers,
@@ -47,6 +49,7 @@ export class ColumnSamples {
   private counts: ValueCounts | null = null;
   // Undefined until hashed, and null when the samples have too many distinct numbers for the hash table.
   private hashedCounts: ValueCounts | null | undefined = undefined;
+  private distances: CdfDistances | null | undefined = undefined;
 
   private constructor(columnType: ColumnType, numbers: NumberPair | null, text: ColumnSamples['textPair']) {
     this.columnType = columnType;
@@ -140,6 +143,23 @@ export class ColumnSamples {
       this.hashedCounts = counts === null ? null : sortedValueCounts(counts);
     }
     return this.hashedCounts;
+  }
+
+  /**
+   * Returns the KS statistic and the Wasserstein distance of the numbers from bucket summaries, without a sort.
+   * @returns Both distances, or null when the samples are already sorted (a walk over them is cheaper) or
+   *   their range is too wide to split into buckets.
+   */
+  cdfDistances(): CdfDistances | null {
+    if (this.sortedPair !== null) {
+      return null;
+    }
+    if (this.distances === undefined) {
+      const { reference, current } = this.numbers();
+      const { min, max } = this.range();
+      this.distances = cdfDistances(reference, current, min, max);
+    }
+    return this.distances;
   }
 
   /**

@@ -58,7 +58,8 @@ export function ksTwoSampleSorted(sorted1: Float64Array, sorted2: Float64Array):
 
 /**
  * Runs {@link ksTwoSample} with the reference as the first sample. Samples with few distinct values are
- * tested from their value counts, which give the same D without a sort.
+ * tested from their value counts, others from bucket summaries (bucketed-cdf.ts). Both give the same D as
+ * the sorted walk without sorting the samples.
  * @param samples - The column's samples, numbers only.
  * @returns The statistic D, its p-value and how the p-value was computed.
  */
@@ -70,6 +71,10 @@ export function ksTwoSampleOf(samples: ColumnSamples): KsTestResult {
       samples.referenceSize,
       samples.currentSize
     );
+  }
+  const distances = samples.cdfDistances();
+  if (distances !== null) {
+    return ksResult(distances.ksStatistic, samples.referenceSize, samples.currentSize);
   }
   const { reference, current } = samples.sorted();
   return ksTwoSampleSorted(reference, current);

@@ -7,6 +7,7 @@
  */
 
 import { ColumnSamples } from './column-samples.js';
+import { CompensatedSum } from './compensated-sum.js';
 import { sortFloat64 } from './float64-sort.js';
 import type { ValueCounts } from './value-counts.js';
 
@@ -101,6 +102,10 @@ export function normedWassersteinDistanceOf(samples: ColumnSamples): number {
   if (counts !== null) {
     return wassersteinDistanceOfCounts(counts, samples.referenceSize, samples.currentSize) / norm;
   }
+  const distances = samples.cdfDistances();
+  if (distances !== null) {
+    return distances.wasserstein / norm;
+  }
   const { reference, current } = samples.sorted();
   return wassersteinDistanceSorted(reference, current) / norm;
 }
@@ -120,27 +125,4 @@ function wassersteinDistanceOfCounts(counts: ValueCounts, n1: number, n2: number
     sum.add(Math.abs(i / n1 - j / n2) * delta);
   }
   return sum.total();
-}
-
-/**
- * Neumaier's compensated sum. numpy sums pairwise, with an error of order log2(n)·ε, but a plain running sum
- * of a million terms can drift by n·ε ≈ 1e-10 relative, so the long sums here carry the lost low-order bits.
- */
-class CompensatedSum {
-  private sum = 0;
-  private compensation = 0;
-
-  add(value: number): void {
-    const next = this.sum + value;
-    if (Math.abs(this.sum) >= Math.abs(value)) {
-      this.compensation += this.sum - next + value;
-    } else {
-      this.compensation += value - next + this.sum;
-    }
-    this.sum = next;
-  }
-
-  total(): number {
-    return this.sum + this.compensation;
-  }
 }
