@@ -17,7 +17,7 @@ import { createServer, connect, type AddressInfo, type Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import type { Bundle, Observation, Patient } from '@medplum/fhirtypes';
 import { HL7_RESULT_ID_SYSTEM, connectMongo, createFhirClient, loadConfig } from '@monitormed/common';
-import { MllpFrameDecoder, QUEUE_COLLECTION, encodeFrame } from '@monitormed/hl7-listener';
+import { MessageStore, MllpFrameDecoder, encodeFrame } from '@monitormed/hl7-listener';
 import { TEST_MRN_SYSTEM } from '../hl7-listener/src/test-support/fhir.js';
 import { buildOru } from '../hl7-listener/src/test-support/pipeline-harness.js';
 
@@ -229,6 +229,17 @@ class SenderConnection {
   }
 }
 
+/** Reads `hl7_processing_queue_depth` from the listener's metrics, or undefined when the request fails. */
+async function readQueueDepth(httpPort: number): Promise<number | undefined> {
+  try {
+    const text = await (await fetch(`http://127.0.0.1:${httpPort}/metrics`)).text();
+    const match = /^hl7_processing_queue_depth (\d+)$/m.exec(text);
+    return match?.[1] === undefined ? undefined : Number(match[1]);
+  } catch {
+    return undefined;
+  }
+}
+
 async function countObservations(
   fhir: ReturnType<typeof createFhirClient>,
   patientIds: string[]
@@ -274,10 +285,11 @@ export async function runKill9(options: Kill9Options): Promise<Kill9Result> {
   const database = `monitormed_kill9_${runId.toLowerCase()}`;
   const mongo = await connectMongo({ mongoUrl: config.mongoUrl, mongoDatabase: database }, 5_000);
   const port = await freePort();
+  const httpPort = await freePort();
   const child = new ListenerChild({
     MLLP_PORT: String(port),
     MONGO_DATABASE: database,
-    HL7_HTTP_PORT: '0',
+    HL7_HTTP_PORT: String(httpPort),
     LOG_LEVEL: 'error',
     HL7_CHANNELS: JSON.stringify([{ name: 'kill9', ackMode: options.mode, duplicatePolicy: 'reject' }]),
     HL7_RETRY_BASE_MS: '200',
@@ -336,16 +348,20 @@ export async function runKill9(options: Kill9Options): Promise<Kill9Result> {
 
     log('Waiting for processing');
     const processingStart = Date.now();
-    // The queue collection holds only unfinished messages; counting it avoids a full scan of every message.
-    const queue = mongo.db.collection(QUEUE_COLLECTION);
+    const store = new MessageStore(mongo.db);
     let unfinished = Number.POSITIVE_INFINITY;
     const deadline = Date.now() + options.waitMs;
     while (Date.now() < deadline) {
-      unfinished = await queue.countDocuments({});
-      if (unfinished === 0) {
-        break;
+      // The listener's queue depth gauge is cheap to read; counting the queue segments reads them whole,
+      // so it only confirms a depth of 0.
+      const depth = await readQueueDepth(httpPort);
+      if (depth === 0) {
+        unfinished = await store.countUnfinished();
+        if (unfinished === 0) {
+          break;
+        }
       }
-      log(`${unfinished} messages still unfinished`);
+      log(`${depth ?? 'unknown'} messages still unfinished`);
       await sleep(5_000);
     }
     const processingSeconds = (Date.now() - processingStart) / 1000;

@@ -3,16 +3,15 @@ import { after, before, describe, it } from 'node:test';
 import type { Observation, Patient } from '@medplum/fhirtypes';
 import {
   CARRIAGE_RETURN,
-  COLLECTIONS,
   END_BLOCK,
   START_BLOCK,
   createLogger,
   type FhirClient,
   type MongoHandle,
 } from '@monitormed/common';
-import type { Collection } from 'mongodb';
 import { startListener, type ListenerHandle } from './index.js';
-import type { Hl7MessageDocument } from './store/message-store.js';
+import type { MessageStore } from './store/message-store.js';
+import { messagesOf, readMessage } from './test-support/pipeline-harness.js';
 import { TestMllpClient, ackSegments } from './test-support/mllp-client.js';
 import { FACILITY, TEST_MRN_SYSTEM, resultIdentifier, search } from './test-support/fhir.js';
 import { loadFixture, requireFhir, requireMongo, runSuffix } from './test-support/peers.js';
@@ -47,7 +46,7 @@ void describe('HL7 listener batches and character sets', () => {
   const patientId = `B${suffix}`;
   let fhir: FhirClient;
   let mongo: MongoHandle | undefined;
-  let messages: Collection<Hl7MessageDocument>;
+  let messages: MessageStore;
   let listener: ListenerHandle | undefined;
   let client: TestMllpClient | undefined;
   let sequence = 0;
@@ -59,7 +58,7 @@ void describe('HL7 listener batches and character sets', () => {
   before(async () => {
     fhir = await requireFhir();
     mongo = await requireMongo();
-    messages = mongo.db.collection<Hl7MessageDocument>(COLLECTIONS.hl7Messages);
+    messages = messagesOf(mongo);
     (await fhir.create({
       resourceType: 'Patient',
       body: {
@@ -119,7 +118,7 @@ void describe('HL7 listener batches and character sets', () => {
     assert.equal(ackSegments(reply, 'BTS')[0]?.[1], '2');
     assert.equal(ackSegments(reply, 'ERR').length, 0);
 
-    const stored = await messages.find({ controlId: { $in: [first, second] } }).toArray();
+    const stored = await messages.findViews({ controlId: { $in: [first, second] } });
     assert.equal(stored.length, 2);
     assert.ok(stored.every((doc) => doc.status === 'processed'));
     const batchIds = new Set(stored.map((doc) => doc.batch?.id));
@@ -155,7 +154,7 @@ void describe('HL7 listener batches and character sets', () => {
     );
     assert.equal(ackSegments(reply, 'FHS').length, 0);
 
-    const stored = await messages.find({ controlId: { $in: [first, second] } }).toArray();
+    const stored = await messages.findViews({ controlId: { $in: [first, second] } });
     assert.deepEqual(
       stored.map((doc) => doc.status),
       ['processed', 'processed']
@@ -178,7 +177,7 @@ void describe('HL7 listener batches and character sets', () => {
       ]
     );
     assert.equal(ackSegments(reply, 'BTS')[0]?.[1], '2');
-    assert.equal(await messages.countDocuments({ controlId: { $in: [first, second] } }), 2);
+    assert.equal(await messages.collection.countDocuments({ controlId: { $in: [first, second] } }), 2);
   });
 
   void it('round-trips ISO 8859-1 text', async () => {
@@ -197,7 +196,7 @@ void describe('HL7 listener batches and character sets', () => {
     assert.equal(observation.valueString, value);
     assert.equal(observation.note?.[0]?.text, note);
 
-    const stored = await messages.findOne({ controlId });
+    const stored = await readMessage(messages, controlId);
     assert.equal(stored?.charset, '8859/1');
     assert.equal(stored.rawBase64, bytes.toString('base64'));
   });
@@ -214,7 +213,7 @@ void describe('HL7 listener batches and character sets', () => {
     assert.equal(err?.[2], 'MSH^1^18');
     assert.match(err[8] ?? '', new RegExp(`UNICODE UTF-8.*byte offset ${bytes.indexOf(0xe9)}`));
 
-    const stored = await messages.findOne({ controlId });
+    const stored = await readMessage(messages, controlId);
     assert.equal(stored?.status, 'failed');
     assert.equal(stored.rawBase64, bytes.toString('base64'));
     assert.equal(
@@ -232,6 +231,6 @@ void describe('HL7 listener batches and character sets', () => {
     const reply = await connection().send(textResult(controlId, patientId, 'EBCDIC', 'plain', 'x'));
     assert.deepEqual(ackSegments(reply, 'MSA')[0]?.slice(1, 3), ['AE', controlId]);
     assert.equal(ackSegments(reply, 'ERR')[0]?.[3], '103^Table value not found^HL70357');
-    assert.equal((await messages.findOne({ controlId }))?.status, 'failed');
+    assert.equal((await readMessage(messages, controlId))?.status, 'failed');
   });
 });

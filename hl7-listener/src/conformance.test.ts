@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
-import { COLLECTIONS, createLogger, type FhirClient, type MongoHandle } from '@monitormed/common';
+import { createLogger, type FhirClient, type MongoHandle } from '@monitormed/common';
 import { shouldSendAck } from './ack/ack-mode.js';
 import type { AckCode } from './ack/ack-builder.js';
 import { startListener, type ListenerHandle } from './index.js';
 import { encodeFrame } from './mllp/framing.js';
-import type { Hl7MessageDocument, StoredDocument } from './store/message-store.js';
+import { MessageStore, type Hl7MessageDocument, type StoredDocument } from './store/message-store.js';
 import { TestMllpClient, ackSegments } from './test-support/mllp-client.js';
 import { requireFhir, requireMongo } from './test-support/peers.js';
 import { waitFor } from '@monitormed/common';
@@ -207,13 +207,15 @@ void describe(
      */
     const waitForFinal = async (label: string, bytes: Buffer): Promise<StoredDocument> => {
       assert.ok(mongo, 'MongoDB is not connected');
-      const messages = mongo.db.collection<Hl7MessageDocument>(COLLECTIONS.hl7Messages);
+      const messages = new MessageStore(mongo.db);
       const rawBase64 = bytes.toString('base64');
       return waitFor(
         `${label} to reach a final status`,
         async () => {
-          const latest = await messages.find({ rawBase64 }).sort({ _id: -1 }).limit(1).next();
-          return latest !== null && FINAL_STATUSES.has(latest.status) ? latest : undefined;
+          const [latest] = (await messages.findViews({ rawBase64 })).sort((a, b) =>
+            b._id.toHexString().localeCompare(a._id.toHexString())
+          );
+          return latest !== undefined && FINAL_STATUSES.has(latest.status) ? latest : undefined;
         },
         PER_MESSAGE_TIMEOUT_MS,
         50
@@ -224,7 +226,7 @@ void describe(
       void it(`answers every message of ${file}`, async () => {
         assert.ok(listener, 'listener did not start');
         assert.ok(mongo, 'MongoDB is not connected');
-        const messages = mongo.db.collection<Hl7MessageDocument>(COLLECTIONS.hl7Messages);
+        const messages = new MessageStore(mongo.db);
         const content = readFileSync(new URL(file, SHARED_HL7)).toString('latin1');
         const client = await TestMllpClient.connect(listener.port);
         try {
@@ -241,9 +243,14 @@ void describe(
             const stored = await waitFor(
               `${file} batch to reach final statuses`,
               async () => {
+                const newest = await messages.collection
+                  .find({}, { projection: { _id: 1 } })
+                  .sort({ _id: -1 })
+                  .limit(expected.length)
+                  .toArray();
                 const batch = (
-                  await messages.find({}).sort({ _id: -1 }).limit(expected.length).toArray()
-                ).reverse();
+                  await messages.findViews({ _id: { $in: newest.map((record) => record._id) } })
+                ).sort((a, b) => a._id.toHexString().localeCompare(b._id.toHexString()));
                 return batch.length === expected.length &&
                   batch.every((document) => FINAL_STATUSES.has(document.status))
                   ? batch

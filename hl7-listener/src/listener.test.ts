@@ -5,16 +5,15 @@ import {
   AIAST,
   AI_CONFIDENCE_EXTENSION,
   AI_DEVICE_TYPE,
-  COLLECTIONS,
   MODEL_ID_SYSTEM,
   createLogger,
   hasAiLabel,
   type FhirClient,
   type MongoHandle,
 } from '@monitormed/common';
-import type { Collection } from 'mongodb';
 import { startListener, type ListenerHandle } from './index.js';
-import type { Hl7MessageDocument } from './store/message-store.js';
+import type { MessageStore } from './store/message-store.js';
+import { messagesOf, readMessage } from './test-support/pipeline-harness.js';
 import { TestMllpClient, ackSegments } from './test-support/mllp-client.js';
 import { FACILITY, TEST_MRN_SYSTEM, resultIdentifier, search } from './test-support/fhir.js';
 import { loadFixture, requireFhir, requireMongo, runSuffix } from './test-support/peers.js';
@@ -30,7 +29,7 @@ void describe('HL7 listener over MLLP', () => {
   const patientId = `P${suffix}`;
   let fhir: FhirClient;
   let mongo: MongoHandle | undefined;
-  let messages: Collection<Hl7MessageDocument>;
+  let messages: MessageStore;
   let listener: ListenerHandle | undefined;
   let client: TestMllpClient | undefined;
   let patient: Patient;
@@ -43,7 +42,7 @@ void describe('HL7 listener over MLLP', () => {
   before(async () => {
     fhir = await requireFhir();
     mongo = await requireMongo();
-    messages = mongo.db.collection<Hl7MessageDocument>(COLLECTIONS.hl7Messages);
+    messages = messagesOf(mongo);
     patient = (await fhir.create({
       resourceType: 'Patient',
       body: {
@@ -125,7 +124,7 @@ void describe('HL7 listener over MLLP', () => {
     assert.equal(provenance.reason?.[0]?.coding?.[0]?.code, AIAST.code);
     assert.ok(provenance.target.some((target) => target.reference === `DiagnosticReport/${report.id ?? ''}`));
 
-    const stored = await messages.findOne({ controlId });
+    const stored = await readMessage(messages, controlId);
     assert.ok(stored, 'message not stored in MongoDB');
     assert.equal(stored.status, 'processed');
     assert.equal(stored.ackCode, 'AA');
@@ -148,7 +147,7 @@ void describe('HL7 listener over MLLP', () => {
         .length,
       1
     );
-    assert.equal(await messages.countDocuments({ controlId }), 1);
+    assert.equal(await messages.collection.countDocuments({ controlId }), 1);
   });
 
   void it('passes a non-AI lab result unlabelled', async () => {
@@ -204,7 +203,7 @@ void describe('HL7 listener over MLLP', () => {
     assert.equal(err[3], '101^Required field missing^HL70357');
     assert.equal(err[4], 'E');
 
-    const stored = await messages.findOne({ controlId });
+    const stored = await readMessage(messages, controlId);
     assert.equal(stored?.status, 'rejected');
     assert.equal(stored.ackCode, 'AR');
     assert.match(stored.reason ?? '', /MSH-9/);
@@ -220,7 +219,7 @@ void describe('HL7 listener over MLLP', () => {
     assert.equal(ackSegments(ack, 'MSH')[0]?.[8], 'ACK^A01^ACK');
     assert.equal(ackSegments(ack, 'ERR')[0]?.[3], '200^Unsupported message type^HL70357');
 
-    const stored = await messages.findOne({ controlId });
+    const stored = await readMessage(messages, controlId);
     assert.equal(stored?.status, 'rejected');
     assert.equal(stored.messageType, 'ADT^A01');
   });
@@ -242,7 +241,7 @@ void describe('HL7 listener over MLLP', () => {
       ).length,
       0
     );
-    assert.equal((await messages.findOne({ controlId }))?.status, 'failed');
+    assert.equal((await readMessage(messages, controlId))?.status, 'failed');
   });
 
   void it('rejects an oversized frame and keeps the connection', async () => {
@@ -251,7 +250,7 @@ void describe('HL7 listener over MLLP', () => {
     const ack = await connection().send(big);
     assert.deepEqual(msa(ack).slice(1, 3), ['AR', controlId]);
     assert.match(ackSegments(ack, 'ERR')[0]?.[8] ?? '', /exceeds the maximum size of 8192 bytes/);
-    const stored = await messages.findOne({ controlId });
+    const stored = await readMessage(messages, controlId);
     assert.equal(stored?.truncated, true);
     assert.equal(stored.byteLength, Buffer.byteLength(big));
 

@@ -1,5 +1,4 @@
 import { createHash, randomUUID } from 'node:crypto';
-import type { ObjectId } from 'mongodb';
 import { buildAck, type AckCode } from './ack/ack-builder.js';
 import { planAck, shouldSendAck, type AckPlan } from './ack/ack-mode.js';
 import { handleBatch } from './batch/batch-handler.js';
@@ -15,14 +14,14 @@ import { firstComponent, readPatientKey } from './pipeline/message-facts.js';
 import type { OutcomeHub } from './pipeline/outcome-hub.js';
 import type { PipelineConfig } from './pipeline/pipeline-config.js';
 import { checkMessageType } from './pipeline/process-stored.js';
-import type { StoredMessage } from './pipeline/worker.js';
+import type { MessageStore } from './store/message-store.js';
 import type {
   BatchLink,
   Completion,
-  MessageStore,
+  QueuedMessage,
   ReceivedMessage,
-  UnfinishedMessage,
-} from './store/message-store.js';
+  StoredDocument,
+} from './store/message-types.js';
 
 /** Dependencies of the accept side of the listener. */
 export interface ProcessorDependencies extends FhirWriterDependencies {
@@ -31,7 +30,9 @@ export interface ProcessorDependencies extends FhirWriterDependencies {
   hub: OutcomeHub;
   pipeline: Pick<PipelineConfig, 'channels' | 'originalAckWaitMs'>;
   /** Hands a newly stored message to the processing worker. */
-  enqueue: (message: UnfinishedMessage) => void;
+  enqueue: (message: QueuedMessage) => void;
+  /** Returns the worker's copy of an unfinished message, when this listener's worker has one. */
+  queuedMessage: (id: string) => QueuedMessage | undefined;
 }
 
 /** One message to store: a whole frame, a message split out of a batch, or an oversized head. */
@@ -216,7 +217,7 @@ async function acceptMessage(deps: ProcessorDependencies, input: MessageInput): 
     ...(firstAck === undefined ? {} : plan.mode === 'enhanced' ? { acceptAck: firstAck } : { ack: firstAck }),
   };
 
-  let stored: StoredMessage;
+  let stored: QueuedMessage;
   try {
     const inserted = await deps.store.insertReceived(toStore);
     if (inserted.kind === 'duplicate') {
@@ -226,13 +227,13 @@ async function acceptMessage(deps: ProcessorDependencies, input: MessageInput): 
       if (arrival.channel.duplicatePolicy === 'reject') {
         return await reject(deps, arrival, [duplicateIssue(record.controlId ?? '')]);
       }
-      stored = await deps.store.insertCorrection(toStore);
+      stored = (await deps.store.insertCorrection(toStore)).queued;
       deps.logger.info(
         { controlId: record.controlId, version: stored.version },
         'Stored a correction of an earlier message'
       );
     } else {
-      stored = inserted.document;
+      stored = inserted.queued;
     }
   } catch (err) {
     deps.logger.error(
@@ -255,7 +256,7 @@ async function acceptMessage(deps: ProcessorDependencies, input: MessageInput): 
   deps.enqueue(stored);
 
   if (plan.mode === 'original') {
-    return awaitOriginalAck(deps, arrival, stored._id);
+    return awaitOriginalAck(deps, arrival, stored);
   }
   return respondWith(
     deps,
@@ -345,23 +346,30 @@ function respondWith(
 async function awaitOriginalAck(
   deps: ProcessorDependencies,
   arrival: Arrival,
-  id: ObjectId
+  message: Pick<QueuedMessage, '_id' | 'segment'>
 ): Promise<MessageOutcome> {
-  const completion = await deps.hub.waitFor(id.toHexString(), deps.pipeline.originalAckWaitMs);
+  const id = message._id.toHexString();
+  const completion = await deps.hub.waitFor(id, deps.pipeline.originalAckWaitMs);
   if (completion?.ack !== undefined) {
     return respondWith(deps, completion.ack, completion.ackCode ?? 'AE', arrival.header, 'AL');
   }
 
   // Another listener on the same database may have finished it.
-  const current = await deps.store.findById(id).catch(() => null);
-  if (current?.ack !== undefined && current.status !== 'received' && current.status !== 'processing') {
-    return respondWith(deps, current.ack, current.ackCode ?? 'AE', arrival.header, 'AL');
+  const outcome = await deps.store.findOutcome(message._id).catch(() => null);
+  if (outcome?.ack !== undefined) {
+    return respondWith(deps, outcome.ack, outcome.ackCode ?? 'AE', arrival.header, 'AL');
   }
 
   try {
-    await deps.store.markPendingAckSent(id);
+    // The worker's copy is what processing reads, so it gets the time too.
+    const held = deps.queuedMessage(id);
+    const target = held ?? (message.segment === '' ? undefined : message);
+    const at = target === undefined ? undefined : await deps.store.markPendingAckSent(target);
+    if (held !== undefined && at !== undefined) {
+      held.pendingAckSentAt = at;
+    }
   } catch (err) {
-    deps.logger.warn({ err, messageId: id.toHexString() }, 'Failed to record that a pending AE was sent');
+    deps.logger.warn({ err, messageId: id }, 'Failed to record that a pending AE was sent');
   }
   deps.logger.warn(
     { controlId: arrival.record.controlId, waitMs: deps.pipeline.originalAckWaitMs },
@@ -387,7 +395,7 @@ async function awaitOriginalAck(
 async function replayDuplicate(
   deps: ProcessorDependencies,
   arrival: Arrival,
-  existing: StoredMessage
+  existing: StoredDocument
 ): Promise<MessageOutcome> {
   const { header, input } = arrival;
   const id = existing._id.toHexString();
@@ -426,5 +434,5 @@ async function replayDuplicate(
   if (!inProgress && existing.ack !== undefined) {
     return respondWith(deps, existing.ack, existing.ackCode ?? 'AE', header, 'AL');
   }
-  return awaitOriginalAck(deps, arrival, existing._id);
+  return awaitOriginalAck(deps, arrival, { _id: existing._id, segment: existing.queueSegment ?? '' });
 }

@@ -4,9 +4,9 @@ import { createServer, type AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { Observation } from '@medplum/fhirtypes';
-import { COLLECTIONS, type FhirClient, type MongoHandle } from '@monitormed/common';
+import type { FhirClient, MongoHandle } from '@monitormed/common';
 import { encodeFrame } from './mllp/framing.js';
-import type { Hl7MessageDocument } from './store/message-store.js';
+import { messagesOf, readMessage } from './test-support/pipeline-harness.js';
 import { FACILITY, TEST_MRN_SYSTEM, resultIdentifier, search } from './test-support/fhir.js';
 import { TestMllpClient, ackSegments } from './test-support/mllp-client.js';
 import { loadFixture, requireFhir, requireMongo, runSuffix } from './test-support/peers.js';
@@ -123,7 +123,7 @@ void describe('Listener shutdown and lost ACKs', () => {
 
   void it('processes a message whose ACK was never read', async () => {
     const main = await startMain({ MONGO_DATABASE: database().db.databaseName });
-    const messages = database().db.collection<Hl7MessageDocument>(COLLECTIONS.hl7Messages);
+    const messages = messagesOf(database());
     try {
       await waitStarted(main);
       const lostControlId = `LOST${suffix}`;
@@ -132,7 +132,7 @@ void describe('Listener shutdown and lost ACKs', () => {
       impatient.destroy();
 
       const processed = await waitFor(
-        async () => (await messages.findOne({ controlId: lostControlId }))?.status === 'processed',
+        async () => (await readMessage(messages, lostControlId))?.status === 'processed',
         20_000
       );
       assert.ok(processed, 'message of a closed connection was not processed');

@@ -2,11 +2,10 @@ import assert from 'node:assert/strict';
 import { after, afterEach, before, describe, it } from 'node:test';
 import type { Observation } from '@medplum/fhirtypes';
 import { createLogger, type FhirClient, type MongoHandle } from '@monitormed/common';
-import type { Collection } from 'mongodb';
 import type { ChannelConfig } from '../channels/channels.js';
 import type { ListenerConfig } from '../config.js';
 import { startListener, type ListenerHandle } from '../index.js';
-import type { Hl7MessageDocument } from '../store/message-store.js';
+import type { MessageStore } from '../store/message-store.js';
 import { FACILITY, resultIdentifier, search } from '../test-support/fhir.js';
 import { ReplyTimeoutError, TestMllpClient, ackSegments } from '../test-support/mllp-client.js';
 import {
@@ -14,6 +13,7 @@ import {
   createSwitchableFhir,
   createTestPatient,
   messagesOf,
+  readMessage,
   startMllpSink,
   waitForStatus,
   waitUntil,
@@ -32,7 +32,7 @@ void describe('ACK modes', () => {
   const patientId = `ACK${suffix}`;
   let fhir: FhirClient;
   let mongo: MongoHandle | undefined;
-  let messages: Collection<Hl7MessageDocument>;
+  let messages: MessageStore;
   const listeners: ListenerHandle[] = [];
   const clients: TestMllpClient[] = [];
   let sequence = 0;
@@ -158,7 +158,7 @@ void describe('ACK modes', () => {
     assert.deepEqual(msa(reply), ['CR', controlId]);
     assert.equal(ackSegments(reply, 'ERR')[0]?.[3], '200^Unsupported message type^HL70357');
     await assert.rejects(client.nextReply(500), ReplyTimeoutError);
-    const stored = await messages.findOne({ controlId });
+    const stored = await readMessage(messages, controlId);
     assert.equal(stored?.status, 'rejected');
     assert.equal(stored.acceptAck, reply);
   });
@@ -168,14 +168,14 @@ void describe('ACK modes', () => {
     const controlId = nextControlId();
     assert.deepEqual(msa(await client.send(buildOru({ controlId, patientId }))), ['CA', controlId]);
     assert.deepEqual(msa(await client.nextReply()), ['AA', controlId]);
-    assert.equal((await messages.findOne({ controlId }))?.channel, 'test');
+    assert.equal((await readMessage(messages, controlId))?.channel, 'test');
   });
 
   void it('original channel ignores other senders', async () => {
     const { client } = await connectTo({ channels: channel({ sendingApplication: 'OTHERAI' }) });
     const controlId = nextControlId();
     assert.deepEqual(msa(await client.send(buildOru({ controlId, patientId }))), ['AA', controlId]);
-    assert.equal((await messages.findOne({ controlId }))?.channel, 'default');
+    assert.equal((await readMessage(messages, controlId))?.channel, 'default');
   });
 
   void it('sends the application ACK to the return address', async () => {
@@ -239,7 +239,7 @@ void describe('ACK modes', () => {
     const ack = `MSH|^~\\&|PEER|PEERFAC|MONITORMED|MONITORMED|20260101120000||ACK^R01^ACK|${controlId}|P|2.5.1\rMSA|AA|X1\r`;
     await assert.rejects(client.send(ack, 1_000), ReplyTimeoutError);
     // It takes no part in duplicate detection, so it is stored as version 0.
-    const stored = await messages.findOne({ controlId });
+    const stored = await readMessage(messages, controlId);
     assert.equal(stored?.status, 'processed');
     assert.match(stored.reason ?? '', /forbids acknowledging an ACK/);
     assert.deepEqual(stored.resourceIds, []);

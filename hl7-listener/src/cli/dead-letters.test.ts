@@ -4,11 +4,10 @@ import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import type { Observation } from '@medplum/fhirtypes';
 import { createLogger, type FhirClient, type MongoHandle } from '@monitormed/common';
-import type { Collection } from 'mongodb';
 import type { DeadLetterDetail, DeadLetterSummary } from '../dead-letters.js';
 import { runDeadLetterCommand } from './dead-letters-command.js';
 import { startListener, type ListenerHandle } from '../index.js';
-import type { Hl7MessageDocument } from '../store/message-store.js';
+import type { MessageStore } from '../store/message-store.js';
 import { FACILITY, resultIdentifier, search } from '../test-support/fhir.js';
 import { TestMllpClient } from '../test-support/mllp-client.js';
 import {
@@ -16,6 +15,7 @@ import {
   createSwitchableFhir,
   createTestPatient,
   messagesOf,
+  readMessage,
   waitForStatus,
   type SwitchableFhir,
 } from '../test-support/pipeline-harness.js';
@@ -34,7 +34,7 @@ void describe('dead-letters CLI', () => {
   const patientId = `DL${suffix}`;
   let fhir: FhirClient;
   let mongo: MongoHandle | undefined;
-  let messages: Collection<Hl7MessageDocument>;
+  let messages: MessageStore;
   let switchable: SwitchableFhir;
   let listener: ListenerHandle | undefined;
   let client: TestMllpClient | undefined;
@@ -123,7 +123,7 @@ void describe('dead-letters CLI', () => {
   void it('lists, shows and replays one', async () => {
     switchable.disconnect();
     const controlId = await sendToDeadLetters();
-    const id = (await messages.findOne({ controlId }))?._id.toHexString() ?? '';
+    const id = (await readMessage(messages, controlId))?._id.toHexString() ?? '';
 
     const listed = await script('list', '--json');
     assert.equal(listed.code, 0, listed.stderr);

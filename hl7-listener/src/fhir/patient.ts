@@ -202,6 +202,52 @@ export async function countPatients(client: FhirClient, identity: PatientIdentit
 }
 
 /**
+ * Counts, with one search, the Patients that carry each of several identifiers.
+ * @returns The count per {@link patientIdentifierQuery} key; empty when the result did not fit in one
+ *   page, so the caller counts one by one.
+ */
+export async function countPatientsByIdentifier(
+  client: FhirClient,
+  identities: PatientIdentity[]
+): Promise<Map<string, number>> {
+  const counts = new Map<string, number>();
+  const distinct = new Map(identities.map((identity) => [patientIdentifierQuery(identity), identity]));
+  if (distinct.size === 0) {
+    return counts;
+  }
+  const pageSize = 2 * distinct.size + 10;
+  const bundle = (await client.search({
+    resourceType: 'Patient',
+    searchParams: {
+      // A comma between token values means OR; commas inside a value are escaped.
+      identifier: [...distinct.values()]
+        .map(
+          ({ identifier }) => `${escapeSearchValue(identifier.system)}|${escapeSearchValue(identifier.value)}`
+        )
+        .join(','),
+      _elements: 'identifier',
+      _count: String(pageSize),
+    },
+    options: { headers: { 'Cache-Control': 'no-cache' } },
+  })) as unknown as Bundle<Patient>;
+  if ((bundle.link ?? []).some((link) => link.relation === 'next')) {
+    return counts;
+  }
+  const patients = (bundle.entry ?? []).flatMap((entry) =>
+    entry.resource === undefined ? [] : [entry.resource]
+  );
+  for (const [key, { identifier }] of distinct) {
+    const matches = patients.filter((patient) =>
+      (patient.identifier ?? []).some(
+        (id) => id.system === identifier.system && id.value === identifier.value
+      )
+    );
+    counts.set(key, matches.length);
+  }
+  return counts;
+}
+
+/**
  * Builds the Patient created for a result whose patient is not yet known, per the IG's PID to Patient
  * map: PID-3 identifiers, PID-5 names, PID-7 birth date (partial precision kept) and PID-8 gender.
  * @throws Hl7ProcessingError (AE, ERR at PID-7) when the birth date is malformed.

@@ -2,11 +2,10 @@ import assert from 'node:assert/strict';
 import { after, afterEach, before, describe, it } from 'node:test';
 import type { Observation } from '@medplum/fhirtypes';
 import { createLogger, type FhirClient, type MongoHandle } from '@monitormed/common';
-import type { Collection } from 'mongodb';
 import type { ChannelConfig } from '../channels/channels.js';
 import type { ListenerConfig } from '../config.js';
 import { startListener, type ListenerHandle } from '../index.js';
-import type { Hl7MessageDocument } from '../store/message-store.js';
+import type { MessageStore } from '../store/message-store.js';
 import { FACILITY, resultIdentifier, search } from '../test-support/fhir.js';
 import { TestMllpClient, ackSegments } from '../test-support/mllp-client.js';
 import { buildOru, createTestPatient, messagesOf, waitForStatus } from '../test-support/pipeline-harness.js';
@@ -23,7 +22,7 @@ void describe('duplicate messages', () => {
   const patientId = `DUP${suffix}`;
   let fhir: FhirClient;
   let mongo: MongoHandle | undefined;
-  let messages: Collection<Hl7MessageDocument>;
+  let messages: MessageStore;
   const listeners: ListenerHandle[] = [];
   const clients: TestMllpClient[] = [];
   let sequence = 0;
@@ -83,7 +82,7 @@ void describe('duplicate messages', () => {
 
     const second = await client.send(text);
     assert.equal(second, first);
-    assert.equal(await messages.countDocuments({ controlId }), 1);
+    assert.equal(await messages.collection.countDocuments({ controlId }), 1);
     const [observation, ...others] = await observations(controlId);
     assert.equal(others.length, 0);
     assert.equal(observation?.meta?.versionId, '1');
@@ -100,7 +99,7 @@ void describe('duplicate messages', () => {
 
     assert.equal(await client.send(text), accept);
     assert.equal(await client.nextReply(), application);
-    assert.equal(await messages.countDocuments({ controlId }), 1);
+    assert.equal(await messages.collection.countDocuments({ controlId }), 1);
   });
 
   void it('replays AA of a message in progress', async () => {
@@ -113,7 +112,7 @@ void describe('duplicate messages', () => {
     const second = await client.send(text);
     assert.equal(second, first);
     await waitForStatus(messages, controlId, ['processed']);
-    assert.equal(await messages.countDocuments({ controlId }), 1);
+    assert.equal(await messages.collection.countDocuments({ controlId }), 1);
     assert.equal((await observations(controlId)).length, 1);
   });
 
@@ -127,7 +126,7 @@ void describe('duplicate messages', () => {
       acks.map((ack) => msa(ack)[0]),
       ['AA', 'AA']
     );
-    assert.equal(await messages.countDocuments({ controlId }), 1);
+    assert.equal(await messages.collection.countDocuments({ controlId }), 1);
     assert.equal((await observations(controlId)).length, 1);
   });
 
@@ -142,7 +141,9 @@ void describe('duplicate messages', () => {
     assert.equal(err?.[2], 'MSH^1^10');
     assert.equal(err[3], '205^Duplicate key identifier^HL70357');
 
-    const stored = await messages.find({ controlId }).sort({ receivedAt: 1 }).toArray();
+    const stored = (await messages.findViews({ controlId })).sort(
+      (a, b) => a.receivedAt.getTime() - b.receivedAt.getTime()
+    );
     assert.deepEqual(
       stored.map((document) => document.status),
       ['processed', 'rejected']
@@ -167,7 +168,7 @@ void describe('duplicate messages', () => {
     assert.equal(corrected.meta?.versionId, '2');
     assert.equal(corrected.interpretation?.[0]?.coding?.[0]?.code, 'NEG');
 
-    const versions = await messages.find({ controlId }).sort({ version: 1 }).toArray();
+    const versions = (await messages.findViews({ controlId })).sort((a, b) => a.version - b.version);
     assert.deepEqual(
       versions.map((document) => [document.version, document.status]),
       [

@@ -8,11 +8,10 @@ import {
   type FhirClient,
   type MongoHandle,
 } from '@monitormed/common';
-import type { Collection } from 'mongodb';
 import { startListener, type ListenerHandle } from '../index.js';
 import type { ListenerConfig } from '../config.js';
 import { PENDING_ACK_TEXT } from '../processor.js';
-import { MessageStore, type Hl7MessageDocument } from '../store/message-store.js';
+import type { MessageStore } from '../store/message-store.js';
 import { FACILITY, resultIdentifier, search } from '../test-support/fhir.js';
 import { TestMllpClient, ackSegments } from '../test-support/mllp-client.js';
 import {
@@ -20,6 +19,7 @@ import {
   createSwitchableFhir,
   createTestPatient,
   messagesOf,
+  readMessage,
   startMllpSink,
   waitForStatus,
   waitUntil,
@@ -34,7 +34,7 @@ void describe('durable accept and background processing', () => {
   const patientId = `DUR${suffix}`;
   let fhir: FhirClient;
   let mongo: MongoHandle | undefined;
-  let messages: Collection<Hl7MessageDocument>;
+  let messages: MessageStore;
   const listeners: ListenerHandle[] = [];
   const clients: TestMllpClient[] = [];
   let sequence = 0;
@@ -99,8 +99,8 @@ void describe('durable accept and background processing', () => {
     assert.equal(ackSegments(pending, 'ERR')[0]?.[8], PENDING_ACK_TEXT);
 
     const waiting = await waitUntil('a second failed attempt', async () => {
-      const document = await messages.findOne({ controlId });
-      return document !== null && document.attempts >= 2 ? document : undefined;
+      const document = await readMessage(messages, controlId);
+      return document !== undefined && document.attempts >= 2 ? document : undefined;
     });
     assert.match(waiting.lastError ?? '', /FHIR server unreachable/);
     assert.ok(waiting.pendingAckSentAt instanceof Date, 'the pending AE is not recorded');
@@ -116,7 +116,7 @@ void describe('durable accept and background processing', () => {
     assert.equal(resend, processed.ack);
     assert.equal(ackSegments(resend, 'MSA')[0]?.[1], 'AA');
     assert.equal((await observationsOf(controlId)).length, 1);
-    assert.equal(await messages.countDocuments({ controlId }), 1);
+    assert.equal(await messages.collection.countDocuments({ controlId }), 1);
   });
 
   void it('dead-letters after the last attempt', async () => {
@@ -163,7 +163,7 @@ void describe('durable accept and background processing', () => {
     const claimed = await waitForStatus(messages, controlId, ['processing']);
     assert.equal(claimed.attempts, 1);
     await first.close();
-    assert.equal((await messages.findOne({ controlId }))?.status, 'processing');
+    assert.equal((await readMessage(messages, controlId))?.status, 'processing');
 
     await start({ channels: [...IMMEDIATE] });
     const processed = await waitForStatus(messages, controlId, ['processed']);
@@ -174,7 +174,7 @@ void describe('durable accept and background processing', () => {
   });
 
   void it('claims a message only once', async () => {
-    const store = new MessageStore(database().db);
+    const store = messagesOf(database());
     const controlId = nextControlId();
     const inserted = await store.insertReceived({
       raw: 'MSH|^~\\&|X',
@@ -191,15 +191,19 @@ void describe('durable accept and background processing', () => {
       ackMode: 'immediate',
     });
     assert.ok(inserted.kind === 'inserted', 'the test message was not inserted');
-    const id = inserted.document._id;
 
+    // Each listener works on its own copy of the queue entry, as separate processes would.
     const claims = await Promise.all(
-      Array.from({ length: 8 }, (_unused, index) => store.claim(inserted.document, `worker-${index}`, 60_000))
+      Array.from({ length: 8 }, (_unused, index) =>
+        store.claim({ ...inserted.queued }, `worker-${index}`, 60_000)
+      )
     );
-    assert.equal(claims.filter((claim) => claim !== null).length, 1);
+    const winners = claims.filter((claim) => claim !== null);
+    assert.equal(winners.length, 1);
     // Settle it so no listener of this suite picks up the fake message.
-    const owner = claims.find((claim) => claim !== null)?.claimedBy ?? '';
-    assert.ok(await store.complete(id, owner, { status: 'rejected', reason: 'test message' }));
+    const [winner] = winners;
+    assert.ok(winner, 'no claim succeeded');
+    assert.ok(await store.complete(winner, { status: 'rejected', reason: 'test message' }));
   });
 
   void it('two listeners process each message once', async () => {
@@ -221,7 +225,7 @@ void describe('durable accept and background processing', () => {
       assert.equal((await observationsOf(controlId)).length, 1, `message ${controlId} is not in HAPI once`);
     }
     const owners = new Set(
-      (await messages.find({ controlId: { $in: controlIds } }).toArray()).map((m) => m.claimedBy)
+      (await messages.findViews({ controlId: { $in: controlIds } })).map((m) => m.claimedBy)
     );
     assert.equal(owners.size, 2, 'both listeners should have processed messages');
   });

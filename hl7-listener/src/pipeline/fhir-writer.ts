@@ -8,6 +8,7 @@ import {
   countPatients,
   patientIdentifierQuery,
   readPatientIdentity,
+  type PatientIdentity,
 } from '../fhir/patient.js';
 import { groupResults } from '../fhir/result-groups.js';
 import { buildResultTransaction, type PatientLink } from '../fhir/transaction.js';
@@ -32,7 +33,12 @@ export interface FhirWriterDependencies {
   logger: Logger;
 }
 
-async function fhirCall<T>(deps: FhirWriterDependencies, what: string, call: () => Promise<T>): Promise<T> {
+/** Runs a FHIR request, turning its failure into a FhirTransactionError with the status. */
+export async function fhirCall<T>(
+  deps: FhirWriterDependencies,
+  what: string,
+  call: () => Promise<T>
+): Promise<T> {
   try {
     return await call();
   } catch (err) {
@@ -54,9 +60,13 @@ async function fhirCall<T>(deps: FhirWriterDependencies, what: string, call: () 
   }
 }
 
+/** Patient counts already known per identifier query, from a search for a whole batch of messages. */
+export type PatientCounts = Map<string, number>;
+
 async function resolvePatients(
   deps: FhirWriterDependencies,
-  pids: Hl7Segment[]
+  pids: Hl7Segment[],
+  knownCounts: PatientCounts
 ): Promise<Map<Hl7Segment, PatientLink>> {
   const links = new Map<Hl7Segment, PatientLink>();
   const byIdentifier = new Map<string, PatientLink>();
@@ -66,7 +76,9 @@ async function resolvePatients(
     const key = patientIdentifierQuery(identity);
     let link = byIdentifier.get(key);
     if (link === undefined) {
-      const count = await fhirCall(deps, 'the patient search', () => countPatients(deps.fhir, identity));
+      const count =
+        knownCounts.get(key) ??
+        (await fhirCall(deps, 'the patient search', () => countPatients(deps.fhir, identity)));
       const location = { segment: 'PID', segmentSequence: pid.occurrence, field: 3 };
       if (count > 1) {
         throw new Hl7ProcessingError({
@@ -106,16 +118,90 @@ async function resolvePatients(
   return links;
 }
 
-/** Options of {@link writeResults}. */
+/** Options of {@link writeResults} and {@link planResults}. */
 export interface WriteOptions {
   /** Rewrites the transaction before it is posted, for example into conditional updates for a correction. */
   transform?: ((bundle: Bundle) => Bundle) | undefined;
+  /** Patient counts from a search for several messages at once; identifiers missing here are searched one by one. */
+  patientCounts?: PatientCounts;
 }
 
 /**
- * Resolves the message's patients, builds the result transaction and posts it to the FHIR server. The
- * entries are conditional on identifiers derived from the message, so writing a message twice updates the
- * same resources instead of duplicating them.
+ * Reads the patient identities of a message's PIDs, to count them for a batch in one search.
+ * @throws Hl7ProcessingError for a PID without a usable identifier.
+ */
+export function patientIdentitiesOf(
+  deps: Pick<FhirWriterDependencies, 'config'>,
+  message: Hl7Message
+): PatientIdentity[] {
+  const pids = [...new Set(groupResults(message.segments).map((group) => group.pid))];
+  return pids.map((pid) => readPatientIdentity(pid, deps.config));
+}
+
+/**
+ * Resolves the message's patients and builds its result transaction, with the model Devices replaced
+ * by references to existing ones. The entries are conditional on identifiers derived from the message,
+ * so writing a message twice updates the same resources instead of duplicating them.
+ * @returns The transaction; it has no entries when every result was left out.
+ * @throws Hl7ProcessingError for an unknown or ambiguous patient or a mapping problem.
+ * @throws FhirTransactionError when a search fails.
+ */
+export async function planResults(
+  deps: FhirWriterDependencies,
+  message: Hl7Message,
+  receivedAt: Date,
+  options: WriteOptions = {}
+): Promise<Bundle> {
+  const groups = groupResults(message.segments);
+  const pids = [...new Set(groups.map((group) => group.pid))];
+  const patients = await resolvePatients(deps, pids, options.patientCounts ?? new Map<string, number>());
+  const plan = buildResultTransaction({
+    message,
+    groups,
+    patients,
+    models: deps.models,
+    nonAiResults: deps.config.nonAiResults,
+    facilityTimeZone: deps.config.facilityTimeZone,
+    recordedAt: receivedAt,
+  });
+  if ((plan.bundle.entry ?? []).length === 0) {
+    return plan.bundle;
+  }
+  const withDevices = await fhirCall(deps, 'the model Device lookup', () =>
+    resolveModelDevices(deps.fhir, plan.bundle, deps.logger)
+  );
+  deps.logger.debug(
+    {
+      controlId: message.header.controlId,
+      observations: plan.observationCount,
+      aiObservations: plan.aiObservationCount,
+    },
+    'Transaction planned'
+  );
+  return options.transform === undefined ? withDevices : options.transform(withDevices);
+}
+
+/**
+ * Posts a transaction.
+ * @returns The resource ids of the response entries, in order (`''` for an entry without a location),
+ *   such as `Observation/12`.
+ * @throws FhirTransactionError when the FHIR server cannot be reached or rejects the transaction.
+ */
+export async function postTransaction(deps: FhirWriterDependencies, bundle: Bundle): Promise<string[]> {
+  const body = bundle as unknown as Parameters<FhirClient['transaction']>[0]['body'];
+  const response = (await fhirCall(deps, 'the result transaction', () =>
+    deps.fhir.transaction({ body })
+  )) as unknown as Bundle;
+  return (response.entry ?? []).map((entry) => {
+    const location = entry.response?.location ?? '';
+    return location === ''
+      ? ''
+      : (location.split('/_history/')[0] ?? location).split('/').slice(-2).join('/');
+  });
+}
+
+/**
+ * Plans and posts the transaction of one message.
  * @returns The resources written or matched, such as `Observation/12`.
  * @throws Hl7ProcessingError for an unknown or ambiguous patient or a mapping problem.
  * @throws FhirTransactionError when the FHIR server cannot be reached or rejects a request.
@@ -126,40 +212,9 @@ export async function writeResults(
   receivedAt: Date,
   options: WriteOptions = {}
 ): Promise<string[]> {
-  const groups = groupResults(message.segments);
-  const pids = [...new Set(groups.map((group) => group.pid))];
-  const patients = await resolvePatients(deps, pids);
-  const plan = buildResultTransaction({
-    message,
-    groups,
-    patients,
-    models: deps.models,
-    nonAiResults: deps.config.nonAiResults,
-    facilityTimeZone: deps.config.facilityTimeZone,
-    recordedAt: receivedAt,
-  });
-
-  if ((plan.bundle.entry ?? []).length === 0) {
+  const bundle = await planResults(deps, message, receivedAt, options);
+  if ((bundle.entry ?? []).length === 0) {
     return [];
   }
-  const withDevices = await fhirCall(deps, 'the model Device lookup', () =>
-    resolveModelDevices(deps.fhir, plan.bundle, deps.logger)
-  );
-  const bundle = options.transform === undefined ? withDevices : options.transform(withDevices);
-  const body = bundle as unknown as Parameters<FhirClient['transaction']>[0]['body'];
-  const response = (await fhirCall(deps, 'the result transaction', () =>
-    deps.fhir.transaction({ body })
-  )) as unknown as Bundle;
-  deps.logger.debug(
-    {
-      controlId: message.header.controlId,
-      observations: plan.observationCount,
-      aiObservations: plan.aiObservationCount,
-    },
-    'Transaction written'
-  );
-  return (response.entry ?? [])
-    .map((entry) => entry.response?.location ?? '')
-    .filter((location) => location !== '')
-    .map((location) => (location.split('/_history/')[0] ?? location).split('/').slice(-2).join('/'));
+  return (await postTransaction(deps, bundle)).filter((id) => id !== '');
 }

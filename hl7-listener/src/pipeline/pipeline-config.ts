@@ -3,8 +3,13 @@ import { loadChannels, type ChannelConfig } from '../channels/channels.js';
 
 /** Settings of durable accept, background processing, retries and ACK modes. */
 export interface PipelineConfig {
-  /** Messages of different patients processed at once (env `HL7_PROCESSING_CONCURRENCY`, default 4). */
+  /** FHIR transactions in flight at once (env `HL7_PROCESSING_CONCURRENCY`, default 4). */
   processingConcurrency: number;
+  /**
+   * Messages of different patients written in one FHIR transaction (env `HL7_FHIR_BATCH_SIZE`, default 10).
+   * 1 writes each message on its own.
+   */
+  fhirBatchSize: number;
   /**
    * How long an original-mode ACK waits for processing into FHIR (env `HL7_ORIGINAL_ACK_WAIT_MS`, default
    * 10 s). After it the ACK is AE saying the message is stored and will be retried.
@@ -47,6 +52,7 @@ function readInteger(env: Env, name: string, fallback: number, min: number): num
 export function loadPipelineConfig(env: Env = process.env): PipelineConfig {
   return {
     processingConcurrency: readInteger(env, 'HL7_PROCESSING_CONCURRENCY', 4, 1),
+    fhirBatchSize: readInteger(env, 'HL7_FHIR_BATCH_SIZE', 10, 1),
     originalAckWaitMs: readInteger(env, 'HL7_ORIGINAL_ACK_WAIT_MS', 10_000, 0),
     leaseMs: readInteger(env, 'HL7_LEASE_MS', 60_000, 100),
     retryBaseMs: readInteger(env, 'HL7_RETRY_BASE_MS', 1_000, 1),

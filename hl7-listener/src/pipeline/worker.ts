@@ -1,26 +1,32 @@
 import type { Logger } from '@monitormed/common';
-import type { Completion, MessageStore, StoredDocument, UnfinishedMessage } from '../store/message-store.js';
+import type { FinishedMessage, MessageStore } from '../store/message-store.js';
+import type { Completion, QueuedMessage } from '../store/message-types.js';
 import type { AttemptOutcome } from './process-stored.js';
+import { segmentCreatedAt } from '../store/queue-segments.js';
+import { QueueView, closedByAge, mayHaveNewEntries } from './queue-view.js';
 import { retryDelayMs, type BackoffSettings } from './retry-policy.js';
 
-/** A stored message with its id. */
-export type StoredMessage = StoredDocument;
+/** A queued message with its processing state, as the worker hands it to processing. */
+export type StoredMessage = QueuedMessage;
 
 /** Options of {@link ProcessingWorker}. */
 export interface WorkerOptions extends BackoffSettings {
   store: MessageStore;
   logger: Logger;
-  /** Id of this listener instance, written to `claimedBy`. */
+  /** Id of this listener instance, written into its claims. */
   workerId: string;
+  /** FHIR transactions in flight at once. */
   concurrency: number;
+  /** Messages of different patients written in one FHIR transaction. */
+  batchSize: number;
   leaseMs: number;
   maxAttempts: number;
   maxRetryAgeMs: number;
   pollIntervalMs: number;
   /** How long `close()` waits for running attempts; claims still held after it expire with their lease. */
   closeGraceMs: number;
-  /** Runs one processing attempt; it must not throw. */
-  attempt: (message: StoredMessage) => Promise<AttemptOutcome>;
+  /** Runs one processing attempt of several messages, one outcome each in order; it must not throw. */
+  attempt: (messages: StoredMessage[]) => Promise<AttemptOutcome[]>;
   /**
    * Turns a final outcome into the fields to store (ACKs, status) and sends what must be sent; it must
    * not throw. `exhausted` is set when a transient failure used up the retries.
@@ -28,16 +34,29 @@ export interface WorkerOptions extends BackoffSettings {
   finish: (message: StoredMessage, outcome: AttemptOutcome, exhausted: boolean) => Promise<Completion>;
   /** Called after the completion is stored, for example to wake an original-mode ACK. */
   onCompleted: (message: StoredMessage, completion: Completion) => void;
-  /** Receives the number of unfinished messages seen by each scan (at most the scan limit). */
+  /** Receives the number of unfinished messages in this listener's view. */
   onQueueDepth?: (depth: number) => void;
 }
 
-/** Unfinished messages read per scan; only the first of each patient can run, so this bounds the work found. */
-const SCAN_LIMIT = 500;
+/** Shortest time between two attempts to drop one segment, each of which reads it whole. */
+const DROP_RETRY_MS = 5_000;
 
 /**
- * Processes stored messages in the background, driven only by their state in MongoDB, so a restarted
- * listener (or a second one on the same database) picks up whatever is unfinished.
+ * Interval of a scan that reads every other listener's segment again, as a safety net for entries
+ * written after this listener stopped reading it (an append slower than the settle time).
+ */
+const FULL_SCAN_INTERVAL_MS = 5 * 60_000;
+
+/**
+ * Processes stored messages in the background, driven by the queue in MongoDB, so a restarted listener
+ * (or a second one on the same database) picks up whatever is unfinished.
+ *
+ * Messages this listener stores are handed over in memory. The queue segments are listed at every poll
+ * interval while nothing is runnable, and every ten intervals otherwise. A segment is read when it is new
+ * to this listener, while another listener may still append to it, when another listener has a claim
+ * on one of its messages (to learn when that finishes) and when a claim here failed. Other listeners'
+ * segments are all read again every five minutes; this listener's own segments are read back only
+ * after a failed claim.
  *
  * Ordering: messages with the same `patientKey` (PID-3) run one at a time in arrival order, because only
  * the oldest unfinished message of each patient is a candidate. A message waiting for a retry therefore
@@ -45,25 +64,22 @@ const SCAN_LIMIT = 500;
  * reach FHIR out of order, or an earlier value could overwrite a later correction; other patients'
  * messages proceed meanwhile. A message that goes to the dead-letter store no longer blocks its patient.
  *
- * Claims: a candidate is claimed with one findOneAndUpdate that sets `claimedBy` and `leaseUntil`, so two
- * listeners never run one message at the same time. A listener that dies leaves its claim to expire.
+ * Batches: the heads of up to `batchSize` patients are claimed together and written in one FHIR
+ * transaction, and up to `concurrency` transactions run at once.
  */
 export class ProcessingWorker {
   private readonly options: WorkerOptions;
-  /** Unfinished messages per patient key, in arrival order, from the last scan plus local arrivals. */
-  private queues = new Map<string, UnfinishedMessage[]>();
-  /** True when the last scan read every unfinished message, so local arrivals can be appended. */
-  private queuesComplete = false;
+  private readonly view = new QueueView();
   private lastScanAt = 0;
+  private lastFullScanAt = 0;
   private scanRequested = true;
-  /** Messages finished while a scan ran, left out of its result because it may predate their update. */
-  private finishedDuringScan = new Set<string>();
   /** Patient keys with a message running in this process. */
   private readonly activePatients = new Set<string>();
   private readonly running = new Set<Promise<void>>();
   private timer: NodeJS.Timeout | undefined;
   private pumping = false;
   private pumpRequested = false;
+  private dropping = false;
   private stopped = false;
   private stopping: Promise<void> | undefined;
 
@@ -81,20 +97,17 @@ export class ProcessingWorker {
     void this.pump();
   }
 
-  /**
-   * Adds a message this process just stored, so it runs without waiting for the next scan. When the last
-   * scan did not read every unfinished message, older messages of the same patient may be missing from
-   * the queues, so the message is left for a later scan to keep the patient's order.
-   */
-  enqueue(message: UnfinishedMessage): void {
-    if (this.queuesComplete) {
-      const queue = this.queues.get(message.patientKey) ?? [];
-      if (!queue.some((queued) => queued._id.equals(message._id))) {
-        queue.push(message);
-      }
-      this.queues.set(message.patientKey, queue);
-    }
+  /** Adds a message this process just stored, so it runs without waiting for a scan. */
+  enqueue(message: QueuedMessage): void {
+    this.options.store.queue.handOver(message);
+    this.view.addOwn(message);
+    this.reportDepth();
     void this.pump();
+  }
+
+  /** Returns this listener's copy of an unfinished message, whose state the store keeps current. */
+  queued(id: string): QueuedMessage | undefined {
+    return this.view.get(id);
   }
 
   /**
@@ -125,8 +138,11 @@ export class ProcessingWorker {
       );
       return;
     }
+    const held = [...this.view.values()].filter(
+      (message) => message.status === 'processing' && message.claimedBy === this.options.workerId
+    );
     try {
-      await this.options.store.releaseClaims(this.options.workerId);
+      await this.options.store.releaseClaims(held);
     } catch (err) {
       this.options.logger.warn(
         { err },
@@ -135,11 +151,7 @@ export class ProcessingWorker {
     }
   }
 
-  /**
-   * Claims and starts runnable messages. The store is scanned on request, at every poll interval while
-   * nothing local is runnable, and every ten poll intervals otherwise. A scan sorts every unfinished
-   * message, which is costly with a large backlog, so it does not run after each message.
-   */
+  /** Scans when due, then claims and starts runnable messages. */
   private async pump(): Promise<void> {
     if (this.stopped) {
       return;
@@ -153,12 +165,13 @@ export class ProcessingWorker {
     clearTimeout(this.timer);
     try {
       do {
-        const sinceScanMs = Date.now() - this.lastScanAt;
-        const scanIntervalMs = this.options.pollIntervalMs * (this.hasRunnable() ? 10 : 1);
-        if (this.scanRequested || sinceScanMs >= scanIntervalMs) {
+        const now = Date.now();
+        const idle = this.view.runnableHeads(this.activePatients, now).length === 0;
+        const scanIntervalMs = this.options.pollIntervalMs * (idle ? 1 : 10);
+        if (this.scanRequested || now - this.lastScanAt >= scanIntervalMs) {
           await this.scan();
         }
-        await this.claimHeads();
+        await this.claimBatches();
       } while (this.takePumpRequest());
     } catch (err) {
       this.scanRequested = true;
@@ -184,88 +197,95 @@ export class ProcessingWorker {
       return;
     }
     clearTimeout(this.timer);
-    this.timer = setTimeout(() => {
-      void this.pump();
-    }, this.nextWakeDelayMs());
+    const dueInMs = this.view.nextDueInMs(this.activePatients, Date.now());
+    this.timer = setTimeout(
+      () => {
+        void this.pump();
+      },
+      Math.min(this.options.pollIntervalMs, dueInMs ?? Number.POSITIVE_INFINITY)
+    );
   }
 
+  /** Reads the segments that are new or may have changed, and drops the finished ones. */
   private async scan(): Promise<void> {
-    this.finishedDuringScan = new Set();
-    const unfinished = await this.options.store.listUnfinished(SCAN_LIMIT);
-    this.options.onQueueDepth?.(unfinished.length);
-
-    const queues = new Map<string, UnfinishedMessage[]>();
-    for (const message of unfinished) {
-      if (this.finishedDuringScan.has(message._id.toHexString())) {
-        continue;
-      }
-      const queue = queues.get(message.patientKey) ?? [];
-      queue.push(message);
-      queues.set(message.patientKey, queue);
-    }
-    this.queues = queues;
-    this.queuesComplete = unfinished.length < SCAN_LIMIT;
-    this.lastScanAt = Date.now();
+    const { store, workerId } = this.options;
     this.scanRequested = false;
-  }
-
-  /** Tells whether a queued message could be claimed now by this process. */
-  private isRunnable(patientKey: string, head: UnfinishedMessage, now: number): boolean {
-    if (this.activePatients.has(patientKey)) {
-      return false;
-    }
-    const claimedElsewhere = head.status === 'processing' && head.leaseUntil.getTime() > now;
-    return !claimedElsewhere && head.nextAttemptAt.getTime() <= now;
-  }
-
-  private hasRunnable(): boolean {
+    this.lastScanAt = Date.now();
+    const names = await store.queue.listSegments();
     const now = Date.now();
-    for (const [patientKey, queue] of this.queues) {
-      const head = queue[0];
-      if (head !== undefined && this.isRunnable(patientKey, head, now)) {
-        return true;
-      }
+    const reread = this.view.segmentsToReread(workerId, now);
+    const fullScan = now - this.lastFullScanAt >= FULL_SCAN_INTERVAL_MS;
+    if (fullScan) {
+      this.lastFullScanAt = now;
     }
-    return false;
-  }
-
-  /** Delay until the next poll, or sooner when a queued retry falls due before it. */
-  private nextWakeDelayMs(): number {
-    const now = Date.now();
-    let delayMs = this.options.pollIntervalMs;
-    for (const [patientKey, queue] of this.queues) {
-      const dueAt = queue[0]?.nextAttemptAt.getTime();
-      // A running patient wakes the worker when its message finishes, and a due head was just tried.
-      if (dueAt !== undefined && dueAt > now && !this.activePatients.has(patientKey)) {
-        delayMs = Math.min(delayMs, dueAt - now);
-      }
-    }
-    return delayMs;
-  }
-
-  /** Claims the first message of each patient, oldest first, while there are free slots. */
-  private async claimHeads(): Promise<void> {
-    const { store, concurrency, workerId, leaseMs } = this.options;
-    const now = Date.now();
-    const heads = [...this.queues.entries()]
-      .flatMap(([patientKey, queue]) => (queue[0] === undefined ? [] : [{ patientKey, head: queue[0] }]))
-      .filter(({ patientKey, head }) => this.isRunnable(patientKey, head, now))
-      .sort((a, b) => a.head.receivedAt.getTime() - b.head.receivedAt.getTime());
-
-    for (const { patientKey, head } of heads) {
-      if (this.stopped || this.running.size >= concurrency) {
-        return;
-      }
-      const claimed = await store.claim(head, workerId, leaseMs);
-      if (claimed === null) {
-        // Another listener took it, or this view is out of date: forget the patient until the next scan.
-        this.queues.delete(patientKey);
-        this.scanRequested = true;
+    for (const name of names) {
+      if (store.queue.ownsSegment(name) && !reread.has(name)) {
+        // Its messages reach this view through enqueue(); knowing the segment lets it be dropped.
+        this.view.noteOwnSegment(name);
         continue;
       }
-      this.activePatients.add(patientKey);
-      const task = this.run(claimed).finally(() => {
-        this.activePatients.delete(patientKey);
+      const info = this.view.segments.get(name);
+      const foreignOpen =
+        info !== undefined && !info.own && !info.closed && mayHaveNewEntries(name, info.lastReadAt);
+      // Segments this listener writes hold nothing it does not know, except what a lost claim reveals.
+      const safetyRead = fullScan && info?.own !== true;
+      if (info !== undefined && !safetyRead && !foreignOpen && !reread.has(name)) {
+        continue;
+      }
+      const readAt = Date.now();
+      const snapshot = await store.queue.readSegment(name);
+      this.view.noteSegmentRead(name, snapshot.closed, readAt, store.queue.ownsSegment(name));
+      for (const message of snapshot.messages) {
+        // A message whose accept is still running reaches the worker through enqueue().
+        if (!store.queue.isAccepting(message._id.toHexString())) {
+          this.view.adopt(message);
+        }
+      }
+    }
+    // A segment dropped by another listener has nothing left to run here.
+    const listed = new Set(names);
+    for (const [name, info] of this.view.segments) {
+      if (info.pending <= 0 && !listed.has(name) && !info.own) {
+        this.view.segments.delete(name);
+      }
+    }
+    this.reportDepth();
+    this.dropFinishedSegments();
+  }
+
+  /** Claims the oldest runnable heads and starts them in batches, while transaction slots are free. */
+  private async claimBatches(): Promise<void> {
+    const { store, concurrency, batchSize, workerId, leaseMs } = this.options;
+    const freeSlots = concurrency - this.running.size;
+    if (this.stopped || freeSlots <= 0) {
+      return;
+    }
+    const heads = this.view.runnableHeads(this.activePatients, Date.now()).slice(0, freeSlots * batchSize);
+    if (heads.length === 0) {
+      return;
+    }
+    const { claimed, lost } = await store.queue.claim(heads, workerId, leaseMs);
+    for (const message of lost) {
+      // Another listener took it, or finished it: block it until its segment is read again.
+      if (message.done) {
+        this.view.remove(message);
+      } else {
+        this.view.markStale(message);
+      }
+      this.scanRequested = true;
+    }
+    // Use the minimum number of transactions of at most batchSize messages, and at most one per free slot.
+    const batchCount = Math.min(freeSlots, Math.ceil(claimed.length / batchSize));
+    const batches: QueuedMessage[][] = Array.from({ length: batchCount }, () => []);
+    claimed.forEach((message, index) => batches[index % batchCount]?.push(message));
+    for (const batch of batches) {
+      for (const message of batch) {
+        this.activePatients.add(message.patientKey);
+      }
+      const task = this.run(batch).finally(() => {
+        for (const message of batch) {
+          this.activePatients.delete(message.patientKey);
+        }
         this.running.delete(task);
         this.wake();
       });
@@ -273,104 +293,137 @@ export class ProcessingWorker {
     }
   }
 
-  /** Removes a finished message from its patient's queue. */
-  private dequeue(message: StoredMessage): void {
-    const id = message._id.toHexString();
-    this.finishedDuringScan.add(id);
-    const queue = (this.queues.get(message.patientKey) ?? []).filter(
-      (queued) => queued._id.toHexString() !== id
-    );
-    if (queue.length === 0) {
-      this.queues.delete(message.patientKey);
-    } else {
-      this.queues.set(message.patientKey, queue);
-    }
-  }
-
-  /** Updates the queued copy of a message that now waits for a retry. */
-  private markRetryQueued(message: StoredMessage, nextAttemptAt: Date): void {
-    const head = this.queues.get(message.patientKey)?.[0];
-    if (head?._id.equals(message._id) === true) {
-      head.status = 'received';
-      head.nextAttemptAt = nextAttemptAt;
-      head.leaseUntil = new Date(0);
-      head.claimSeq = message.claimSeq ?? 0;
-    } else {
-      this.scanRequested = true;
-    }
-  }
-
-  private async run(message: StoredMessage): Promise<void> {
-    const { store, logger, workerId } = this.options;
-    const outcome = await this.options.attempt(message);
+  /** Schedules the retry of a transiently failed message, or returns false when it is out of retries. */
+  private async retryLater(message: QueuedMessage, error: string): Promise<boolean> {
+    const { store, logger } = this.options;
     const age = Date.now() - message.receivedAt.getTime();
+    if (message.attempts >= this.options.maxAttempts || age >= this.options.maxRetryAgeMs) {
+      logger.error(
+        { messageId: message._id.toHexString(), controlId: message.controlId, attempts: message.attempts },
+        'Message out of retries; moving it to the dead-letter store'
+      );
+      return false;
+    }
+    const delayMs = retryDelayMs(message.attempts, this.options);
+    logger.warn(
+      {
+        messageId: message._id.toHexString(),
+        controlId: message.controlId,
+        attempt: message.attempts,
+        delayMs,
+      },
+      'Message processing failed; retrying later'
+    );
+    if (!(await store.scheduleRetry(message, new Date(Date.now() + delayMs), error))) {
+      this.view.markStale(message);
+      this.scanRequested = true;
+      logger.warn(
+        { messageId: message._id.toHexString() },
+        'Lost the claim of a message before scheduling its retry'
+      );
+    }
+    return true;
+  }
 
+  private async run(batch: QueuedMessage[]): Promise<void> {
+    const { store, logger } = this.options;
     try {
-      if (outcome.kind === 'transient') {
-        const exhausted = message.attempts >= this.options.maxAttempts || age >= this.options.maxRetryAgeMs;
-        if (!exhausted) {
-          const delayMs = retryDelayMs(message.attempts, this.options);
-          logger.warn(
-            {
-              messageId: message._id.toHexString(),
-              controlId: message.controlId,
-              attempt: message.attempts,
-              delayMs,
-            },
-            'Message processing failed; retrying later'
-          );
-          const nextAttemptAt = new Date(Date.now() + delayMs);
-          const retryScheduled = await store.scheduleRetry(
-            message._id,
-            workerId,
-            nextAttemptAt,
-            outcome.error
-          );
-          if (retryScheduled) {
-            this.markRetryQueued(message, nextAttemptAt);
-          } else {
-            this.scanRequested = true;
-            logger.warn(
-              { messageId: message._id.toHexString() },
-              'Lost the claim of a message before scheduling its retry'
-            );
-          }
-          return;
+      const outcomes = await this.options.attempt(batch);
+      const finished: FinishedMessage[] = [];
+      for (const [index, message] of batch.entries()) {
+        const outcome: AttemptOutcome = outcomes[index] ?? {
+          kind: 'transient',
+          error: 'Processing returned no outcome for this message',
+        };
+        if (outcome.kind === 'transient' && (await this.retryLater(message, outcome.error))) {
+          continue;
         }
-        logger.error(
-          { messageId: message._id.toHexString(), controlId: message.controlId, attempts: message.attempts },
-          'Message out of retries; moving it to the dead-letter store'
-        );
+        const completion = await this.options.finish(message, outcome, outcome.kind === 'transient');
+        finished.push({ message, completion });
       }
-
-      const completion = await this.options.finish(message, outcome, outcome.kind === 'transient');
-      const stored = await store.complete(message._id, workerId, completion);
-      this.dequeue(message);
-      if (!stored) {
-        this.scanRequested = true;
-        logger.warn(
-          { messageId: message._id.toHexString() },
-          'Lost the claim of a message before storing its outcome'
-        );
+      if (finished.length === 0) {
         return;
       }
-      logger.info(
-        {
-          messageId: message._id.toHexString(),
-          controlId: message.controlId,
-          status: completion.status,
-          ackCode: completion.ackCode,
-        },
-        'Message processing finished'
-      );
-      this.options.onCompleted(message, completion);
+
+      const stored = await store.completeMany(finished);
+      for (const [index, { message, completion }] of finished.entries()) {
+        this.view.remove(message);
+        if (stored[index] !== true) {
+          logger.warn(
+            { messageId: message._id.toHexString() },
+            'Another listener stored the outcome of this message first'
+          );
+          continue;
+        }
+        logger.info(
+          {
+            messageId: message._id.toHexString(),
+            controlId: message.controlId,
+            status: completion.status,
+            ackCode: completion.ackCode,
+          },
+          'Message processing finished'
+        );
+        this.options.onCompleted(message, completion);
+      }
+      this.reportDepth();
+      this.dropFinishedSegments();
     } catch (err) {
-      // The claim stays until its lease expires; then this or another listener retries the message.
+      // The claims stay until their lease expires; then this or another listener retries the messages.
       this.scanRequested = true;
       logger.error(
-        { err, messageId: message._id.toHexString() },
-        'Failed to record the outcome of a message'
+        { err, messageIds: batch.map((message) => message._id.toHexString()) },
+        'Failed to record the outcome of messages'
       );
     }
+  }
+
+  private reportDepth(): void {
+    this.options.onQueueDepth?.(this.view.size);
+  }
+
+  /**
+   * Drops, one at a time in the background, the closed segments whose messages this view has all seen
+   * finish. An own segment is closed first when no append to it is in flight. The store reads a segment
+   * again before dropping it, so a message this view does not know of keeps it.
+   */
+  private dropFinishedSegments(): void {
+    if (this.dropping || this.stopped) {
+      return;
+    }
+    const now = Date.now();
+    const candidate = [...this.view.segments].find(([name, info]) => {
+      if (info.pending > 0 || now - info.lastDropAttemptAt < DROP_RETRY_MS) {
+        return false;
+      }
+      // An own segment is closed early only after DROP_RETRY_MS, so a trickle of messages does not
+      // create and drop a collection for each one.
+      if (info.own && !info.closed && now - (segmentCreatedAt(name) ?? now) >= DROP_RETRY_MS) {
+        info.closed = this.options.store.queue.retireIfIdle(name);
+      }
+      return info.closed || closedByAge(name, now);
+    });
+    if (candidate === undefined) {
+      return;
+    }
+    const [name, info] = candidate;
+    info.lastDropAttemptAt = now;
+    this.dropping = true;
+    void this.options.store.queue
+      .dropIfFinished(name)
+      .then((dropped) => {
+        if (dropped) {
+          this.view.segments.delete(name);
+        }
+      })
+      .catch((err: unknown) => {
+        this.options.logger.warn(
+          { err, segment: name },
+          'Failed to drop a finished queue segment; retrying later'
+        );
+      })
+      .finally(() => {
+        this.dropping = false;
+      });
   }
 }

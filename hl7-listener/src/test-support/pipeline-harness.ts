@@ -1,16 +1,9 @@
 /** Helpers of the durability, ACK-mode and duplicate tests: messages, patients, a switchable FHIR client. */
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import type { Patient } from '@medplum/fhirtypes';
-import {
-  COLLECTIONS,
-  createFhirClient,
-  loadConfig,
-  type FhirClient,
-  type MongoHandle,
-} from '@monitormed/common';
-import type { Collection } from 'mongodb';
+import { createFhirClient, loadConfig, type FhirClient, type MongoHandle } from '@monitormed/common';
 import { MllpFrameDecoder } from '../mllp/framing.js';
-import type { Hl7MessageDocument } from '../store/message-store.js';
+import { MessageStore, type StoredDocument } from '../store/message-store.js';
 import { TEST_MRN_SYSTEM } from './fhir.js';
 import { loadFixture } from './peers.js';
 
@@ -65,9 +58,21 @@ export async function createTestPatient(fhir: FhirClient, patientId: string): Pr
   })) as unknown as Patient;
 }
 
-/** Returns the `hl7_messages` collection of a test database. */
-export function messagesOf(mongo: MongoHandle): Collection<Hl7MessageDocument> {
-  return mongo.db.collection<Hl7MessageDocument>(COLLECTIONS.hl7Messages);
+/** Returns a message store on a test database, to read messages with their outcome and queue state. */
+export function messagesOf(mongo: MongoHandle): MessageStore {
+  return new MessageStore(mongo.db);
+}
+
+/**
+ * Reads the stored message with this MSH-10, merged with its outcome and queue state: the first version,
+ * or a message stored outside duplicate detection (version 0) when there is no first version.
+ */
+export async function readMessage(
+  store: MessageStore,
+  controlId: string
+): Promise<StoredDocument | undefined> {
+  const views = await store.findViews({ controlId });
+  return views.find((view) => view.version === 1) ?? views[0];
 }
 
 /** Thrown when a condition a test waits for does not come true in time. */
@@ -102,16 +107,16 @@ export async function waitUntil<T>(
 
 /** Waits until the stored message with this MSH-10 (first version) reaches one of `statuses`. */
 export function waitForStatus(
-  messages: Collection<Hl7MessageDocument>,
+  store: MessageStore,
   controlId: string,
   statuses: string[],
   timeoutMs = 15_000
-): Promise<Hl7MessageDocument> {
+): Promise<StoredDocument> {
   return waitUntil(
     `message ${controlId} to reach ${statuses.join(' or ')}`,
     async () => {
-      const document = await messages.findOne({ controlId, version: 1 });
-      return document !== null && statuses.includes(document.status) ? document : undefined;
+      const document = await readMessage(store, controlId);
+      return document !== undefined && statuses.includes(document.status) ? document : undefined;
     },
     timeoutMs
   );

@@ -1,0 +1,52 @@
+import {
+  MongoBulkWriteError,
+  MongoServerError,
+  type Collection,
+  type Document,
+  type WriteError,
+} from 'mongodb';
+
+/** MongoDB's duplicate key error code, which FerretDB returns too. */
+export const DUPLICATE_KEY_ERROR = 11000;
+
+/** Error of one document of an unordered insert. */
+export interface DocumentWriteError {
+  code: number;
+  message: string;
+}
+
+/** Tells whether an error is MongoDB's duplicate key error. */
+export function isDuplicateKeyError(err: unknown): boolean {
+  return err instanceof MongoServerError && err.code === DUPLICATE_KEY_ERROR;
+}
+
+/**
+ * Inserts documents with one unordered `insertMany`, so one bad document does not stop the others.
+ * @returns The errors of the documents that were not inserted, by their index in `documents`.
+ * @throws The driver's error when the command as a whole failed (network, timeout, write concern).
+ */
+export async function insertEach<T extends Document>(
+  collection: Collection<T>,
+  documents: Parameters<Collection<T>['insertMany']>[0]
+): Promise<Map<number, DocumentWriteError>> {
+  const failed = new Map<number, DocumentWriteError>();
+  if (documents.length === 0) {
+    return failed;
+  }
+  try {
+    await collection.insertMany(documents, { ordered: false });
+  } catch (err) {
+    if (!(err instanceof MongoBulkWriteError)) {
+      throw err;
+    }
+    // The driver gives one WriteError or an array of them, depending on the count.
+    const writeErrors = ([] as WriteError[]).concat(err.writeErrors);
+    if (writeErrors.length === 0 || err.result.getWriteConcernError() !== undefined) {
+      throw err;
+    }
+    for (const writeError of writeErrors) {
+      failed.set(writeError.index, { code: writeError.code, message: writeError.errmsg ?? 'write error' });
+    }
+  }
+  return failed;
+}
