@@ -22,10 +22,10 @@ import type {
   Resource,
 } from '@medplum/fhirtypes';
 import {
+  assessUncertainty,
   buildDriftExtension,
   buildMonitoringFlag,
   buildUncertaintyExtension,
-  binaryEntropyBits,
   writeMetricObservations,
   METRIC_OBSERVATION_ID_SYSTEM,
   DEVICE_METRIC_ID_SYSTEM,
@@ -36,6 +36,7 @@ import {
   FLAG_CODES,
   MODEL_CARD_EXTENSION,
   MONITORMED_BASE,
+  DRIFT_EXTENSION,
   UNCERTAINTY_EXTENSION,
   createFhirClient,
   loadConfig,
@@ -53,6 +54,19 @@ const baseUrl = loadConfig().fhirBaseUrl.replace(/\/$/, '');
 const runId = randomBytes(4).toString('hex');
 const MRN_SYSTEM = 'https://monitormed.dev/fhir/sid/test-mrn';
 const requestTimeoutMs = 60_000;
+
+/** The analyzers' default limits of the entropy and margin rules. */
+const DEFAULT_LIMITS = { entropyThresholdBits: 0.97, marginWidth: 0.1 };
+
+/** A drift extension as the analyzers write it for a tested window with detected drift. */
+const DETECTED_DRIFT = buildDriftExtension({
+  statistic: 0.41,
+  pValue: 0.0004,
+  threshold: 0.01,
+  window: '2026-03-14',
+  reference: { windows: ['2026-03-11', '2026-03-12', '2026-03-13'], n: 96 },
+  detected: true,
+});
 
 /** Sends a FHIR request and returns the status and parsed body. Throws when HAPI cannot be reached. */
 async function fhirRequest(
@@ -217,15 +231,28 @@ void describe('MonitorMed FHIR package on HAPI', () => {
       ...observation,
       extension: [
         ...(observation.extension ?? []),
-        buildUncertaintyExtension(binaryEntropyBits(probability)),
-        buildDriftExtension({
-          statistic: 0.41,
-          pValue: 0.0004,
-          threshold: 0.01,
-          window: '2026-03-14',
-          detected: true,
-        }),
+        buildUncertaintyExtension(assessUncertainty(probability, DEFAULT_LIMITS)),
+        DETECTED_DRIFT,
       ],
+    };
+    await assertValid(analyzed, MONITORMED_PROFILES.aiResultObservation);
+  });
+
+  void it('margin-flagged uncertainty conforms', async () => {
+    const observation = findResource(stored.resources, 'Observation');
+    // Entropy 0.997 bits stays below a 0.999 threshold, and margin 0.06 is below 0.1.
+    const assessment = assessUncertainty(0.47, { entropyThresholdBits: 0.999, marginWidth: 0.1 });
+    assert.deepEqual(assessment.flaggedBy, ['margin']);
+    const extension = buildUncertaintyExtension(assessment);
+    const codes = (url: string): (string | undefined)[] =>
+      (extension.extension ?? []).filter((part) => part.url === url).map((part) => part.valueCode);
+    assert.deepEqual(codes('method'), ['entropy', 'margin']);
+    assert.deepEqual(codes('flaggedBy'), ['margin']);
+
+    const analyzed: Observation = {
+      ...observation,
+      valueQuantity: { ...observation.valueQuantity, value: 0.47 },
+      extension: [...(observation.extension ?? []), extension, DETECTED_DRIFT],
     };
     await assertValid(analyzed, MONITORMED_PROFILES.aiResultObservation);
   });
@@ -238,7 +265,7 @@ void describe('MonitorMed FHIR package on HAPI', () => {
       ...observation,
       extension: [
         ...(observation.extension ?? []),
-        buildUncertaintyExtension(binaryEntropyBits(probability), {
+        buildUncertaintyExtension(assessUncertainty(probability, DEFAULT_LIMITS), {
           mean: 0.71,
           std: 0.08,
           predictiveEntropyBits: 0.869,
@@ -317,7 +344,7 @@ void describe('MonitorMed FHIR package on HAPI', () => {
 
   void it('rejects an uncertainty extension without analyzerVersion', async () => {
     const observation = findResource(stored.resources, 'Observation');
-    const uncertainty = buildUncertaintyExtension(0.66);
+    const uncertainty = buildUncertaintyExtension(assessUncertainty(0.17, DEFAULT_LIMITS));
     const incomplete: Observation = {
       ...observation,
       extension: [
@@ -330,6 +357,39 @@ void describe('MonitorMed FHIR package on HAPI', () => {
     };
     const errors = await validate(incomplete, MONITORMED_PROFILES.aiResultObservation);
     assert.ok(errors.length > 0, 'an uncertainty extension without analyzerVersion passed validation');
+  });
+
+  void it('rejects flaggedBy outside the rules', async () => {
+    const observation = findResource(stored.resources, 'Observation');
+    const uncertainty = buildUncertaintyExtension(assessUncertainty(0.5, DEFAULT_LIMITS));
+    // mc-dropout is an uncertainty method, but no rule of it raises a Flag.
+    const parts = (uncertainty.extension ?? []).map((part) =>
+      part.url === 'flaggedBy' && part.valueCode === 'margin' ? { ...part, valueCode: 'mc-dropout' } : part
+    );
+    const invalid: Observation = {
+      ...observation,
+      extension: [...(observation.extension ?? []), { url: UNCERTAINTY_EXTENSION, extension: parts }],
+    };
+    const errors = await validate(invalid, MONITORMED_PROFILES.aiResultObservation);
+    assert.ok(
+      errors.some((issue) => (issue.diagnostics ?? '').includes('mc-dropout')),
+      `expected an error on the flaggedBy code mc-dropout, got:\n${describeIssues(errors)}`
+    );
+  });
+
+  void it('rejects a drift reference without n', async () => {
+    const observation = findResource(stored.resources, 'Observation');
+    const parts = (DETECTED_DRIFT.extension ?? []).map((part) =>
+      part.url === 'reference'
+        ? { ...part, extension: (part.extension ?? []).filter((inner) => inner.url !== 'n') }
+        : part
+    );
+    const invalid: Observation = {
+      ...observation,
+      extension: [...(observation.extension ?? []), { url: DRIFT_EXTENSION, extension: parts }],
+    };
+    const errors = await validate(invalid, MONITORMED_PROFILES.aiResultObservation);
+    assert.ok(errors.length > 0, 'a drift reference without n passed validation');
   });
   void it('model Device has catalog identifiers', () => {
     const device = findResource(stored.resources, 'Device');

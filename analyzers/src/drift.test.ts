@@ -22,6 +22,7 @@ import {
 } from '@monitormed/common';
 import Bull from 'bull';
 import { startAnalyzers, type Analyzers } from './analyzers.js';
+import { readDriftReference } from './fhir/extensions.js';
 import { METRIC_OBSERVATION_ID_SYSTEM } from './fhir/metric-observations.js';
 import type { MetricDocument, MetricName } from './store/documents.js';
 import { generateSample } from './testing/seeded-samples.js';
@@ -239,6 +240,17 @@ void describe('output drift evaluation', () => {
       assert.equal(extension.get('test'), 'ks');
       assert.equal(extension.get('window'), SHIFTED_WINDOW);
       assert.equal(extension.get('threshold'), 0.01);
+
+      // An evaluation that ran before every reference result was analysed recorded a smaller reference.
+      const reference = await waitFor(`DRIFT_EXTENSION reference on Observation/${id}`, async () => {
+        const observation = (await run.fhir.read({
+          resourceType: 'Observation',
+          id,
+        })) as unknown as Observation;
+        const found = readDriftReference(observation.extension);
+        return found?.n === RESULTS_PER_WINDOW * REFERENCE_WINDOWS.length ? found : undefined;
+      });
+      assert.deepEqual(reference.windows, REFERENCE_WINDOWS);
 
       const flags = await waitFor(`model-drift Flag for Observation/${id}`, async () => {
         const count = await countDriftFlags(id);

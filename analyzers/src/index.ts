@@ -14,9 +14,19 @@ export {
   ANALYZER_VERSION,
   buildDriftExtension,
   buildUncertaintyExtension,
+  readDriftReference,
   readUncertainty,
+  type DriftReference,
   type DriftStatus,
+  type RecordedUncertainty,
+  type RecordedUncertaintyRules,
 } from './fhir/extensions.js';
+export {
+  assessUncertainty,
+  type UncertaintyAssessment,
+  type UncertaintyLimits,
+  type UncertaintyRule,
+} from './uncertainty/high-uncertainty.js';
 export { buildMonitoringFlag, flagIdentifierQuery, flagIdentifierValue } from './fhir/flags.js';
 export {
   DEVICE_METRIC_ID_SYSTEM,

@@ -103,7 +103,9 @@ void describe('subscription to analysis pipeline', () => {
     analyzers = await startAnalyzers({
       config: run.config,
       queuePrefix: run.queuePrefix,
-      settings: { driftDebounceMs: 200 },
+      // The default 0.97 bits flags every score whose margin is below 0.1. With 0.999 bits, a score of
+      // 0.47 (0.997 bits, margin 0.06) is flagged by the margin rule alone.
+      settings: { driftDebounceMs: 200, uncertaintyThresholdBits: 0.999, uncertaintyMarginWidth: 0.1 },
     });
     mongo = await connectMongo(run.config);
     queue = new Bull<AnalyzeResultJob>(ANALYZE_QUEUE, run.config.redisUrl, { prefix: run.queuePrefix });
@@ -140,6 +142,7 @@ void describe('subscription to analysis pipeline', () => {
     assert.equal(document.patientId, patientId);
     assert.equal(document.modelId, `test-model-${run.runId}`);
     assert.ok(Math.abs((document.margin ?? 0) - 0.6) < 1e-12);
+    assert.deepEqual(document.highUncertaintyRules, []);
 
     const metrics = mongo?.db.collection<MetricDocument>(COLLECTIONS.metrics);
     const mean = await waitFor('uncertainty-entropy-mean metric', async () => {
@@ -207,6 +210,36 @@ void describe('subscription to analysis pipeline', () => {
     assert.equal(flags[0]?.subject.reference, `Patient/${patientId}`);
     assert.equal(flags[0].status, 'active');
     assert.equal(flags[0].code.coding?.[0]?.code, FLAG_CODES.highUncertainty.code);
+
+    const document = await mongo?.db
+      .collection<AiResultDocument>(COLLECTIONS.aiResults)
+      .findOne({ observationId: created.id });
+    assert.deepEqual(document?.highUncertaintyRules, ['entropy', 'margin']);
+  });
+
+  void it('margin alone raises the Flag', async () => {
+    const created = await createAiObservation(run, {
+      deviceId,
+      patientId,
+      score: 0.47,
+      effective: '2025-02-04T10:30:00Z',
+    });
+    const analysed = await waitForUncertainty(created.id);
+
+    const recorded = readUncertainty(analysed.extension);
+    assert.deepEqual(recorded?.rules, {
+      entropyThresholdBits: 0.999,
+      marginWidth: 0.1,
+      flaggedBy: ['margin'],
+    });
+    assert.deepEqual(recorded.methods, ['entropy', 'margin']);
+    assert.ok(Math.abs((recorded.margin ?? 0) - 0.06) < 1e-12, `margin ${String(recorded.margin)}`);
+
+    const document = await mongo?.db
+      .collection<AiResultDocument>(COLLECTIONS.aiResults)
+      .findOne({ observationId: created.id });
+    assert.deepEqual(document?.highUncertaintyRules, ['margin']);
+    assert.equal((await findFlags(created.id, FLAG_CODES.highUncertainty.code)).length, 1);
   });
 
   void it('wrong or missing secret gets 401', async () => {

@@ -4,6 +4,11 @@ import { ConfigError } from '@monitormed/common';
 export interface AnalyzerSettings {
   /** Entropy in bits at or above which a result gets a high-uncertainty Flag (UNCERTAINTY_THRESHOLD_BITS). */
   uncertaintyThresholdBits: number;
+  /**
+   * Margin width below which a result gets a high-uncertainty Flag (UNCERTAINTY_MARGIN_WIDTH). The margin is
+   * the difference of the two class probabilities, |2p − 1|, and 0 turns this rule off.
+   */
+  uncertaintyMarginWidth: number;
   /** Number of a model's first windows, by window key, pooled as the drift reference (DRIFT_REFERENCE_WINDOWS). */
   driftReferenceWindows: number;
   /** KS p-value below which drift is detected (DRIFT_P_THRESHOLD). */
@@ -59,6 +64,13 @@ export function loadAnalyzerSettings(env: Env = process.env): AnalyzerSettings {
       0.97,
       (v) => v > 0 && v <= 1,
       'a number of bits above 0 and at most 1'
+    ),
+    uncertaintyMarginWidth: readNumber(
+      env,
+      'UNCERTAINTY_MARGIN_WIDTH',
+      0.1,
+      (v) => v >= 0 && v <= 1,
+      'a margin width from 0 (rule off) to 1, such as 0.1'
     ),
     driftReferenceWindows: readNumber(
       env,

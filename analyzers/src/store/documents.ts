@@ -3,6 +3,7 @@
  * evaluation-documents.ts. They must stay readable by FerretDB 1.24, so the queries use plain finds,
  * `distinct` and indexes only.
  */
+import type { UncertaintyRule } from '../uncertainty/high-uncertainty.js';
 import type { EVALUATION_METRICS, FeatureMetricName, Granularity } from './evaluation-documents.js';
 
 /** One analysed AI result in COLLECTIONS.aiResults, keyed by `observationId`. */
@@ -24,6 +25,12 @@ export interface AiResultDocument {
   entropy?: number;
   /** |2p − 1|. */
   margin?: number;
+  /**
+   * Rules that raised the high-uncertainty Flag: `entropy` (entropy at or above UNCERTAINTY_THRESHOLD_BITS)
+   * and `margin` (margin below UNCERTAINTY_MARGIN_WIDTH). Empty when neither fired, absent on documents
+   * written before the margin rule.
+   */
+  highUncertaintyRules?: UncertaintyRule[];
   /** `mc-dropout` when the mc* fields are set, else `entropy`. */
   uncertaintyMethod?: 'entropy' | 'mc-dropout';
   /** MC dropout on the surrogate: mean and standard deviation of the T pass probabilities. */

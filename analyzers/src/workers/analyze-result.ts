@@ -22,10 +22,11 @@ import {
 import { buildMonitoringFlag, flagIdentifierQuery } from '../fhir/flags.js';
 import { createFlagIfAbsent, readObservation, updateObservationWithRetry } from '../fhir/gateway.js';
 import { InvalidResultError } from '../invalid-result-error.js';
-import { binaryEntropyBits, decisionMargin, isProbability } from '../stats/entropy.js';
+import { isProbability } from '../stats/entropy.js';
 import { METRICS, type AiResultDocument } from '../store/documents.js';
 import { featureSpecFor } from '../surrogate/features.js';
 import { gatherInputs } from '../surrogate/pairs.js';
+import { assessUncertainty, type UncertaintyRule } from '../uncertainty/high-uncertainty.js';
 import type { McUncertainty } from '../uncertainty/surrogate-uncertainty.js';
 import type { WorkerContext } from './context.js';
 import { resolveResultModel, type ResultModel } from './model-resolution.js';
@@ -38,6 +39,8 @@ export interface AnalyzeOutcome {
   window?: string;
   entropyBits?: number;
   flagged?: boolean;
+  /** Rules that raised the high-uncertainty Flag, or none when the result was not flagged. */
+  flaggedBy?: UncertaintyRule[];
 }
 
 // Entropies this close are the same value after a JSON round trip through the FHIR server.
@@ -104,10 +107,18 @@ async function analyzeResult(context: WorkerContext, job: AnalyzeResultJob): Pro
     );
   }
 
-  const entropyBits = binaryEntropyBits(score);
+  const assessment = assessUncertainty(score, {
+    entropyThresholdBits: settings.uncertaintyThresholdBits,
+    marginWidth: settings.uncertaintyMarginWidth,
+  });
+  const { entropyBits, flaggedBy } = assessment;
   const recorded = readUncertainty(observation.extension);
+  // An extension without the rule limits predates the margin rule, so the result is analysed again. The
+  // analyzer version is unchanged, because a version change makes two versions that share a FHIR server
+  // rewrite each other's extension on every Subscription notification.
   if (
     recorded?.analyzerVersion === ANALYZER_VERSION &&
+    recorded.rules !== undefined &&
     Math.abs(recorded.entropyBits - entropyBits) <= ENTROPY_TOLERANCE
   ) {
     log.debug({ observationId, versionId }, 'Observation already carries this analyzer version; skipped');
@@ -131,7 +142,8 @@ async function analyzeResult(context: WorkerContext, job: AnalyzeResultJob): Pro
     window,
     score,
     entropy: entropyBits,
-    margin: decisionMargin(score),
+    margin: assessment.margin,
+    highUncertaintyRules: flaggedBy,
     uncertaintyMethod: mc === undefined ? 'entropy' : 'mc-dropout',
     ...(mc === undefined
       ? {}
@@ -150,16 +162,16 @@ async function analyzeResult(context: WorkerContext, job: AnalyzeResultJob): Pro
     analyzerVersion: ANALYZER_VERSION,
   });
 
-  const flagged = entropyBits >= settings.uncertaintyThresholdBits;
+  const flagged = flaggedBy.length > 0;
   if (flagged && patientId !== undefined && effective !== undefined) {
     await createFlagIfAbsent(
       fhir,
       buildMonitoringFlag({ observationId, patientId, effective }, FLAG_CODES.highUncertainty),
       flagIdentifierQuery(observationId, FLAG_CODES.highUncertainty.code)
     );
-    log.info({ observationId }, 'Flagged high uncertainty');
+    log.info({ observationId, flaggedBy }, 'Flagged high uncertainty');
   } else if (flagged) {
-    log.warn({ observationId }, 'High uncertainty but no Patient subject; no Flag written');
+    log.warn({ observationId, flaggedBy }, 'High uncertainty but no Patient subject; no Flag written');
   }
 
   await scheduleDriftEvaluation(context, { modelId: model.modelId, window });
@@ -170,16 +182,22 @@ async function analyzeResult(context: WorkerContext, job: AnalyzeResultJob): Pro
     METRICS.outputDriftKs,
     window
   );
-  const uncertaintyExtension = buildUncertaintyExtension(entropyBits, mc);
+  const uncertaintyExtension = buildUncertaintyExtension(assessment, mc);
+  // A window tested before its metric recorded the reference gets DRIFT_EXTENSION from the drift
+  // evaluation scheduled above, which always records it.
   const driftExtension =
     driftMetric?.status !== undefined &&
     driftMetric.status !== 'reference' &&
-    typeof driftMetric.value === 'number'
+    typeof driftMetric.value === 'number' &&
+    driftMetric.referenceWindows !== undefined &&
+    driftMetric.referenceWindows.length > 0 &&
+    driftMetric.referenceN !== undefined
       ? buildDriftExtension({
           statistic: driftMetric.statistic ?? 0,
           pValue: driftMetric.value,
           threshold: driftMetric.threshold ?? settings.driftPThreshold,
           window,
+          reference: { windows: driftMetric.referenceWindows, n: driftMetric.referenceN },
           detected: driftMetric.detected === true,
         })
       : undefined;
@@ -203,7 +221,7 @@ async function analyzeResult(context: WorkerContext, job: AnalyzeResultJob): Pro
     { observationId, window, flagged, method: mc === undefined ? 'entropy' : 'mc-dropout', update: outcome },
     'Analysed AI result'
   );
-  return { observationId, outcome: 'analyzed', window, entropyBits, flagged };
+  return { observationId, outcome: 'analyzed', window, entropyBits, flagged, flaggedBy };
 }
 
 /**

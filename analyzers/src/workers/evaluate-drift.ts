@@ -268,6 +268,7 @@ async function evaluateWindow(
     pValue: ks.pValue,
     threshold: settings.driftPThreshold,
     window,
+    reference: { windows: referenceWindows, n: referenceScores.length },
     detected,
   };
   await forEachLimited(current, WRITE_CONCURRENCY, (result) =>

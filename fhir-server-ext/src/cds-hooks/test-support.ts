@@ -16,7 +16,13 @@ import {
   loadModelCatalog,
   type MonitorMedConfig,
 } from '@monitormed/common';
-import { buildDriftExtension, buildMonitoringFlag, buildUncertaintyExtension } from '@monitormed/analyzers';
+import {
+  assessUncertainty,
+  buildDriftExtension,
+  buildMonitoringFlag,
+  buildUncertaintyExtension,
+  loadAnalyzerSettings,
+} from '@monitormed/analyzers';
 import { SignJWT, exportJWK, generateKeyPair, type CryptoKey, type JWK } from 'jose';
 import { startFhirServerExt, type FhirServerExt } from '../server.js';
 import type { CdsHooksSettings } from './settings.js';
@@ -165,6 +171,13 @@ export async function startTestServer(
   });
 }
 
+/** The analyzers' default rule limits, which the synthetic results' uncertainty extensions record. */
+const DEFAULT_SETTINGS = loadAnalyzerSettings({});
+const DEFAULT_LIMITS = {
+  entropyThresholdBits: DEFAULT_SETTINGS.uncertaintyThresholdBits,
+  marginWidth: DEFAULT_SETTINGS.uncertaintyMarginWidth,
+};
+
 /** Ids of the synthetic data one test run creates. */
 export interface CdsFixture {
   flaggedPatientId: string;
@@ -223,12 +236,13 @@ export async function createCdsFixture(config: MonitorMedConfig, runId: string):
     ],
     extension: [
       { url: AI_CONFIDENCE_EXTENSION, valueDecimal: Math.max(probability, 1 - probability) },
-      buildUncertaintyExtension(0.9997),
+      buildUncertaintyExtension(assessUncertainty(probability, DEFAULT_LIMITS)),
       buildDriftExtension({
         statistic: 0.42,
         pValue: 0.0004,
         threshold: 0.01,
         window: effective.slice(0, 10),
+        reference: { windows: ['2026-11-01', '2026-11-02', '2026-11-03'], n: 90 },
         detected: true,
       }),
     ],

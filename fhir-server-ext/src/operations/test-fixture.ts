@@ -6,7 +6,7 @@
 import type { Device, Flag, Observation, Provenance, Resource } from '@medplum/fhirtypes';
 import {
   ANALYZER_VERSION,
-  binaryEntropyBits,
+  assessUncertainty,
   buildDriftExtension,
   buildMonitoringFlag,
   buildUncertaintyExtension,
@@ -59,6 +59,12 @@ const DRIFT_WINDOW_SCORES = Array.from({ length: 40 }, (_, index) => 0.3 + index
 
 /** Days of the fixture's metric windows; the first two are the pooled reference. */
 const WINDOWS = ['2026-01-01', '2026-01-02', '2026-01-03', '2026-01-04', '2026-01-05'];
+
+/** Results in the pooled reference windows. */
+const REFERENCE_N = 80;
+
+/** The analyzers' default rule limits, under which the flagged result's 0.49 fires both rules. */
+const UNCERTAINTY_LIMITS = { entropyThresholdBits: 0.97, marginWidth: 0.1 };
 
 type HapiCall = <T = Resource>(path: string, method?: string, body?: unknown) => Promise<T>;
 
@@ -116,12 +122,13 @@ export async function createOperationsFixture(
     ],
     extension: [
       { url: AI_CONFIDENCE_EXTENSION, valueDecimal: Math.max(probability, 1 - probability) },
-      buildUncertaintyExtension(binaryEntropyBits(probability)),
+      buildUncertaintyExtension(assessUncertainty(probability, UNCERTAINTY_LIMITS)),
       buildDriftExtension({
         statistic: 0.62,
         pValue: 0.0004,
         threshold: 0.05,
         window: driftWindow,
+        reference: { windows: WINDOWS.slice(0, 2), n: REFERENCE_N },
         detected: flagged,
       }),
     ],
@@ -223,7 +230,7 @@ async function writeMetrics(
           threshold: 0.05,
           detected: drifting,
           referenceWindows,
-          referenceN: 80,
+          referenceN: REFERENCE_N,
           test: 'ks',
         },
       ];
@@ -242,7 +249,7 @@ async function writeMetrics(
             missingRateReference: 0,
             missingRateCurrent: 0.025,
             referenceWindows,
-            referenceN: 80,
+            referenceN: REFERENCE_N,
           },
           {
             ...base,

@@ -10,22 +10,37 @@ Description: "The uncertainty that MonitorMed computed for an AI result, with th
 Context: Observation
 * ^url = "https://monitormed.dev/fhir/StructureDefinition/ai-uncertainty"
 * extension contains
-    method 1..1 and
+    method 1..* and
     value 1..1 and
     analyzerVersion 1..1 and
+    margin 0..1 and
+    entropyThreshold 0..1 and
+    marginWidth 0..1 and
+    flaggedBy 0..2 and
     samples 0..1 and
     surrogateVersion 0..1 and
     mean 0..1 and
     std 0..1 and
     predictiveEntropy 0..1 and
     mutualInformation 0..1
-* extension[method] ^short = "Uncertainty method, such as entropy"
+* extension[method] ^short = "Uncertainty method whose values the extension records, one per method"
+* extension[method] ^definition = "Each uncertainty method whose values the extension records. The first repetition is mc-dropout when the MC dropout values are present, else entropy."
 * extension[method].value[x] only code
 * extension[method].valueCode from UncertaintyMethodCodes (required)
 * extension[value] ^short = "Binary entropy of the reported probability, in bits from 0 to 1, for every method"
 * extension[value].value[x] only decimal
 * extension[analyzerVersion] ^short = "Name and version of the analyzer that computed the value"
 * extension[analyzerVersion].value[x] only string
+* extension[margin] ^short = "margin: |2p - 1| of the reported probability p, the difference of the two class probabilities, from 0 to 1"
+* extension[margin].value[x] only decimal
+* extension[entropyThreshold] ^short = "Entropy in bits at or above which the entropy rule raised a high-uncertainty Flag when the result was analysed"
+* extension[entropyThreshold].value[x] only decimal
+* extension[marginWidth] ^short = "Margin below which the margin rule raised a high-uncertainty Flag when the result was analysed; 0 means the rule was off"
+* extension[marginWidth].value[x] only decimal
+* extension[flaggedBy] ^short = "Rule that raised the high-uncertainty Flag: entropy (value >= entropyThreshold) or margin (margin < marginWidth)"
+* extension[flaggedBy] ^definition = "Each rule that fired when the result was analysed. Absent when no rule fired, so the result was not flagged for high uncertainty by that analysis."
+* extension[flaggedBy].value[x] only code
+* extension[flaggedBy].valueCode from UncertaintyFlagRuleCodes (required)
 * extension[samples] ^short = "Number of samples, for methods that sample the model"
 * extension[samples].value[x] only integer
 * extension[surrogateVersion] ^short = "Version of the surrogate model, for methods that use one"
@@ -36,7 +51,7 @@ Context: Observation
 * extension[std].value[x] only decimal
 * extension[predictiveEntropy] ^short = "mc-dropout: binary entropy of the mean probability, in bits"
 * extension[predictiveEntropy].value[x] only decimal
-* extension[mutualInformation] ^short = "mc-dropout: predictive entropy minus the mean per-sample entropy (BALD), in bits"
+* extension[mutualInformation] ^short = "mutual-information: predictive entropy minus the mean per-sample entropy (BALD), in bits"
 * extension[mutualInformation].value[x] only decimal
 
 Extension: AiDrift
@@ -51,6 +66,7 @@ Context: Observation
     pValue 1..1 and
     threshold 1..1 and
     window 1..1 and
+    reference 0..1 and
     detected 1..1
 * extension[test] ^short = "Drift test, such as ks"
 * extension[test].value[x] only code
@@ -63,5 +79,14 @@ Context: Observation
 * extension[threshold].value[x] only decimal
 * extension[window] ^short = "Tested window, a UTC day as YYYY-MM-DD"
 * extension[window].value[x] only string
+* extension[reference] ^short = "What the window was tested against: the model version's reference windows, pooled"
+* extension[reference] ^definition = "The reference sample of the test: the keys of the model version's first windows, whose results are pooled, and the number of results in the pool. Absent only on extensions written before MonitorMed recorded it."
+* extension[reference].extension contains
+    window 1..* and
+    n 1..1
+* extension[reference].extension[window] ^short = "Key of one reference window, a UTC day as YYYY-MM-DD"
+* extension[reference].extension[window].value[x] only string
+* extension[reference].extension[n] ^short = "Results in the pooled reference"
+* extension[reference].extension[n].value[x] only integer
 * extension[detected] ^short = "Whether drift was detected in the window"
 * extension[detected].value[x] only boolean

@@ -35,8 +35,10 @@ Description: "Methods by which MonitorMed computes the uncertainty of an AI resu
 * ^experimental = false
 * ^caseSensitive = true
 * ^content = #complete
-* #entropy "Binary predictive entropy" "Shannon entropy in bits of the Bernoulli distribution with the model's probability p: -p log2 p - (1 - p) log2 (1 - p). It is 0 for a certain call and 1 at p = 0.5."
-* #mc-dropout "Monte Carlo dropout on a surrogate" "T forward passes of a surrogate network, trained to mimic the model from its inputs, with dropout active at inference. The extension records the mean, standard deviation, predictive entropy and mutual information of the T probabilities; value is still the entropy of the reported probability."
+* #entropy "Binary predictive entropy" "Shannon entropy in bits of the Bernoulli distribution with the model's probability p: -p log2 p - (1 - p) log2 (1 - p). It is 0 for a certain call and 1 at p = 0.5. Recorded as value; as a rule, a result is uncertain when it is at or above entropyThreshold."
+* #margin "Margin of the two class probabilities" "Difference between the two highest class probabilities; for a binary model with probability p, |p - (1 - p)| = |2p - 1|, from 0 on the decision boundary to 1 for a certain call. Recorded as margin; as a rule, a result is uncertain when it is below marginWidth, which is alibi-detect's margin uncertainty with margin_width."
+* #mc-dropout "Monte Carlo dropout on a surrogate" "T forward passes of a surrogate network, trained to mimic the model from its inputs, with dropout active at inference. The extension records T as samples, the surrogate version, and the mean, standard deviation and predictive entropy of the T probabilities; value is still the entropy of the reported probability."
+* #mutual-information "Mutual information (BALD) from MC dropout" "Mutual information in bits between the prediction and the surrogate's weights, estimated from the T Monte Carlo dropout passes as the binary entropy of the mean probability minus the mean of the T per-pass binary entropies (Bayesian active learning by disagreement). It measures the surrogate's doubt about its own weights, which grows for inputs unlike its training data. Recorded as mutualInformation; only with mc-dropout."
 
 ValueSet: UncertaintyMethodCodes
 Id: uncertainty-method
@@ -46,6 +48,16 @@ Description: "All uncertainty methods MonitorMed may record."
 * ^status = #active
 * ^experimental = false
 * include codes from system UncertaintyMethods
+
+ValueSet: UncertaintyFlagRuleCodes
+Id: uncertainty-flag-rule
+Title: "MonitorMed high-uncertainty rules"
+Description: "The uncertainty methods whose rule can raise a high-uncertainty Flag: entropy (at or above the entropy threshold) and margin (below the margin width)."
+* ^url = "https://monitormed.dev/fhir/ValueSet/uncertainty-flag-rule"
+* ^status = #active
+* ^experimental = false
+* UncertaintyMethods#entropy
+* UncertaintyMethods#margin
 
 CodeSystem: DriftTests
 Id: drift-test
