@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { Device, Observation } from '@medplum/fhirtypes';
 import { FLAG_CODES, MODEL_ID_SYSTEM, loadModelCatalog } from '@monitormed/common';
-import { buildMonitoringFlag } from '@monitormed/analyzers';
+import { assessUncertainty, buildMonitoringFlag, buildUncertaintyExtension } from '@monitormed/analyzers';
 import { MAX_SUMMARY_LENGTH, buildCards, indicatorFor, type CardOptions } from './cards.js';
 
 const options: CardOptions = {
@@ -104,5 +104,44 @@ void describe('CDS cards', () => {
     assert.equal(issued.record.modelId, sepsis.modelId);
     assert.match(issued.card.detail ?? '', new RegExp(`\\*\\*Model:\\*\\* ${sepsis.name}`));
     assert.match(issued.card.detail ?? '', /\*\*Drift:\*\* not evaluated yet/);
+  });
+
+  void it('uncertainty reason names the rule', () => {
+    const observation = (id: string, probability: number, entropyThresholdBits: number): Observation => ({
+      resourceType: 'Observation',
+      id,
+      status: 'final',
+      code: { text: 'score' },
+      subject: { reference: 'Patient/p1' },
+      valueQuantity: { value: probability },
+      extension: [
+        buildUncertaintyExtension(assessUncertainty(probability, { entropyThresholdBits, marginWidth: 0.1 })),
+      ],
+    });
+    const detailOf = (result: Observation): string => {
+      const [issued] = buildCards(
+        {
+          flags: [flag(result.id ?? '', FLAG_CODES.highUncertainty, `f-${result.id ?? ''}`)],
+          observations: new Map([[result.id ?? '', result]]),
+          devices: new Map(),
+        },
+        options
+      );
+      return issued?.card.detail ?? '';
+    };
+
+    // 0.47: entropy 0.997 bits, margin 0.06.
+    const marginOnly = detailOf(observation('o5', 0.47, 0.999));
+    assert.match(marginOnly, /High uncertainty: the margin \|2p − 1\| 0\.0600 is below the width 0\.100,/);
+    assert.doesNotMatch(marginOnly, /reached the threshold/);
+
+    const both = detailOf(observation('o6', 0.47, 0.97));
+    assert.match(both, /predictive entropy 0\.997 bits reached the threshold 0\.970 bits and the margin/);
+
+    const neither = detailOf(observation('o7', 0.2, 0.97));
+    assert.match(
+      neither,
+      /raised by an earlier analysis\. The latest analysis found predictive entropy 0\.722 bits/
+    );
   });
 });

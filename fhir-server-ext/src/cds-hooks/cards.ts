@@ -4,6 +4,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Device, Flag, Observation } from '@medplum/fhirtypes';
+import { readUncertainty } from '@monitormed/analyzers';
 import {
   AI_CONFIDENCE_EXTENSION,
   DRIFT_EXTENSION,
@@ -312,12 +313,36 @@ function formatNumber(value: string | number | boolean | undefined): string {
   return typeof value === 'number' ? value.toPrecision(3) : 'unknown';
 }
 
+/** Names the rules that raised the high-uncertainty Flag, with their numbers when the analyzers recorded them. */
+function uncertaintyRuleText(observation: Observation | undefined): string {
+  const nearHalf =
+    'so the score is near 0.5 and gives little support to either a positive or a negative call.';
+  const recorded = readUncertainty(observation?.extension);
+  const rules = recorded?.rules;
+  if (recorded === undefined || rules === undefined) {
+    return `the score's predictive entropy reached the analyzers' threshold, ${nearHalf}`;
+  }
+
+  const entropy = `predictive entropy ${formatNumber(recorded.entropyBits)} bits`;
+  const entropyLimit = `threshold ${formatNumber(rules.entropyThresholdBits)} bits`;
+  const margin = `margin |2p − 1| ${formatNumber(recorded.margin)}`;
+  const marginLimit = `width ${formatNumber(rules.marginWidth)}`;
+  const fired: string[] = [];
+  if (rules.flaggedBy.includes('entropy')) {
+    fired.push(`the ${entropy} reached the ${entropyLimit}`);
+  }
+  if (rules.flaggedBy.includes('margin')) {
+    fired.push(`the ${margin} is below the ${marginLimit}`);
+  }
+  if (fired.length === 0) {
+    return `raised by an earlier analysis. The latest analysis found ${entropy} (${entropyLimit}) and ${margin} (${marginLimit}).`;
+  }
+  return `${fired.join(' and ')}, ${nearHalf}`;
+}
+
 function whyFlagged(code: string, observation: Observation | undefined): string {
   if (code === FLAG_CODES.highUncertainty.code) {
-    return (
-      "High uncertainty: the score's predictive entropy reached the analyzers' threshold, so the score is " +
-      'near 0.5 and gives little support to either a positive or a negative call.'
-    );
+    return `High uncertainty: ${uncertaintyRuleText(observation)}`;
   }
   if (code === FLAG_CODES.modelDrift.code) {
     const window = subExtension(observation, DRIFT_EXTENSION, 'window');

@@ -1,19 +1,18 @@
 /**
  * `Observation/{id}/$explain-flag`: each monitoring Flag on an AI result with the numbers behind it.
- * For high uncertainty these are the method and value against the threshold, and for drift the test,
- * statistic, p-value, threshold, window and reference. The model and version come from the result's
- * AI Provenance.
+ * For high uncertainty these are the rules that fired (entropy at or above its threshold, margin below
+ * its width) with the entropy, the margin and both limits, and for drift the test, statistic, p-value,
+ * threshold, window and reference. The model and version come from the result's AI Provenance.
  */
 import type { Device, Extension, Flag, Observation, Parameters, Provenance } from '@medplum/fhirtypes';
-import { flagIdentifierQuery, type MetricDocument } from '@monitormed/analyzers';
 import {
-  COLLECTIONS,
-  DRIFT_EXTENSION,
-  FLAG_CODES,
-  hasAiLabel,
-  MODEL_ID_SYSTEM,
-  UNCERTAINTY_EXTENSION,
-} from '@monitormed/common';
+  flagIdentifierQuery,
+  readDriftReference,
+  readUncertainty,
+  type MetricDocument,
+  type RecordedUncertainty,
+} from '@monitormed/analyzers';
+import { COLLECTIONS, DRIFT_EXTENSION, FLAG_CODES, hasAiLabel, MODEL_ID_SYSTEM } from '@monitormed/common';
 import type { Db } from 'mongodb';
 import { readResource, searchResources, type FhirTarget } from './fhir-reads.js';
 import { OperationInputError } from './operation-input-error.js';
@@ -28,7 +27,10 @@ import {
   type Part,
 } from './parameters.js';
 
-/** Threshold the analyzers raise high-uncertainty Flags at, from their settings. */
+/**
+ * Entropy threshold of the analyzers' settings. It explains results whose uncertainty extension predates
+ * the recorded rule limits, which the entropy rule alone flagged.
+ */
 export interface ExplainThresholds {
   uncertaintyThresholdBits: number;
 }
@@ -56,8 +58,8 @@ function subPart(extension: Extension | undefined, url: string): Extension | und
 }
 
 function uncertaintyParts(observation: Observation, thresholds: ExplainThresholds): Part[] {
-  const extension = observation.extension?.find((candidate) => candidate.url === UNCERTAINTY_EXTENSION);
-  if (extension === undefined) {
+  const recorded = readUncertainty(observation.extension);
+  if (recorded === undefined) {
     return [
       stringPart(
         'reason',
@@ -65,18 +67,49 @@ function uncertaintyParts(observation: Observation, thresholds: ExplainThreshold
       ),
     ];
   }
-  const method = subPart(extension, 'method')?.valueCode ?? 'entropy';
-  const value = subPart(extension, 'value')?.valueDecimal;
+
+  const rules = recorded.rules;
+  const entropyThresholdBits = rules?.entropyThresholdBits ?? thresholds.uncertaintyThresholdBits;
   return [
-    stringPart(
-      'reason',
-      `The binary predictive entropy of the reported probability is ${String(value)} bits, at or above the threshold of ${thresholds.uncertaintyThresholdBits} bits (method ${method}).`
-    ),
-    codePart('method', method),
-    ...decimalParts('value', value),
-    ...decimalParts('threshold', thresholds.uncertaintyThresholdBits),
-    ...decimalParts('mutualInformation', subPart(extension, 'mutualInformation')?.valueDecimal),
+    stringPart('reason', uncertaintyReason(recorded, entropyThresholdBits)),
+    ...recorded.methods.map((method) => codePart('method', method)),
+    ...(rules?.flaggedBy ?? []).map((rule) => codePart('rule', rule)),
+    ...decimalParts('value', recorded.entropyBits),
+    ...decimalParts('threshold', entropyThresholdBits),
+    ...decimalParts('margin', recorded.margin),
+    ...decimalParts('marginWidth', rules?.marginWidth),
+    ...decimalParts('mutualInformation', recorded.mutualInformationBits),
   ];
+}
+
+/** States which rule raised the Flag, with its value and limit. */
+function uncertaintyReason(recorded: RecordedUncertainty, entropyThresholdBits: number): string {
+  const entropyBits = recorded.entropyBits;
+  const rules = recorded.rules;
+  if (rules === undefined) {
+    // Written before the rules were recorded, when the entropy rule was the only one.
+    return `The binary predictive entropy of the reported probability is ${entropyBits} bits, at or above the threshold of ${entropyThresholdBits} bits (method ${recorded.methods.join(', ')}).`;
+  }
+
+  const margin = String(recorded.margin);
+  const sentences: string[] = [];
+  if (rules.flaggedBy.includes('entropy')) {
+    sentences.push(
+      `The binary predictive entropy of the reported probability is ${entropyBits} bits, at or above the threshold of ${entropyThresholdBits} bits.`
+    );
+  }
+  if (rules.flaggedBy.includes('margin')) {
+    sentences.push(
+      `The margin |2p − 1| of the reported probability is ${margin}, below the margin width of ${rules.marginWidth}, so both class probabilities are close to 0.5.`
+    );
+  }
+  if (sentences.length === 0) {
+    // The Flag stays from an earlier analysis whose limits differed from the latest one's.
+    sentences.push(
+      `The latest analysis found no high uncertainty: the entropy of ${entropyBits} bits is below the threshold of ${entropyThresholdBits} bits, and the margin of ${margin} is not below the width of ${rules.marginWidth}. An earlier analysis with other limits raised this Flag.`
+    );
+  }
+  return sentences.join(' ');
 }
 
 async function driftParts(
@@ -94,22 +127,7 @@ async function driftParts(
   const pValue = subPart(extension, 'pValue')?.valueDecimal;
   const threshold = subPart(extension, 'threshold')?.valueDecimal;
 
-  // The extension has no reference; the analyzers' window document names the pooled reference windows.
-  const document =
-    model === undefined || window === undefined
-      ? null
-      : await db
-          .collection<MetricDocument>(COLLECTIONS.metrics)
-          .findOne(
-            { modelId: model.modelId, modelVersion: model.modelVersion, metric: 'output-drift-ks', window },
-            { projection: { _id: 0, referenceWindows: 1, referenceN: 1, n: 1 } }
-          );
-  const referenceWindows = document?.referenceWindows ?? [];
-  const reference =
-    referenceWindows.length === 0
-      ? 'not recorded'
-      : `pooled windows ${referenceWindows.join(', ')} (${String(document?.referenceN ?? '?')} results)`;
-
+  const reference = await describeReference(observation, db, model, window);
   return [
     stringPart(
       'reason',
@@ -123,6 +141,36 @@ async function driftParts(
     stringPart('reference', reference),
     booleanPart('detected', subPart(extension, 'detected')?.valueBoolean ?? false),
   ];
+}
+
+/**
+ * Describes the reference that the window was tested against, from the drift extension. Extensions
+ * written before the analyzers recorded it fall back to the window's metric document in MongoDB.
+ */
+async function describeReference(
+  observation: Observation,
+  db: Db,
+  model: { modelId: string; modelVersion: string } | undefined,
+  window: string | undefined
+): Promise<string> {
+  const recorded = readDriftReference(observation.extension);
+  if (recorded !== undefined) {
+    return `pooled windows ${recorded.windows.join(', ')} (${recorded.n} results)`;
+  }
+
+  const document =
+    model === undefined || window === undefined
+      ? null
+      : await db
+          .collection<MetricDocument>(COLLECTIONS.metrics)
+          .findOne(
+            { modelId: model.modelId, modelVersion: model.modelVersion, metric: 'output-drift-ks', window },
+            { projection: { _id: 0, referenceWindows: 1, referenceN: 1, n: 1 } }
+          );
+  const referenceWindows = document?.referenceWindows ?? [];
+  return referenceWindows.length === 0
+    ? 'not recorded'
+    : `pooled windows ${referenceWindows.join(', ')} (${String(document?.referenceN ?? '?')} results)`;
 }
 
 /** Model and version from the AI Provenance whose agent is the model Device. */

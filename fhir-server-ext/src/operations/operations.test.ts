@@ -283,7 +283,24 @@ void describe('FHIR operations', () => {
     assert.equal(flags.length, 2);
     const byCode = new Map(flags.map((flag) => [one(flag.part, 'code').valueCoding?.code, flag.part]));
     const uncertainty = byCode.get('high-uncertainty');
-    assert.equal(one(uncertainty, 'method').valueCode, 'entropy');
+    assert.deepEqual(
+      find(uncertainty, 'method').map((part) => part.valueCode),
+      ['entropy', 'margin']
+    );
+    // The flagged result's score 0.49 has margin 0.02, below the default width 0.1, and entropy 0.9997
+    // bits, above the default threshold 0.97, so both rules fired.
+    assert.deepEqual(
+      find(uncertainty, 'rule').map((part) => part.valueCode),
+      ['entropy', 'margin']
+    );
+    assert.equal(one(uncertainty, 'threshold').valueDecimal, 0.97);
+    assert.equal(one(uncertainty, 'marginWidth').valueDecimal, 0.1);
+    assert.equal(
+      one(uncertainty, 'margin').valueDecimal,
+      await storedExtensionValue(setup.fixture.flaggedObservationId, UNCERTAINTY_EXTENSION, 'margin')
+    );
+    assert.match(one(uncertainty, 'reason').valueString ?? '', /at or above the threshold of 0\.97 bits/);
+    assert.match(one(uncertainty, 'reason').valueString ?? '', /below the margin width of 0\.1,/);
     // Analyzers subscribed to every AI result on the shared HAPI may rewrite the extensions, so the
     // numbers are compared with what the result contains now.
     const id = setup.fixture.flaggedObservationId;
@@ -291,7 +308,6 @@ void describe('FHIR operations', () => {
       one(uncertainty, 'value').valueDecimal,
       await storedExtensionValue(id, UNCERTAINTY_EXTENSION, 'value')
     );
-    assert.equal(typeof one(uncertainty, 'threshold').valueDecimal, 'number');
     const drift = byCode.get('model-drift');
     assert.equal(
       one(drift, 'pValue').valueDecimal,

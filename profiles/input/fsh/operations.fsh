@@ -163,7 +163,7 @@ Usage: #definition
 Instance: explain-flag
 InstanceOf: OperationDefinition
 Usage: #definition
-* insert OpHeader(explain-flag, ExplainFlag, Explain the monitoring Flags of an AI result, Observation, [[Each monitoring Flag on an AI result with why it was raised: for high uncertainty the method and value against the threshold; for model drift the test, statistic, p-value, threshold, window and reference. The model and version come from the result's AI Provenance. A result without Flags returns flagged false; a non-AI Observation is rejected with 400.]])
+* insert OpHeader(explain-flag, ExplainFlag, Explain the monitoring Flags of an AI result, Observation, [[Each monitoring Flag on an AI result with why it was raised: for high uncertainty the rules that fired (entropy at or above its threshold, margin below its width) with the entropy, margin and both limits; for model drift the test, statistic, p-value, threshold, window and reference. The model and version come from the result's AI Provenance. A result without Flags returns flagged false; a non-AI Observation is rejected with 400.]])
 * affectsState = false
 * insert OpParam(result, out, 1, 1, Reference, [[The AI result.]])
 * insert OpParam(flagged, out, 1, 1, boolean, [[Whether any monitoring Flag refers to the result.]])
@@ -178,9 +178,12 @@ Usage: #definition
 * insert OpPart(code, 0, 1, Coding, [[The Flag's monitoring code.]])
 * insert OpPart(status, 1, 1, code, [[The Flag's status.]])
 * insert OpPart(reason, 1, 1, string, [[Why the Flag was raised, with the numbers.]])
-* insert OpPart(method, 0, 1, code, [[Uncertainty method.]])
-* insert OpPart(value, 0, 1, decimal, [[Uncertainty value in bits.]])
-* insert OpPart(threshold, 0, 1, decimal, [[Uncertainty threshold in bits, or drift p-value threshold.]])
+* insert OpPart(method, 0, *, code, [[Uncertainty method, one per method the result's uncertainty extension records.]])
+* insert OpPart(rule, 0, 2, code, [[High-uncertainty rule that raised the Flag: entropy or margin.]])
+* insert OpPart(value, 0, 1, decimal, [[Binary entropy of the reported probability, in bits.]])
+* insert OpPart(threshold, 0, 1, decimal, [[Entropy threshold in bits, or drift p-value threshold.]])
+* insert OpPart(margin, 0, 1, decimal, [[Margin of the reported probability p, |2p - 1|.]])
+* insert OpPart(marginWidth, 0, 1, decimal, [[Margin width below which the margin rule fires; 0 when the rule is off.]])
 * insert OpPart(mutualInformation, 0, 1, decimal, [[MC dropout mutual information in bits.]])
 * insert OpPart(test, 0, 1, code, [[Drift test.]])
 * insert OpPart(statistic, 0, 1, decimal, [[Drift test statistic.]])

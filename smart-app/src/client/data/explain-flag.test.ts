@@ -44,6 +44,43 @@ void describe('explain-flag parsing', () => {
     ]);
   });
 
+  void it('shows margin rule and numbers', () => {
+    const explanation = parseExplanation({
+      resourceType: 'Parameters',
+      parameter: [
+        { name: 'flagged', valueBoolean: true },
+        {
+          name: 'flag',
+          part: [
+            { name: 'resource', valueReference: { reference: 'Flag/10' } },
+            { name: 'code', valueCoding: { code: 'high-uncertainty', display: 'High uncertainty' } },
+            { name: 'status', valueCode: 'active' },
+            { name: 'reason', valueString: 'The margin is below the margin width of 0.1.' },
+            { name: 'method', valueCode: 'entropy' },
+            { name: 'method', valueCode: 'margin' },
+            { name: 'rule', valueCode: 'margin' },
+            { name: 'value', valueDecimal: 0.9974015885677396 },
+            { name: 'threshold', valueDecimal: 0.999 },
+            { name: 'margin', valueDecimal: 0.06000000000000005 },
+            { name: 'marginWidth', valueDecimal: 0.1 },
+          ],
+        },
+      ],
+    });
+    const [flag] = explanation.flags;
+    assert.ok(flag);
+    assert.equal(flag.reason, 'The margin is below the margin width of 0.1.');
+    assert.deepEqual(flag.details, [
+      { name: 'method', value: 'entropy' },
+      { name: 'method', value: 'margin' },
+      { name: 'rule', value: 'margin' },
+      { name: 'value', value: '0.9974' },
+      { name: 'threshold', value: '0.999' },
+      { name: 'margin', value: '0.06' },
+      { name: 'marginWidth', value: '0.1' },
+    ]);
+  });
+
   void it('keeps messages without a model', () => {
     const explanation = parseExplanation({
       resourceType: 'Parameters',
