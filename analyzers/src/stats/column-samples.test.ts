@@ -108,6 +108,16 @@ void describe('ColumnSamples', () => {
     assert.deepEqual(Array.from(samples.valueCounts().reference), [2, 1, 0]);
   });
 
+  void it('counts codes and fractions together', () => {
+    // Integers below 1024 take the direct lookup, the other values the hash table.
+    const reference = new Float64Array([3, 1023, 1024, 3.5, -1, 3, 1024]);
+    const current = new Float64Array([3.5, 1e9, 3, -1, 0.25]);
+    const counts = ColumnSamples.of(reference, current, 'numerical').valueCounts();
+    assert.deepEqual(counts.keys, [-1, 0.25, 3, 3.5, 1023, 1024, 1e9]);
+    assert.deepEqual(Array.from(counts.reference), [1, 0, 2, 1, 1, 2, 0]);
+    assert.deepEqual(Array.from(counts.current), [1, 1, 1, 1, 0, 0, 1]);
+  });
+
   void it('tests few values without sorting', () => {
     // Ties make the counts path run; the array functions always sort, so both ways must agree.
     const reference = generateSample({ seed: 41, n: 12_000, shift: 0, scale: 1, terms: 2, quantum: 0.05 });

@@ -55,9 +55,13 @@ export interface NumberCounts {
   counts: Float64Array[];
 }
 
+// Integers from 0 to this limit (category codes, ages, rates) are looked up directly, without hashing.
+const DIRECT_LOOKUP_LIMIT = 1024;
+
 /**
  * Counts numbers with an open-addressing hash table keyed by their bits, one pass per sample and no
- * allocation per value. Hashing +0 and -0 alike keeps them one value, as `===` does.
+ * allocation per value. Small non-negative integers skip the hash through a direct lookup table. Both treat
+ * +0 and -0 as one value, as `===` does.
  * @param samples - Samples of finite numbers.
  * @param maxKeys - Largest number of distinct values to count.
  * @returns Keys in first-seen order with a count array per sample, or null once there are more than `maxKeys`.
@@ -69,6 +73,7 @@ export function countNumbers(samples: readonly Float64Array[], maxKeys: number):
   const slots = new Int32Array(1 << tableBits).fill(-1);
   const keys = new Float64Array(maxKeys);
   const counts = samples.map(() => new Float64Array(maxKeys));
+  const directKeys = new Int32Array(DIRECT_LOOKUP_LIMIT).fill(-1);
   let size = 0;
   let lastKey = -1;
   let lastValue = Number.NaN;
@@ -83,22 +88,36 @@ export function countNumbers(samples: readonly Float64Array[], maxKeys: number):
         sampleCounts[lastKey] = (sampleCounts[lastKey] ?? 0) + 1;
         continue;
       }
-      const low = value === 0 ? 0 : (words[2 * index] ?? 0);
-      const high = value === 0 ? 0 : (words[2 * index + 1] ?? 0);
-      let slot = Math.imul(low ^ Math.imul(high, 0x85ebca6b), 0x9e3779b1) >>> (32 - tableBits);
-      let key = slots[slot] ?? -1;
-      while (key !== -1 && keys[key] !== value) {
-        slot = (slot + 1) & mask;
-        key = slots[slot] ?? -1;
-      }
-      if (key === -1) {
-        if (size === maxKeys) {
-          return null;
+      let key: number;
+      if (value >= 0 && value < DIRECT_LOOKUP_LIMIT && Math.floor(value) === value) {
+        key = directKeys[value] ?? -1;
+        if (key === -1) {
+          if (size === maxKeys) {
+            return null;
+          }
+          key = size;
+          keys[key] = value;
+          directKeys[value] = key;
+          size += 1;
         }
-        key = size;
-        keys[key] = value;
-        slots[slot] = key;
-        size += 1;
+      } else {
+        const low = words[2 * index] ?? 0;
+        const high = words[2 * index + 1] ?? 0;
+        let slot = Math.imul(low ^ Math.imul(high, 0x85ebca6b), 0x9e3779b1) >>> (32 - tableBits);
+        key = slots[slot] ?? -1;
+        while (key !== -1 && keys[key] !== value) {
+          slot = (slot + 1) & mask;
+          key = slots[slot] ?? -1;
+        }
+        if (key === -1) {
+          if (size === maxKeys) {
+            return null;
+          }
+          key = size;
+          keys[key] = value;
+          slots[slot] = key;
+          size += 1;
+        }
       }
       sampleCounts[key] = (sampleCounts[key] ?? 0) + 1;
       lastKey = key;
