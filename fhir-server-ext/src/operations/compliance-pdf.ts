@@ -48,6 +48,15 @@ export interface ComplianceContent {
   signOff: string[];
 }
 
+/** States the two high-uncertainty rules with the limits in force. */
+function uncertaintyRule(thresholds: StatusThresholds): string {
+  // pdfkit encodes the standard fonts in WinAnsi, which has no U+2212 minus sign, so the text uses a hyphen.
+  const entropy = `Binary predictive entropy of each reported probability p, in bits, and its margin |2p - 1|. A result gets a high-uncertainty Flag when its entropy is at or above ${thresholds.uncertaintyThresholdBits} bits`;
+  return thresholds.uncertaintyMarginWidth === 0
+    ? `${entropy} (the margin rule is off).`
+    : `${entropy} or its margin is below ${thresholds.uncertaintyMarginWidth}.`;
+}
+
 function heading(doc: PDFKit.PDFDocument, text: string): void {
   doc
     .moveDown(0.8)
@@ -144,10 +153,7 @@ export async function renderCompliancePdf(content: ComplianceContent): Promise<B
     doc,
     ['Method', 'Rule'],
     [
-      [
-        'Uncertainty',
-        `Binary predictive entropy of each reported probability, in bits; a result at or above ${content.thresholds.uncertaintyThresholdBits} bits gets a high-uncertainty Flag.`,
-      ],
+      ['Uncertainty', uncertaintyRule(content.thresholds)],
       [
         'Output drift',
         `Two-sample Kolmogorov-Smirnov test of each ${content.granularity} window's scores against the pooled reference windows; drift when p < ${content.thresholds.driftPThreshold}.`,

@@ -14,6 +14,8 @@ export type MetricCategory = 'uncertainty' | 'drift' | 'performance' | 'volume' 
 export interface StatusThresholds {
   /** Entropy in bits at or above which a result is uncertain (UNCERTAINTY_THRESHOLD_BITS). */
   uncertaintyThresholdBits: number;
+  /** Margin |2p − 1| below which a result is uncertain, 0 when that rule is off (UNCERTAINTY_MARGIN_WIDTH). */
+  uncertaintyMarginWidth: number;
   /** KS p-value below which output drift is detected (DRIFT_P_THRESHOLD). */
   driftPThreshold: number;
 }

@@ -446,6 +446,7 @@ void describe('FHIR operations', () => {
       setup.fixture.fdaNumber,
       'Synthetic model for the operations tests',
       'Kolmogorov-Smirnov',
+      'at or above 0.97 bits or its margin is below 0.1.',
       'output-drift-ks',
       '2026-01-05',
       'No alert rule covers this finding',

@@ -74,6 +74,7 @@ export function createOperationsRouter(options: OperationsOptions): Operations {
   const settings = options.thresholds ?? loadAnalyzerSettings();
   const thresholds: StatusThresholds = {
     uncertaintyThresholdBits: settings.uncertaintyThresholdBits,
+    uncertaintyMarginWidth: settings.uncertaintyMarginWidth,
     driftPThreshold: settings.driftPThreshold,
   };
 
