@@ -138,9 +138,10 @@ void describe('walking skeleton end to end', { timeout: 300_000 }, () => {
     assert.notEqual(stored['status'], 'processed');
   });
 
-  // The shared folder of public HL7 files exists in CI; a checkout without it still runs the tests above.
-  const sharedTest = existsSync(SHARED_HL7_DIR) ? it : it.todo;
-  void sharedTest('stores real ORU messages from the shared folder', async () => {
+  // The folder of public HL7 samples sits beside the checkout in CI. Without it this test is skipped
+  // with the reason, because `it.todo` would still run it and report a failure.
+  const sharedSkip = existsSync(SHARED_HL7_DIR) ? false : 'no ../shared/hl7 folder beside the checkout';
+  void it('stores real ORU messages from the shared folder', { skip: sharedSkip }, async () => {
     const files = ['v2fhir_oru_r01_v251_lipid_panel.hl7', 'lfh_oru_r01_v251_nist_cwe_nm.hl7'];
     for (const file of files) {
       const message = readFileSync(new URL(file, SHARED_HL7_DIR), 'latin1').replace(/\r?\n/g, '\r').trim();
