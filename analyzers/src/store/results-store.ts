@@ -28,13 +28,19 @@ export interface FeatureRow {
   features: Record<string, number | string | null>;
 }
 
+/**
+ * An AI result as stored: `_id` is the Observation id. Documents written before results were keyed by
+ * `_id` have an ObjectId there.
+ */
+type StoredResult = AiResultDocument & { _id?: string };
+
 /** Typed access to the analyzers' collections. */
 export class ResultsStore {
-  private readonly results: Collection<AiResultDocument>;
+  private readonly results: Collection<StoredResult>;
   private readonly metrics: Collection<MetricDocument>;
 
   constructor(db: Db) {
-    this.results = db.collection<AiResultDocument>(COLLECTIONS.aiResults);
+    this.results = db.collection<StoredResult>(COLLECTIONS.aiResults);
     this.metrics = db.collection<MetricDocument>(COLLECTIONS.metrics);
   }
 
@@ -62,7 +68,21 @@ export class ResultsStore {
    * @param document - The full document; fields absent from it are removed from the stored one.
    */
   async upsertResult(document: AiResultDocument): Promise<void> {
-    await this.results.replaceOne({ observationId: document.observationId }, document, { upsert: true });
+    // FerretDB 1.24 on SQLite finds a filter on `_id` alone by its primary key, but it scans and decodes
+    // the collection for a filter on another field. `npx tsx bench/ai-results-upsert-probe.ts` measured this
+    // upsert at 478 ms p50 by observationId and 31 ms by `_id` (2 CPUs under load).
+    const keyed = { ...document, _id: document.observationId };
+    try {
+      await this.results.replaceOne({ _id: document.observationId }, keyed, { upsert: true });
+    } catch (error) {
+      if (!(error instanceof MongoServerError) || error.code !== DUPLICATE_KEY_CODE) {
+        throw error;
+      }
+
+      // The observationId is already stored under an ObjectId, by a version that did not key by `_id`.
+      // Callers leave `_id` out of the document, so the stored `_id` stays as it is.
+      await this.results.replaceOne({ observationId: document.observationId }, document);
+    }
   }
 
   /**

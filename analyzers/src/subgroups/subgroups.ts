@@ -200,5 +200,11 @@ export async function storeResultSubgroups(
   observationId: string,
   values: SubgroupValues
 ): Promise<void> {
-  await db.collection(COLLECTIONS.aiResults).updateOne({ observationId }, { $set: { subgroups: values } });
+  // Results are keyed by `_id`, which FerretDB looks up by its primary key. A document stored before that
+  // has an ObjectId `_id`, and the second update finds it by observationId.
+  const results = db.collection<{ _id: string }>(COLLECTIONS.aiResults);
+  const updated = await results.updateOne({ _id: observationId }, { $set: { subgroups: values } });
+  if (updated.matchedCount === 0) {
+    await db.collection(COLLECTIONS.aiResults).updateOne({ observationId }, { $set: { subgroups: values } });
+  }
 }
