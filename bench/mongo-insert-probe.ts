@@ -1,66 +1,108 @@
 /**
- * Measures what the listener's durable accept costs in MongoDB or FerretDB without the listener: insertOne
- * into a collection with the four indexes of `hl7_messages`, alone and while the processing worker's scan
- * query runs in a loop. Usage: `npx tsx bench/mongo-insert-probe.ts [--documents 2000] [--duration-ms 3000]`.
- * It uses its own database and drops it at the end.
+ * Measures what the listener's storage costs in MongoDB or FerretDB, without the listener:
+ * - the insert cost per document of an `hl7_messages` record (with its one index, with the four indexes
+ *   and the decoded text that older versions stored) and of a queue entry, written in groups of 50;
+ * - the cost of reading and updating one document by `_id` as a collection grows, which FerretDB 1.24
+ *   on SQLite answers with a full table scan.
+ *
+ * Usage: `npx tsx bench/mongo-insert-probe.ts [--sizes 1000,5000] [--groups 40]`. MONGO_URL selects the
+ * server. It uses its own database and drops it at the end.
  */
 import { randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import { connectMongo, loadConfig } from '@monitormed/common';
-import type { Collection, Document } from 'mongodb';
+import { ObjectId, type Collection, type Document } from 'mongodb';
 import { quantile } from './mllp-load.js';
 
 const { values: args } = parseArgs({
   options: {
-    documents: { type: 'string', default: '2000' },
-    'duration-ms': { type: 'string', default: '3000' },
+    sizes: { type: 'string', default: '1000,5000' },
+    groups: { type: 'string', default: '40' },
   },
 });
-const documentCount = Number(args.documents);
-const durationMs = Number(args['duration-ms']);
+const sizes = args.sizes.split(',').map(Number);
+const groupCount = Number(args.groups);
+if (
+  sizes.some((size) => !Number.isInteger(size) || size < 1) ||
+  !Number.isInteger(groupCount) ||
+  groupCount < 1
+) {
+  console.error(
+    'Invalid --sizes or --groups: expected positive integers, such as --sizes 1000,5000 --groups 40.'
+  );
+  process.exit(2);
+}
 
+const GROUP_SIZE = 50;
+// A 600-byte ORU^R01, about the size of the listener's test fixtures.
 const RAW = 'MSH|^~\\&|SEPSISAI|FAC|MONITORMED|FAC|20260101000000||ORU^R01|1|P|2.5.1\r'.padEnd(600, 'x');
+const HEADER = RAW.split('\r')[0]?.split('|') ?? [];
 let sequence = 0;
 
-function newMessage(status: string): Document {
+/** A record as the listener stores it: bytes, metadata and the accept-time ACK, without decoded text. */
+function record(): Document {
   sequence += 1;
   return {
-    raw: RAW,
+    _id: new ObjectId(),
     rawBase64: Buffer.from(RAW).toString('base64'),
-    dedupKey: `FAC|${sequence}|1`,
-    sendingFacility: 'FAC',
-    controlId: String(sequence),
-    status,
+    sha256: 'a'.repeat(64),
+    byteLength: RAW.length,
     receivedAt: new Date(),
+    peer: { address: '127.0.0.1', port: 40000 },
+    controlId: String(sequence),
+    sendingApplication: 'SEPSISAI',
+    sendingFacility: 'FAC',
+    messageType: 'ORU^R01',
+    header: HEADER,
+    dedupKey: `FAC|${sequence}`,
+    version: 1,
+    patientKey: 'P1^^^FAC',
+    channel: 'default',
+    ackMode: 'immediate',
+    ack: 'MSH|^~\\&|MONITORMED|FAC|SEPSISAI|FAC|20260101000000||ACK^R01^ACK|1|P|2.5.1\rMSA|AA|1\r',
+    queueSegment: 'hl7_message_queue_20260101000000000_00000000',
   };
 }
 
-/** Runs the query the processing worker uses to find unfinished messages. */
-function scanUnfinished(collection: Collection): Promise<Document[]> {
-  return collection
-    .find({ status: { $in: ['received', 'processing'] } })
-    .sort({ receivedAt: 1, _id: 1 })
-    .limit(500)
-    .toArray();
+/** A record with the decoded text as well, as stored before the queue segments. */
+function recordWithText(): Document {
+  return { ...record(), raw: RAW, status: 'received' };
 }
 
-async function measureInserts(collection: Collection, connections: number, label: string): Promise<void> {
-  const latenciesMs: number[] = [];
+/** A queue entry: only what scheduling needs. */
+function queueEntry(): Document {
+  return { _id: new ObjectId(), kind: 'queued', patientKey: 'P1^^^FAC', receivedAt: new Date() };
+}
+
+async function insertCost(
+  collection: Collection,
+  label: string,
+  make: () => Document,
+  indexes: Document[]
+): Promise<void> {
+  for (const key of indexes) {
+    await collection.createIndex(key, key['dedupKey'] === undefined ? {} : { unique: true });
+  }
+  await collection.insertOne(make());
   const startedAt = performance.now();
-  await Promise.all(
-    Array.from({ length: connections }, async () => {
-      while (performance.now() - startedAt < durationMs) {
-        const sentAt = performance.now();
-        await collection.insertOne(newMessage('received'));
-        latenciesMs.push(performance.now() - sentAt);
-      }
-    })
-  );
-  const seconds = (performance.now() - startedAt) / 1000;
-  latenciesMs.sort((a, b) => a - b);
+  for (let group = 0; group < groupCount; group += 1) {
+    await collection.insertMany(Array.from({ length: GROUP_SIZE }, make), { ordered: false });
+  }
+  const ms = performance.now() - startedAt;
+  const documents = groupCount * GROUP_SIZE;
   console.log(
-    `| ${label} | ${connections} | ${(latenciesMs.length / seconds).toFixed(0)} | ${quantile(latenciesMs, 0.5).toFixed(1)} | ${quantile(latenciesMs, 0.99).toFixed(1)} |`
+    `| ${label} | ${JSON.stringify(make()).length} | ${indexes.length} | ${(ms / documents).toFixed(3)} | ${(documents / (ms / 1000)).toFixed(0)} |`
   );
+}
+
+async function timed(count: number, operation: (index: number) => Promise<unknown>): Promise<number[]> {
+  const latencies: number[] = [];
+  for (let index = 0; index < count; index += 1) {
+    const startedAt = performance.now();
+    await operation(index);
+    latencies.push(performance.now() - startedAt);
+  }
+  return latencies.sort((a, b) => a - b);
 }
 
 const config = loadConfig();
@@ -69,36 +111,40 @@ const mongo = await connectMongo({
   mongoDatabase: `monitormed_probe_${randomBytes(4).toString('hex')}`,
 });
 try {
-  const collection = mongo.db.collection('hl7_messages');
-  await collection.createIndex({ dedupKey: 1 }, { unique: true }, undefined);
-  await collection.createIndex({ sendingFacility: 1, controlId: 1 });
-  await collection.createIndex({ status: 1, receivedAt: 1 });
-  await collection.createIndex({ receivedAt: 1 });
-  for (let inserted = 0; inserted < documentCount; inserted += 100) {
-    await collection.insertMany(Array.from({ length: 100 }, () => newMessage('processed')));
-  }
-
-  console.log(`Store: ${config.mongoUrl}, ${documentCount} processed documents before the first insert`);
-  console.log('| Run | Connections | Inserts/s | p50 ms | p99 ms |');
+  console.log(`Store: ${config.mongoUrl}`);
+  console.log(`\nInsert cost, ${groupCount} insertMany calls of ${GROUP_SIZE} documents each:\n`);
+  console.log('| Document | JSON bytes | Secondary indexes | ms per document | Documents/s |');
   console.log('| --- | ---: | ---: | ---: | ---: |');
-  await measureInserts(collection, 1, 'insertOne alone');
-  await measureInserts(collection, 10, 'insertOne alone');
+  const db = mongo.db;
+  await insertCost(db.collection('records_now'), 'record (now)', record, [{ dedupKey: 1 }]);
+  await insertCost(db.collection('records_before'), 'record with decoded text (before)', recordWithText, [
+    { dedupKey: 1 },
+    { sendingFacility: 1, controlId: 1 },
+    { status: 1, receivedAt: 1 },
+    { receivedAt: 1 },
+  ]);
+  await insertCost(db.collection('queue_entries'), 'queue entry', queueEntry, []);
 
-  const scan = { running: true, count: 0, totalMs: 0 };
-  const scanner = (async () => {
-    while (scan.running) {
-      const startedAt = performance.now();
-      await scanUnfinished(collection);
-      scan.totalMs += performance.now() - startedAt;
-      scan.count += 1;
+  console.log('\nOne document by `_id` as the collection grows (20 operations each):\n');
+  console.log('| Documents | findOne p50 ms | updateOne p50 ms | updateOne p99 ms |');
+  console.log('| ---: | ---: | ---: | ---: |');
+  const grown = db.collection('grown');
+  const ids: ObjectId[] = [];
+  for (const size of sizes) {
+    while (ids.length < size) {
+      const group = Array.from({ length: Math.min(500, size - ids.length) }, record);
+      ids.push(...group.map((document) => document['_id'] as ObjectId));
+      await grown.insertMany(group);
     }
-  })();
-  await measureInserts(collection, 1, 'insertOne while the worker scan runs in a loop');
-  scan.running = false;
-  await scanner;
-  console.log(
-    `\nWorker scan: ${scan.count} scans, ${(scan.totalMs / Math.max(1, scan.count)).toFixed(0)} ms each on average`
-  );
+    const pick = (index: number): ObjectId | undefined => ids[(index * 7919) % ids.length];
+    const finds = await timed(20, (index) => grown.findOne({ _id: pick(index) }));
+    const updates = await timed(20, (index) =>
+      grown.updateOne({ _id: pick(index) }, { $set: { status: 'processed' } })
+    );
+    console.log(
+      `| ${size} | ${quantile(finds, 0.5).toFixed(1)} | ${quantile(updates, 0.5).toFixed(1)} | ${quantile(updates, 0.99).toFixed(1)} |`
+    );
+  }
 } finally {
   await mongo.db.dropDatabase();
   await mongo.client.close();

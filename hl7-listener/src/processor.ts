@@ -122,7 +122,6 @@ function readArrival(deps: ProcessorDependencies, input: MessageInput): Arrival 
   const plan = planAck(channel, header);
 
   const record: ReceivedMessage = {
-    raw: decoded.text,
     rawBase64: input.bytes.toString('base64'),
     sha256: createHash('sha256').update(input.bytes).digest('hex'),
     byteLength: input.byteLength,

@@ -177,7 +177,6 @@ void describe('durable accept and background processing', () => {
     const store = messagesOf(database());
     const controlId = nextControlId();
     const inserted = await store.insertReceived({
-      raw: 'MSH|^~\\&|X',
       rawBase64: '',
       sha256: controlId,
       byteLength: 0,

@@ -1,4 +1,4 @@
-import type { QueuedMessage } from '../store/message-types.js';
+import type { QueueState, QueuedMessage } from '../store/message-types.js';
 import {
   CLOSE_GRACE_MS,
   SEGMENT_MAX_AGE_MS,
@@ -20,7 +20,7 @@ export interface SegmentInfo {
   lastReadAt: number;
 }
 
-function compareArrival(a: QueuedMessage, b: QueuedMessage): number {
+function compareArrival(a: QueueState, b: QueueState): number {
   const byTime = a.receivedAt.getTime() - b.receivedAt.getTime();
   if (byTime !== 0) {
     return byTime;
@@ -88,7 +88,7 @@ export class QueueView {
   /** Adds a message this listener just stored. */
   addOwn(message: QueuedMessage): void {
     this.segmentInfo(message.segment, true);
-    this.adopt(message);
+    this.add(message);
   }
 
   /** Notes a segment this listener appends to. */
@@ -110,28 +110,40 @@ export class QueueView {
   }
 
   /**
-   * Adds a message read from the store, or merges what was read into the held copy. A message that is
-   * done is removed.
+   * Merges a freshly read state into the held copy of its message, and removes the message once done.
+   * @returns False when this view does not hold the message.
    */
-  adopt(fresh: QueuedMessage): void {
-    const id = fresh._id.toHexString();
-    const held = this.messages.get(id);
-    if (held !== undefined) {
-      mergeQueued(held, fresh);
-      if (held.done) {
-        this.remove(held);
+  merge(fresh: QueueState): boolean {
+    const held = this.messages.get(fresh._id.toHexString());
+    if (held === undefined) {
+      return false;
+    }
+    mergeQueued(held, fresh);
+    if (held.done) {
+      this.remove(held);
+    }
+    return true;
+  }
+
+  /** Adds a message that this view does not hold yet, unless it is done. */
+  add(message: QueuedMessage): void {
+    const id = message._id.toHexString();
+    if (message.done || this.messages.has(id)) {
+      return;
+    }
+    this.messages.set(id, message);
+    this.segmentInfo(message.segment, false).pending += 1;
+    const queue = this.patients.get(message.patientKey) ?? [];
+    // Messages mostly arrive in order, so the insertion point is searched from the end.
+    let index = queue.length;
+    for (let previous = queue[index - 1]; previous !== undefined; previous = queue[index - 1]) {
+      if (compareArrival(previous, message) <= 0) {
+        break;
       }
-      return;
+      index -= 1;
     }
-    if (fresh.done) {
-      return;
-    }
-    this.messages.set(id, fresh);
-    this.segmentInfo(fresh.segment, false).pending += 1;
-    const queue = this.patients.get(fresh.patientKey) ?? [];
-    queue.push(fresh);
-    queue.sort(compareArrival);
-    this.patients.set(fresh.patientKey, queue);
+    queue.splice(index, 0, message);
+    this.patients.set(message.patientKey, queue);
   }
 
   /** Removes a finished message. */

@@ -1,6 +1,6 @@
 import type { Logger } from '@monitormed/common';
 import type { FinishedMessage, MessageStore } from '../store/message-store.js';
-import type { Completion, QueuedMessage } from '../store/message-types.js';
+import type { Completion, QueueState, QueuedMessage } from '../store/message-types.js';
 import type { AttemptOutcome } from './process-stored.js';
 import { segmentCreatedAt } from '../store/queue-segments.js';
 import { QueueView, closedByAge, mayHaveNewEntries } from './queue-view.js';
@@ -42,6 +42,12 @@ export interface WorkerOptions extends BackoffSettings {
 const DROP_RETRY_MS = 5_000;
 
 /**
+ * Age after which a queue entry without a message record is an orphan rather than a message whose accept
+ * is still running in another listener.
+ */
+const ORPHAN_AGE_MS = 10 * 60_000;
+
+/**
  * Interval of a scan that reads every other listener's segment again, as a safety net for entries
  * written after this listener stopped reading it (an append slower than the settle time).
  */
@@ -53,10 +59,10 @@ const FULL_SCAN_INTERVAL_MS = 5 * 60_000;
  *
  * Messages this listener stores are handed over in memory. The queue segments are listed at every poll
  * interval while nothing is runnable, and every ten intervals otherwise. A segment is read when it is new
- * to this listener, while another listener may still append to it, when another listener has a claim
- * on one of its messages (to learn when that finishes) and when a claim here failed. Other listeners'
- * segments are all read again every five minutes; this listener's own segments are read back only
- * after a failed claim.
+ * to this listener and while another listener may still append to it. It is read again while another
+ * listener has a claim on one of its messages (to learn when that finishes) and after a claim here
+ * failed. Other listeners' segments are all read again every five minutes, and this listener's own
+ * segments only after a failed claim.
  *
  * Ordering: messages with the same `patientKey` (PID-3) run one at a time in arrival order, because only
  * the oldest unfinished message of each patient is a candidate. A message waiting for a retry therefore
@@ -215,6 +221,7 @@ export class ProcessingWorker {
     const now = Date.now();
     const reread = this.view.segmentsToReread(workerId, now);
     const fullScan = now - this.lastFullScanAt >= FULL_SCAN_INTERVAL_MS;
+    const unknown: QueueState[] = [];
     if (fullScan) {
       this.lastFullScanAt = now;
     }
@@ -235,12 +242,16 @@ export class ProcessingWorker {
       const readAt = Date.now();
       const snapshot = await store.queue.readSegment(name);
       this.view.noteSegmentRead(name, snapshot.closed, readAt, store.queue.ownsSegment(name));
-      for (const message of snapshot.messages) {
+      for (const state of snapshot.messages) {
         // A message whose accept is still running reaches the worker through enqueue().
-        if (!store.queue.isAccepting(message._id.toHexString())) {
-          this.view.adopt(message);
+        const accepting = store.queue.isAccepting(state._id.toHexString());
+        if (!accepting && !this.view.merge(state) && !state.done) {
+          unknown.push(state);
         }
       }
+    }
+    if (unknown.length > 0) {
+      await this.addUnknown(unknown);
     }
     // A segment dropped by another listener has nothing left to run here.
     const listed = new Set(names);
@@ -251,6 +262,31 @@ export class ProcessingWorker {
     }
     this.reportDepth();
     this.dropFinishedSegments();
+  }
+
+  /**
+   * Reads the stored messages of queue entries this view does not hold yet and adds them. An entry whose
+   * message record is missing after {@link ORPHAN_AGE_MS} is cancelled: its accept failed between the
+   * queue insert and the record insert, so no ACK accepted it.
+   */
+  private async addUnknown(states: QueueState[]): Promise<void> {
+    const { store, logger } = this.options;
+    const loaded = await store.loadQueued(states);
+    for (const message of loaded) {
+      this.view.add(message);
+    }
+    const found = new Set(loaded.map((message) => message._id.toHexString()));
+    const orphans = states.filter(
+      (state) =>
+        !found.has(state._id.toHexString()) && Date.now() - state.receivedAt.getTime() > ORPHAN_AGE_MS
+    );
+    if (orphans.length > 0) {
+      logger.warn(
+        { messageIds: orphans.map((state) => state._id.toHexString()) },
+        'Cancelling queue entries whose message was never stored'
+      );
+      await store.queue.markDone(orphans);
+    }
   }
 
   /** Claims the oldest runnable heads and starts them in batches, while transaction slots are free. */

@@ -8,8 +8,10 @@ import {
   type Completion,
   type InsertResult,
   type MessageStatus,
+  type QueueState,
   type QueuedMessage,
   type ReceivedMessage,
+  type WorkMessage,
   type StoredDocument,
 } from './message-types.js';
 import {
@@ -29,6 +31,26 @@ export const OUTCOMES_COLLECTION = 'hl7_message_outcomes';
 
 /** Largest number of received messages stored by one group write. */
 const MAX_ACCEPT_GROUP = 500;
+
+/** Queued messages whose records {@link MessageStore.loadQueued} reads with one query. */
+const LOAD_CHUNK = 2_000;
+
+/** Fields of a record that {@link workMessageOf} copies. */
+const WORK_PROJECTION: Record<keyof WorkMessage, 1> = {
+  _id: 1,
+  rawBase64: 1,
+  truncated: 1,
+  version: 1,
+  receivedAt: 1,
+  controlId: 1,
+  header: 1,
+  ackMode: 1,
+  applicationAckType: 1,
+  channel: 1,
+  sendingApplication: 1,
+  sendingFacility: 1,
+  patientKey: 1,
+};
 
 /** Options of {@link MessageStore}. */
 export interface MessageStoreOptions {
@@ -77,12 +99,12 @@ export class MessageStore {
 
   /**
    * Creates the indexes. The unique index on `dedupKey` makes two concurrent copies of one message
-   * (same MSH-4 and MSH-10) fail to insert twice, even from two listener processes.
+   * (same MSH-4 and MSH-10) fail to insert twice, even from two listener processes, and serves the
+   * lookup of a message's versions. `hl7_messages` has no other index, because on FerretDB 1.24 each one
+   * adds to the cost of every insert and serves no query (bench/mongo-insert-probe.ts measures it).
    */
   async ensureIndexes(): Promise<void> {
     await this.collection.createIndex({ dedupKey: 1 }, { unique: true, name: 'dedup_key_unique' }, undefined);
-    await this.collection.createIndex({ sendingFacility: 1, controlId: 1 });
-    await this.collection.createIndex({ receivedAt: 1 });
     await this.outcomes.createIndex({ status: 1, receivedAt: -1 });
   }
 
@@ -232,8 +254,10 @@ export class MessageStore {
 
   /** Lists the stored versions of a message, oldest first, each with its outcome but not its queue state. */
   async findVersions(sendingFacility: string, controlId: string): Promise<StoredDocument[]> {
+    // MongoDB runs an anchored regular expression with a literal prefix on the dedupKey index.
+    const base = dedupKeyOf(sendingFacility, controlId, 1).replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
     const records = await this.collection
-      .find({ sendingFacility, controlId, version: { $gte: 1 } })
+      .find({ dedupKey: { $regex: `^${base}(#[0-9]+)?$` } })
       .sort({ version: 1 })
       .toArray();
     return this.viewsOf(records, false);
@@ -266,13 +290,14 @@ export class MessageStore {
       return [];
     }
     const ids = records.map((record) => record._id);
-    const outcomes = new Map(
-      (await this.outcomes.find({ _id: { $in: ids } }).toArray()).map((outcome) => [
-        outcome._id.toHexString(),
-        outcome,
-      ])
-    );
-    const queued = new Map<string, QueuedMessage>();
+    // FerretDB 1.24 runs a lookup of one `_id` in SQL and an `$in` in its own process, which is slower.
+    const [onlyId] = ids;
+    const found =
+      ids.length === 1 && onlyId !== undefined
+        ? [await this.outcomes.findOne({ _id: onlyId })].filter((outcome) => outcome !== null)
+        : await this.outcomes.find({ _id: { $in: ids } }).toArray();
+    const outcomes = new Map(found.map((outcome) => [outcome._id.toHexString(), outcome]));
+    const queued = new Map<string, QueueState>();
     if (withQueueState) {
       const wanted = new Set(ids.map((id) => id.toHexString()));
       for (const name of await this.queue.listSegments()) {
@@ -288,6 +313,29 @@ export class MessageStore {
       const key = record._id.toHexString();
       return mergeView(record, outcomes.get(key), queued.get(key));
     });
+  }
+
+  /**
+   * Reads what processing needs of queued messages another listener stored, or this one before a
+   * restart, in chunks of {@link LOAD_CHUNK}. On FerretDB 1.24 each chunk scans `hl7_messages` once.
+   * @returns The messages found; a state whose record is missing is left out.
+   */
+  async loadQueued(states: QueueState[]): Promise<QueuedMessage[]> {
+    const loaded: QueuedMessage[] = [];
+    for (let start = 0; start < states.length; start += LOAD_CHUNK) {
+      const chunk = states.slice(start, start + LOAD_CHUNK);
+      const records = await this.collection
+        .find({ _id: { $in: chunk.map((state) => state._id) } }, { projection: WORK_PROJECTION })
+        .toArray();
+      const byId = new Map(records.map((record) => [record._id.toHexString(), workMessageOf(record)]));
+      for (const state of chunk) {
+        const work = byId.get(state._id.toHexString());
+        if (work !== undefined) {
+          loaded.push({ ...work, ...state });
+        }
+      }
+    }
+    return loaded;
   }
 
   /** Claims one message; see {@link QueueLog.claim}. */

@@ -33,7 +33,7 @@ export type ApplicationAckDelivery = 'connection' | 'return-address' | 'not-requ
  * A message as received and what became of it. The listener stores it in three places, and
  * `MessageStore.findById` merges them into this shape: the received record in `hl7_messages` (written once),
  * the final outcome in `hl7_message_outcomes`, and the processing state of an unfinished message in its
- * queue segment.
+ * queue segment. `raw` is decoded from `rawBase64` on reading, not stored.
  */
 export interface Hl7MessageDocument {
   _id?: ObjectId;
@@ -133,10 +133,10 @@ export type WorkFields =
 export type WorkMessage = Pick<StoredDocument, '_id' | WorkFields>;
 
 /**
- * A message waiting in the queue, with its processing state. Claims, retries and completion update the
- * object in place, so the worker and the store share one copy per message.
+ * The processing state of a queued message, folded from its queue segment. Claims, retries and
+ * completion update the object in place, so the worker and the store share one copy per message.
  */
-export interface QueuedMessage extends WorkMessage {
+export interface QueueState extends Pick<WorkMessage, '_id' | 'patientKey' | 'receivedAt'> {
   /** Queue segment (collection) that contains the entry and every event about it. */
   segment: string;
   status: 'received' | 'processing';
@@ -155,10 +155,14 @@ export interface QueuedMessage extends WorkMessage {
   done: boolean;
 }
 
+/** A queued message with what processing reads of it. */
+export type QueuedMessage = QueueState & WorkMessage;
+
 /** Fields known when a message arrives. */
 export type ReceivedMessage = Omit<
   Hl7MessageDocument,
   | '_id'
+  | 'raw'
   | 'dedupKey'
   | 'version'
   | 'status'

@@ -1,7 +1,9 @@
 import type { ObjectId } from 'mongodb';
+import { decodeLenient, decodeMessageBytes } from '../hl7/charset.js';
 import type {
   Completion,
   Hl7MessageDocument,
+  QueueState,
   QueuedMessage,
   StoredDocument,
   WorkMessage,
@@ -33,7 +35,7 @@ type StateField =
  * unanswered at accept time is stored with its final state. An accepted message has no `status`, because
  * its state is in its queue segment and, once finished, in `hl7_message_outcomes`.
  */
-export type MessageRecord = Omit<Hl7MessageDocument, StateField | '_id'> &
+export type MessageRecord = Omit<Hl7MessageDocument, StateField | '_id' | 'raw'> &
   Partial<Pick<Hl7MessageDocument, StateField>> & { _id: ObjectId };
 
 /** A document of `hl7_message_outcomes`: the final state of a processed message, keyed by the message id. */
@@ -47,6 +49,15 @@ export interface OutcomeDocument extends Completion {
   lastError?: string;
   pendingAckSentAt?: Date;
   replayCount?: number;
+}
+
+/**
+ * Decodes the stored bytes the way they were decoded on arrival: with their MSH-18 character set, or
+ * leniently for the head of an oversized frame, which may end inside a character.
+ */
+export function rawTextOf(record: Pick<MessageRecord, 'rawBase64' | 'truncated'>): string {
+  const bytes = Buffer.from(record.rawBase64, 'base64');
+  return record.truncated === true ? decodeLenient(bytes) : decodeMessageBytes(bytes).text;
 }
 
 /** Copies what processing needs out of a stored record. */
@@ -92,10 +103,11 @@ export function outcomeOf(message: QueuedMessage, completion: Completion, now: D
 export function mergeView(
   record: MessageRecord,
   outcome: OutcomeDocument | null | undefined,
-  queued: QueuedMessage | undefined
+  queued: QueueState | undefined
 ): StoredDocument {
   const view: StoredDocument = {
     ...record,
+    raw: rawTextOf(record),
     status: record.status ?? 'received',
     attempts: record.attempts ?? 0,
     nextAttemptAt: record.nextAttemptAt ?? record.receivedAt,

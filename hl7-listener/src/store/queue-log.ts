@@ -1,7 +1,7 @@
 import type { Logger } from '@monitormed/common';
 import { MongoServerError, type Collection, type Db } from 'mongodb';
 import { DUPLICATE_KEY_ERROR, insertEach, isDuplicateKeyError } from './bulk-insert.js';
-import type { QueuedMessage, WorkMessage } from './message-types.js';
+import type { QueueState, QueuedMessage, WorkMessage } from './message-types.js';
 import {
   CLOSED_ID,
   QUEUE_SEGMENT_PREFIX,
@@ -9,7 +9,7 @@ import {
   eventId,
   foldSegment,
   newSegmentName,
-  queuedMessageOf,
+  queueStateOf,
   settleStatus,
   type ClaimEntry,
   type QueuedEntry,
@@ -21,17 +21,17 @@ import {
 export const DEFAULT_SEGMENT_ENTRIES = 2_000;
 
 /** Result of {@link QueueLog.claim}. */
-export interface ClaimResult {
-  claimed: QueuedMessage[];
+export interface ClaimResult<T extends QueueState> {
+  claimed: T[];
   /** Messages another listener claimed first or finished meanwhile. */
-  lost: QueuedMessage[];
+  lost: T[];
 }
 
 /** MongoDB's "namespace not found", returned when dropping a collection that is already gone. */
 const NAMESPACE_NOT_FOUND = 26;
 
-function bySegment(messages: QueuedMessage[]): Map<string, QueuedMessage[]> {
-  const groups = new Map<string, QueuedMessage[]>();
+function bySegment<T extends QueueState>(messages: T[]): Map<string, T[]> {
+  const groups = new Map<string, T[]>();
   for (const message of messages) {
     const group = groups.get(message.segment) ?? [];
     group.push(message);
@@ -40,17 +40,22 @@ function bySegment(messages: QueuedMessage[]): Map<string, QueuedMessage[]> {
   return groups;
 }
 
+function entryOf(message: WorkMessage): QueuedEntry {
+  return { _id: message._id, kind: 'queued', patientKey: message.patientKey, receivedAt: message.receivedAt };
+}
+
 /**
  * The durable work queue, as an append-only log split into segment collections.
  *
  * FerretDB 1.24 on SQLite finds a document by `_id` with a full table scan, because its `_id` index is
  * built on `_ferretdb_sjson->"_id"` while its queries filter on `_ferretdb_sjson->'$._id'`, and SQLite
- * matches an expression index only to the same expression. It pushes no other filter down to SQL. Updating or deleting one queue document
- * therefore costs time in proportion to the backlog. So nothing here is ever updated or deleted: a
- * claim, a retry, a completion is a new small document in the segment of its message, every read folds
- * a whole segment, and a segment is dropped, which costs the same at any size, once it is closed and
- * every message in it is done. Inserts are all the store does while messages flow. The same
- * operations are cheap on MongoDB.
+ * matches an expression index only to the same expression. It pushes no other filter down to SQL.
+ * Updating or deleting one queue document therefore costs time in proportion to the backlog.
+ *
+ * So nothing here is updated or deleted. A claim, a retry or a completion is a new small document in
+ * the segment of its message, and every read folds a whole segment. A segment is dropped once it is
+ * closed and every message in it is done, which costs the same at any size. While messages flow, the
+ * store only inserts. The same operations are cheap on MongoDB.
  *
  * A listener appends new messages to its own open segment and starts a new one after
  * `segmentEntries` entries or {@link SEGMENT_MAX_AGE_MS}.
@@ -112,7 +117,7 @@ export class QueueLog {
   }
 
   /** Ends the accept of a message appended here, once the worker has taken it over. */
-  handOver(message: Pick<QueuedMessage, '_id'>): void {
+  handOver(message: Pick<QueueState, '_id'>): void {
     this.accepting.delete(message._id.toHexString());
   }
 
@@ -142,7 +147,7 @@ export class QueueLog {
    */
   async append(messages: WorkMessage[]): Promise<QueuedMessage[]> {
     const name = this.openSegmentFor(messages.length);
-    const entries: QueuedEntry[] = messages.map((message) => ({ ...message, kind: 'queued' }));
+    const entries = messages.map((message) => entryOf(message));
     for (const entry of entries) {
       this.accepting.add(entry._id.toHexString());
     }
@@ -156,7 +161,7 @@ export class QueueLog {
         );
       }
     } catch (err) {
-      await this.markDone(entries.map((entry) => queuedMessageOf(name, entry))).catch(() => undefined);
+      await this.markDone(entries.map((entry) => queueStateOf(name, entry))).catch(() => undefined);
       throw err;
     } finally {
       const left = (this.appending.get(name) ?? 1) - 1;
@@ -169,7 +174,7 @@ export class QueueLog {
         this.appending.set(name, left);
       }
     }
-    return entries.map((entry) => queuedMessageOf(name, entry));
+    return messages.map((message) => ({ ...queueStateOf(name, entryOf(message)), ...message }));
   }
 
   /**
@@ -177,9 +182,9 @@ export class QueueLog {
    */
   async appendStandalone(message: WorkMessage, replayCount: number): Promise<QueuedMessage> {
     const name = newSegmentName(Date.now());
-    const entry: QueuedEntry = { ...message, kind: 'queued', replayCount };
+    const entry: QueuedEntry = { ...entryOf(message), replayCount };
     await this.segment(name).insertMany([entry, { _id: CLOSED_ID, kind: 'closed', at: new Date() }]);
-    return queuedMessageOf(name, entry);
+    return { ...queueStateOf(name, entry), ...message };
   }
 
   /**
@@ -188,8 +193,8 @@ export class QueueLog {
    * expired claim belonged to another listener is checked for a done entry first, because that
    * listener may have finished it after this one last read the segment.
    */
-  async claim(messages: QueuedMessage[], owner: string, leaseMs: number): Promise<ClaimResult> {
-    const result: ClaimResult = { claimed: [], lost: [] };
+  async claim<T extends QueueState>(messages: T[], owner: string, leaseMs: number): Promise<ClaimResult<T>> {
+    const result: ClaimResult<T> = { claimed: [], lost: [] };
     const claimedAt = new Date();
     const leaseUntil = new Date(claimedAt.getTime() + leaseMs);
     for (const [name, group] of bySegment(messages)) {
@@ -233,7 +238,7 @@ export class QueueLog {
    * lease expired. The check and the write that follows it are two operations, so a listener whose lease
    * expires in between may still write once. The conditional FHIR writes keep that from duplicating data.
    */
-  async holdsClaim(message: QueuedMessage): Promise<boolean> {
+  async holdsClaim(message: QueueState): Promise<boolean> {
     const next = await this.segment(message.segment).findOne({
       _id: eventId('claim', message._id, message.attempts + 1),
     });
@@ -241,7 +246,7 @@ export class QueueLog {
   }
 
   /** Gives up the claim of a failed attempt until `nextAttemptAt`. */
-  async recordRetry(message: QueuedMessage, nextAttemptAt: Date, lastError: string): Promise<void> {
+  async recordRetry(message: QueueState, nextAttemptAt: Date, lastError: string): Promise<void> {
     await this.segment(message.segment).insertOne({
       _id: eventId('retry', message._id, message.attempts),
       kind: 'retry',
@@ -257,7 +262,7 @@ export class QueueLog {
   }
 
   /** Gives up claims at shutdown, so another listener can take the messages at once. */
-  async release(messages: QueuedMessage[]): Promise<void> {
+  async release(messages: QueueState[]): Promise<void> {
     for (const [name, group] of bySegment(messages)) {
       await insertEach(
         this.segment(name),
@@ -276,7 +281,7 @@ export class QueueLog {
   }
 
   /** Records that an original-mode AE informed the sender that the message will be retried. */
-  async recordPendingAck(segment: string, message: Pick<QueuedMessage, '_id'>, at: Date): Promise<void> {
+  async recordPendingAck(segment: string, message: Pick<QueueState, '_id'>, at: Date): Promise<void> {
     try {
       await this.segment(segment).insertOne({
         _id: eventId('pending-ack', message._id),
@@ -292,7 +297,7 @@ export class QueueLog {
   }
 
   /** Marks messages done, in one insert per segment; marking a message twice is harmless. */
-  async markDone(messages: QueuedMessage[]): Promise<void> {
+  async markDone(messages: QueueState[]): Promise<void> {
     const at = new Date();
     for (const [name, group] of bySegment(messages)) {
       const failed = await insertEach(

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { ObjectId } from 'mongodb';
-import type { QueuedMessage, WorkMessage } from './message-types.js';
+import type { QueueState } from './message-types.js';
 
 /** Name prefix of the queue segment collections. */
 export const QUEUE_SEGMENT_PREFIX = 'hl7_message_queue_';
@@ -17,10 +17,15 @@ export const CLOSE_GRACE_MS = 10 * 60_000;
 
 const EPOCH = new Date(0);
 
-/** Entry of a newly queued message: a copy of what processing reads, keyed by the message id. */
-export interface QueuedEntry extends Omit<WorkMessage, '_id'> {
+/**
+ * Entry of a newly queued message, keyed by the message id. It carries only what scheduling needs, because
+ * FerretDB's insert cost grows with the document size; processing reads the message from `hl7_messages`.
+ */
+export interface QueuedEntry {
   _id: ObjectId;
   kind: 'queued';
+  patientKey: string;
+  receivedAt: Date;
   replayCount?: number;
 }
 
@@ -120,27 +125,17 @@ export function segmentCreatedAt(name: string): number | undefined {
 /** A segment as read: its messages with their folded state, and whether it is closed. */
 export interface SegmentSnapshot {
   name: string;
-  messages: QueuedMessage[];
+  messages: QueueState[];
   closed: boolean;
 }
 
-/** Creates the in-memory state of a newly queued message. */
-export function queuedMessageOf(segment: string, entry: QueuedEntry): QueuedMessage {
+/** Creates the state of a newly queued message. */
+export function queueStateOf(segment: string, entry: QueuedEntry): QueueState {
   const { replayCount } = entry;
   return {
     _id: entry._id,
-    rawBase64: entry.rawBase64,
-    ...(entry.truncated === undefined ? {} : { truncated: entry.truncated }),
-    version: entry.version,
-    receivedAt: entry.receivedAt,
-    ...(entry.controlId === undefined ? {} : { controlId: entry.controlId }),
-    header: entry.header,
-    ackMode: entry.ackMode,
-    ...(entry.applicationAckType === undefined ? {} : { applicationAckType: entry.applicationAckType }),
-    channel: entry.channel,
-    ...(entry.sendingApplication === undefined ? {} : { sendingApplication: entry.sendingApplication }),
-    ...(entry.sendingFacility === undefined ? {} : { sendingFacility: entry.sendingFacility }),
     patientKey: entry.patientKey,
+    receivedAt: entry.receivedAt,
     segment,
     status: 'received',
     attempts: 0,
@@ -153,7 +148,7 @@ export function queuedMessageOf(segment: string, entry: QueuedEntry): QueuedMess
 }
 
 /** Sets `status` and `leaseUntil` from the claim numbers. */
-export function settleStatus(message: QueuedMessage): void {
+export function settleStatus(message: QueueState): void {
   if (message.attempts > message.releasedAttempt) {
     message.status = 'processing';
   } else {
@@ -162,7 +157,7 @@ export function settleStatus(message: QueuedMessage): void {
   }
 }
 
-function applyEvent(message: QueuedMessage, event: EventEntry): void {
+function applyEvent(message: QueueState, event: EventEntry): void {
   switch (event.kind) {
     case 'claim':
       if (event.attempt > message.attempts) {
@@ -195,12 +190,12 @@ function applyEvent(message: QueuedMessage, event: EventEntry): void {
  * attempt order, because a segment is read in no particular order.
  */
 export function foldSegment(name: string, entries: SegmentEntry[], now = Date.now()): SegmentSnapshot {
-  const messages = new Map<string, QueuedMessage>();
+  const messages = new Map<string, QueueState>();
   const events: EventEntry[] = [];
   let closedEntry = false;
   for (const entry of entries) {
     if (entry.kind === 'queued') {
-      messages.set(entry._id.toHexString(), queuedMessageOf(name, entry));
+      messages.set(entry._id.toHexString(), queueStateOf(name, entry));
     } else if (entry.kind === 'closed') {
       closedEntry = true;
     } else {
@@ -228,7 +223,7 @@ export function foldSegment(name: string, entries: SegmentEntry[], now = Date.no
  * claims, later releases, done), so a read that started before one of this listener's own writes
  * cannot undo it.
  */
-export function mergeQueued(target: QueuedMessage, fresh: QueuedMessage): void {
+export function mergeQueued(target: QueueState, fresh: QueueState): void {
   if (fresh.attempts > target.attempts) {
     target.attempts = fresh.attempts;
     target.claimedBy = fresh.claimedBy;
