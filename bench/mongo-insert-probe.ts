@@ -2,8 +2,8 @@
  * Measures what the listener's storage costs in MongoDB or FerretDB, without the listener:
  * - the insert cost per document of an `hl7_messages` record (with its one index, with the four indexes
  *   and the decoded text that older versions stored) and of a queue entry, written in groups of 50;
- * - the cost of reading and updating one document by `_id` as a collection grows, which FerretDB 1.24
- *   on SQLite answers with a full table scan.
+ * - the cost of reading and updating one document by `_id` as a collection grows, for which FerretDB
+ *   1.24 on SQLite scans the whole table.
  *
  * Usage: `npx tsx bench/mongo-insert-probe.ts [--sizes 1000,5000] [--groups 40]`. MONGO_URL selects the
  * server. It uses its own database and drops it at the end.
@@ -39,7 +39,7 @@ const RAW = 'MSH|^~\\&|SEPSISAI|FAC|MONITORMED|FAC|20260101000000||ORU^R01|1|P|2
 const HEADER = RAW.split('\r')[0]?.split('|') ?? [];
 let sequence = 0;
 
-/** A record as the listener stores it: bytes, metadata and the accept-time ACK, without decoded text. */
+/** Builds a record as the listener stores it: bytes, metadata and the accept-time ACK, without decoded text. */
 function record(): Document {
   sequence += 1;
   return {
@@ -64,12 +64,12 @@ function record(): Document {
   };
 }
 
-/** A record with the decoded text as well, as stored before the queue segments. */
+/** Builds a record with the decoded text as well, as stored before the queue segments. */
 function recordWithText(): Document {
   return { ...record(), raw: RAW, status: 'received' };
 }
 
-/** A queue entry: only what scheduling needs. */
+/** Builds a queue entry, which carries only what scheduling needs. */
 function queueEntry(): Document {
   return { _id: new ObjectId(), kind: 'queued', patientKey: 'P1^^^FAC', receivedAt: new Date() };
 }
@@ -81,7 +81,7 @@ async function insertCost(
   indexes: Document[]
 ): Promise<void> {
   for (const key of indexes) {
-    await collection.createIndex(key, key['dedupKey'] === undefined ? {} : { unique: true });
+    await collection.createIndex(key, { unique: key['dedupKey'] !== undefined }, undefined);
   }
   await collection.insertOne(make());
   const startedAt = performance.now();
