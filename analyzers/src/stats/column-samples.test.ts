@@ -1,10 +1,13 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { ColumnSamples, MAX_KEYS_COUNTED_BY_HASH, type ColumnType } from './column-samples.js';
+import { hellingerDistance } from './hellinger.js';
 import { jensenShannonDistance } from './jensen-shannon.js';
 import { ksTwoSample } from './ks.js';
 import { evaluateDatasetDrift } from './select-test.js';
 import { getStatTest, STAT_TEST_NAMES } from './stat-tests.js';
+import { histogramCounts, sturgesBinEdges, sturgesBinEdgesOf } from './psi.js';
+import { distinctLowerBound } from './value-counts.js';
 import { populationStandardDeviation, wassersteinDistance } from './wasserstein.js';
 import { generateSample } from '../testing/seeded-samples.js';
 
@@ -194,5 +197,74 @@ void describe('Jensen–Shannon distance', () => {
       Math.abs(actual - expected) <= 1e-12 * expected,
       `expected ${String(expected)}, got ${String(actual)}`
     );
+  });
+});
+
+/** Tells whether the distinct-value lower bound gives the same Sturges bins as the number of values. */
+function boundDecidesBins(reference: number[], current: number[]): boolean {
+  const values = [...reference, ...current];
+  const min = values.reduce((smallest, value) => Math.min(smallest, value), Infinity);
+  const max = values.reduce((largest, value) => Math.max(largest, value), -Infinity);
+  const bound = distinctLowerBound([Float64Array.from(values)], min, max);
+  return sturgesBinEdgesOf(bound, min, max).length === sturgesBinEdgesOf(values.length, min, max).length;
+}
+
+/** Computes Evidently's numerical Hellinger distance the direct way: Sturges bins over the distinct values. */
+function hellingerBySet(reference: number[], current: number[]): number {
+  const edges = sturgesBinEdges([...new Set([...reference, ...current])]);
+  const density = (values: number[]): number[] =>
+    histogramCounts(values, edges).map(
+      (count, bin) => count / ((edges[bin + 1] ?? 0) - (edges[bin] ?? 0)) / values.length
+    );
+  const referenceDensity = density(reference);
+  const currentDensity = density(current);
+  const width = ((edges.at(-1) ?? 0) - (edges[0] ?? 0)) / (edges.length - 1);
+  const coefficient = referenceDensity.reduce(
+    (sum, value, bin) => sum + Math.sqrt(value * (currentDensity[bin] ?? 0)) * width,
+    0
+  );
+  return Math.sqrt(1 - Math.min(1, Math.max(0, coefficient)));
+}
+
+void describe('numerical Hellinger bins', () => {
+  void it('bound path matches the distinct count', () => {
+    // 120,000 continuous values: the lower bound gives the same bins as the value count, so nothing is sorted.
+    const reference = generateSample({ seed: 51, n: 60_000, shift: 0, scale: 1, terms: 2 });
+    const current = generateSample({ seed: 52, n: 60_000, shift: 0.02, scale: 1, terms: 2 });
+    assert.ok(boundDecidesBins(reference, current));
+    const actual = hellingerDistance(reference, current, 'numerical');
+    const expected = hellingerBySet(reference, current);
+    assert.ok(
+      Math.abs(actual - expected) <= 1e-12 * expected,
+      `${String(actual)} against ${String(expected)}`
+    );
+  });
+
+  void it('sorted path matches the distinct count', () => {
+    // About 9,500 distinct values among 60,000: too many to hash, too few for the bound, so the samples are sorted.
+    const reference = codes(53, 30_000, 10_000);
+    const current = codes(54, 30_000, 10_000).map((value) => value + 0.5);
+    assert.ok(!boundDecidesBins(reference, current));
+    const actual = hellingerDistance(reference, current, 'numerical');
+    const expected = hellingerBySet(reference, current);
+    assert.ok(
+      Math.abs(actual - expected) <= 1e-12 * expected,
+      `${String(actual)} against ${String(expected)}`
+    );
+  });
+
+  void it('lower bound never exceeds the count', () => {
+    const samples = [
+      generateSample({ seed: 55, n: 20_000, shift: 0, scale: 1, terms: 2 }),
+      codes(56, 20_000, 300),
+      generateSample({ seed: 57, n: 20_000, shift: 0, scale: 1, terms: 1 }).map((value) => value ** 9),
+    ];
+    for (const values of samples) {
+      const typed = Float64Array.from(values);
+      const distinct = new Set(values).size;
+      const bound = distinctLowerBound([typed], Math.min(...values), Math.max(...values));
+      assert.ok(bound <= distinct, `bound ${String(bound)} above ${String(distinct)} distinct values`);
+      assert.ok(bound >= Math.min(distinct, 300) / 2, `bound ${String(bound)} far below ${String(distinct)}`);
+    }
   });
 });

@@ -8,6 +8,7 @@
  */
 import { ColumnSamples, type ColumnType, type SampleValues } from './column-samples.js';
 import { histogramCounts, sturgesBinEdgesOf } from './psi.js';
+import { distinctLowerBound } from './value-counts.js';
 
 /**
  * Computes Evidently's Hellinger distance between two samples.
@@ -41,7 +42,7 @@ export function hellingerDistanceOf(samples: ColumnSamples): number {
     }
   } else {
     const { min, max } = samples.range();
-    const edges = sturgesBinEdgesOf(samples.distinctCount(), min, max);
+    const edges = sturgesBinEdgesOf(distinctCountForBins(samples, min, max), min, max);
     const { reference, current } = samples.numbers();
     const referenceDensity = densityHistogram(reference, edges);
     const currentDensity = densityHistogram(current, edges);
@@ -52,6 +53,24 @@ export function hellingerDistanceOf(samples: ColumnSamples): number {
   }
 
   return Math.sqrt(1 - Math.min(1, Math.max(0, coefficient)));
+}
+
+/**
+ * Returns the number of distinct values of both samples, or another count that gives the same Sturges bins.
+ * Sturges' bin count never decreases as the count grows (log2 and the divisions round monotonically), so when
+ * a lower bound and the number of values give the same bins, every count between them does too, and no sort
+ * is needed to find the exact one.
+ */
+function distinctCountForBins(samples: ColumnSamples, min: number, max: number): number {
+  const few = samples.fewValueCounts();
+  if (few !== null) {
+    return few.keys.length;
+  }
+  const { reference, current } = samples.numbers();
+  const upper = reference.length + current.length;
+  const lower = distinctLowerBound([reference, current], min, max);
+  const binsOf = (count: number): number => sturgesBinEdgesOf(count, min, max).length;
+  return binsOf(lower) === binsOf(upper) ? upper : samples.distinctCount();
 }
 
 /** Computes numpy.histogram(density=True): count / bin width / counted values, per bin. */
