@@ -14,6 +14,13 @@ export const EHR_LAUNCH_SCOPE = `launch ${DATA_SCOPES}`;
 /** SMART v2 scopes requested in a standalone launch: `launch/patient` requests a patient picker. */
 export const STANDALONE_LAUNCH_SCOPE = `launch/patient ${DATA_SCOPES}`;
 
+/**
+ * SMART v2 scopes of a launch for the model views only, as a compliance officer or insurer opens the app:
+ * user-level access to the model Devices and the compliance reports, and no patient scope or patient
+ * context.
+ */
+export const MODELS_LAUNCH_SCOPE = 'openid fhirUser offline_access user/Device.rs user/DiagnosticReport.cu';
+
 /** Settings of the SMART app server. */
 export interface SmartAppConfig {
   /** Host the server binds to, from the host of `SMART_APP_URL`. */

@@ -2,14 +2,15 @@
  * The `/fhir` relay: the browser reads FHIR from the app's own origin and this server forwards the
  * requests, with their `Authorization: Bearer` header, to the SMART-secured FHIR endpoint of
  * fhir-server-ext, which verifies the token and its scopes. The relay exists because that endpoint
- * sends no CORS headers; it adds no access of its own. It forwards reads and one write, the
- * `Flag/{id}/$respond` operation.
+ * sends no CORS headers; it adds no access of its own. It forwards reads and two operations that
+ * write: `Flag/{id}/$respond` and `Device/{id}/$compliance-report`.
  */
 import { ServerResponse } from 'node:http';
 import type { OperationOutcome } from '@medplum/fhirtypes';
 import type { Logger } from '@monitormed/common';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
-import { createProxyMiddleware } from 'http-proxy-middleware';
+import { createProxyMiddleware, responseInterceptor } from 'http-proxy-middleware';
+import { rebaseBundleLinks } from './bundle-links.js';
 import { errorOutcome } from './operation-outcome.js';
 
 /** How long the proxy waits for the FHIR server's response before responding with 502. */
@@ -19,10 +20,14 @@ export const FHIR_PROXY_TIMEOUT_MS = 30_000;
 const READ_METHODS = new Set(['GET', 'HEAD']);
 
 /**
- * The one write the app makes: a clinician's response to a monitoring Flag, `POST Flag/{id}/$respond`.
- * fhir-server-ext checks the token's patient and `Flag.u` scope for it.
+ * The operations the app POSTs, because they change state: a clinician's response to a monitoring Flag
+ * (fhir-server-ext checks the token's patient and `Flag.u` scope) and the compliance report, which is
+ * stored as a DiagnosticReport (it checks `DiagnosticReport.cu`).
  */
-const RESPOND_PATH = /^\/Flag\/[A-Za-z0-9\-.]{1,64}\/\$respond$/;
+const POST_PATHS = [
+  /^\/Flag\/[A-Za-z0-9\-.]{1,64}\/\$respond$/,
+  /^\/Device\/[A-Za-z0-9\-.]{1,64}\/\$compliance-report$/,
+];
 
 function sendOutcome(res: ServerResponse, status: number, outcome: OperationOutcome): void {
   res.statusCode = status;
@@ -31,14 +36,14 @@ function sendOutcome(res: ServerResponse, status: number, outcome: OperationOutc
 }
 
 function rejectWrites(req: Request, res: Response, next: NextFunction): void {
-  const isRespond = RESPOND_PATH.test(req.path);
-  if (READ_METHODS.has(req.method) || (isRespond && req.method === 'POST')) {
+  const isPostPath = POST_PATHS.some((pattern) => pattern.test(req.path));
+  if (READ_METHODS.has(req.method) || (isPostPath && req.method === 'POST')) {
     next();
     return;
   }
 
-  res.setHeader('Allow', isRespond ? 'GET, HEAD, POST' : 'GET, HEAD');
-  const text = `Method ${req.method} is not allowed: the app's FHIR proxy forwards only GET and HEAD, and POST only to Flag/{id}/$respond.`;
+  res.setHeader('Allow', isPostPath ? 'GET, HEAD, POST' : 'GET, HEAD');
+  const text = `Method ${req.method} is not allowed: the app's FHIR proxy forwards only GET and HEAD, and POST only to Flag/{id}/$respond and Device/{id}/$compliance-report.`;
   sendOutcome(res, 405, errorOutcome('not-supported', text));
 }
 
@@ -71,12 +76,27 @@ function requireBearerToken(req: Request, res: Response, next: NextFunction): vo
  */
 export function createFhirProxy(upstreamUrl: string | (() => string), log: Logger): RequestHandler[] {
   const resolveTarget = typeof upstreamUrl === 'string' ? () => upstreamUrl : upstreamUrl;
+  // responseInterceptor types the upstream response like the request, so it takes plain IncomingMessages.
+  const rebaseLinks = responseInterceptor((buffer, proxyRes, req) => {
+    if (!/json/.test(proxyRes.headers['content-type'] ?? '')) {
+      return Promise.resolve(buffer);
+    }
+    const request = req as Request;
+    const publicBase = `${request.protocol}://${request.get('host') ?? 'localhost'}${request.baseUrl}`;
+    const upstreamBase = resolveTarget().replace(/\/+$/, '');
+    return Promise.resolve(rebaseBundleLinks(buffer.toString('utf8'), upstreamBase, publicBase));
+  });
   const proxy = createProxyMiddleware<Request, Response>({
     router: () => resolveTarget(),
     changeOrigin: true,
     xfwd: true,
     proxyTimeout: FHIR_PROXY_TIMEOUT_MS,
+    // The body is buffered so that search Bundles can point their paging links at this relay.
+    selfHandleResponse: true,
     on: {
+      proxyRes: (proxyRes, req, res) => {
+        void rebaseLinks(proxyRes, req, res);
+      },
       error: (error, req, res) => {
         const code = (error as NodeJS.ErrnoException).code;
         log.warn({ method: req.method, code }, 'FHIR proxy request failed');

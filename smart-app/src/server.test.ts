@@ -3,8 +3,11 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import type { OperationOutcome } from '@medplum/fhirtypes';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Bundle, OperationOutcome } from '@medplum/fhirtypes';
 import { createLogger } from '@monitormed/common';
+import type { SmartAppClientConfig } from './client/launch-config.js';
 import { MissingAssetsError } from './missing-assets-error.js';
 import { startSmartApp, type RunningSmartApp } from './server.js';
 import { closedPort } from './test-support.js';
@@ -48,10 +51,20 @@ void describe('smart-app server', () => {
     assert.equal(outcome.issue[0]?.code, 'not-supported');
   });
 
-  void it('forwards only POST of $respond', async () => {
+  void it('forwards only POST of two operations', async () => {
     const respond = await fetch(`${app.url}/fhir/Flag/f1/$respond`, { method: 'POST', body: '{}' });
     // The method guard lets it through, so the bearer token check responds with 401.
     assert.equal(respond.status, 401);
+    const report = await fetch(`${app.url}/fhir/Device/d1/$compliance-report`, {
+      method: 'POST',
+      body: '{}',
+    });
+    assert.equal(report.status, 401);
+    const otherDeviceOperation = await fetch(`${app.url}/fhir/Device/d1/$drift`, {
+      method: 'POST',
+      body: '{}',
+    });
+    assert.equal(otherDeviceOperation.status, 405);
 
     const otherOperation = await fetch(`${app.url}/fhir/Flag/f1/$explain`, { method: 'POST', body: '{}' });
     assert.equal(otherOperation.status, 405);
@@ -95,10 +108,52 @@ void describe('smart-app server', () => {
 
   void it('publishes the client configuration', async () => {
     const response = await fetch(`${app.url}/smart-app-config.json`);
-    const config = (await response.json()) as { clientId: string; defaultIss: string; ehrScope: string };
+    const config = (await response.json()) as SmartAppClientConfig;
     assert.equal(config.clientId, 'monitormed-smart-app');
     assert.equal(config.defaultIss, `${app.url}/fhir`);
     assert.match(config.ehrScope, /^launch .*offline_access/);
+    // The model views need no patient: user-level scopes only.
+    assert.doesNotMatch(config.modelsScope, /launch|patient\//);
+    assert.match(config.modelsScope, /user\/Device\.rs/);
+  });
+
+  void it('relays pages through itself', async () => {
+    // A stub upstream that returns a search Bundle whose links name the upstream's own base.
+    const upstream = createServer((req, res) => {
+      const base = `http://127.0.0.1:${String((upstream.address() as AddressInfo).port)}/fhir`;
+      res.setHeader('Content-Type', 'application/fhir+json');
+      res.end(
+        JSON.stringify({
+          resourceType: 'Bundle',
+          type: 'searchset',
+          link: [{ relation: 'next', url: `${base}?_getpages=abc&_getpagesoffset=50` }],
+          entry: [{ fullUrl: `${base}/Device/7`, resource: { resourceType: 'Device', id: '7' } }],
+          meta: { source: req.url },
+        })
+      );
+    });
+    await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve));
+    const relay = await startSmartApp({
+      host: '127.0.0.1',
+      port: 0,
+      fhirUpstreamUrl: `http://127.0.0.1:${String((upstream.address() as AddressInfo).port)}/fhir`,
+      distDir,
+      build: 'never',
+      logger: createLogger('smart-app-test', 'silent'),
+    });
+    try {
+      const response = await fetch(`${relay.url}/fhir/Device?_count=50`, {
+        headers: { authorization: 'Bearer test-token' },
+      });
+      assert.equal(response.status, 200);
+      const bundle = (await response.json()) as Bundle;
+      assert.equal(bundle.link?.[0]?.url, `${relay.url}/fhir?_getpages=abc&_getpagesoffset=50`);
+      assert.equal(bundle.entry?.[0]?.fullUrl, `${relay.url}/fhir/Device/7`);
+      assert.equal(bundle.meta?.source, '/fhir/Device?_count=50');
+    } finally {
+      await relay.close();
+      await new Promise((resolve) => upstream.close(resolve));
+    }
   });
 
   void it('reports health', async () => {

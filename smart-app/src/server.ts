@@ -9,7 +9,12 @@ import { createLogger, type Logger } from '@monitormed/common';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { DEFAULT_DIST_DIR, prepareClientAssets, type AssetBuildMode } from './assets.js';
 import type { SmartAppClientConfig } from './client/launch-config.js';
-import { EHR_LAUNCH_SCOPE, loadSmartAppConfig, STANDALONE_LAUNCH_SCOPE } from './config.js';
+import {
+  EHR_LAUNCH_SCOPE,
+  loadSmartAppConfig,
+  MODELS_LAUNCH_SCOPE,
+  STANDALONE_LAUNCH_SCOPE,
+} from './config.js';
 import { createFhirProxy } from './proxy.js';
 
 /** Options of {@link startSmartApp}; each one left out comes from the environment (see `loadSmartAppConfig`). */
@@ -79,6 +84,7 @@ export function createSmartAppHandler(
       clientId: registration.clientId,
       ehrScope: EHR_LAUNCH_SCOPE,
       standaloneScope: STANDALONE_LAUNCH_SCOPE,
+      modelsScope: MODELS_LAUNCH_SCOPE,
       defaultIss,
       allowedIss: [defaultIss, ...registration.extraAllowedIss],
     };

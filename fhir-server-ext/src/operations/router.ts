@@ -105,7 +105,7 @@ export function createOperationsRouter(options: OperationsOptions): Operations {
         return driftReport(target, await database(), id, readInputs(req, DRIFT_INPUTS));
       },
       // NOTE: R4 asks for POST when an operation changes state (this one stores a report), but GET is
-      // still accepted because the SMART app's compliance view calls it with GET.
+      // still accepted, for clients written before the SMART app's compliance view switched to POST.
       'compliance-report': async ({ req, token, id }) => {
         requireGrants(token, 'Device', 'r');
         // The report is stored with a conditional update, which creates or replaces it.

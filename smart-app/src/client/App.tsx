@@ -22,9 +22,34 @@ type ViewState = { kind: 'loading' } | LoadOutcome;
 
 function HowToLaunch() {
   return (
+    <>
+      <p>
+        Open MonitorMed from a patient's chart in the EHR, or start a{' '}
+        <a href="./launch.html">standalone launch</a>, which asks you to sign in and choose a patient.
+      </p>
+      <p>
+        Compliance teams open the <a href="./launch.html?mode=models">model inventory</a>, which needs no
+        patient.
+      </p>
+    </>
+  );
+}
+
+/**
+ * Explains the frame case: browsers may partition or block storage of an app inside another site's
+ * frame, so the launch state saved before the sign-in is gone when the frame returns.
+ */
+function FrameAdvice() {
+  if (window.self === window.top) {
+    return null;
+  }
+  return (
     <p>
-      Open MonitorMed from a patient's chart in the EHR, or start a{' '}
-      <a href="./launch.html">standalone launch</a>, which asks you to sign in and choose a patient.
+      This page runs inside a frame of the EHR. If the browser blocks storage there, open MonitorMed in{' '}
+      <a href="./launch.html" target="_blank" rel="noopener">
+        its own window
+      </a>
+      .
     </p>
   );
 }
@@ -44,11 +69,13 @@ function LaunchFailed({ message }: { message: string }) {
     <section className="notice problem" role="alert" aria-labelledby="launch-failed-title">
       <h2 id="launch-failed-title">Launch session missing or expired</h2>
       <p>
-        The SMART launch could not be completed: <span className="launch-error">{message}</span>. This happens
-        when the page is reloaded after its session ended, opened from an old link, or when the browser
-        blocked storage inside the EHR frame.
+        The SMART launch could not be completed:{' '}
+        <span className="launch-error">{message.replace(/[.\s]+$/, '')}</span>. This happens when the page is
+        reloaded after its session ended, opened from an old link, or when the browser blocked storage inside
+        the EHR frame.
       </p>
       <HowToLaunch />
+      <FrameAdvice />
     </section>
   );
 }
@@ -197,17 +224,14 @@ export function App({ launch }: AppProps) {
       content = <LaunchFailed message={launch.message} />;
       break;
     case 'ready': {
+      // A launch without a patient, such as a compliance officer's `mode=models` launch, offers the model
+      // views only.
       const patientId = launch.client.patient.id;
       content = (
         <MonitoringViews
           client={launch.client}
           patientView={
-            patientId === null ? (
-              <Problem title="No patient in context">
-                The launch gave the app no patient. Open it from a patient's chart, choose a patient in a
-                standalone launch, or open the model inventory.
-              </Problem>
-            ) : (
+            patientId === null ? undefined : (
               <PatientResults
                 client={launch.client}
                 patientId={patientId}

@@ -1,10 +1,17 @@
 /**
  * SMART launch page: an EHR launch opens it with `iss` and `launch`, a standalone launch with `iss` only
- * or with nothing (then the configured default FHIR server is used). It starts the authorization code
- * flow with PKCE S256 through fhirclient and redirects to the authorization server.
+ * or with nothing (then the configured default FHIR server is used). `mode=models` requests user-level
+ * scopes without a patient, for the model views. It starts the authorization code flow with PKCE S256
+ * through fhirclient and redirects to the authorization server.
  */
 import FHIR from 'fhirclient';
-import { CLIENT_CONFIG_PATH, type SmartAppClientConfig } from './launch-config.js';
+import {
+  CLIENT_CONFIG_PATH,
+  LAUNCH_MODE_PARAMETER,
+  LAUNCH_MODES,
+  scopeFor,
+  type SmartAppClientConfig,
+} from './launch-config.js';
 import './styles.css';
 
 function showProblem(title: string, text: string): void {
@@ -32,6 +39,16 @@ async function launch(): Promise<void> {
   }
   const config = (await response.json()) as SmartAppClientConfig;
 
+  const modeText = params.get(LAUNCH_MODE_PARAMETER) ?? 'patient';
+  const mode = LAUNCH_MODES.find((candidate) => candidate === modeText);
+  if (mode === undefined) {
+    showProblem(
+      'Unknown launch mode',
+      `The launch link has ${LAUNCH_MODE_PARAMETER}=${modeText}. Use ${LAUNCH_MODE_PARAMETER}=patient for a patient's AI results or ${LAUNCH_MODE_PARAMETER}=models for the model inventory.`
+    );
+    return;
+  }
+
   const launchId = params.get('launch');
   const iss = params.get('iss') ?? (launchId === null ? config.defaultIss : null);
   if (iss === null) {
@@ -51,7 +68,7 @@ async function launch(): Promise<void> {
 
   await FHIR.oauth2.authorize({
     clientId: config.clientId,
-    scope: launchId === null ? config.standaloneScope : config.ehrScope,
+    scope: scopeFor(config, mode, launchId !== null),
     iss,
     ...(launchId === null ? {} : { launch: launchId }),
     redirectUri: './index.html',

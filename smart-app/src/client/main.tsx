@@ -6,6 +6,7 @@ import FHIR from 'fhirclient';
 import { StrictMode } from 'react';
 import { createRoot } from 'react-dom/client';
 import { App, type LaunchState } from './App.js';
+import { ErrorBoundary } from './ErrorBoundary.js';
 import { applySmartStyle } from './smart-style.js';
 import './styles.css';
 
@@ -21,7 +22,9 @@ const root = createRoot(rootElement);
 function render(launch: LaunchState): void {
   root.render(
     <StrictMode>
-      <App launch={launch} />
+      <ErrorBoundary>
+        <App launch={launch} />
+      </ErrorBoundary>
     </StrictMode>
   );
 }

@@ -11,23 +11,41 @@ const ComplianceReportView = lazy(async () => ({
   default: (await import('./ComplianceReportView.js')).ComplianceReportView,
 }));
 
+/** Props of {@link MonitoringViews}. */
+export interface MonitoringViewsProps {
+  client: SmartClient;
+  /** The patient view; undefined when the launch has no patient, so only the model views are offered. */
+  patientView: ReactNode | undefined;
+}
+
 /**
- * Renders the navigation and the view that the URL fragment selects. The patient route shows
- * `patientView`, which explains the problem when the launch has no patient.
+ * Renders the navigation and the view that the URL fragment selects. Without a patient, the patient
+ * route shows the model inventory and the navigation has no patient link.
  */
-export function MonitoringViews({ client, patientView }: { client: SmartClient; patientView: ReactNode }) {
+export function MonitoringViews({ client, patientView }: MonitoringViewsProps) {
   const route = useRoute();
-  const current = (view: string) => (route.view === view ? ('page' as const) : undefined);
+  const hasPatient = patientView !== undefined;
+  const view = route.view === 'patient' && !hasPatient ? 'inventory' : route.view;
+  const current = (name: string) => (view === name ? ('page' as const) : undefined);
   return (
     <>
       <nav aria-label="Views" className="no-print">
-        <a href="#/" aria-current={current('patient')}>
-          Patient
-        </a>{' '}
+        {hasPatient ? (
+          <>
+            <a href="#/" aria-current={current('patient')}>
+              Patient
+            </a>{' '}
+          </>
+        ) : null}
         <a href="#/inventory" aria-current={current('inventory')}>
           Model inventory
         </a>
       </nav>
+      {hasPatient ? null : (
+        <p className="note" role="status">
+          This session has no patient in context, so only the model views are available.
+        </p>
+      )}
       <Suspense
         fallback={
           <p role="status" aria-live="polite">
@@ -35,11 +53,11 @@ export function MonitoringViews({ client, patientView }: { client: SmartClient; 
           </p>
         }
       >
-        {route.view === 'inventory' ? <InventoryView client={client} /> : null}
+        {view === 'inventory' ? <InventoryView client={client} /> : null}
         {route.view === 'dashboard' ? <DashboardView client={client} deviceId={route.deviceId} /> : null}
         {route.view === 'report' ? <ComplianceReportView client={client} deviceId={route.deviceId} /> : null}
       </Suspense>
-      {route.view === 'patient' ? patientView : null}
+      {view === 'patient' ? patientView : null}
     </>
   );
 }
