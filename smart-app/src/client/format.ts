@@ -59,3 +59,11 @@ export function formatDrift(drift: DriftStatus | undefined): string {
   }
   return details.length === 0 ? verdict : `${verdict} (${details.join(', ')})`;
 }
+
+/** Formats a chart value with at most 4 significant digits, or a dash when there is none. */
+export function formatMetricValue(value: number | string | undefined): string {
+  if (value === undefined) {
+    return '–';
+  }
+  return typeof value === 'number' ? String(Number(value.toPrecision(4))) : value;
+}

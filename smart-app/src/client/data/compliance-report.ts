@@ -1,5 +1,5 @@
 /** Builds the `$compliance-report` request and reads the PDF out of the DiagnosticReport it returns. */
-import type { DiagnosticReport } from '@medplum/fhirtypes';
+import type { DiagnosticReport, Parameters } from '@medplum/fhirtypes';
 
 /** The period and sign-off that the user enters. Days are `YYYY-MM-DD`. */
 export interface ReportPeriod {
@@ -9,15 +9,32 @@ export interface ReportPeriod {
   signOff: string;
 }
 
-/** Builds `Device/{id}/$compliance-report?start=…&end=…&signOff=…` for a GET request. */
-export function buildComplianceReportQuery(deviceId: string, period: ReportPeriod): string {
-  const params = new URLSearchParams({ start: period.start, end: period.end });
-  for (const name of period.signOff.split(',').map((item) => item.trim())) {
-    if (name !== '') {
-      params.append('signOff', name);
-    }
-  }
-  return `Device/${encodeURIComponent(deviceId)}/$compliance-report?${params.toString()}`;
+/** Splits the comma-separated sign-off names, dropping empty ones. */
+export function signOffNames(period: ReportPeriod): string[] {
+  return period.signOff
+    .split(',')
+    .map((item) => item.trim())
+    .filter((name) => name !== '');
+}
+
+/** Builds the path of `$compliance-report` on a model Device. */
+export function complianceReportPath(deviceId: string): string {
+  return `Device/${encodeURIComponent(deviceId)}/$compliance-report`;
+}
+
+/**
+ * Builds the POST body of `$compliance-report`. POST, because the operation stores a report and
+ * FHIR R4 operations that change state are invoked with POST.
+ */
+export function buildComplianceReportParameters(period: ReportPeriod): Parameters {
+  return {
+    resourceType: 'Parameters',
+    parameter: [
+      { name: 'start', valueDate: period.start },
+      { name: 'end', valueDate: period.end },
+      ...signOffNames(period).map((name) => ({ name: 'signOff', valueString: name })),
+    ],
+  };
 }
 
 /** Returns the bytes of the report's first `application/pdf` presentedForm, or undefined without one. */

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { Parameters, ParametersParameter } from '@medplum/fhirtypes';
-import { buildComplianceReportQuery, pdfOf } from './compliance-report.js';
+import { buildComplianceReportParameters, complianceReportPath, pdfOf } from './compliance-report.js';
 import {
   alertsOf,
   parseMonitoringSummary,
@@ -120,12 +120,18 @@ void describe('monitoring summary parsing', () => {
 
 void describe('compliance report request', () => {
   void it('adds one signOff per name', () => {
-    const query = buildComplianceReportQuery('12', {
+    const body = buildComplianceReportParameters({
       start: '2026-01-01',
       end: '2026-02-01',
       signOff: 'A B, ,C',
     });
-    assert.equal(query, 'Device/12/$compliance-report?start=2026-01-01&end=2026-02-01&signOff=A+B&signOff=C');
+    assert.deepEqual(body.parameter, [
+      { name: 'start', valueDate: '2026-01-01' },
+      { name: 'end', valueDate: '2026-02-01' },
+      { name: 'signOff', valueString: 'A B' },
+      { name: 'signOff', valueString: 'C' },
+    ]);
+    assert.equal(complianceReportPath('12'), 'Device/12/$compliance-report');
   });
 
   void it('decodes the PDF attachment', () => {

@@ -1,8 +1,10 @@
 /**
- * Turns the Parameters of `Device/{id}/$monitoring-summary` (served by fhir-server-ext) into the series,
- * alerts and status that the inventory, the dashboard and the compliance view show.
+ * Parses the Parameters of `Device/{id}/$monitoring-summary` (served by fhir-server-ext) into the status,
+ * windows, alert events and clinician feedback that the inventory, the dashboard and the compliance view
+ * show, and builds the simple per-window series. The performance, output distribution and alert timeline
+ * series are in dashboard-series.ts.
  */
-import type { Parameters } from '@medplum/fhirtypes';
+import type { Parameters, ParametersParameter } from '@medplum/fhirtypes';
 import { booleanOf, numberOf, partsNamed, textOf } from './parameters.js';
 
 /** Model status levels of $monitoring-summary. */
@@ -20,8 +22,50 @@ export interface MetricPoint {
   threshold: number | undefined;
   test: string | undefined;
   detected: boolean | undefined;
+  /** 95% interval of a performance metric, when the analyzers stored one. */
+  lower: number | undefined;
+  upper: number | undefined;
+  /** Performance metrics: true when estimated without labels (CBPE), false when measured. */
+  estimated: boolean | undefined;
   /** `ok`, `warning`, `critical`, `insufficient-data` or `info`. */
   status: string;
+}
+
+/** One quantile of the output score in a window. */
+export interface OutputQuantile {
+  /** Probability of the quantile, such as 0.5 for the median. */
+  probability: number;
+  value: number;
+}
+
+/** An alert event that one of the analyzers' alert rules recorded, with the rule's documented response. */
+export interface AlertEvent {
+  window: string;
+  /** `opened` or `resolved`. */
+  kind: string;
+  ruleId: string;
+  metric: string;
+  subgroup: string;
+  /** `below` or `above`: the side of the threshold that breaches the rule. */
+  direction: string | undefined;
+  threshold: number | undefined;
+  value: number | undefined;
+  n: number | undefined;
+  /** Role or body responsible for the response. */
+  responseOwner: string;
+  /** The documented response, in the words of the organisation's procedure. */
+  responseAction: string;
+  /** When the event was recorded, a FHIR dateTime. */
+  recorded: string | undefined;
+}
+
+/** Clinicians' responses to the model's AI results and Flags on one UTC day. */
+export interface ClinicianFeedback {
+  day: string;
+  accepted: number;
+  overridden: number;
+  /** overridden / (accepted + overridden), undefined when neither was recorded. */
+  overrideRate: number | undefined;
 }
 
 /** The metrics of one window and subgroup. */
@@ -32,6 +76,8 @@ export interface WindowSummary {
   subgroup: string;
   volume: number;
   metrics: MetricPoint[];
+  /** Quantiles of the output score, empty when the evaluation store has no score sketch of the window. */
+  outputQuantiles: OutputQuantile[];
 }
 
 /** A parsed $monitoring-summary result. */
@@ -45,6 +91,10 @@ export interface MonitoringSummary {
   /** Results counted in all windows, subgroup `all`. */
   volume: number;
   windows: WindowSummary[];
+  /** Alert events of the period, oldest first. */
+  alerts: AlertEvent[];
+  /** Clinician responses per day of the period, oldest first. */
+  feedback: ClinicianFeedback[];
 }
 
 /** The subgroup that covers every result of a window. */
@@ -84,8 +134,16 @@ export function parseMonitoringSummary(parameters: Parameters): MonitoringSummar
         threshold: numberOf(metricPart.part, 'threshold'),
         test: textOf(metricPart.part, 'test'),
         detected: booleanOf(metricPart.part, 'detected'),
+        lower: numberOf(metricPart.part, 'lower'),
+        upper: numberOf(metricPart.part, 'upper'),
+        estimated: booleanOf(metricPart.part, 'estimated'),
         status: textOf(metricPart.part, 'status') ?? 'info',
       })),
+      outputQuantiles: partsNamed(parts, 'outputQuantile').flatMap((quantilePart) => {
+        const probability = numberOf(quantilePart.part, 'probability');
+        const value = numberOf(quantilePart.part, 'value');
+        return probability === undefined || value === undefined ? [] : [{ probability, value }];
+      }),
     };
   });
 
@@ -97,6 +155,30 @@ export function parseMonitoringSummary(parameters: Parameters): MonitoringSummar
     granularity: textOf(top, 'granularity'),
     volume: numberOf(top, 'volume') ?? 0,
     windows,
+    alerts: partsNamed(top, 'alert').map((alertPart) => parseAlertEvent(alertPart.part)),
+    feedback: partsNamed(top, 'feedback').map((feedbackPart): ClinicianFeedback => ({
+      day: textOf(feedbackPart.part, 'day') ?? '',
+      accepted: numberOf(feedbackPart.part, 'accepted') ?? 0,
+      overridden: numberOf(feedbackPart.part, 'overridden') ?? 0,
+      overrideRate: numberOf(feedbackPart.part, 'overrideRate'),
+    })),
+  };
+}
+
+function parseAlertEvent(parts: ParametersParameter[] | undefined): AlertEvent {
+  return {
+    window: textOf(parts, 'window') ?? '',
+    kind: textOf(parts, 'kind') ?? 'opened',
+    ruleId: textOf(parts, 'ruleId') ?? 'unnamed rule',
+    metric: textOf(parts, 'metric') ?? 'unnamed metric',
+    subgroup: textOf(parts, 'subgroup') ?? ALL_SUBGROUP,
+    direction: textOf(parts, 'direction'),
+    threshold: numberOf(parts, 'threshold'),
+    value: numberOf(parts, 'value'),
+    n: numberOf(parts, 'n'),
+    responseOwner: textOf(parts, 'responseOwner') ?? 'not recorded',
+    responseAction: textOf(parts, 'responseAction') ?? 'not recorded',
+    recorded: textOf(parts, 'recorded'),
   };
 }
 

@@ -1,102 +1,36 @@
 /**
- * Compliance report of one model and period: the methods, thresholds, results and alerts from
- * `$monitoring-summary`, sign-off fields, a print layout (styles.css `@media print`), and the PDF that
- * `$compliance-report` stores as a DiagnosticReport and returns in `presentedForm`.
+ * Compliance report of one model and period: the form, then the report body (ComplianceReportBody.tsx)
+ * with a print layout (styles.css `@media print`), and the PDF that `$compliance-report` stores as a
+ * DiagnosticReport and returns in `presentedForm`.
  */
 import { useState, type SyntheticEvent } from 'react';
 import type { DiagnosticReport } from '@medplum/fhirtypes';
 import type { SmartClient } from '../fhir.js';
 import { describeFailure, loadMonitoringSummary } from '../data/inventory.js';
-import { alertsOf, type MonitoringSummary } from '../data/monitoring-summary.js';
-import { buildComplianceReportQuery, pdfOf, type ReportPeriod } from '../data/compliance-report.js';
-import { NO_RESPONSE_TEXT } from './DashboardView.js';
-import { StatusBadge } from './StatusBadge.js';
+import type { MonitoringSummary } from '../data/monitoring-summary.js';
+import {
+  buildComplianceReportParameters,
+  complianceReportPath,
+  pdfOf,
+  signOffNames,
+  type ReportPeriod,
+} from '../data/compliance-report.js';
+import { ComplianceReportBody } from './ComplianceReportBody.js';
 
 type ReportState =
   | { kind: 'idle' }
   | { kind: 'running' }
-  | { kind: 'done'; summary: MonitoringSummary; report: DiagnosticReport; pdfUrl: string | undefined }
+  | {
+      kind: 'done';
+      summary: MonitoringSummary;
+      report: DiagnosticReport;
+      signOff: string[];
+      pdfUrl: string | undefined;
+    }
   | { kind: 'failed'; message: string };
 
 function daysAgo(days: number): string {
   return new Date(Date.now() - days * 86_400_000).toISOString().slice(0, 10);
-}
-
-function ReportBody({ summary, report }: { summary: MonitoringSummary; report: DiagnosticReport }) {
-  const metrics = summary.windows.flatMap((window) => window.metrics);
-  const alerts = alertsOf(summary);
-  return (
-    <article className="report" aria-labelledby="report-title">
-      <h3 id="report-title">{report.presentedForm?.[0]?.title ?? 'Compliance report'}</h3>
-      <p>
-        Report status: <strong>{report.status}</strong> (DiagnosticReport/{report.id}). Model status{' '}
-        <StatusBadge status={summary.status} />. {report.conclusion}
-      </p>
-
-      <h4>Methods and thresholds</h4>
-      <p>
-        Uncertainty is the binary predictive entropy of each reported probability, in bits. Drift tests and
-        their thresholds are the ones the analyzers stored with each metric; detected output drift makes the
-        model critical, other detected drift and high mean uncertainty are warnings.
-      </p>
-
-      <h4>Results</h4>
-      <table className="report-table">
-        <caption>Metric values per window and subgroup</caption>
-        <thead>
-          <tr>
-            <th scope="col">Window</th>
-            <th scope="col">Subgroup</th>
-            <th scope="col">Metric</th>
-            <th scope="col">Test</th>
-            <th scope="col">Value</th>
-            <th scope="col">n</th>
-            <th scope="col">Threshold</th>
-            <th scope="col">Status</th>
-          </tr>
-        </thead>
-        <tbody>
-          {metrics.map((metric) => (
-            <tr key={`${metric.window}|${metric.subgroup}|${metric.name}`}>
-              <td>{metric.window}</td>
-              <td>{metric.subgroup}</td>
-              <td>{metric.name}</td>
-              <td>{metric.test ?? '–'}</td>
-              <td>{metric.value === undefined ? '–' : Number(metric.value.toPrecision(6))}</td>
-              <td>{metric.n ?? '–'}</td>
-              <td>{metric.threshold ?? '–'}</td>
-              <td>
-                <StatusBadge status={metric.status} />
-              </td>
-            </tr>
-          ))}
-        </tbody>
-      </table>
-
-      <h4>Alerts and responses</h4>
-      {alerts.length === 0 ? (
-        <p>No alerts in this period.</p>
-      ) : (
-        <ul>
-          {alerts.map((alert) => (
-            <li key={`${alert.window}|${alert.subgroup}|${alert.name}`}>
-              {alert.window} {alert.name} ({alert.status}, subgroup {alert.subgroup}). {NO_RESPONSE_TEXT}
-            </li>
-          ))}
-        </ul>
-      )}
-
-      <h4>Sign-off</h4>
-      <dl className="sign-off">
-        <dt>Reviewed by</dt>
-        <dd>{report.status === 'final' ? 'see the signed PDF' : '________________________'}</dd>
-        <dt>Signature</dt>
-        <dd>________________________</dd>
-        <dt>Date</dt>
-        <dd>________________________</dd>
-      </dl>
-    </article>
-  );
 }
 
 /** Renders the report form and, once created, the printable report with its PDF download. */
@@ -110,13 +44,19 @@ export function ComplianceReportView({ client, deviceId }: { client: SmartClient
     try {
       const [summary, report] = await Promise.all([
         loadMonitoringSummary(client, deviceId, { from: period.start, to: period.end }),
-        client.request<DiagnosticReport>(buildComplianceReportQuery(deviceId, period)),
+        client.request<DiagnosticReport>({
+          url: complianceReportPath(deviceId),
+          method: 'POST',
+          headers: { 'content-type': 'application/fhir+json' },
+          body: JSON.stringify(buildComplianceReportParameters(period)),
+        }),
       ]);
       const pdf = pdfOf(report);
       setState({
         kind: 'done',
         summary,
         report,
+        signOff: signOffNames(period),
         pdfUrl:
           pdf === undefined ? undefined : URL.createObjectURL(new Blob([pdf], { type: 'application/pdf' })),
       });
@@ -194,7 +134,7 @@ export function ComplianceReportView({ client, deviceId }: { client: SmartClient
               Print
             </button>
           </p>
-          <ReportBody summary={state.summary} report={state.report} />
+          <ComplianceReportBody summary={state.summary} report={state.report} signOff={state.signOff} />
         </>
       ) : null}
     </section>

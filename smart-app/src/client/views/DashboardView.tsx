@@ -1,108 +1,83 @@
 /**
- * Model dashboard: per-window plots of volume, output distribution, drift against its thresholds,
- * uncertainty and performance, a subgroup comparison and the alert timeline, all from one
+ * Model dashboard: per-window plots of volume, output distribution, drift per feature against its
+ * threshold, uncertainty, and performance measured and estimated with 95% intervals. Below them come a
+ * subgroup comparison, the clinicians' responses and the alert timeline. Everything comes from one
  * `$monitoring-summary` call on the model's Device.
  */
 import type { Device } from '@medplum/fhirtypes';
-import { Bar, BarChart, CartesianGrid, ResponsiveContainer, Tooltip, XAxis, YAxis } from 'recharts';
 import type { SmartClient } from '../fhir.js';
 import { describeDevice, loadMonitoringSummary } from '../data/inventory.js';
-import {
-  alertsOf,
-  seriesOf,
-  subgroupComparison,
-  volumeSeries,
-  type ChartSeries,
-  type MonitoringSummary,
-} from '../data/monitoring-summary.js';
+import { metricStatuses, outputDistribution, performancePanels } from '../data/dashboard-series.js';
+import { seriesOf, volumeSeries, type ChartRow, type MonitoringSummary } from '../data/monitoring-summary.js';
+import { AlertTimeline, ClinicianFeedback, SubgroupComparison } from './DashboardPanels.js';
 import { MetricChart } from './MetricChart.js';
+import { OutputDistributionChart } from './OutputDistributionChart.js';
+import { PerformanceChart } from './PerformanceChart.js';
 import { StatusBadge } from './StatusBadge.js';
 import { useLoad } from './use-load.js';
 
-/** Metrics compared across subgroups, in order of preference. */
-const SUBGROUP_METRICS = ['uncertainty-entropy-mean', 'output-score-mean', 'result-count'];
-
-/** Text of every alert's response, because no store of alert responses exists yet. */
-export const NO_RESPONSE_TEXT =
-  'No documented response: MonitorMed stores no alert responses yet, so record the response in the compliance report.';
-
-function onlyMetrics(series: ChartSeries, keep: (metric: string) => boolean): ChartSeries {
-  return { ...series, metrics: series.metrics.filter(keep) };
+/**
+ * Tells whether a metric's values need a log scale: all positive and spanning more than three orders of
+ * magnitude, as p-values of detected drift do beside a threshold such as 0.01.
+ */
+function needsLogScale(rows: ChartRow[], metric: string): boolean {
+  const values = rows.map((row) => row[metric]).filter((value): value is number => typeof value === 'number');
+  return (
+    values.length > 0 &&
+    values.every((value) => value > 0) &&
+    Math.max(...values) / Math.min(...values) > 1_000
+  );
 }
 
-function SubgroupComparison({ summary }: { summary: MonitoringSummary }) {
-  const metric = SUBGROUP_METRICS.find((name) => subgroupComparison(summary, name).length > 0);
-  const rows = metric === undefined ? [] : subgroupComparison(summary, metric);
+/** Renders one chart per drift metric (the output, the uncertainty and each input feature) with its threshold. */
+function DriftCharts({ summary }: { summary: MonitoringSummary }) {
+  const drift = seriesOf(summary, 'drift');
   return (
-    <section className="chart-panel" aria-labelledby="subgroups-title" data-chart="subgroups">
-      <h3 id="subgroups-title">Subgroup comparison{metric === undefined ? '' : `: ${metric}`}</h3>
-      {metric === undefined ? (
+    <section className="chart-panel wide" aria-labelledby="drift-title" data-chart="drift">
+      <h3 id="drift-title">Drift per feature against its threshold</h3>
+      {drift.metrics.length === 0 ? (
         <p className="note" role="status">
-          No subgroup other than “all” has values of {SUBGROUP_METRICS.join(', ')} yet.
+          No drift metrics are stored for this model yet.
         </p>
       ) : (
-        <>
-          <div className="chart" aria-hidden="true">
-            <ResponsiveContainer width="100%" height={200}>
-              <BarChart
-                data={rows}
-                margin={{ top: 8, right: 24, bottom: 8, left: 8 }}
-                // Not focusable: the table below is the keyboard and screen reader alternative.
-                accessibilityLayer={false}
-              >
-                <CartesianGrid strokeDasharray="3 3" />
-                <XAxis dataKey="subgroup" />
-                <YAxis />
-                <Tooltip />
-                <Bar dataKey="value" fill="#1f5fa8" isAnimationActive={false} />
-              </BarChart>
-            </ResponsiveContainer>
-          </div>
-          <table className="chart-table">
-            <caption>{metric} per subgroup, newest window of each</caption>
-            <thead>
-              <tr>
-                <th scope="col">Subgroup</th>
-                <th scope="col">Window</th>
-                <th scope="col">Value</th>
-                <th scope="col">n</th>
-              </tr>
-            </thead>
-            <tbody>
-              {rows.map((row) => (
-                <tr key={row.subgroup}>
-                  <th scope="row">{row.subgroup}</th>
-                  <td>{row.window}</td>
-                  <td>{Number(row.value.toPrecision(4))}</td>
-                  <td>{row.n ?? '–'}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </>
+        <div className="small-multiples">
+          {drift.metrics.map((metric) => (
+            <div key={metric} data-drift-metric={metric}>
+              <MetricChart
+                id={`drift-${metric.replace(/[^A-Za-z0-9-]/g, '-')}`}
+                title={metric}
+                headingLevel={4}
+                rows={drift.rows}
+                metrics={[metric]}
+                thresholds={drift.thresholds}
+                statuses={metricStatuses(summary, metric)}
+                yScale={needsLogScale(drift.rows, metric) ? 'log' : 'linear'}
+                emptyMessage={`No values of ${metric} are stored yet.`}
+              />
+            </div>
+          ))}
+        </div>
       )}
     </section>
   );
 }
 
-function AlertTimeline({ summary }: { summary: MonitoringSummary }) {
-  const alerts = alertsOf(summary);
+function PerformanceCharts({ summary }: { summary: MonitoringSummary }) {
+  const panels = performancePanels(summary);
   return (
-    <section className="chart-panel" aria-labelledby="alerts-title" data-chart="alerts">
-      <h3 id="alerts-title">Alert timeline</h3>
-      {alerts.length === 0 ? (
-        <p className="note">No metric reached a warning or critical status in the stored windows.</p>
+    <section className="chart-panel wide" aria-labelledby="performance-title" data-chart="performance">
+      <h3 id="performance-title">Performance, measured and estimated, with 95% intervals</h3>
+      {panels.length === 0 ? (
+        <p className="note" role="status">
+          No performance metrics are stored for this model yet: they need ground-truth labels or a CBPE
+          estimate.
+        </p>
       ) : (
-        <ol className="alerts">
-          {alerts.map((alert) => (
-            <li key={`${alert.window}|${alert.subgroup}|${alert.name}`}>
-              <StatusBadge status={alert.status} /> <strong>{alert.window}</strong>: {alert.name} in subgroup{' '}
-              {alert.subgroup}, value {alert.value === undefined ? '–' : Number(alert.value.toPrecision(4))}
-              {alert.threshold === undefined ? '' : `, threshold ${String(alert.threshold)}`}.{' '}
-              <span className="response">{NO_RESPONSE_TEXT}</span>
-            </li>
+        <div className="small-multiples">
+          {panels.map((panel) => (
+            <PerformanceChart key={panel.quantity} panel={panel} />
           ))}
-        </ol>
+        </div>
       )}
     </section>
   );
@@ -110,13 +85,16 @@ function AlertTimeline({ summary }: { summary: MonitoringSummary }) {
 
 /** Renders the dashboard of the model Device `deviceId`. */
 export function DashboardView({ client, deviceId }: { client: SmartClient; deviceId: string }) {
-  const state = useLoad(async () => {
-    const [device, summary] = await Promise.all([
-      client.request<Device>(`Device/${encodeURIComponent(deviceId)}`),
-      loadMonitoringSummary(client, deviceId),
-    ]);
-    return { model: describeDevice({ ...device, id: deviceId }), summary };
-  }, [client, deviceId]);
+  const state = useLoad(
+    async (signal) => {
+      const [device, summary] = await Promise.all([
+        client.request<Device>({ url: `Device/${encodeURIComponent(deviceId)}`, signal }),
+        loadMonitoringSummary(client, deviceId, {}, signal),
+      ]);
+      return { model: describeDevice({ ...device, id: deviceId }), summary };
+    },
+    [client, deviceId]
+  );
 
   if (state.kind === 'loading') {
     return (
@@ -138,7 +116,6 @@ export function DashboardView({ client, deviceId }: { client: SmartClient; devic
   }
 
   const { model, summary } = state.value;
-  const other = seriesOf(summary, 'other');
   return (
     <section aria-labelledby="dashboard-title">
       <h2 id="dashboard-title">
@@ -156,34 +133,19 @@ export function DashboardView({ client, deviceId }: { client: SmartClient; devic
           metrics={['volume']}
           emptyMessage="No daily windows are stored for this model yet."
         />
-        <MetricChart
-          id="output"
-          title="Output distribution (mean score per day)"
-          {...onlyMetrics(other, (metric) => metric.startsWith('output-'))}
-          emptyMessage="No output score metrics are stored for this model yet."
-        />
-        <MetricChart
-          id="drift"
-          title="Drift per feature against its threshold"
-          {...seriesOf(summary, 'drift')}
-          emptyMessage="No drift metrics are stored for this model yet."
-        />
+        <OutputDistributionChart rows={outputDistribution(summary)} />
         <MetricChart
           id="uncertainty"
           title="Uncertainty (mean predictive entropy in bits)"
           {...seriesOf(summary, 'uncertainty')}
           emptyMessage="No uncertainty metrics are stored for this model yet."
         />
-        <MetricChart
-          id="performance"
-          title="Performance, measured and estimated"
-          {...seriesOf(summary, 'performance')}
-          emptyMessage="No performance metrics are stored for this model yet: they need ground-truth labels or a CBPE estimate."
-        />
         <SubgroupComparison summary={summary} />
+        <DriftCharts summary={summary} />
+        <PerformanceCharts summary={summary} />
+        <ClinicianFeedback summary={summary} />
         <AlertTimeline summary={summary} />
       </div>
-      {/* NOTE: $monitoring-summary returns no confidence intervals, so the performance plot shows point values only. */}
     </section>
   );
 }

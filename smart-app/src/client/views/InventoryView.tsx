@@ -1,45 +1,79 @@
 /**
  * Model inventory: every AI model Device with version, FDA submission number, intended use, status,
- * last alert and volume. Status, alert and volume come from fhir-server-ext's `$monitoring-summary`.
+ * last alert and volume. The rows show as soon as the Device search returns, and each row's status,
+ * alert and volume follow from fhir-server-ext's `$monitoring-summary`, a few models at a time.
  */
+import { useMemo } from 'react';
 import type { SmartClient } from '../fhir.js';
-import { loadModelInventory, type InventoryModel } from '../data/inventory.js';
+import {
+  createLimiter,
+  loadInventoryStatus,
+  loadModelDevices,
+  type InventoryModel,
+} from '../data/inventory.js';
 import { StatusBadge } from './StatusBadge.js';
 import { useLoad } from './use-load.js';
 
-function SummaryCells({ model }: { model: InventoryModel }) {
-  if (model.summary.kind === 'failed') {
+/** Summaries requested at once. Browsers open about 6 connections per server, so 4 leave room for the rest. */
+const MAX_SUMMARY_REQUESTS = 4;
+
+type Limiter = ReturnType<typeof createLimiter>;
+
+function SummaryCells({
+  client,
+  model,
+  limit,
+}: {
+  client: SmartClient;
+  model: InventoryModel;
+  limit: Limiter;
+}) {
+  const state = useLoad(
+    (signal) => limit(() => loadInventoryStatus(client, model.deviceId, signal)),
+    [client, model.deviceId, limit]
+  );
+
+  if (state.kind === 'loading') {
+    return (
+      <td colSpan={3} className="muted" aria-busy="true">
+        Loading the monitoring status…
+      </td>
+    );
+  }
+  if (state.kind === 'failed') {
     return (
       <td colSpan={3} className="problem-cell">
-        Status unavailable: $monitoring-summary failed ({model.summary.message}).
+        Status unavailable: $monitoring-summary failed ({state.message}).
       </td>
     );
   }
 
-  const { value, lastAlert } = model.summary;
+  const { summary, lastAlert } = state.value;
   return (
     <>
       <td>
         {/* $monitoring-summary returns ok for a model without metric windows, which would read as checked. */}
-        {value.windows.length === 0 ? (
+        {summary.windows.length === 0 ? (
           <StatusBadge status="no data" />
         ) : (
-          <StatusBadge status={value.status} />
+          <StatusBadge status={summary.status} />
         )}
       </td>
       <td>
         {lastAlert === undefined
           ? 'none'
-          : `${lastAlert.window}: ${lastAlert.name} (${lastAlert.status}, subgroup ${lastAlert.subgroup})`}
+          : `${lastAlert.window}: ${lastAlert.ruleId ?? lastAlert.metric} (${lastAlert.status}, subgroup ${lastAlert.subgroup})`}
       </td>
-      <td className="number">{value.volume}</td>
+      <td className="number">{summary.volume}</td>
     </>
   );
 }
 
 /** Renders the model inventory table with a link to each model's dashboard and compliance report. */
 export function InventoryView({ client }: { client: SmartClient }) {
-  const state = useLoad(() => loadModelInventory(client), [client]);
+  const state = useLoad((signal) => loadModelDevices(client, signal), [client]);
+  // One limiter per inventory, so summaries of an earlier, closed inventory never hold its slots.
+  const limit = useMemo(() => createLimiter(MAX_SUMMARY_REQUESTS), [client]);
 
   if (state.kind === 'loading') {
     return (
@@ -91,7 +125,7 @@ export function InventoryView({ client }: { client: SmartClient }) {
               <td>{model.version ?? 'not recorded'}</td>
               <td>{model.fdaSubmissionNumber ?? 'not recorded'}</td>
               <td>{model.intendedUse ?? 'not recorded'}</td>
-              <SummaryCells model={model} />
+              <SummaryCells client={client} model={model} limit={limit} />
               <td>
                 <a href={`#/models/${model.deviceId}`}>Dashboard</a>{' '}
                 <a href={`#/models/${model.deviceId}/report`}>Compliance report</a>

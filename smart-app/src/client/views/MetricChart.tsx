@@ -14,9 +14,11 @@ import {
   YAxis,
 } from 'recharts';
 import type { ChartRow } from '../data/monitoring-summary.js';
+import { formatMetricValue } from '../format.js';
+import { StatusBadge } from './StatusBadge.js';
 
 /** Line colors, each above 4.5:1 contrast against white and the page background (WCAG 1.4.11 asks 3:1). */
-const LINE_COLORS = ['#1f5fa8', '#a83a1f', '#2e7d32', '#6a3fa0', '#8a5a00'];
+export const LINE_COLORS = ['#1f5fa8', '#a83a1f', '#2e7d32', '#6a3fa0', '#8a5a00'];
 
 /** Props of {@link MetricChart}. */
 export interface MetricChartProps {
@@ -30,22 +32,32 @@ export interface MetricChartProps {
   thresholds?: Map<string, number>;
   /** Shown instead of the chart when no row has a value. */
   emptyMessage: string;
-}
-
-function formatValue(value: number | string | undefined): string {
-  if (value === undefined) {
-    return '–';
-  }
-  return typeof value === 'number' ? String(Number(value.toPrecision(4))) : value;
+  /** Status per window, shown as a table column, such as whether drift was detected. */
+  statuses?: Map<string, string>;
+  /** Heading level: 3 for a panel of the dashboard, 4 for a chart inside a panel. */
+  headingLevel?: 3 | 4;
+  /** A log scale shows p-values that span many orders of magnitude beside their threshold. */
+  yScale?: 'linear' | 'log';
 }
 
 /** Renders the chart and its data table, or `emptyMessage` when there is nothing to plot. */
-export function MetricChart({ title, id, rows, metrics, thresholds, emptyMessage }: MetricChartProps) {
+export function MetricChart({
+  title,
+  id,
+  rows,
+  metrics,
+  thresholds,
+  emptyMessage,
+  statuses,
+  headingLevel = 3,
+  yScale = 'linear',
+}: MetricChartProps) {
   const hasData =
     metrics.length > 0 && rows.some((row) => metrics.some((metric) => typeof row[metric] === 'number'));
+  const Heading = headingLevel === 3 ? 'h3' : 'h4';
   return (
     <section className="chart-panel" aria-labelledby={`${id}-title`} data-chart={id}>
-      <h3 id={`${id}-title`}>{title}</h3>
+      <Heading id={`${id}-title`}>{title}</Heading>
       {!hasData ? (
         <p className="note" role="status">
           {emptyMessage}
@@ -64,13 +76,22 @@ export function MetricChart({ title, id, rows, metrics, thresholds, emptyMessage
               >
                 <CartesianGrid strokeDasharray="3 3" />
                 <XAxis dataKey="window" />
-                <YAxis />
+                {yScale === 'log' ? (
+                  <YAxis
+                    scale="log"
+                    domain={['auto', 'auto']}
+                    allowDataOverflow
+                    tickFormatter={(tick: number) => tick.toExponential(0)}
+                  />
+                ) : (
+                  <YAxis />
+                )}
                 <Tooltip />
                 <Legend />
                 {metrics.map((metric, index) => (
                   <Line
                     key={metric}
-                    type="monotone"
+                    type="linear"
                     dataKey={metric}
                     stroke={LINE_COLORS[index % LINE_COLORS.length]}
                     isAnimationActive={false}
@@ -100,10 +121,11 @@ export function MetricChart({ title, id, rows, metrics, thresholds, emptyMessage
                   <th scope="col" key={metric}>
                     {metric}
                     {thresholds?.has(metric) === true
-                      ? ` (threshold ${formatValue(thresholds.get(metric))})`
+                      ? ` (threshold ${formatMetricValue(thresholds.get(metric))})`
                       : ''}
                   </th>
                 ))}
+                {statuses === undefined ? null : <th scope="col">Status</th>}
               </tr>
             </thead>
             <tbody>
@@ -111,8 +133,13 @@ export function MetricChart({ title, id, rows, metrics, thresholds, emptyMessage
                 <tr key={row.window}>
                   <th scope="row">{row.window}</th>
                   {metrics.map((metric) => (
-                    <td key={metric}>{formatValue(row[metric])}</td>
+                    <td key={metric}>{formatMetricValue(row[metric])}</td>
                   ))}
+                  {statuses === undefined ? null : (
+                    <td>
+                      <StatusBadge status={statuses.get(row.window) ?? 'not computed'} />
+                    </td>
+                  )}
                 </tr>
               ))}
             </tbody>

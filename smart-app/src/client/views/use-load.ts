@@ -6,15 +6,20 @@ export type LoadState<T> =
 
 /**
  * Runs `load` when a dependency changes and returns its state. A newer run or an unmounted view
- * never lets an older request overwrite the state.
+ * never lets an older request overwrite the state, and aborts the older run's signal, so its requests
+ * stop holding the browser's few connections to the server.
  */
-export function useLoad<T>(load: () => Promise<T>, dependencies: readonly unknown[]): LoadState<T> {
+export function useLoad<T>(
+  load: (signal: AbortSignal) => Promise<T>,
+  dependencies: readonly unknown[]
+): LoadState<T> {
   const [state, setState] = useState<LoadState<T>>({ kind: 'loading' });
 
   useEffect(() => {
     let current = true;
+    const controller = new AbortController();
     setState({ kind: 'loading' });
-    load().then(
+    load(controller.signal).then(
       (value) => {
         if (current) {
           setState({ kind: 'loaded', value });
@@ -28,6 +33,7 @@ export function useLoad<T>(load: () => Promise<T>, dependencies: readonly unknow
     );
     return () => {
       current = false;
+      controller.abort();
     };
     // The caller lists the dependencies of `load`, as with useEffect.
   }, dependencies);
