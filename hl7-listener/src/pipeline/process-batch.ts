@@ -1,4 +1,4 @@
-import type { Bundle } from '@medplum/fhirtypes';
+import type { Bundle, BundleEntry } from '@medplum/fhirtypes';
 import { countPatientsByIdentifier, type PatientIdentity } from '../fhir/patient.js';
 import type { Hl7Message } from '../hl7/message.js';
 import type { WorkMessage } from '../store/message-types.js';
@@ -56,7 +56,8 @@ async function countBatchPatients(
  * left out. When the combined transaction fails with a server or network error, every message gets that
  * transient outcome. When it is rejected, each message is posted on its own, so one bad message does not
  * fail the others.
- * @returns One outcome per document, in order; it never throws.
+ * @returns One outcome per document, in order. An unexpected error becomes a transient outcome of every
+ *   message, so it never throws.
  */
 export async function processStoredBatch(
   deps: FhirWriterDependencies,
@@ -121,30 +122,89 @@ async function processTogether(
   );
 }
 
+/** A combined transaction and, per planned message, the positions of its entries in it. */
+interface Combined {
+  bundle: Bundle;
+  positions: number[][];
+}
+
+/**
+ * Combines the planned transactions into one. HAPI FHIR merges identical conditional creates of one
+ * transaction into one response entry (every message carries the model card's), so those are kept once
+ * here and references to a dropped copy point to the kept one. The response then has one entry per
+ * request entry, in request order.
+ */
+function combine(planned: Planned[]): Combined {
+  const entries: BundleEntry[] = [];
+  const positions: number[][] = [];
+  const byCondition = new Map<string, { index: number; fullUrl: string | undefined }>();
+  for (const { bundle } of planned) {
+    const renamed = new Map<string, string>();
+    const own: number[] = [];
+    const added: BundleEntry[] = [];
+    for (const entry of bundle.entry ?? []) {
+      const condition =
+        entry.request?.method === 'POST' && entry.request.ifNoneExist !== undefined
+          ? `${entry.request.url}?${entry.request.ifNoneExist}`
+          : undefined;
+      const kept = condition === undefined ? undefined : byCondition.get(condition);
+      if (kept !== undefined) {
+        if (entry.fullUrl !== undefined && kept.fullUrl !== undefined) {
+          renamed.set(entry.fullUrl, kept.fullUrl);
+        }
+        own.push(kept.index);
+        continue;
+      }
+      const index = entries.length + added.length;
+      own.push(index);
+      if (condition !== undefined) {
+        byCondition.set(condition, { index, fullUrl: entry.fullUrl });
+      }
+      added.push(entry);
+    }
+    entries.push(...renamePlaceholders(added, renamed));
+    positions.push(own);
+  }
+  return { bundle: { resourceType: 'Bundle', type: 'transaction', entry: entries }, positions };
+}
+
+/** Replaces references to dropped entries' placeholders with the kept entries' ones. */
+function renamePlaceholders(entries: BundleEntry[], renamed: Map<string, string>): BundleEntry[] {
+  if (renamed.size === 0) {
+    return entries;
+  }
+  // Placeholders are random `urn:uuid:` values, so replacing them as whole JSON strings is exact.
+  let json = JSON.stringify(entries);
+  for (const [from, to] of renamed) {
+    json = json.split(JSON.stringify(from)).join(JSON.stringify(to));
+  }
+  return JSON.parse(json) as BundleEntry[];
+}
+
 /** Posts the planned messages in one transaction, or one by one after a rejection, and fills their outcomes. */
 async function postPlanned(
   deps: FhirWriterDependencies,
   planned: Planned[],
   outcomes: (AttemptOutcome | undefined)[]
 ): Promise<void> {
-  const combined: Bundle = {
-    resourceType: 'Bundle',
-    type: 'transaction',
-    entry: planned.flatMap(({ bundle }) => bundle.entry ?? []),
-  };
+  const { bundle, positions } = combine(planned);
   try {
-    const ids = await postTransaction(deps, combined);
-    // The response has one entry per request entry, in request order.
-    let offset = 0;
-    for (const { index, bundle } of planned) {
-      const count = (bundle.entry ?? []).length;
-      outcomes[index] = {
-        kind: 'processed',
-        resourceIds: ids.slice(offset, offset + count).filter((id) => id !== ''),
-      };
-      offset += count;
+    const ids = await postTransaction(deps, bundle);
+    if (ids.length === (bundle.entry ?? []).length) {
+      planned.forEach(({ index }, message) => {
+        const resourceIds = (positions[message] ?? []).map((position) => ids[position] ?? '');
+        outcomes[index] = {
+          kind: 'processed',
+          resourceIds: [...new Set(resourceIds.filter((id) => id !== ''))],
+        };
+      });
+      return;
     }
-    return;
+    // The writes are committed, and posting each message again matches them, which reports its ids.
+    deps.logger.warn(
+      { requestEntries: (bundle.entry ?? []).length, responseEntries: ids.length },
+      'Combined transaction response does not match its request; posting its messages one by one'
+    );
   } catch (err) {
     const [first] = planned;
     const outcome = first === undefined ? undefined : outcomeOfError(deps, first.document, err);
@@ -160,11 +220,11 @@ async function postPlanned(
     );
   }
 
-  for (const { index, document, bundle } of planned) {
+  for (const { index, document, bundle: own } of planned) {
     try {
       outcomes[index] = {
         kind: 'processed',
-        resourceIds: (await postTransaction(deps, bundle)).filter((id) => id !== ''),
+        resourceIds: (await postTransaction(deps, own)).filter((id) => id !== ''),
       };
     } catch (err) {
       outcomes[index] = outcomeOfError(deps, document, err);
