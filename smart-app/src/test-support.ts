@@ -1,7 +1,7 @@
 /** Helpers shared by the smart-app tests. */
 import assert from 'node:assert/strict';
 import { createServer } from 'node:net';
-import type { Device, Observation, Resource } from '@medplum/fhirtypes';
+import type { Bundle, Device, Observation, Resource } from '@medplum/fhirtypes';
 import { AI_CONFIDENCE_EXTENSION, AIAST, loadConfig, loadModelCatalog } from '@monitormed/common';
 
 /** HAPI FHIR base URL of the test peers. */
@@ -40,7 +40,12 @@ export async function closedPort(): Promise<number> {
 export async function fhirRequest<T>(method: string, path: string, body?: Resource): Promise<T> {
   const response = await fetch(`${fhirBaseUrl}/${path}`, {
     method,
-    headers: { 'Content-Type': 'application/fhir+json', Accept: 'application/fhir+json' },
+    // Without no-cache HAPI may return an earlier identical search's result, which misses new resources.
+    headers: {
+      'Content-Type': 'application/fhir+json',
+      Accept: 'application/fhir+json',
+      'Cache-Control': 'no-cache',
+    },
     body: body === undefined ? undefined : JSON.stringify(body),
     signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
   });
@@ -67,6 +72,47 @@ export async function deleteCreated(): Promise<void> {
     });
   }
   created.length = 0;
+}
+
+/** One undo step of a test setup, such as stopping a server or deleting what it wrote. */
+export interface Cleanup {
+  /** Name of what the step cleans up, used in the failure message. */
+  name: string;
+  run: () => Promise<unknown>;
+}
+
+/**
+ * Runs the cleanups last first, reports each failure on stderr and goes on, then deletes the FHIR
+ * resources that {@link createResource} recorded.
+ */
+export async function runCleanups(cleanups: Cleanup[]): Promise<void> {
+  for (const step of cleanups.reverse()) {
+    await step.run().catch((error: unknown) => {
+      process.stderr.write(`Cleanup of ${step.name} failed: ${(error as Error).message}\n`);
+    });
+  }
+  cleanups.length = 0;
+  await deleteCreated();
+}
+
+/** Deletes every resource that a search on HAPI returns, such as `Flag?subject=Patient/1`. */
+export async function deleteFound(search: string): Promise<void> {
+  const bundle = await fhirRequest<Bundle>('GET', `${search}${search.includes('?') ? '&' : '?'}_count=500`);
+  for (const entry of bundle.entry ?? []) {
+    await fhirRequest('DELETE', `${entry.resource?.resourceType ?? ''}/${entry.resource?.id ?? ''}`);
+  }
+}
+
+/**
+ * Deletes what the analyzers of a running demo stack wrote about a model Device: their metric
+ * Observations and the DeviceMetrics they point at. HAPI rejects deleting a Device that these reference.
+ */
+export async function deleteDeviceMetrics(deviceId: string): Promise<void> {
+  const metrics = await fhirRequest<Bundle>('GET', `DeviceMetric?source=Device/${deviceId}&_count=500`);
+  for (const entry of metrics.entry ?? []) {
+    await deleteFound(`Observation?device=DeviceMetric/${entry.resource?.id ?? ''}`);
+    await fhirRequest('DELETE', `DeviceMetric/${entry.resource?.id ?? ''}`);
+  }
 }
 
 /** Fails with the command to run when HAPI FHIR is down. */
