@@ -353,15 +353,18 @@ async function awaitOriginalAck(
     return respondWith(deps, completion.ack, completion.ackCode ?? 'AE', arrival.header, 'AL');
   }
 
-  // Another listener on the same database may have finished it.
-  const outcome = await deps.store.findOutcome(message._id).catch(() => null);
-  if (outcome?.ack !== undefined) {
-    return respondWith(deps, outcome.ack, outcome.ackCode ?? 'AE', arrival.header, 'AL');
+  // Another listener on the same database may have finished it, unless this listener's worker still
+  // has it unfinished. The lookup scans the outcomes on FerretDB 1.24, so it is skipped then.
+  const held = deps.queuedMessage(id);
+  if (held === undefined || held.done) {
+    const outcome = await deps.store.findOutcome(message._id).catch(() => null);
+    if (outcome?.ack !== undefined) {
+      return respondWith(deps, outcome.ack, outcome.ackCode ?? 'AE', arrival.header, 'AL');
+    }
   }
 
   try {
     // The worker's copy is what processing reads, so it gets the time too.
-    const held = deps.queuedMessage(id);
     const target = held ?? (message.segment === '' ? undefined : message);
     const at = target === undefined ? undefined : await deps.store.markPendingAckSent(target);
     if (held !== undefined && at !== undefined) {
