@@ -126,6 +126,10 @@ void describe(
       listener = await startListener({
         config: {
           mllpPort: 0,
+          // The suite checks each message's final outcome, not latency. The first transactions on a
+          // freshly started HAPI can outlast the 10 s default on a loaded machine, and the late AE
+          // would then be compared with the stored outcome instead of the mapping's answer.
+          originalAckWaitMs: 60_000,
           createMissingPatients: true,
           defaultPatientIdentifierSystem: 'https://monitormed.dev/fhir/sid/conformance-mrn',
         },
