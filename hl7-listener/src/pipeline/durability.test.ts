@@ -11,7 +11,9 @@ import {
 import { startListener, type ListenerHandle } from '../index.js';
 import type { ListenerConfig } from '../config.js';
 import { PENDING_ACK_TEXT } from '../processor.js';
+import { ObjectId } from 'mongodb';
 import type { MessageStore } from '../store/message-store.js';
+import { QueueLog } from '../store/queue-log.js';
 import { FACILITY, resultIdentifier, search } from '../test-support/fhir.js';
 import { TestMllpClient, ackSegments } from '../test-support/mllp-client.js';
 import {
@@ -171,6 +173,32 @@ void describe('durable accept and background processing', () => {
     assert.notEqual(processed.claimedBy, claimed.claimedBy);
     assert.equal((await observationsOf(controlId)).length, 1);
     await blackHole.close();
+  });
+
+  void it('cancels a queue entry without record', async () => {
+    // A listener that died between its two inserts leaves a queue entry whose message was never stored,
+    // and therefore never acknowledged.
+    const store = messagesOf(database());
+    const foreign = new QueueLog(database().db, logger);
+    const [orphan] = await foreign.append([
+      {
+        _id: new ObjectId(),
+        rawBase64: '',
+        version: 1,
+        receivedAt: new Date(Date.now() - 3 * 60_000),
+        header: [],
+        ackMode: 'immediate',
+        channel: 'default',
+        patientKey: `orphan-${suffix}`,
+      },
+    ]);
+    assert.ok(orphan, 'the orphan entry was not written');
+
+    await start({ channels: [...IMMEDIATE] });
+    await waitUntil('the orphan entry to be cancelled', async () => {
+      const [entry] = (await store.queue.readSegment(orphan.segment)).messages;
+      return entry?.done === true ? entry : undefined;
+    });
   });
 
   void it('claims a message only once', async () => {

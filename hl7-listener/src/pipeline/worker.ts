@@ -43,9 +43,10 @@ const DROP_RETRY_MS = 5_000;
 
 /**
  * Age after which a queue entry without a message record is an orphan rather than a message whose accept
- * is still running in another listener.
+ * is still running in another listener. A group write takes milliseconds to seconds. Were a live
+ * listener's entry cancelled wrongly, that listener would still process the message from memory.
  */
-const ORPHAN_AGE_MS = 10 * 60_000;
+const ORPHAN_AGE_MS = 2 * 60_000;
 
 /**
  * Interval of a scan that reads every other listener's segment again, as a safety net for entries
@@ -78,6 +79,8 @@ export class ProcessingWorker {
   private readonly view = new QueueView();
   private lastScanAt = 0;
   private lastFullScanAt = 0;
+  /** Segments with an entry whose message record was missing, and when that entry becomes an orphan. */
+  private readonly orphanChecks = new Map<string, number>();
   private scanRequested = true;
   /** Patient keys with a message running in this process. */
   private readonly activePatients = new Set<string>();
@@ -220,6 +223,12 @@ export class ProcessingWorker {
     const names = await store.queue.listSegments();
     const now = Date.now();
     const reread = this.view.segmentsToReread(workerId, now);
+    for (const [name, dueAt] of this.orphanChecks) {
+      if (dueAt <= now) {
+        this.orphanChecks.delete(name);
+        reread.add(name);
+      }
+    }
     const fullScan = now - this.lastFullScanAt >= FULL_SCAN_INTERVAL_MS;
     const unknown: QueueState[] = [];
     if (fullScan) {
@@ -276,10 +285,19 @@ export class ProcessingWorker {
       this.view.add(message);
     }
     const found = new Set(loaded.map((message) => message._id.toHexString()));
-    const orphans = states.filter(
-      (state) =>
-        !found.has(state._id.toHexString()) && Date.now() - state.receivedAt.getTime() > ORPHAN_AGE_MS
-    );
+    const orphans: QueueState[] = [];
+    for (const state of states.filter((candidate) => !found.has(candidate._id.toHexString()))) {
+      const orphanAt = state.receivedAt.getTime() + ORPHAN_AGE_MS;
+      if (orphanAt < Date.now()) {
+        orphans.push(state);
+      } else {
+        // Read the segment again once the entry is old enough to tell.
+        this.orphanChecks.set(
+          state.segment,
+          Math.min(this.orphanChecks.get(state.segment) ?? orphanAt, orphanAt)
+        );
+      }
+    }
     if (orphans.length > 0) {
       logger.warn(
         { messageIds: orphans.map((state) => state._id.toHexString()) },
