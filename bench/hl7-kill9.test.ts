@@ -4,8 +4,8 @@ import { requireFhir, requireMongo } from '../hl7-listener/src/test-support/peer
 import { runKill9 } from './hl7-kill9.js';
 
 void describe('listener kill -9 fault test', () => {
-  // It took 93 s on a 2-core machine at load average 16, mostly waiting for HAPI to write 200
-  // transactions. The 10,000-message run is `npx tsx bench/hl7-kill9.ts` (bench/results/hl7-kill9.md).
+  // It took 37 s on a 2-core machine at load average 13 to 15. The 10,000-message run is
+  // `npx tsx bench/hl7-kill9.ts` (bench/results/hl7-kill9.md).
   void it('keeps every ACKed message once', async () => {
     // Fail with a clear message when a peer is down, before the listener child starts.
     await requireFhir();
