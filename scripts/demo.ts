@@ -108,6 +108,19 @@ async function main(): Promise<void> {
   if (driftDay !== undefined) options.driftDay = driftDay;
   if (seed !== undefined) options.seed = seed;
 
+  // The handler is installed before setup, which takes minutes, so Ctrl-C at any point stops the
+  // services and deletes the demo's Subscriptions instead of leaving HAPI retrying a dead endpoint.
+  let closeDemo: (() => Promise<void>) | undefined;
+  const stop = (): void => {
+    const closing = closeDemo?.() ?? Promise.resolve();
+    void closing.finally(() => process.exit(0));
+  };
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
+  options.receiveClose = (close) => {
+    closeDemo = close;
+  };
+
   const run = await runDemo(options);
   if (values.json) {
     process.stdout.write(`${JSON.stringify(run.summary)}\n`);
@@ -126,11 +139,6 @@ async function main(): Promise<void> {
     printUrls(run.summary);
   }
   process.stderr.write('The stack is up. Press Ctrl-C to stop the services (the peers keep running).\n');
-  const stop = (): void => {
-    void run.close().finally(() => process.exit(0));
-  };
-  process.on('SIGINT', stop);
-  process.on('SIGTERM', stop);
 }
 
 main().catch((err: unknown) => {

@@ -43,6 +43,11 @@ export interface DemoOptions {
   settleTimeoutMs?: number;
   /** Progress lines, by default to stderr. */
   log?: (line: string) => void;
+  /**
+   * Receives, before the first service starts, the function that stops what the demo started so far.
+   * A signal handler calls it so a run stopped during setup still deletes its Subscriptions.
+   */
+  receiveClose?: (close: () => Promise<void>) => void;
 }
 
 /** The demo's result; the JSON form is the last line of `npm run demo -- --json`. */
@@ -100,6 +105,12 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoRun> {
   const config: MonitorMedConfig = { ...base, mongoDatabase: options.mongoDatabase ?? 'monitormed_demo' };
   const modelIds = loadModelCatalog().map((m) => m.modelId);
   const closers: (() => Promise<void>)[] = [];
+  let closing: Promise<void> | undefined;
+  const close = (): Promise<void> => {
+    closing ??= closeAll(closers);
+    return closing;
+  };
+  options.receiveClose?.(close);
 
   if (options.startPeers ?? true) {
     log('Starting the peers (HAPI FHIR, FerretDB, Redis); the first start builds them.');
@@ -186,16 +197,9 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoRun> {
       durationMs: Date.now() - startedAt,
     };
 
-    let closing: Promise<void> | undefined;
-    return {
-      summary,
-      close: () => {
-        closing ??= closeAll(closers);
-        return closing;
-      },
-    };
+    return { summary, close };
   } catch (err) {
-    await closeAll(closers);
+    await close();
     throw err;
   }
 }
