@@ -58,7 +58,7 @@ export async function callFhir(
 }
 
 /**
- * Reads one resource, or returns undefined when the server answers 404 or 410.
+ * Reads one resource, or returns undefined when the server responds with 404 or 410.
  * @throws UpstreamError for any other failure.
  */
 export async function readResource<T extends Resource>(

@@ -1,4 +1,4 @@
-/** Invalid input of a MonitorMed operation; the router answers 400 with an OperationOutcome naming the parameter. */
+/** Invalid input of a MonitorMed operation; the router responds 400 with an OperationOutcome naming the parameter. */
 export class OperationInputError extends Error {
   /** Name of the invalid or missing parameter. */
   readonly parameter: string;

@@ -1,4 +1,4 @@
-/** The operation's target resource does not exist; the router answers 404 with an OperationOutcome. */
+/** The operation's target resource does not exist; the router responds 404 with an OperationOutcome. */
 export class OperationNotFoundError extends Error {
   constructor(message: string) {
     super(message);

@@ -41,7 +41,7 @@ export interface OperationsOptions {
   audit: AuditQueue;
   /** Time limit of one request to the FHIR server; defaults to 30 000 ms. */
   timeoutMs?: number;
-  /** Browser origins allowed by CORS, as on the proxy; preflight requests are answered by the proxy. */
+  /** Browser origins allowed by CORS, as on the proxy; the proxy handles preflight requests. */
   allowedOrigins: string[];
   /** Thresholds in force; defaults to the analyzers' settings from the environment. */
   thresholds?: StatusThresholds;
@@ -104,7 +104,7 @@ export function createOperationsRouter(options: OperationsOptions): Operations {
         requireGrants(token, 'Device', 'r');
         return driftReport(target, await database(), id, readInputs(req, DRIFT_INPUTS));
       },
-      // NOTE: R4 asks for POST when an operation changes state (this one stores a report), but GET is
+      // NOTE: R4 requires POST when an operation changes state (this one stores a report), but GET is
       // still accepted, for clients written before the SMART app's compliance view switched to POST.
       'compliance-report': async ({ req, token, id }) => {
         requireGrants(token, 'Device', 'r');

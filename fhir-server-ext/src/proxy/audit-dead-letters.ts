@@ -2,7 +2,7 @@
  * Dead-letter store of the audit queue: an AuditEvent whose job failed every attempt is copied, with
  * the last error, to the MongoDB collection {@link AUDIT_DEAD_LETTERS_COLLECTION}. The FHIR server has
  * no copy of such an event, so the store is the record that a read of patient data went unaudited, until
- * an operator writes the event after fixing the cause. Prometheus sees the number of stored events.
+ * an operator writes the event after fixing the cause. A Prometheus gauge reports the number of stored events.
  */
 import type { AuditEvent } from '@medplum/fhirtypes';
 import { connectMongo, type Logger, type MongoHandle, type MonitorMedConfig } from '@monitormed/common';

@@ -11,7 +11,7 @@ import { UpstreamError } from './upstream-error.js';
  * their transaction entry instead.
  */
 // Cache-Control is passed on because HAPI reuses an identical search's results for a minute or more
-// unless the request says `no-cache`; without it a newly registered model is missing from searches.
+// unless the request sends `no-cache`; without it a newly registered model is missing from searches.
 export const FORWARDED_REQUEST_HEADERS = [
   'if-none-match',
   'if-modified-since',
