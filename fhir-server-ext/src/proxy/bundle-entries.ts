@@ -13,6 +13,8 @@ import { classifyRequest, isWrite, type Interaction } from './interaction.js';
 import { InvalidRequestError } from './invalid-request-error.js';
 import { READ_ONLY_OPERATIONS, mayRead, withQuery } from './read-handlers.js';
 import { sendUpstreamJson } from './upstream.js';
+import type { WriteActivity } from './records.js';
+import { resolveWriteActivity } from './write-activity.js';
 import { checkWrite, requireResourceBody } from './write-handlers.js';
 
 /** One checked entry of a client's Bundle. */
@@ -28,6 +30,8 @@ export interface EntryPlan {
   query: string | undefined;
   /** The type of a search entry, whose matches the FHIR server limited to the grants. */
   searchType: string | undefined;
+  /** The Provenance activity of a write entry; undefined for a read or a write that stores nothing. */
+  activity: WriteActivity | undefined;
 }
 
 /** Tells whether an entry writes, and so gets a Provenance. */
@@ -92,6 +96,7 @@ async function planEntry(request: ProxyRequest, entry: BundleEntry, index: numbe
     grants: [],
     query: undefined,
     searchType: undefined,
+    activity: undefined,
   };
 
   if (isWrite(interaction.kind)) {
@@ -99,6 +104,8 @@ async function planEntry(request: ProxyRequest, entry: BundleEntry, index: numbe
       requireResourceBody(entry.resource, interaction);
     }
     await checkWrite(request.target, token, interaction, entry.resource);
+    const condition = interaction.kind === 'create' ? entry.request?.ifNoneExist : query;
+    plan.activity = await resolveWriteActivity(request.target, interaction, condition);
     return plan;
   }
 

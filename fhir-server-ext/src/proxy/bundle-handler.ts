@@ -52,7 +52,8 @@ async function forwardTransaction(request: ProxyRequest, bundle: Bundle, plans: 
   const recorded = new Date();
   const provenanceEntries = plans
     .filter(isWriteEntry)
-    .map((plan) => provenanceEntryFor(plan.entry, plan.interaction, request.token, recorded));
+    .map((plan) => provenanceEntryFor(plan.entry, plan.interaction, plan.activity, request.token, recorded))
+    .filter((entry): entry is BundleEntry => entry !== undefined);
   const sent: Bundle = { ...bundle, entry: [...plans.map((plan) => plan.entry), ...provenanceEntries] };
 
   const { response, resource } = await sendUpstreamJson(request.target, {
@@ -109,7 +110,10 @@ async function writeBatchEntry(request: ProxyRequest, plan: EntryPlan, recorded:
   const transaction: Bundle = {
     resourceType: 'Bundle',
     type: 'transaction',
-    entry: [plan.entry, provenanceEntryFor(plan.entry, plan.interaction, request.token, recorded)],
+    entry: [
+      plan.entry,
+      provenanceEntryFor(plan.entry, plan.interaction, plan.activity, request.token, recorded),
+    ].filter((entry): entry is BundleEntry => entry !== undefined),
   };
   try {
     const { response, resource } = await sendUpstreamJson(request.target, {

@@ -188,6 +188,95 @@ void describe('FHIR proxy writes', () => {
     assert.equal(provenances[0]?.activity?.coding?.[0]?.code, 'CREATE');
   });
 
+  void it('matched conditional create adds no Provenance', async () => {
+    const setup = started();
+    const token = await setup.sign({ scope: 'user/Observation.cruds' });
+    const system = 'urn:monitormed:test:proxyw';
+    const value = `${setup.runId}-cond`;
+    const body: Observation = {
+      ...setup.observation(undefined, setup.patientA),
+      identifier: [{ system, value }],
+    };
+    const ifNoneExist = `identifier=${encodeURIComponent(`${system}|${value}`)}`;
+
+    const first = await setup.callProxy<Observation>('Observation', {
+      token,
+      method: 'POST',
+      headers: { 'if-none-exist': ifNoneExist },
+      body,
+    });
+    assert.equal(first.status, 201);
+    const second = await setup.callProxy<Observation>('Observation', {
+      token,
+      method: 'POST',
+      headers: { 'if-none-exist': ifNoneExist },
+      body,
+    });
+    assert.equal(second.status, 200);
+    assert.equal(second.body.id, first.body.id);
+
+    const provenances = await provenancesOf(setup, `Observation/${first.body.id ?? ''}`);
+    assert.deepEqual(
+      provenances.map((provenance) => provenance.activity?.coding?.[0]?.code),
+      ['CREATE']
+    );
+  });
+
+  void it('conditional update records create then update', async () => {
+    const setup = started();
+    const token = await setup.sign({ scope: 'user/Observation.cruds' });
+    const system = 'urn:monitormed:test:proxyw';
+    const value = `${setup.runId}-condput`;
+    const body: Observation = {
+      ...setup.observation(undefined, setup.patientB),
+      identifier: [{ system, value }],
+    };
+    const path = `Observation?identifier=${encodeURIComponent(`${system}|${value}`)}`;
+
+    const created = await setup.callProxy<Observation>(path, { token, method: 'PUT', body });
+    assert.equal(created.status, 201);
+    const id = created.body.id ?? '';
+    const updated = await setup.callProxy<Observation>(path, {
+      token,
+      method: 'PUT',
+      body: { ...body, id, status: 'amended' },
+    });
+    assert.equal(updated.status, 200);
+
+    const provenances = await provenancesOf(setup, `Observation/${id}`);
+    const activities = provenances.map((provenance) => provenance.activity?.coding?.[0]?.code);
+    assert.deepEqual(activities.sort(), ['CREATE', 'UPDATE']);
+  });
+
+  void it('matched conditional create in transaction', async () => {
+    const setup = started();
+    const token = await setup.sign({ scope: 'user/Observation.cruds' });
+    const system = 'urn:monitormed:test:proxyw';
+    const value = `${setup.runId}-condtx`;
+    const ifNoneExist = `identifier=${encodeURIComponent(`${system}|${value}`)}`;
+    const transaction = (): Bundle => ({
+      resourceType: 'Bundle',
+      type: 'transaction',
+      entry: [
+        {
+          fullUrl: `urn:uuid:${randomUUID()}`,
+          resource: { ...setup.observation(undefined, setup.patientA), identifier: [{ system, value }] },
+          request: { method: 'POST', url: 'Observation', ifNoneExist },
+        },
+      ],
+    });
+
+    const first = await setup.callProxy<Bundle>('', { token, method: 'POST', body: transaction() });
+    assert.equal(first.status, 200);
+    const second = await setup.callProxy<Bundle>('', { token, method: 'POST', body: transaction() });
+    assert.equal(second.status, 200);
+    assert.equal(second.body.entry?.[0]?.response?.status, '200 OK');
+
+    const id = (first.body.entry?.[0]?.response?.location ?? '').split('/')[1] ?? '';
+    const provenances = await provenancesOf(setup, `Observation/${id}`);
+    assert.equal(provenances.length, 1);
+  });
+
   void it('audit survives a deleted resource', async () => {
     const setup = started();
     const prefix = `${setup.queuePrefix}-late`;

@@ -11,6 +11,7 @@ import { ForbiddenError } from './forbidden-error.js';
 import { requiredPermission, type Interaction } from './interaction.js';
 import { InvalidRequestError } from './invalid-request-error.js';
 import { sendUpstreamJson, type UpstreamTarget } from './upstream.js';
+import { resolveWriteActivity } from './write-activity.js';
 import { buildWriteTransaction, toWriteResponse } from './writes.js';
 
 /** Handles create, update, patch and delete. */
@@ -23,6 +24,12 @@ export async function handleWrite(request: ProxyRequest): Promise<void> {
 
   await checkWrite(target, token, interaction, body as Resource | undefined);
 
+  const ifNoneExist = req.get('if-none-exist');
+  const activity = await resolveWriteActivity(
+    target,
+    interaction,
+    interaction.kind === 'create' ? ifNoneExist : request.query
+  );
   const transaction = buildWriteTransaction(
     {
       interaction,
@@ -30,8 +37,9 @@ export async function handleWrite(request: ProxyRequest): Promise<void> {
       body,
       contentType: req.get('content-type'),
       ifMatch: req.get('if-match'),
-      ifNoneExist: req.get('if-none-exist'),
+      ifNoneExist,
     },
+    activity,
     token,
     new Date()
   );
@@ -49,8 +57,13 @@ export async function handleWrite(request: ProxyRequest): Promise<void> {
 
   const written = toWriteResponse(resource, req.get('prefer'));
   request.deps.log.info(
-    { interaction: interaction.kind, resourceType: interaction.resourceType, status: written.status },
-    'Wrote a resource with its Provenance'
+    {
+      interaction: interaction.kind,
+      resourceType: interaction.resourceType,
+      status: written.status,
+      provenance: activity ?? 'none, nothing stored',
+    },
+    'Forwarded a write with its Provenance'
   );
   sendProxied(request, written.status, written.headers, written.body);
 }

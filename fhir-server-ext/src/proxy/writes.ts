@@ -22,14 +22,16 @@ export interface ClientWrite {
 
 /**
  * Builds the transaction entry of one write and the Provenance entry that targets it.
- * @returns Two entries: the write, then its Provenance.
+ * @param activity - The write's activity from resolveWriteActivity; undefined when it stores nothing.
+ * @returns The write, then its Provenance unless the write stores nothing.
  * @throws Error with a client-facing message when the write cannot be expressed with a Provenance.
  */
 export function buildWriteEntries(
   write: ClientWrite,
+  activity: WriteActivity | undefined,
   token: AccessToken,
   recorded: Date
-): [BundleEntry, BundleEntry] {
+): BundleEntry[] {
   const { interaction } = write;
   const type = interaction.resourceType ?? '';
   const instanceUrl = `${type}/${interaction.id ?? ''}`;
@@ -40,7 +42,6 @@ export function buildWriteEntries(
 
   let entry: BundleEntry;
   let target: string;
-  let activity: WriteActivity;
   switch (interaction.kind) {
     case 'create':
       target = `urn:uuid:${randomUUID()}`;
@@ -49,7 +50,6 @@ export function buildWriteEntries(
         resource: write.body as Resource,
         request: { method: 'POST', url: type, ...request },
       };
-      activity = 'CREATE';
       break;
     case 'update':
       if (interaction.conditional) {
@@ -67,12 +67,10 @@ export function buildWriteEntries(
           request: { method: 'PUT', url: instanceUrl, ...request },
         };
       }
-      activity = 'UPDATE';
       break;
     case 'patch':
       target = instanceUrl;
       entry = { resource: patchResource(write), request: { method: 'PATCH', url: instanceUrl, ...request } };
-      activity = 'UPDATE';
       break;
     case 'delete':
       target = instanceUrl;
@@ -83,47 +81,49 @@ export function buildWriteEntries(
       throw new Error(`${interaction.kind} is not a write.`);
   }
 
-  const provenance = buildWriteProvenance(target, activity, token, recorded);
-  return [
-    entry,
-    {
-      fullUrl: `urn:uuid:${randomUUID()}`,
-      resource: provenance,
-      request: { method: 'POST', url: 'Provenance' },
-    },
-  ];
+  if (activity === undefined) {
+    return [entry];
+  }
+  return [entry, provenanceEntry(target, activity, token, recorded)];
 }
 
-/**
- * Builds the Provenance entry for one write entry of a client's transaction. A create or conditional
- * update without a fullUrl gets a `urn:uuid:` fullUrl, so that the Provenance can target it.
- */
-export function provenanceEntryFor(
-  entry: BundleEntry,
-  interaction: Interaction,
+function provenanceEntry(
+  target: string,
+  activity: WriteActivity,
   token: AccessToken,
   recorded: Date
 ): BundleEntry {
-  let target: string;
-  if (interaction.kind === 'create' || interaction.conditional) {
-    // NOTE: when an `ifNoneExist` matches a stored resource, HAPI resolves this fullUrl to that resource,
-    // so the Provenance records a CREATE that did not happen.
-    entry.fullUrl ??= `urn:uuid:${randomUUID()}`;
-    target = entry.fullUrl;
-  } else {
-    target = `${interaction.resourceType ?? ''}/${interaction.id ?? ''}`;
-  }
-  let activity: WriteActivity = 'UPDATE';
-  if (interaction.kind === 'create') {
-    activity = 'CREATE';
-  } else if (interaction.kind === 'delete') {
-    activity = 'DELETE';
-  }
   return {
     fullUrl: `urn:uuid:${randomUUID()}`,
     resource: buildWriteProvenance(target, activity, token, recorded),
     request: { method: 'POST', url: 'Provenance' },
   };
+}
+
+/**
+ * Builds the Provenance entry for one write entry of a client's transaction. A create or conditional
+ * update without a fullUrl gets a `urn:uuid:` fullUrl, so that the Provenance can target it.
+ * @param activity - The write's activity from resolveWriteActivity; undefined when it stores nothing.
+ * @returns The Provenance entry, or undefined when the write stores nothing.
+ */
+export function provenanceEntryFor(
+  entry: BundleEntry,
+  interaction: Interaction,
+  activity: WriteActivity | undefined,
+  token: AccessToken,
+  recorded: Date
+): BundleEntry | undefined {
+  if (activity === undefined) {
+    return undefined;
+  }
+  let target: string;
+  if (interaction.kind === 'create' || interaction.conditional) {
+    entry.fullUrl ??= `urn:uuid:${randomUUID()}`;
+    target = entry.fullUrl;
+  } else {
+    target = `${interaction.resourceType ?? ''}/${interaction.id ?? ''}`;
+  }
+  return provenanceEntry(target, activity, token, recorded);
 }
 
 /**
@@ -146,8 +146,17 @@ function patchResource(write: ClientWrite): Resource {
 /**
  * Wraps one write and its Provenance in a transaction Bundle.
  */
-export function buildWriteTransaction(write: ClientWrite, token: AccessToken, recorded: Date): Bundle {
-  return { resourceType: 'Bundle', type: 'transaction', entry: buildWriteEntries(write, token, recorded) };
+export function buildWriteTransaction(
+  write: ClientWrite,
+  activity: WriteActivity | undefined,
+  token: AccessToken,
+  recorded: Date
+): Bundle {
+  return {
+    resourceType: 'Bundle',
+    type: 'transaction',
+    entry: buildWriteEntries(write, activity, token, recorded),
+  };
 }
 
 /** The response to the client for one write, taken from the first entry of the transaction response. */
