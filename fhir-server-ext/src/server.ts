@@ -109,6 +109,7 @@ export async function startFhirServerExt(options: FhirServerExtOptions = {}): Pr
     config,
     log,
     jtiStore: { set: (...args) => queue.client.set(...args) },
+    audit: () => fhirEndpoint.audit,
     defaultBaseUrl: () => serverBaseUrl,
     ...(options.cdsHooksSettings === undefined ? {} : { settings: options.cdsHooksSettings }),
   });

@@ -5,7 +5,8 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-import { AIAST_SEARCH, connectMongo, readOverrideRates } from '@monitormed/common';
+import type { AuditEvent } from '@medplum/fhirtypes';
+import { AIAST_SEARCH, connectMongo, readOverrideRates, waitFor } from '@monitormed/common';
 import { startFhirServerExt, type FhirServerExt } from '../server.js';
 import { AI_FLAGS_SERVICE_ID, PREFETCH_TEMPLATES, expandTemplate } from './service-definition.js';
 import {
@@ -16,6 +17,7 @@ import {
   startTestServer,
   testConfig,
   testSettings,
+  validationErrors,
   type CdsFixture,
   type TestCdsClient,
 } from './test-support.js';
@@ -173,6 +175,35 @@ void describe('CDS Hooks service', () => {
       },
     });
     assertFlaggedCards(await cardsOf(await post(`/${AI_FLAGS_SERVICE_ID}`, withToken)), data);
+  });
+
+  void it('patient-view call is audited', async () => {
+    const data = requireFixture();
+    const body = hookRequest(data.flaggedPatientId);
+    const hookInstance = String(body['hookInstance']);
+    assertFlaggedCards(await cardsOf(await post(`/${AI_FLAGS_SERVICE_ID}`, body)), data);
+
+    // The audit worker writes the AuditEvent after the response, so the test polls HAPI for it.
+    const event = await waitFor('the AuditEvent of the patient-view call', async () => {
+      const bundle = await searchHapi(
+        config,
+        `AuditEvent?patient=Patient/${data.flaggedPatientId}&_count=50`
+      );
+      return bundle.entry
+        ?.map((entry) => entry.resource as AuditEvent)
+        .find((candidate) =>
+          candidate.entity?.some((entity) => entity.name === `hookInstance ${hookInstance}`)
+        );
+    });
+    assert.equal(event.type.code, '110112');
+    assert.equal(event.subtype?.[0]?.code, 'patient-view');
+    assert.equal(event.agent[0]?.who?.identifier?.value, client?.iss);
+    const references = (event.entity ?? []).map((entity) => entity.what?.reference ?? '');
+    assert.ok(references.includes(`Patient/${data.flaggedPatientId}`));
+    assert.ok(references.some((reference) => reference.startsWith('Flag/')));
+    assert.ok(references.some((reference) => reference.startsWith('Observation/')));
+
+    assert.deepEqual(await validationErrors(config, event), []);
   });
 
   void it('flagged patient gets cards from prefetch', async () => {

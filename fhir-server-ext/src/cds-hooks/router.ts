@@ -12,11 +12,13 @@ import { findCardRecords, recordFeedback, saveCardRecords, type FeedbackDocument
 import { ClientAuthError } from './client-auth-error.js';
 import type { ClientVerifier, VerifiedClient } from './client-auth.js';
 import { PatientDataError } from './patient-data-error.js';
-import { loadPatientAiData, type FhirAccess } from './patient-data.js';
+import { loadPatientAiData, type FhirAccess, type PatientAiData } from './patient-data.js';
 import { parseFeedbackRequest, parsePatientViewRequest } from './request.js';
 import { AI_FLAGS_SERVICE, AI_FLAGS_SERVICE_ID } from './service-definition.js';
 import { normalizeUrl, type CdsHooksSettings } from './settings.js';
 import type { CdsCard, CdsFeedback, PatientViewRequest } from './types.js';
+import type { AuditQueue } from '../proxy/audit-queue.js';
+import { buildCdsAuditEvent } from './audit.js';
 
 /** Path of the discovery endpoint. */
 export const CDS_SERVICES_PATH = '/cds-services';
@@ -34,6 +36,8 @@ export interface CdsHooksDependencies {
   /** Page about MonitorMed shown as the card source. */
   sourceUrl: string;
   catalog: readonly AiModelDefinition[];
+  /** Returns the durable AuditEvent queue, which every patient-view call writes to before it responds. */
+  audit: () => Pick<AuditQueue, 'add'>;
   log: Logger;
 }
 
@@ -127,8 +131,9 @@ async function handlePatientView(
   }
 
   let issued: IssuedCard[];
+  let data: PatientAiData;
   try {
-    const data = await loadPatientAiData(request, chooseFhirAccess(request, deps), deps.log);
+    data = await loadPatientAiData(request, chooseFhirAccess(request, deps), deps.log);
     issued = buildCards(data, {
       serviceId: AI_FLAGS_SERVICE_ID,
       hookInstance: request.hookInstance,
@@ -143,6 +148,28 @@ async function handlePatientView(
       return;
     }
     throw err;
+  }
+
+  // The cards disclose the patient's results and Flags, so the call is audited before they are sent.
+  try {
+    const event = buildCdsAuditEvent(
+      {
+        client,
+        patientId: request.context.patientId,
+        hookInstance: request.hookInstance,
+        clientAddress: req.socket.remoteAddress,
+        data,
+      },
+      new Date()
+    );
+    await deps.audit().add(event);
+  } catch (err) {
+    deps.log.error({ err, hookInstance: request.hookInstance }, 'Audit queue unavailable; no cards sent');
+    sendOutcome(
+      res,
+      unavailable('The audit log (Redis) is unavailable, so no patient data is released; retry later.')
+    );
+    return;
   }
 
   const cards = await attachRecords(issued, deps, request.hookInstance);

@@ -7,6 +7,7 @@ import {
   type MongoHandle,
 } from '@monitormed/common';
 import type { ErrorRequestHandler, Router } from 'express';
+import type { AuditQueue } from '../proxy/audit-queue.js';
 import { createClientVerifier, type JtiStore } from './client-auth.js';
 import { cdsErrorHandler, createCdsHooksRouter } from './router.js';
 import { loadCdsHooksSettings, type CdsHooksSettings } from './settings.js';
@@ -29,6 +30,8 @@ export interface CdsHooksOptions {
   settings?: CdsHooksSettings;
   /** Redis for the jti replay check. */
   jtiStore: JtiStore;
+  /** Returns the AuditEvent queue; the FHIR endpoint that owns it is created after the CDS Hooks. */
+  audit: () => Pick<AuditQueue, 'add'>;
   /** Public base URL of the service when CDS_SERVICE_BASE_URL is unset; known once the server listens. */
   defaultBaseUrl: () => string;
   log: Logger;
@@ -57,6 +60,7 @@ export function createCdsHooks(options: CdsHooksOptions): CdsHooks {
     fhirBaseUrl: options.config.fhirBaseUrl,
     sourceUrl: options.config.smartAppUrl,
     catalog: loadModelCatalog(),
+    audit: options.audit,
     log,
   });
 

@@ -5,7 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import { connect, createServer as createNetServer, type AddressInfo, type Socket } from 'node:net';
-import type { Bundle, Flag, Observation, Resource } from '@medplum/fhirtypes';
+import type { Bundle, Flag, Observation, OperationOutcome, Resource } from '@medplum/fhirtypes';
 import {
   AIAST,
   AI_CONFIDENCE_EXTENSION,
@@ -301,8 +301,9 @@ async function create(config: MonitorMedConfig, resource: Resource, ifNoneExist?
  * @param relativeUrl - Expanded prefetch template.
  */
 export async function searchHapi(config: MonitorMedConfig, relativeUrl: string): Promise<Bundle> {
+  // Without no-cache HAPI returns an identical search's cached results for a minute, and a poll never sees a new resource.
   const response = await fetch(`${config.fhirBaseUrl}/${relativeUrl}`, {
-    headers: { accept: 'application/fhir+json' },
+    headers: { accept: 'application/fhir+json', 'cache-control': 'no-cache' },
   });
   if (!response.ok) {
     throw new Error(`HAPI search ${relativeUrl} failed with HTTP ${response.status}.`);
@@ -351,4 +352,17 @@ export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
       return cut;
     },
   };
+}
+
+/** Validates a resource with HAPI's `$validate` and returns the texts of its errors. */
+export async function validationErrors(config: MonitorMedConfig, resource: Resource): Promise<string[]> {
+  const response = await fetch(`${config.fhirBaseUrl}/${resource.resourceType}/$validate`, {
+    method: 'POST',
+    headers: { accept: 'application/fhir+json', 'content-type': 'application/fhir+json' },
+    body: JSON.stringify(resource),
+  });
+  const outcome = (await response.json()) as OperationOutcome;
+  return outcome.issue
+    .filter((issue) => issue.severity === 'error' || issue.severity === 'fatal')
+    .map((issue) => issue.diagnostics ?? issue.code);
 }
