@@ -1,7 +1,8 @@
 /**
  * The dead-letter store of the audit queue, against the real Redis and FerretDB peers. The worker writes
  * to a loopback port where nothing listens, so every attempt fails. Covered: the stored AuditEvent, the
- * Prometheus gauge and counter, the log line, and the gauge on the server's /metrics.
+ * Prometheus gauge and counter, the log line, the gauge on the server's /metrics, and the command that
+ * lists and replays the store against the real HAPI FHIR.
  */
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
@@ -23,6 +24,7 @@ import {
   createAuditDeadLetters,
   type DeadAuditEventDocument,
 } from './audit-dead-letters.js';
+import { runAuditDeadLetters } from '../cli/audit-dead-letters.js';
 import { createAuditQueue } from './audit-queue.js';
 import { closedPort } from './test-kit.js';
 
@@ -145,5 +147,53 @@ void describe('audit dead letters', () => {
     } finally {
       await server.close();
     }
+  });
+
+  void it('replay keeps events that still fail', async () => {
+    const setup = started();
+    const lines: string[] = [];
+    const unreachable = { ...setup.config, fhirBaseUrl: `http://127.0.0.1:${await closedPort()}/fhir` };
+
+    const code = await runAuditDeadLetters(['replay'], (line) => lines.push(line), unreachable);
+    assert.equal(code, 1);
+    assert.match(lines[0] ?? '', /^Wrote 0 AuditEvent\(s\) .*; 1 still failing\.$/);
+    assert.match(lines[1] ?? '', new RegExp(`^dead-${runId}: fetch failed`));
+    const stored = await setup.mongo.db
+      .collection<DeadAuditEventDocument>(AUDIT_DEAD_LETTERS_COLLECTION)
+      .countDocuments({});
+    assert.equal(stored, 1);
+  });
+
+  void it('replay writes and empties the store', async () => {
+    const setup = started();
+    const id = `dead-${runId}`;
+    const listed: string[] = [];
+    assert.equal(await runAuditDeadLetters(['list'], (line) => listed.push(line), setup.config), 0);
+    assert.equal(listed[0], '1 dead AuditEvent(s)');
+    assert.match(listed[1] ?? '', new RegExp(`^${id}  failed .* after 2/2 attempts: fetch failed`));
+
+    const lines: string[] = [];
+    assert.equal(
+      await runAuditDeadLetters(['replay', '--json'], (line) => lines.push(line), setup.config),
+      0
+    );
+    assert.deepEqual(JSON.parse(lines[0] ?? '{}'), { written: [id], failed: [] });
+
+    const written = await fetch(`${setup.config.fhirBaseUrl}/AuditEvent/${id}`, {
+      headers: { accept: 'application/fhir+json' },
+    });
+    assert.equal(written.status, 200);
+    const stored = await setup.mongo.db
+      .collection<DeadAuditEventDocument>(AUDIT_DEAD_LETTERS_COLLECTION)
+      .countDocuments({});
+    assert.equal(stored, 0);
+  });
+
+  void it('command rejects unknown input', async () => {
+    const lines: string[] = [];
+    assert.equal(await runAuditDeadLetters(['purge'], (line) => lines.push(line)), 2);
+    assert.match(lines[0] ?? '', /^Unknown command "purge"\.\nUsage: audit-dead-letters/);
+    assert.equal(await runAuditDeadLetters(['list', '--limit', 'x'], (line) => lines.push(line)), 2);
+    assert.match(lines[1] ?? '', /--limit must be a positive whole number, not "x"/);
   });
 });

@@ -2,7 +2,7 @@
  * Dead-letter store of the audit queue: an AuditEvent whose job failed every attempt is copied, with
  * the last error, to the MongoDB collection {@link AUDIT_DEAD_LETTERS_COLLECTION}. The FHIR server has
  * no copy of such an event, so the store is the record that a read of patient data went unaudited, until
- * an operator writes the event after fixing the cause. A Prometheus gauge reports the number of stored events.
+ * an operator fixes the cause and replays the store (src/cli/audit-dead-letters.ts). A Prometheus gauge reports the number of stored events.
  */
 import type { AuditEvent } from '@medplum/fhirtypes';
 import { connectMongo, type Logger, type MongoHandle, type MonitorMedConfig } from '@monitormed/common';
@@ -24,6 +24,12 @@ export interface DeadAuditEventDocument {
   failedAt: Date;
 }
 
+/** Outcome of {@link AuditDeadLetters.replay}. */
+export interface AuditReplayResult {
+  written: string[];
+  failed: { id: string; error: string }[];
+}
+
 /** The dead-letter store of one fhir-server-ext. */
 export interface AuditDeadLetters {
   /**
@@ -34,6 +40,14 @@ export interface AuditDeadLetters {
   record(job: Bull.Job<AuditEvent>, error: Error): Promise<number>;
   /** Returns the number of AuditEvents in the store. */
   count(): Promise<number>;
+  /** Returns up to `limit` stored AuditEvents, oldest failure first. */
+  list(limit: number): Promise<DeadAuditEventDocument[]>;
+  /**
+   * Writes every stored AuditEvent with `write` and removes each one that was written, so a replay that
+   * stops half-way can be run again.
+   * @returns The ids written and the ids still stored with the new error.
+   */
+  replay(write: (event: AuditEvent) => Promise<void>): Promise<AuditReplayResult>;
   /** Closes the MongoDB connection if one was opened; safe to call twice. */
   close(): Promise<void>;
 }
@@ -78,6 +92,26 @@ export function createAuditDeadLetters(
     },
     async count() {
       return (await collection()).countDocuments({});
+    },
+    async list(limit) {
+      return (await collection()).find({}).sort({ failedAt: 1 }).limit(limit).toArray();
+    },
+    async replay(write) {
+      const dead = await collection();
+      const result: AuditReplayResult = { written: [], failed: [] };
+      for (const document of await dead.find({}).sort({ failedAt: 1 }).toArray()) {
+        try {
+          await write(document.auditEvent);
+        } catch (err) {
+          const error = (err as Error).message;
+          await dead.updateOne({ _id: document._id }, { $set: { error, failedAt: new Date() } });
+          result.failed.push({ id: document._id, error });
+          continue;
+        }
+        await dead.deleteOne({ _id: document._id });
+        result.written.push(document._id);
+      }
+      return result;
     },
     async close() {
       const pending = mongo;

@@ -133,7 +133,14 @@ async function handleFailure(
   );
 }
 
-async function writeAuditEvent(event: AuditEvent, options: AuditQueueOptions): Promise<void> {
+/** FHIR server and time limit of an AuditEvent write. */
+export type AuditWriteTarget = Pick<AuditQueueOptions, 'fhirBaseUrl' | 'writeTimeoutMs'>;
+
+/**
+ * Writes one AuditEvent to the FHIR server with `PUT AuditEvent/<id>`, so writing it again stores no copy.
+ * @throws Error naming the HTTP status and issue codes when the server rejects it, or a fetch error.
+ */
+export async function writeAuditEvent(event: AuditEvent, options: AuditWriteTarget): Promise<void> {
   let response = await putAuditEvent(event, options);
 
   // HAPI enforces referential integrity, so an AuditEvent naming a resource deleted since the read is
@@ -155,7 +162,7 @@ async function writeAuditEvent(event: AuditEvent, options: AuditQueueOptions): P
   }
 }
 
-function putAuditEvent(event: AuditEvent, options: AuditQueueOptions): Promise<Response> {
+function putAuditEvent(event: AuditEvent, options: AuditWriteTarget): Promise<Response> {
   return fetch(`${options.fhirBaseUrl}/AuditEvent/${event.id ?? ''}`, {
     method: 'PUT',
     headers: { 'content-type': 'application/fhir+json', accept: 'application/fhir+json' },
