@@ -17,6 +17,7 @@ import type {
 } from '@medplum/fhirtypes';
 import { MODEL_ID_SYSTEM, MONITORMED_BASE, type FhirClient } from '@monitormed/common';
 import type { MetricDocument } from '../store/documents.js';
+import { httpStatusOf } from './gateway.js';
 import { periodWindowOf, type WindowPeriod } from '../workers/windows.js';
 
 /** Identifier system of a metric Observation, with the value `{model}|{version}|{metric}|{subgroup}|{window}`. */
@@ -231,6 +232,23 @@ export async function writeMetricObservations(
   if (bundle === undefined) {
     return 0;
   }
-  await client.transaction({ body: { ...bundle } });
+
+  // Two windows of one model written at once both create the model's DeviceMetric by a conditional
+  // update, and HAPI fails the later transaction with 409 (HAPI-2745). Sent again, it finds the
+  // DeviceMetric and updates it.
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      await client.transaction({ body: { ...bundle } });
+      break;
+    } catch (err) {
+      if (httpStatusOf(err) !== 409 || attempt >= CONFLICT_ATTEMPTS) {
+        throw err;
+      }
+      await new Promise((resolve) => setTimeout(resolve, 100 * attempt + Math.random() * 100));
+    }
+  }
   return bundle.entry?.filter((entry) => entry.resource?.resourceType === 'Observation').length ?? 0;
 }
+
+/** Transactions tried when HAPI reports a conflicting conditional create. */
+const CONFLICT_ATTEMPTS = 4;
