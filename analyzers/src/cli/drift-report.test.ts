@@ -20,6 +20,13 @@ function fixture(name: string): string {
 const baseArgs = ['--reference', fixture('reference.csv'), '--current', fixture('current.csv')];
 
 void describe('drift-report command', () => {
+  void it('prints help with exit 0', () => {
+    const { status, stdout } = runCommand(['--help']);
+    assert.equal(status, 0);
+    assert.match(stdout, /^Usage: drift-report --reference REF\.csv --current CUR\.csv/);
+    assert.match(stdout, /--correction NAME/);
+  });
+
   void it('prints per-column results and verdict', () => {
     const { status, stdout, stderr } = runCommand([
       ...baseArgs,

@@ -17,6 +17,21 @@ import { evaluateDatasetDrift, type ColumnInput, type DatasetDriftResult } from 
 import { isStatTestName, STAT_TEST_NAMES, type StatTestName } from '../stats/stat-tests.js';
 import { UsageError } from './usage-error.js';
 
+/** Text printed by --help. */
+export const DRIFT_REPORT_USAGE = `Usage: drift-report --reference REF.csv --current CUR.csv [options]
+Compares two CSV files (one column per feature, a header row) with Evidently 0.7's default drift tests
+and prints each column's test, statistic, p-value or distance, threshold and verdict, and the dataset
+verdict, as JSON.
+Options:
+  --test COLUMN=NAME        test for one column instead of the automatic choice: ${STAT_TEST_NAMES.join(', ')}
+  --threshold COLUMN=VALUE  p-value or distance threshold of one column
+  --correction NAME         p-value correction across columns: none (default), bonferroni or bh
+  --categorical COL,...     treat these columns as categorical
+  --numerical COL,...       treat these columns as numerical
+  --drift-share SHARE       share of drifted columns that makes the dataset drifted; default 0.5
+  --help                    print this help
+Exit status: 0 after printing the report, 2 on invalid input.`;
+
 /** A parsed CSV file: header names and rows of cells, '' for an empty cell. */
 interface CsvTable {
   header: string[];
@@ -59,7 +74,9 @@ export function parseOptions(args: readonly string[]): DriftReportOptions {
       strict: true,
     });
   } catch (error) {
-    throw new UsageError(`${(error as Error).message}. Run with --reference ref.csv --current cur.csv.`);
+    throw new UsageError(
+      `${(error as Error).message}. Run with --reference ref.csv --current cur.csv, or --help for every option.`
+    );
   }
 
   const { values } = parsed;
@@ -292,6 +309,10 @@ function finiteOrNull(_key: string, value: unknown): unknown {
 }
 
 function main(): void {
+  if (process.argv.slice(2).some((arg) => arg === '--help' || arg === '-h')) {
+    process.stdout.write(`${DRIFT_REPORT_USAGE}\n`);
+    return;
+  }
   try {
     const report = runDriftReport(process.argv.slice(2));
     process.stdout.write(`${JSON.stringify(report, finiteOrNull, 2)}\n`);
