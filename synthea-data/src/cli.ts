@@ -4,15 +4,18 @@
  *   npx tsx synthea-data/src/cli.ts load <folder> [--limit N] [--timeout-ms MS]
  *   npx tsx synthea-data/src/cli.ts generate --population N --seed S --out DIR [--reference-date YYYYMMDD] [--state NAME]
  *   npx tsx synthea-data/src/cli.ts scenario [--days N] [--drift-day D] [--drift-model ID] [--drift-shift X] [--no-drift] ...
+ *   npx tsx synthea-data/src/cli.ts send <file>... [--patient ID] [--ack-timeout-ms MS]
  *
  * Servers come from the usual environment variables (FHIR_BASE_URL, MLLP_HOST, MLLP_PORT).
  */
 import { parseArgs } from 'node:util';
 import cliProgress from 'cli-progress';
+import { loadConfig } from '@monitormed/common';
 import { CliUsageError } from './cli-error.js';
 import { generatePopulation } from './generate.js';
 import { loadBundles, type LoadProgress } from './load.js';
 import { runScenario, type ScenarioOptions } from './scenario/run.js';
+import { sendMessageFiles } from './send.js';
 
 const USAGE = `Usage: npx tsx synthea-data/src/cli.ts <command> [options]
 
@@ -40,6 +43,10 @@ Commands:
     --fhir-share F       Share of imaging results written straight to FHIR, 0 to 1 (default 0.25).
     --patients IDS       Comma-separated Patient ids to simulate instead of all patients with an MRN.
     --patient-limit N    Maximum number of patients (default 100).
+
+  send <file>...         Send HL7 v2 message files to the MLLP listener and print each ACK code.
+    --patient ID         Fills {{PATIENT_ID}} in the files; each send gets a fresh {{CONTROL_ID}}.
+    --ack-timeout-ms MS  Time allowed for each ACK (default 30000).
 
 Environment: FHIR_BASE_URL, MLLP_HOST, MLLP_PORT (see @monitormed/common loadConfig).`;
 
@@ -212,6 +219,31 @@ async function runScenarioCommand(args: string[]): Promise<number> {
   return summary.acks.AE + summary.acks.AR === 0 ? 0 : 1;
 }
 
+async function runSend(args: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: { patient: { type: 'string' }, 'ack-timeout-ms': { type: 'string' } },
+  });
+  if (positionals.length === 0) {
+    throw new CliUsageError('Missing message file: name one or more HL7 v2 files to send.');
+  }
+  const config = loadConfig();
+  const sent = await sendMessageFiles(positionals, {
+    host: config.mllpHost,
+    port: config.mllpPort,
+    patientId: values.patient,
+    ackTimeoutMs: parseNumber('ack-timeout-ms', values['ack-timeout-ms']) ?? 30_000,
+  });
+  for (const result of sent) {
+    console.log(`${result.file}: ${result.code} (MSH-10 ${result.controlId})`);
+    for (const err of result.errors) {
+      console.log(`  ${err}`);
+    }
+  }
+  return sent.every((result) => result.code === 'AA' || result.code === 'CA') ? 0 : 1;
+}
+
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   if (command === undefined || command === '--help' || command === '-h' || rest.includes('--help')) {
@@ -225,8 +257,10 @@ async function main(argv: string[]): Promise<number> {
       return runGenerate(rest);
     case 'scenario':
       return runScenarioCommand(rest);
+    case 'send':
+      return runSend(rest);
     default:
-      throw new CliUsageError(`Unknown command "${command}": expected load, generate or scenario.`);
+      throw new CliUsageError(`Unknown command "${command}": expected load, generate, scenario or send.`);
   }
 }
 
