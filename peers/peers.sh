@@ -205,9 +205,28 @@ peer_port() {
 healthy() {
   case "$1" in
     hapi) curl -sf -o /dev/null --max-time 10 "http://$HOST:$HAPI_PORT/fhir/metadata" ;;
-    ferretdb) [[ -x "$FERRETDB_BIN" ]] && "$FERRETDB_BIN" -ping -port "$FERRETDB_PORT" 2>/dev/null ;;
+    ferretdb)
+      if [[ -x "$FERRETDB_BIN" ]]; then
+        "$FERRETDB_BIN" -ping -port "$FERRETDB_PORT" 2>/dev/null
+      else
+        ping_mongo_with_node
+      fi
+      ;;
     redis) [[ "$(redis-cli -h "$HOST" -p "$REDIS_PORT" ping 2>/dev/null)" == PONG ]] ;;
   esac
+}
+
+# Pings a MongoDB wire-protocol server with the project's mongodb driver. A checkout that has not built
+# its own FerretDB binary yet still recognises one that another checkout started on the port.
+ping_mongo_with_node() {
+  [[ -d "$REPO_ROOT/node_modules/mongodb" ]] || return 1
+  (cd "$REPO_ROOT" && timeout 15 node -e '
+    const { MongoClient } = require("mongodb");
+    const client = new MongoClient(process.argv[1], { serverSelectionTimeoutMS: 5000 });
+    client.db("admin").command({ ping: 1 })
+      .then(() => client.close().then(() => process.exit(0)))
+      .catch(() => process.exit(1));
+  ' "mongodb://$HOST:$FERRETDB_PORT/") >/dev/null 2>&1
 }
 
 port_in_use() {
