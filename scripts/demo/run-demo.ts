@@ -1,5 +1,6 @@
 import { connectMongo, loadConfig, loadModelCatalog, type MonitorMedConfig } from '@monitormed/common';
 import { runScenario, type AckCounts, type ScenarioOptions } from '@monitormed/synthea-data';
+import { AI_OBSERVATION_CRITERIA } from '@monitormed/fhir-server-ext';
 import { runPeersScript } from './peers.js';
 import { prepareDemoPatients } from './patients.js';
 import { startDemoServices, type DemoPorts, type DemoServices } from './services.js';
@@ -53,6 +54,8 @@ export interface DemoOptions {
 /** The demo's result; the JSON form is the last line of `npm run demo -- --json`. */
 export interface DemoSummary {
   patients: number;
+  /** Ids of the demo's patients in the FHIR server. */
+  patientIds: string[];
   patientSource: 'shared' | 'generated';
   days: number;
   driftInjected: { modelId: string; startDay: number; startWindow: string } | null;
@@ -81,6 +84,20 @@ export interface DemoRun {
  */
 const DEMO_ACK_TIMEOUT_MS = 90_000;
 const DEMO_ORIGINAL_ACK_WAIT_MS = 60_000;
+
+/** Wraps a progress callback so that it runs at most once per interval; the demo logs it. */
+function throttle<T extends unknown[]>(
+  intervalMs: number,
+  report: (...args: T) => void
+): (...args: T) => void {
+  let last = Date.now();
+  return (...args: T) => {
+    if (Date.now() - last >= intervalMs) {
+      last = Date.now();
+      report(...args);
+    }
+  };
+}
 
 function addDays(day: string, offset: number): string {
   const date = new Date(`${day}T00:00:00Z`);
@@ -124,18 +141,6 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoRun> {
   await mongo.db.dropDatabase();
 
   try {
-    log('Starting hl7-listener, smart-app, the SMART authorization server, fhir-server-ext and analyzers.');
-    const services = await startDemoServices({
-      config,
-      ports: options.ports ?? {},
-      queuePrefix,
-      subscriptionOwner: options.subscription?.owner ?? 'monitormed-demo',
-      removeSubscriptionsOnClose: options.subscription?.removeOnClose ?? true,
-      groundTruth: options.groundTruth ?? process.env['GROUND_TRUTH'] === 'on',
-      originalAckWaitMs: DEMO_ORIGINAL_ACK_WAIT_MS,
-      closers,
-    });
-
     const patients = await prepareDemoPatients({
       fhirBaseUrl: config.fhirBaseUrl,
       count: options.patients ?? 20,
@@ -145,6 +150,29 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoRun> {
     log(
       `Loaded ${patients.patientIds.length} patients (${patients.load.created} resources created, ${patients.load.failures.length} bundle failures).`
     );
+
+    if (patients.patientIds.length === 0) {
+      throw new Error(
+        `No demo patient was found in the FHIR server after loading ${patients.folder}; check the bundle failures above.`
+      );
+    }
+    // The analysis Subscription takes only the demo patients' AI results, so results that other
+    // clients write to the same FHIR server never enter the demo's windows.
+    const subscriptionCriteria = `${AI_OBSERVATION_CRITERIA}&patient=${patients.patientIds
+      .map((id) => `Patient/${id}`)
+      .join(',')}`;
+    log('Starting hl7-listener, smart-app, the SMART authorization server, fhir-server-ext and analyzers.');
+    const services = await startDemoServices({
+      config,
+      ports: options.ports ?? {},
+      queuePrefix,
+      subscriptionOwner: options.subscription?.owner ?? 'monitormed-demo',
+      subscriptionCriteria,
+      removeSubscriptionsOnClose: options.subscription?.removeOnClose ?? true,
+      groundTruth: options.groundTruth ?? process.env['GROUND_TRUTH'] === 'on',
+      originalAckWaitMs: DEMO_ORIGINAL_ACK_WAIT_MS,
+      closers,
+    });
 
     const scenarioOptions: ScenarioOptions = {
       days,
@@ -161,10 +189,16 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoRun> {
       scenarioOptions.resultsPerModelPerDay = options.resultsPerModelPerDay;
     }
     log(`Simulating ${days} days of ${modelIds.join(' and ')}.`);
+    scenarioOptions.onProgress = throttle(30_000, (done: number, total: number) => {
+      log(`  ${done} of ${total} results sent.`);
+    });
     const scenario = await runScenario(scenarioOptions);
     const expectedResults = Object.values(scenario.results).reduce((sum, r) => sum + r.total, 0);
 
     log(`Waiting for the analyzers to process ${expectedResults} results.`);
+    const reportAnalysis = throttle(30_000, (analyzed: number, pending: number) => {
+      log(`  ${analyzed} of ${expectedResults} results analysed, ${pending} jobs pending.`);
+    });
     await waitForAnalysis({
       mongo,
       redisUrl: config.redisUrl,
@@ -172,11 +206,13 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoRun> {
       expectedResults,
       modelIds,
       timeoutMs: options.settleTimeoutMs ?? 600_000,
+      onProgress: reportAnalysis,
     });
 
     const counts = await collectCounts(config.fhirBaseUrl, mongo, modelIds, new Date(startedAt));
     const summary: DemoSummary = {
       patients: patients.patientIds.length,
+      patientIds: patients.patientIds,
       patientSource: patients.source,
       days,
       driftInjected:

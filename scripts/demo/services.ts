@@ -27,6 +27,8 @@ export interface DemoServicesOptions {
   queuePrefix: string;
   /** Owner tag of the analysis Subscription; the ground-truth Subscriptions get `<owner>-ground-truth`. */
   subscriptionOwner: string;
+  /** Criteria of the analysis Subscription; fhir-server-ext's default takes every AI result. */
+  subscriptionCriteria?: string;
   removeSubscriptionsOnClose: boolean;
   /** Run ground-truth linking, with its own Subscriptions, hook and worker. */
   groundTruth: boolean;
@@ -100,6 +102,9 @@ export async function startDemoServices(options: DemoServicesOptions): Promise<D
     port: ports.fhirServerExt,
     queuePrefix: options.queuePrefix,
     subscriptionOwner: options.subscriptionOwner,
+    ...(options.subscriptionCriteria === undefined
+      ? {}
+      : { subscriptionCriteria: options.subscriptionCriteria }),
     removeSubscriptionOnClose: options.removeSubscriptionsOnClose,
     smart: {
       ...smart,
