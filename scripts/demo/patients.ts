@@ -81,8 +81,16 @@ export async function prepareDemoPatients(options: {
     folder = generated.fhirDir;
   }
 
-  options.log(`Loading ${options.count} patients from ${folder}.`);
-  const load = await loadBundles({ folder, fhirBaseUrl: options.fhirBaseUrl, limit: options.count });
+  options.log(`Loading ${options.count} patients from ${folder}; each bundle takes seconds to a minute.`);
+  const load = await loadBundles({
+    folder,
+    fhirBaseUrl: options.fhirBaseUrl,
+    limit: options.count,
+    // Synthea names bundle files after the patient, so only the count is logged.
+    onProgress: (progress) => {
+      options.log(`  ${progress.done} bundles loaded.`);
+    },
+  });
 
   // loadBundles takes the first `count` patient files in this order; read the same files back.
   const files = orderBundleFiles((await readdir(folder)).filter((f) => f.endsWith('.json')))

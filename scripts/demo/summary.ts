@@ -3,6 +3,8 @@ import type { Bundle } from '@medplum/fhirtypes';
 
 /** Drift verdict of one model over the simulated days. */
 export interface ModelDriftSummary {
+  /** Id of the model's Device in the FHIR server, or null when none was found. */
+  deviceId: string | null;
   /** True when the output-drift KS test detected drift in at least one window. */
   driftDetected: boolean;
   /** First window (UTC day) with drift detected, or null. */
@@ -87,6 +89,7 @@ export async function collectCounts(
     const drifted = metrics.filter((m) => m.detected === true);
 
     models[modelId] = {
+      deviceId: deviceId ?? null,
       driftDetected: drifted.length > 0,
       firstDriftWindow: drifted[0]?.window ?? null,
       windows: metrics.map((m) => ({
