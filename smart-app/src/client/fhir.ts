@@ -110,16 +110,23 @@ export async function loadPatientAiResults(client: SmartClient, patientId: strin
   }
 
   let observations: Bundle;
-  let flags: Bundle;
+  let flagPages: Bundle[];
   try {
-    [observations, flags] = await Promise.all([
+    // Only the newest page of results is shown, but a Flag of one of them can be on any page of the
+    // patient's Flags (HAPI caps a page at 50 on the test peers), so every Flag page is read.
+    [observations, flagPages] = await Promise.all([
       client.request<Bundle>(aiResultSearch(patientId), { pageLimit: 1 }),
-      client.request<Bundle>(flagSearch(patientId), { pageLimit: 1 }),
+      client.request<Bundle[]>(flagSearch(patientId), { pageLimit: 0 }),
     ]);
   } catch (error) {
     return classifyFailure(error, false);
   }
 
+  const flags: Bundle = {
+    resourceType: 'Bundle',
+    type: 'searchset',
+    entry: flagPages.flatMap((page) => page.entry ?? []),
+  };
   return {
     kind: 'loaded',
     patientName: formatName(patient.name?.[0]),
