@@ -1,13 +1,25 @@
 /**
  * The demo over the real stack. Its drift verdict: the scenario shifts the imaging model's scores from
  * the injected day on, and only that model may be reported as drifting, and only from that day. Its
- * SMART launch: the authorization server, the EHR simulator and the app's launch page respond over HTTP,
- * checked without a browser (smart-app's own e2e test drives the full launch in Chromium).
+ * SMART launch: the authorization server, the EHR simulator and the app's launch page respond over HTTP.
+ * Then Chromium runs an EHR launch of the demo patient with the most Flags and opens the inventory and the
+ * drifted model's dashboard, all on the Synthea patients and the data that the scenario produced.
  */
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { flaggedObservationId } from '@monitormed/fhir-server-ext';
+import type { Browser, Page } from 'playwright-core';
 import { runDemo, type DemoRun } from '../scripts/demo/run-demo.js';
+import {
+  ARTIFACT_DIR,
+  launchChromium,
+  openView,
+  PAGE_TIMEOUT_MS,
+  seriousAxeViolations,
+} from '../smart-app/src/browser-support.js';
+import { findFlaggedPatient, launchFromEhr } from './demo-browser.js';
 
 const RESULTS_PER_DAY = 40;
 
@@ -30,7 +42,18 @@ void describe('demo drift verdict', { timeout: 900_000 }, () => {
     });
   });
 
+  // One page for the Chromium tests, launched by the first: the views share the SMART session.
+  let browser: Browser | undefined;
+  let page: Page | undefined;
+  const browserPage = async (): Promise<Page> => {
+    browser ??= await launchChromium();
+    page ??= await browser.newPage();
+    page.setDefaultTimeout(PAGE_TIMEOUT_MS);
+    return page;
+  };
+
   after(async () => {
+    await browser?.close();
     await run.close();
   });
 
@@ -147,6 +170,107 @@ void describe('demo drift verdict', { timeout: 900_000 }, () => {
     const discovery = await getJson(demoUrl(run, 'cdsHooksDiscovery'));
     assert.ok(Array.isArray(discovery['services']), 'discovery has a services array');
     assert.ok((discovery['services'] as unknown[]).length > 0, 'at least one CDS service');
+  });
+
+  void it('patient view shows the Flags', async () => {
+    const page = await browserPage();
+    const patient = await findFlaggedPatient(run.summary.urls['fhir'] ?? '', run.summary.patientIds);
+    await launchFromEhr(page, demoUrl(run, 'ehrSimulator'), patient.patientId);
+    await page.screenshot({ path: join(ARTIFACT_DIR, 'demo-patient.png'), fullPage: true });
+
+    // The view shows the newest page of results (50 on HAPI) with a note when there are more.
+    const rows = await page.locator('table.results tbody tr').count();
+    assert.equal(rows, Math.min(patient.results, 50));
+    const note = page.locator('p.note', { hasText: 'Only the newest' });
+    assert.equal(await note.count(), patient.results > 50 ? 1 : 0);
+
+    // Every active Flag of a shown result appears on its row with its reason.
+    const shown = new Set(
+      await page
+        .locator('table.results tbody tr')
+        .evaluateAll((trs) => trs.map((tr) => tr.getAttribute('data-observation-id')))
+    );
+    const flagsOfShown = patient.flags.filter((flag) => shown.has(flaggedObservationId(flag) ?? ''));
+    assert.ok(
+      flagsOfShown.length > 0,
+      `none of the ${patient.flags.length} active Flags is on a shown result`
+    );
+    for (const flag of flagsOfShown) {
+      const row = page.locator(`tr[data-observation-id="${flaggedObservationId(flag) ?? ''}"]`);
+      const display = flag.code.coding?.[0]?.display ?? '';
+      assert.ok(
+        (await row.locator('.flag', { hasText: display }).count()) >= 1,
+        `Flag/${flag.id ?? ''} on its row`
+      );
+    }
+    assert.deepEqual(await seriousAxeViolations(page), [], 'axe on the patient view');
+  });
+
+  void it('acknowledge records a response', async () => {
+    const page = await browserPage();
+    const item = page
+      .locator('.flag-responses li', { has: page.getByRole('button', { name: 'Acknowledge' }) })
+      .first();
+    const observationId = await item.locator('xpath=ancestor::tr').getAttribute('data-observation-id');
+    await item.getByRole('button', { name: 'Acknowledge', exact: true }).click();
+    const dialog = page.getByRole('dialog');
+    await dialog.waitFor();
+    // The reason is optional for an acknowledgement.
+    await dialog.getByRole('button', { name: 'Record acknowledgement' }).click();
+
+    const recorded = page.locator(`tr[data-observation-id="${observationId ?? ''}"] .flag-response`).first();
+    await recorded.waitFor();
+    assert.match(await recorded.innerText(), /^Acknowledged by Practitioner\//);
+    await page.screenshot({ path: join(ARTIFACT_DIR, 'demo-patient-acknowledged.png'), fullPage: true });
+  });
+
+  void it('inventory shows model statuses', async () => {
+    const page = await browserPage();
+    await openView(page, '#/inventory', 'table.inventory');
+    const injected = run.summary.driftInjected;
+    assert.ok(injected !== null);
+    for (const [modelId, model] of Object.entries(run.summary.models)) {
+      const row = page.locator(`tr[data-device-id="${model.deviceId ?? ''}"]`);
+      assert.equal(await row.count(), 1, `inventory row of ${modelId}`);
+      // Each status comes from one $monitoring-summary per AI Device, four at a time.
+      await row.locator('.status').waitFor({ timeout: 90_000 });
+      const status = await row.locator('.status').innerText();
+      if (modelId === injected.modelId) {
+        assert.equal(status, 'critical', `${modelId} drifted`);
+      } else {
+        assert.notEqual(status, 'critical', `${modelId} is stable`);
+      }
+      assert.equal(await row.locator('td.number').innerText(), String(RESULTS_PER_DAY * run.summary.days));
+    }
+    await page.screenshot({ path: join(ARTIFACT_DIR, 'demo-inventory.png'), fullPage: true });
+  });
+
+  void it('dashboard plots the drift', async () => {
+    const page = await browserPage();
+    const injected = run.summary.driftInjected;
+    assert.ok(injected !== null);
+    const drifted = run.summary.models[injected.modelId];
+    await openView(page, `#/models/${drifted?.deviceId ?? ''}`, '[data-chart=volume] .recharts-line-curve');
+
+    assert.equal(await page.locator('[data-chart=volume] table tbody tr').count(), run.summary.days);
+    const panel = page.locator('[data-drift-metric="output-drift-ks"]');
+    assert.equal(await panel.locator('.recharts-line-curve').count(), 1);
+    assert.equal(await panel.locator('.recharts-reference-line').count(), 1);
+    const cells = await panel
+      .locator('table tbody tr')
+      .evaluateAll((trs) =>
+        trs.map((tr) => [...tr.querySelectorAll('th, td')].map((cell) => cell.textContent.trim()))
+      );
+    for (const window of drifted?.windows ?? []) {
+      const shown = cells.find((row) => row[0] === window.window)?.at(-1);
+      if (window.status === 'drift') {
+        assert.equal(shown, 'critical', `window ${window.window}`);
+      } else if (window.status === 'no-drift') {
+        assert.equal(shown, 'ok', `window ${window.window}`);
+      }
+    }
+    await page.screenshot({ path: join(ARTIFACT_DIR, 'demo-dashboard.png'), fullPage: true });
+    assert.deepEqual(await seriousAxeViolations(page), [], 'axe on the dashboard');
   });
 
   void it('serves the listener metrics and health', async () => {

@@ -30,3 +30,4 @@ export { extractReportLabel, EXTRACTOR_VERSION, type ExtractionResult } from './
 export { loadGroundTruthRules, type GroundTruthRule } from './ground-truth/rules.js';
 export { GroundTruthConfigError } from './ground-truth/ground-truth-config-error.js';
 export { GROUND_TRUTH_HOOK_PATH } from './ground-truth/hook.js';
+export { flaggedObservationId } from './cds-hooks/patient-data.js';

@@ -84,3 +84,26 @@ export async function storedTokenResponse(page: Page): Promise<Record<string, un
     return (JSON.parse(state) as { tokenResponse?: Record<string, unknown> }).tokenResponse;
   });
 }
+
+/**
+ * Opens a view of the app by its hash route and waits until `readySelector` or an error alert is attached.
+ * @throws AssertionError with the alert's text when the view shows an error, or the page text when
+ *   neither appears in time.
+ */
+export async function openView(page: Page, hash: string, readySelector: string): Promise<void> {
+  await page.evaluate((fragment) => {
+    window.location.hash = fragment;
+  }, hash);
+  try {
+    // Attached rather than visible: a flat line of a chart has a zero-height box, which is never visible.
+    await page.locator(`${readySelector}, [role=alert]`).first().waitFor({ state: 'attached' });
+  } catch (error) {
+    throw new Error(`The view ${hash} did not render: ${await page.locator('main').innerText()}`, {
+      cause: error,
+    });
+  }
+  const alerts = page.locator('[role=alert]');
+  if ((await alerts.count()) > 0) {
+    assert.fail(`The view ${hash} shows an error: ${await alerts.first().innerText()}`);
+  }
+}

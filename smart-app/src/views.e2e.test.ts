@@ -11,31 +11,13 @@ import { after, before, describe, it } from 'node:test';
 import type { Bundle, Flag, Provenance } from '@medplum/fhirtypes';
 import { connectMongo, FLAG_CODES, readOverrideRates } from '@monitormed/common';
 import type { Page } from 'playwright-core';
-import { ARTIFACT_DIR, seriousAxeViolations } from './browser-support.js';
+import { ARTIFACT_DIR, openView, seriousAxeViolations } from './browser-support.js';
 import { SCENARIO } from './scenario-fixture.js';
 import { fhirRequest, runCleanups, type Cleanup } from './test-support.js';
 import { DEMO_RESULTS_PER_PATIENT, startViewsFixture, type ViewsFixture } from './views-fixture.js';
 
 /** Budget of the first view: from the navigation to the redirect URI until the results table shows. */
 const FIRST_VIEW_BUDGET_MS = 1_500;
-
-async function openView(page: Page, hash: string, readySelector: string): Promise<void> {
-  await page.evaluate((fragment) => {
-    window.location.hash = fragment;
-  }, hash);
-  try {
-    // Attached rather than visible: a flat line of a chart has a zero-height box, which is never visible.
-    await page.locator(`${readySelector}, [role=alert]`).first().waitFor({ state: 'attached' });
-  } catch (error) {
-    throw new Error(`The view ${hash} did not render: ${await page.locator('main').innerText()}`, {
-      cause: error,
-    });
-  }
-  const alerts = page.locator('[role=alert]');
-  if ((await alerts.count()) > 0) {
-    assert.fail(`The view ${hash} shows an error: ${await alerts.first().innerText()}`);
-  }
-}
 
 /** Reads the cells of a table's body rows as text. */
 async function tableCells(page: Page, selector: string): Promise<string[][]> {
