@@ -6,7 +6,13 @@
 import { randomUUID } from 'node:crypto';
 import type { AuditEvent } from '@medplum/fhirtypes';
 import { MONITORMED_BASE } from '@monitormed/common';
-import { AUDIT_SOURCE_NAME, versionedReference } from '../proxy/records.js';
+import {
+  AUDIT_SOURCE,
+  patientEntity,
+  resourceEntity,
+  SYSTEM_OBJECT,
+  versionedReference,
+} from '../proxy/records.js';
 import type { VerifiedClient } from './client-auth.js';
 import type { PatientAiData } from './patient-data.js';
 
@@ -49,46 +55,13 @@ export function buildCdsAuditEvent(record: CdsAuditRecord, recorded: Date): Audi
           : { network: { address: record.clientAddress, type: '2' } }),
       },
     ],
-    source: {
-      observer: { display: AUDIT_SOURCE_NAME },
-      type: [
-        {
-          system: 'http://terminology.hl7.org/CodeSystem/security-source-type',
-          code: '4',
-          display: 'Application Server',
-        },
-      ],
-    },
+    source: AUDIT_SOURCE,
     entity: [
+      patientEntity(`Patient/${record.patientId}`),
+      ...disclosed.map(resourceEntity),
+      // The hook instance ties this record to the EHR's own log of the call.
       {
-        what: { reference: `Patient/${record.patientId}` },
-        type: {
-          system: 'http://terminology.hl7.org/CodeSystem/audit-entity-type',
-          code: '1',
-          display: 'Person',
-        },
-        role: { system: 'http://terminology.hl7.org/CodeSystem/object-role', code: '1', display: 'Patient' },
-      },
-      ...disclosed.map((reference) => ({
-        what: { reference },
-        type: {
-          system: 'http://terminology.hl7.org/CodeSystem/audit-entity-type',
-          code: '2',
-          display: 'System Object',
-        },
-        role: {
-          system: 'http://terminology.hl7.org/CodeSystem/object-role',
-          code: '4',
-          display: 'Domain Resource',
-        },
-      })),
-      {
-        // The hook instance ties this record to the EHR's own log of the call.
-        type: {
-          system: 'http://terminology.hl7.org/CodeSystem/audit-entity-type',
-          code: '2',
-          display: 'System Object',
-        },
+        type: SYSTEM_OBJECT,
         role: { system: 'http://terminology.hl7.org/CodeSystem/object-role', code: '24', display: 'Query' },
         name: `hookInstance ${record.hookInstance}`,
       },

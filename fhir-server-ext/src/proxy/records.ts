@@ -24,6 +24,18 @@ export const CLIENT_ID_SYSTEM = `${MONITORMED_BASE}/sid/oauth-client`;
 /** Name of this service in AuditEvent.source.observer. */
 export const AUDIT_SOURCE_NAME = 'MonitorMed fhir-server-ext';
 
+/** AuditEvent.source of every AuditEvent this service writes: itself, as an application server. */
+export const AUDIT_SOURCE: AuditEvent['source'] = {
+  observer: { display: AUDIT_SOURCE_NAME },
+  type: [
+    {
+      system: 'http://terminology.hl7.org/CodeSystem/security-source-type',
+      code: '4',
+      display: 'Application Server',
+    },
+  ],
+};
+
 /** Provenance activity per write, from http://terminology.hl7.org/CodeSystem/v3-DataOperation. */
 export type WriteActivity = 'CREATE' | 'UPDATE' | 'DELETE';
 
@@ -46,6 +58,30 @@ export interface AuditRecord {
   resources: string[];
   /** The search query, for searches. */
   query: string | undefined;
+}
+
+const ENTITY_TYPE = 'http://terminology.hl7.org/CodeSystem/audit-entity-type';
+const OBJECT_ROLE = 'http://terminology.hl7.org/CodeSystem/object-role';
+
+/** AuditEvent.entity.type of a resource or query (audit-entity-type 2). */
+export const SYSTEM_OBJECT = { system: ENTITY_TYPE, code: '2', display: 'System Object' } as const;
+
+/** Returns the AuditEvent entity of a patient whose data was disclosed, as BALP names it. */
+export function patientEntity(reference: string): AuditEventEntity {
+  return {
+    what: { reference },
+    type: { system: ENTITY_TYPE, code: '1', display: 'Person' },
+    role: { system: OBJECT_ROLE, code: '1', display: 'Patient' },
+  };
+}
+
+/** Returns the AuditEvent entity of a disclosed resource other than the Patient. */
+export function resourceEntity(reference: string): AuditEventEntity {
+  return {
+    what: { reference },
+    type: SYSTEM_OBJECT,
+    role: { system: OBJECT_ROLE, code: '4', display: 'Domain Resource' },
+  };
 }
 
 /**
@@ -87,37 +123,13 @@ export function buildAuditEvent(record: AuditRecord, recorded: Date): AuditEvent
   }
 
   const entities: AuditEventEntity[] = [
-    ...record.patients.map((reference) => ({
-      what: { reference },
-      type: {
-        system: 'http://terminology.hl7.org/CodeSystem/audit-entity-type',
-        code: '1',
-        display: 'Person',
-      },
-      role: { system: 'http://terminology.hl7.org/CodeSystem/object-role', code: '1', display: 'Patient' },
-    })),
-    ...record.resources.map((reference) => ({
-      what: { reference },
-      type: {
-        system: 'http://terminology.hl7.org/CodeSystem/audit-entity-type',
-        code: '2',
-        display: 'System Object',
-      },
-      role: {
-        system: 'http://terminology.hl7.org/CodeSystem/object-role',
-        code: '4',
-        display: 'Domain Resource',
-      },
-    })),
+    ...record.patients.map(patientEntity),
+    ...record.resources.map(resourceEntity),
   ];
   if (record.query !== undefined) {
     entities.push({
-      type: {
-        system: 'http://terminology.hl7.org/CodeSystem/audit-entity-type',
-        code: '2',
-        display: 'System Object',
-      },
-      role: { system: 'http://terminology.hl7.org/CodeSystem/object-role', code: '24', display: 'Query' },
+      type: SYSTEM_OBJECT,
+      role: { system: OBJECT_ROLE, code: '24', display: 'Query' },
       query: Buffer.from(record.query, 'utf8').toString('base64'),
     });
   }
@@ -141,16 +153,7 @@ export function buildAuditEvent(record: AuditRecord, recorded: Date): AuditEvent
     recorded: recorded.toISOString(),
     outcome: '0',
     agent: agents,
-    source: {
-      observer: { display: AUDIT_SOURCE_NAME },
-      type: [
-        {
-          system: 'http://terminology.hl7.org/CodeSystem/security-source-type',
-          code: '4',
-          display: 'Application Server',
-        },
-      ],
-    },
+    source: AUDIT_SOURCE,
     entity: entities,
   };
 }
