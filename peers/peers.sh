@@ -186,6 +186,14 @@ running_pid() {
   printf '%s' "$pid"
 }
 
+spawned_pid_alive() {
+  local file pid
+  file="$(pid_file "$1")"
+  [[ -f "$file" ]] || return 1
+  pid="$(<"$file")"
+  [[ "$pid" =~ ^[0-9]+$ ]] && kill -0 "$pid" 2>/dev/null
+}
+
 peer_url() {
   case "$1" in
     hapi) printf 'http://%s:%s/fhir' "$HOST" "$HAPI_PORT" ;;
@@ -301,6 +309,12 @@ wait_healthy() {
   local peer="$1" timeout="$2" started=$SECONDS pid
   while ! healthy "$peer"; do
     if ! pid="$(running_pid "$peer")"; then
+      # Right after spawn the pid is still the subshell, whose command line lacks the peer's marker
+      # until it execs the server, so a live pid gets a few seconds before it counts as exited.
+      if spawned_pid_alive "$peer" && ((SECONDS - started < 10)); then
+        sleep 1
+        continue
+      fi
       log "$peer: process exited before it became healthy; last 40 lines of $(log_file "$peer"):"
       tail -n 40 "$(log_file "$peer")" >&2 || true
       return 1
