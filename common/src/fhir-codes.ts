@@ -59,6 +59,19 @@ export const PROVENANCE_AUTHOR: Coding = {
 /** Canonical base of MonitorMed's own profiles, extensions, code systems and identifier systems. */
 export const MONITORMED_BASE = 'https://monitormed.dev/fhir';
 
+/**
+ * `meta.source` of the versions that the analyzers write back (extensions, status). HAPI FHIR stores it
+ * with `#<request id>` appended. fhir-server-ext queues no analysis for such a version, because its
+ * value and inputs are those of the version already analysed.
+ */
+export const ANALYZER_WRITE_SOURCE = `${MONITORMED_BASE}/analyzers`;
+
+/** Tells whether a resource version was written by the analyzers, from its `meta.source`. */
+export function isAnalyzerWrite(meta: { source?: string } | undefined): boolean {
+  const source = meta?.source ?? '';
+  return source === ANALYZER_WRITE_SOURCE || source.startsWith(`${ANALYZER_WRITE_SOURCE}#`);
+}
+
 /** Identifier system of a monitored AI model; the value is the model id, such as `sepsis-risk`. */
 export const MODEL_ID_SYSTEM = `${MONITORMED_BASE}/sid/model-id`;
 

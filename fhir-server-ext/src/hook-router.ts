@@ -4,7 +4,13 @@
  * is accepted too, with a resource or with an empty body (the id-only notification of R4 rest-hooks).
  */
 import type { Observation, Resource } from '@medplum/fhirtypes';
-import { analyzeJobId, hasAiLabel, type AnalyzeResultJob, type Logger } from '@monitormed/common';
+import {
+  analyzeJobId,
+  hasAiLabel,
+  isAnalyzerWrite,
+  type AnalyzeResultJob,
+  type Logger,
+} from '@monitormed/common';
 import type { JobOptions, Queue } from 'bull';
 import { Router, type Request, type Response } from 'express';
 import type { HookMetrics } from './metrics.js';
@@ -79,6 +85,15 @@ async function handleDelivery(
   const job: AnalyzeResultJob = { resourceType: 'Observation', id: parsed.id, versionId: parsed.versionId };
   const jobId = analyzeJobId(job);
 
+  // A version the analyzers wrote back has the value and inputs of one already analysed, and analysing
+  // it again would write another version, whose delivery would start the loop over.
+  if (parsed.analyzerWrite) {
+    deps.metrics.analyzerWriteDeliveries.inc();
+    deps.log.debug({ jobId }, 'Delivery of a version the analyzers wrote; no job added');
+    sendOutcome(res, informational(`${jobId} was written by the analyzers; no job was added.`));
+    return;
+  }
+
   let added: boolean;
   try {
     added = await enqueueOnce(deps, job, jobId);
@@ -128,7 +143,7 @@ async function enqueueOnce(deps: HookDependencies, job: AnalyzeResultJob, jobId:
 function parseDeliveredObservation(
   body: unknown,
   path: { resourceType?: string; id?: string }
-): { id: string; versionId: string } | string {
+): { id: string; versionId: string; analyzerWrite: boolean } | string {
   if (path.resourceType !== undefined && path.resourceType !== 'Observation') {
     return `Only Observation deliveries are accepted, not ${path.resourceType}.`;
   }
@@ -154,7 +169,7 @@ function parseDeliveredObservation(
   if (!hasAiLabel(observation.meta)) {
     return `Observation/${observation.id} has no AIAST security label, so it is not an AI result.`;
   }
-  return { id: observation.id, versionId };
+  return { id: observation.id, versionId, analyzerWrite: isAnalyzerWrite(observation.meta) };
 }
 
 function isEmptyBody(body: unknown): boolean {

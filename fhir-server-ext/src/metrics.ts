@@ -9,6 +9,8 @@ export interface HookMetrics {
   jobsEnqueued: Counter;
   /** Deliveries of a resource version whose job was already queued. */
   duplicateDeliveries: Counter;
+  /** Deliveries of a version that the analyzers wrote back; no job is added for them. */
+  analyzerWriteDeliveries: Counter;
   /** Deliveries rejected with an error status, by reason: unauthorized, invalid or unavailable. */
   rejectedDeliveries: Counter<'reason'>;
 }
@@ -38,6 +40,11 @@ export function createHookMetrics(): HookMetrics {
     duplicateDeliveries: new Counter({
       name: 'monitormed_subscription_duplicate_deliveries_total',
       help: 'Deliveries of a resource version that was already queued; no job was added.',
+      registers: [registry],
+    }),
+    analyzerWriteDeliveries: new Counter({
+      name: 'monitormed_subscription_analyzer_write_deliveries_total',
+      help: "Deliveries of a version written by MonitorMed's analyzers; no job was added.",
       registers: [registry],
     }),
     rejectedDeliveries: new Counter({

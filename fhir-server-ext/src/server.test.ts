@@ -9,6 +9,7 @@ import type { Bundle, OperationOutcome, Subscription } from '@medplum/fhirtypes'
 import {
   ANALYZE_QUEUE,
   AIAST,
+  ANALYZER_WRITE_SOURCE,
   createFhirClient,
   loadConfig,
   type AnalyzeResultJob,
@@ -154,6 +155,38 @@ void describe('fhir-server-ext', () => {
     assert.deepEqual(job?.data, { resourceType: 'Observation', id, versionId: '7' });
     const jobs = await queue?.getJobs(['waiting', 'active', 'delayed', 'completed', 'failed']);
     assert.equal(jobs?.filter((candidate) => candidate.data.id === id).length, 1);
+  });
+
+  void it('analyzer write-back queues no job', async () => {
+    const id = `test-own-${runId}`;
+    const headers = { 'content-type': 'application/fhir+json', [SECRET_HEADER]: config.subscriptionSecret };
+    const body = {
+      resourceType: 'Observation',
+      id,
+      meta: { versionId: '2', security: [AIAST], source: `${ANALYZER_WRITE_SOURCE}#a1b2c3` },
+      status: 'final',
+    };
+
+    const response = await fetch(url(`/subscription-hook/Observation/${id}`), {
+      method: 'PUT',
+      headers,
+      body: JSON.stringify(body),
+    });
+    assert.equal(response.status, 200);
+    assert.equal(await queue?.getJob(`Observation/${id}/_history/2`), null);
+
+    // A later version from another writer, such as the vendor's corrected result, is analysed again.
+    const corrected = { ...body, meta: { versionId: '3', security: [AIAST], source: '#d4e5f6' } };
+    await fetch(url(`/subscription-hook/Observation/${id}`), {
+      method: 'PUT',
+      headers,
+      body: JSON.stringify(corrected),
+    });
+    const job = await queue?.getJob(`Observation/${id}/_history/3`);
+    assert.equal(job?.data.versionId, '3');
+
+    const metrics = await (await fetch(url('/metrics'))).text();
+    assert.match(metrics, /^monitormed_subscription_analyzer_write_deliveries_total 1$/m);
   });
 
   void it('mismatched id or missing version gets 400', async () => {

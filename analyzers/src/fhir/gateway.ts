@@ -4,7 +4,7 @@
  * creates (If-None-Exist).
  */
 import type { Bundle, Device, Flag, Observation, Resource } from '@medplum/fhirtypes';
-import type { FhirClient } from '@monitormed/common';
+import { ANALYZER_WRITE_SOURCE, type FhirClient } from '@monitormed/common';
 import { VersionConflictError } from './version-conflict-error.js';
 
 /**
@@ -97,7 +97,8 @@ export async function updateWithRetry<T extends Resource>(
       await client.update({
         resourceType,
         id,
-        body: { ...next, id },
+        // The source marks the version as the analyzers' own, so its delivery queues no new analysis.
+        body: { ...next, id, meta: { ...next.meta, source: ANALYZER_WRITE_SOURCE } },
         options: versionId === undefined ? {} : { headers: { 'If-Match': `W/"${versionId}"` } },
       });
       return 'updated';
