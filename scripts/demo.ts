@@ -11,13 +11,17 @@ const HELP = `Usage: npm run demo -- [options]
   --json                 print the summary as one JSON object on the last line
   --exit                 stop the services after the summary (the peers keep running)
   --patients N           Synthea patients to load and simulate (default 20)
+  --per-day N            results per model per simulated day (default 40); the drift test
+                         needs about 30 per day, so fewer make its verdicts less certain
   --days N               simulated days (default 10)
   --drift-day N          day on which the imaging model's scanner changes (default 6, 0 = no drift)
   --seed N               seed of Synthea and of the scenario (default 42)
+  --settle-minutes N     how long to wait for the analysis before failing (default 10)
   --no-peers             do not install or start the peers (they must already run)
   -h, --help             show this help
 
-Environment: GROUND_TRUTH=on also runs fhir-server-ext's ground-truth linking.`;
+Environment: GROUND_TRUTH=on also runs fhir-server-ext's ground-truth linking. The services log
+warnings and errors only, so that the demo's progress lines stay readable; LOG_LEVEL=info shows more.`;
 
 function readPositiveInteger(name: string, raw: string | undefined, allowZero = false): number | undefined {
   if (raw === undefined) {
@@ -89,6 +93,8 @@ async function main(): Promise<void> {
       days: { type: 'string' },
       'drift-day': { type: 'string' },
       seed: { type: 'string' },
+      'per-day': { type: 'string' },
+      'settle-minutes': { type: 'string' },
       'no-peers': { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -103,10 +109,17 @@ async function main(): Promise<void> {
   const days = readPositiveInteger('days', values.days);
   const driftDay = readPositiveInteger('drift-day', values['drift-day'], true);
   const seed = readPositiveInteger('seed', values.seed, true);
+  const perDay = readPositiveInteger('per-day', values['per-day']);
+  const settleMinutes = readPositiveInteger('settle-minutes', values['settle-minutes']);
   if (patients !== undefined) options.patients = patients;
   if (days !== undefined) options.days = days;
   if (driftDay !== undefined) options.driftDay = driftDay;
   if (seed !== undefined) options.seed = seed;
+  if (perDay !== undefined) options.resultsPerModelPerDay = perDay;
+  if (settleMinutes !== undefined) options.settleTimeoutMs = settleMinutes * 60_000;
+
+  // The services run in this process and share its stderr with the progress lines.
+  process.env['LOG_LEVEL'] ??= 'warn';
 
   // The handler is installed before setup, which takes minutes, so Ctrl-C at any point stops the
   // services and deletes the demo's Subscriptions instead of leaving HAPI retrying a dead endpoint.

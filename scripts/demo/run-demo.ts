@@ -4,7 +4,7 @@ import { AI_OBSERVATION_CRITERIA } from '@monitormed/fhir-server-ext';
 import { runPeersScript } from './peers.js';
 import { prepareDemoPatients } from './patients.js';
 import { startDemoServices, type DemoPorts, type DemoServices } from './services.js';
-import { waitForAnalysis } from './settle.js';
+import { clearAnalysisQueues, waitForAnalysis } from './settle.js';
 import { collectCounts, type ModelDriftSummary } from './summary.js';
 
 /** Options of {@link runDemo}; every field has a default. */
@@ -135,10 +135,11 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoRun> {
     await runPeersScript(['start', 'all']);
   }
 
-  // The demo owns its database, so a rerun never mixes windows of an earlier run into the drift test.
+  // The demo owns its database and queues, so a rerun never mixes an earlier run's windows or jobs in.
   const mongo = await connectMongo(config);
   closers.push(() => mongo.client.close());
   await mongo.db.dropDatabase();
+  await clearAnalysisQueues(config.redisUrl, queuePrefix);
 
   try {
     const patients = await prepareDemoPatients({

@@ -36,6 +36,21 @@ async function pendingJobs(queues: Queue.Queue[]): Promise<number> {
 }
 
 /**
+ * Empties the demo's analysis queues, so that jobs a failed or stopped earlier run left in Redis do
+ * not count in, or slow down, this run. The demo's MongoDB database is emptied at the same time.
+ */
+export async function clearAnalysisQueues(redisUrl: string, queuePrefix: string): Promise<void> {
+  for (const name of [ANALYZE_QUEUE, DRIFT_QUEUE]) {
+    const queue = new Queue(name, redisUrl, { prefix: queuePrefix });
+    try {
+      await queue.obliterate({ force: true });
+    } finally {
+      await queue.close();
+    }
+  }
+}
+
+/**
  * Waits until every delivered AI result has been analysed and both analyzer queues have stayed empty
  * for `quietMs`. Deliveries from HAPI's rest-hook subscription are asynchronous, so an empty queue
  * alone does not prove the analysis is complete.
