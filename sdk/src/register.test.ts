@@ -4,10 +4,12 @@
  * Each run uses its own model ids and deletes its Devices and model cards at the end.
  */
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { after, describe, it } from 'node:test';
 import type { Bundle, Device, OperationOutcome, Resource } from '@medplum/fhirtypes';
 import {
@@ -205,5 +207,24 @@ void describe('register command', () => {
         return true;
       }
     );
+  });
+});
+
+void describe('register command line', () => {
+  const script = fileURLToPath(new URL('./register.ts', import.meta.url));
+  const run = (args: string[]) =>
+    spawnSync(process.execPath, ['--import', 'tsx', script, ...args], { encoding: 'utf8' });
+
+  void it('prints usage with exit 0 on --help', () => {
+    const { status, stdout } = run(['--help']);
+    assert.equal(status, 0);
+    assert.match(stdout, /^Usage: npm run --silent register -w sdk -- /);
+    assert.match(stdout, /--model ID/);
+  });
+
+  void it('exits 2 on an unknown option and points to --help', () => {
+    const { status, stderr } = run(['--catalogue', 'models.json']);
+    assert.equal(status, 2);
+    assert.match(stderr, /^register: Unknown option '--catalogue'.*Run with --help/);
   });
 });

@@ -2,7 +2,7 @@
  * Registers the models of a catalog on the FHIR server: each model's Device and model card. A Device
  * stored from an older catalog is updated with the current identifiers instead of being duplicated.
  *
- * Usage: npm run register -w sdk -- [--catalog models.json] [--model sepsis-risk ...]
+ * Usage: npm run register -w sdk -- [--catalog models.json] [--model sepsis-risk ...] [--help]
  * Without --catalog the command reads MONITORMED_MODELS_FILE or the demo catalog. Without --model it
  * registers every model of the catalog. The FHIR server is FHIR_BASE_URL.
  * Prints a JSON array with one object per model: modelId, deviceId, action (created, updated or
@@ -32,6 +32,23 @@ export class UsageError extends Error {
 /** Thrown when registering one model fails; the message names the model and the FHIR server's status. */
 export class RegisterFailedError extends Error {
   override name = 'RegisterFailedError';
+}
+
+/** Usage text that `--help` prints. */
+export const REGISTER_USAGE = `Usage: npm run --silent register -w sdk -- [--catalog models.json] [--model <id> ...]
+
+Registers each model of a catalog on FHIR_BASE_URL: its Device and its model card.
+  --catalog FILE   model catalog (JSON array); default MONITORMED_MODELS_FILE or the demo catalog
+  --model ID       register only this model; repeat for several; default every model
+  --help           print this text
+
+Prints a JSON array: modelId, deviceId, action (created, updated or unchanged), versionId, modelCardId.
+Exit status: 0 registered, 2 invalid arguments or catalog, 1 a FHIR request failed.
+`;
+
+/** Tells whether the arguments ask for the usage text, which is printed instead of registering. */
+export function wantsHelp(args: readonly string[]): boolean {
+  return args.includes('--help') || args.includes('-h');
 }
 
 function selectModels(catalog: AiModelDefinition[], modelIds: string[] | undefined): AiModelDefinition[] {
@@ -71,7 +88,7 @@ export async function runRegister(
       allowPositionals: false,
     }));
   } catch (err) {
-    throw new UsageError(`${(err as Error).message}. Use --catalog models.json and --model <id>.`);
+    throw new UsageError(`${(err as Error).message}. Run with --help for the options.`);
   }
 
   let catalog: AiModelDefinition[];
@@ -103,14 +120,19 @@ export async function runRegister(
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
-  try {
-    const registrations = await runRegister(process.argv.slice(2), loadConfig());
-    process.stdout.write(`${JSON.stringify(registrations, undefined, 2)}\n`);
-  } catch (err) {
-    if (!(err instanceof UsageError || err instanceof RegisterFailedError)) {
-      throw err;
+  const args = process.argv.slice(2);
+  if (wantsHelp(args)) {
+    process.stdout.write(REGISTER_USAGE);
+  } else {
+    try {
+      const registrations = await runRegister(args, loadConfig());
+      process.stdout.write(`${JSON.stringify(registrations, undefined, 2)}\n`);
+    } catch (err) {
+      if (!(err instanceof UsageError || err instanceof RegisterFailedError)) {
+        throw err;
+      }
+      process.stderr.write(`register: ${err.message}\n`);
+      process.exitCode = err instanceof UsageError ? 2 : 1;
     }
-    process.stderr.write(`register: ${err.message}\n`);
-    process.exitCode = err instanceof UsageError ? 2 : 1;
   }
 }
