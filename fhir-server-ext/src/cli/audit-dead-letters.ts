@@ -72,7 +72,7 @@ export async function runAuditDeadLetters(
         );
       } else {
         print(
-          `${documents.length} dead AuditEvent(s)${documents.length === limit ? ' shown (more may exist)' : ''}`
+          `${documents.length} dead AuditEvent(s)${documents.length === limit ? ' shown (more may exist)' : ''} in database ${mongoDatabase}`
         );
         for (const document of documents) {
           print(

@@ -169,7 +169,7 @@ void describe('audit dead letters', () => {
     const id = `dead-${runId}`;
     const listed: string[] = [];
     assert.equal(await runAuditDeadLetters(['list'], (line) => listed.push(line), setup.config), 0);
-    assert.equal(listed[0], '1 dead AuditEvent(s)');
+    assert.equal(listed[0], `1 dead AuditEvent(s) in database ${setup.config.mongoDatabase}`);
     assert.match(listed[1] ?? '', new RegExp(`^${id}  failed .* after 2/2 attempts: fetch failed`));
 
     const lines: string[] = [];
