@@ -117,6 +117,30 @@ export function buildDriftExtension(status: DriftStatus): Extension {
   };
 }
 
+/** DRIFT_EXTENSION parts that move with every result added to the window, without changing its verdict. */
+const DRIFT_MEASURE_PARTS = new Set(['statistic', 'pValue']);
+
+/**
+ * Tells whether `extensions` hold a DRIFT_EXTENSION with the verdict of `expected`: the same test,
+ * threshold, window, reference and `detected`. The statistic and p-value are not compared, because
+ * each result added to an open window moves them, and rewriting every result of the window at each
+ * evaluation would add a version per result per evaluation to the FHIR server. So the stored
+ * statistic is that of the evaluation that last changed the verdict; the window's latest one is in its
+ * metric Observation.
+ * @param extensions - Current extensions.
+ * @param expected - The DRIFT_EXTENSION of the latest evaluation.
+ * @returns True when no write is needed.
+ */
+export function hasSameDriftVerdict(
+  extensions: readonly Extension[] | undefined,
+  expected: Extension
+): boolean {
+  const verdict = (parts: readonly Extension[] | undefined): string =>
+    JSON.stringify((parts ?? []).filter((part) => !DRIFT_MEASURE_PARTS.has(part.url)));
+  const current = extensions?.find((extension) => extension.url === DRIFT_EXTENSION);
+  return current !== undefined && verdict(current.extension) === verdict(expected.extension);
+}
+
 function partsOf(extensions: readonly Extension[] | undefined, url: string): Extension[] {
   return extensions?.find((extension) => extension.url === url)?.extension ?? [];
 }

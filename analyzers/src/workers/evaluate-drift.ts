@@ -16,7 +16,7 @@ import type Bull from 'bull';
 import {
   ANALYZER_VERSION,
   buildDriftExtension,
-  hasEqualExtension,
+  hasSameDriftVerdict,
   replaceExtension,
   type DriftStatus,
 } from '../fhir/extensions.js';
@@ -289,7 +289,7 @@ async function evaluateWindow(
   };
 }
 
-/** Writes DRIFT_EXTENSION on one result when it changed, and the model-drift Flag when drift is detected. */
+/** Writes DRIFT_EXTENSION on one result when its verdict changed, and the model-drift Flag on drift. */
 async function writeDriftStatus(
   context: WorkerContext,
   result: WindowResult,
@@ -297,7 +297,7 @@ async function writeDriftStatus(
 ): Promise<void> {
   const extension = buildDriftExtension(status);
   await updateObservationWithRetry(context.fhir, result.observationId, (observation) =>
-    hasEqualExtension(observation.extension, extension)
+    hasSameDriftVerdict(observation.extension, extension)
       ? undefined
       : { ...observation, extension: replaceExtension(observation.extension, extension) }
   );

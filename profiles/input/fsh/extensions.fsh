@@ -74,6 +74,8 @@ Context: Observation
 * extension[statistic] ^short = "Test statistic; for ks, the distance D from 0 to 1"
 * extension[statistic].value[x] only decimal
 * extension[pValue] ^short = "p-value of the test"
+* extension[statistic] ^definition = "The test statistic of the evaluation that last changed the verdict, threshold or reference written here. Later evaluations of the window that keep the verdict do not rewrite the result; the window's latest statistic is in its metric Observation."
+* extension[pValue] ^definition = "The p-value of the evaluation that last changed the verdict, threshold or reference written here; the window's latest is in its metric Observation."
 * extension[pValue].value[x] only decimal
 * extension[threshold] ^short = "p-value below which drift counts as detected"
 * extension[threshold].value[x] only decimal
