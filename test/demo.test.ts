@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import type { Bundle, Observation } from '@medplum/fhirtypes';
 import { flaggedObservationId } from '@monitormed/fhir-server-ext';
 import type { Browser, Page } from 'playwright-core';
 import { runDemo, type DemoRun } from '../scripts/demo/run-demo.js';
@@ -25,6 +26,8 @@ const RESULTS_PER_DAY = 40;
 
 void describe('demo drift verdict', { timeout: 900_000 }, () => {
   let run: DemoRun;
+  // The demo loads the same Synthea patients on every run, so this run's results are selected by time.
+  const startedAt = new Date();
 
   before(async () => {
     const runId = randomUUID().slice(0, 8);
@@ -67,6 +70,16 @@ void describe('demo drift verdict', { timeout: 900_000 }, () => {
   void it('writes labelled observations and flags', () => {
     assert.ok(run.summary.observations >= run.summary.messagesSent + run.summary.fhirDirectWrites);
     assert.ok(run.summary.flags > 0);
+  });
+
+  void it('writes each AI result back a few times', async () => {
+    const versions = await aiObservationVersions(demoUrl(run, 'fhir'), run.summary.patientIds, startedAt);
+    assert.ok(versions.length >= run.summary.messagesSent, `${versions.length} AI Observations read`);
+    // Created, written back with the uncertainty, then with the drift verdict and again if the verdict or
+    // reference changes. A write-back analysed as a new result, or a drift extension rewritten at each
+    // evaluation of its window, shows as a dozen versions or more.
+    const maxVersion = Math.max(...versions);
+    assert.ok(maxVersion <= 5, `an AI Observation has ${maxVersion} versions: its write-backs repeat`);
   });
 
   void it('counts every result in its window', () => {
@@ -287,6 +300,31 @@ function demoUrl(demo: DemoRun, name: string): string {
   const url = demo.summary.urls[name];
   assert.ok(url !== undefined, `the demo summary has no ${name} URL`);
   return url;
+}
+
+/** Reads the version number of each AI-labelled Observation of the patients written since `since`. */
+async function aiObservationVersions(
+  fhirBaseUrl: string,
+  patientIds: string[],
+  since: Date
+): Promise<number[]> {
+  const query = new URLSearchParams({
+    _security: 'http://terminology.hl7.org/CodeSystem/v3-ObservationValue|AIAST',
+    subject: patientIds.map((id) => `Patient/${id}`).join(','),
+    _lastUpdated: `ge${since.toISOString()}`,
+    _elements: 'meta',
+    _count: '200',
+  });
+  const versions: number[] = [];
+  let next: string | undefined = `${fhirBaseUrl}/Observation?${query.toString()}`;
+  while (next !== undefined) {
+    const bundle = (await getJson(next)) as unknown as Bundle<Observation>;
+    for (const entry of bundle.entry ?? []) {
+      versions.push(Number(entry.resource?.meta?.versionId));
+    }
+    next = bundle.link?.find((link) => link.relation === 'next')?.url;
+  }
+  return versions;
 }
 
 async function getJson(url: string): Promise<Record<string, unknown>> {
