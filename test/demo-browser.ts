@@ -1,9 +1,10 @@
 /**
  * Helpers of the demo test's Chromium walk: they find a demo patient with an active monitoring Flag in
- * HAPI and run the EHR launch from the authorization server's EHR simulator page.
+ * HAPI, and run the EHR launch from the authorization server's EHR simulator page and the standalone
+ * launch through its patient picker.
  */
 import assert from 'node:assert/strict';
-import type { Bundle, Flag } from '@medplum/fhirtypes';
+import type { Bundle, Flag, Patient } from '@medplum/fhirtypes';
 import { AIAST_SEARCH, FLAG_ID_SYSTEM } from '@monitormed/common';
 import type { Page } from 'playwright-core';
 import { allow, signIn } from '../smart-app/src/browser-support.js';
@@ -70,5 +71,32 @@ export async function launchFromEhr(page: Page, ehrSimulatorUrl: string, patient
   await allow(page);
   await page.locator('table.results, [role=alert]').first().waitFor({ timeout: 60_000 });
   // One results table per model.
+  assert.ok((await page.locator('table.results').count()) >= 1, await page.locator('main').innerText());
+}
+
+/**
+ * Runs a standalone launch: signs in as the test clinician, searches the patient picker by the
+ * patient's family name, picks the patient, allows the access and waits for the patient view.
+ * @param standaloneLaunchUrl - The app's standalone launch page.
+ * @param fhirBaseUrl - HAPI, where the patient's family name is read.
+ */
+export async function launchStandalone(
+  page: Page,
+  standaloneLaunchUrl: string,
+  fhirBaseUrl: string,
+  patientId: string
+): Promise<void> {
+  const found = await searchFhir(fhirBaseUrl, `Patient?_id=${patientId}`);
+  const family = (found.entry?.[0]?.resource as Patient | undefined)?.name?.[0]?.family;
+  assert.ok(family !== undefined, `Patient/${patientId} has no family name to search the picker by`);
+
+  await page.goto(standaloneLaunchUrl);
+  await signIn(page);
+  await page.locator('#patient-name').fill(family);
+  await page.locator('button:has-text("Search")').click();
+  await page.locator(`#patient-${patientId}`).check();
+  await allow(page);
+
+  await page.locator('table.results, [role=alert]').first().waitFor({ timeout: 60_000 });
   assert.ok((await page.locator('table.results').count()) >= 1, await page.locator('main').innerText());
 }

@@ -2,8 +2,9 @@
  * The demo over the real stack. Its drift verdict: the scenario shifts the imaging model's scores from
  * the injected day on, and only that model may be reported as drifting, and only from that day. Its
  * SMART launch: the authorization server, the EHR simulator and the app's launch page respond over HTTP.
- * Then Chromium runs an EHR launch of the demo patient with the most Flags and opens the inventory and the
- * drifted model's dashboard, all on the Synthea patients and the data that the scenario produced.
+ * Then Chromium runs an EHR launch of the demo patient with the most Flags and opens the inventory and
+ * the drifted model's dashboard. Last, it runs a standalone launch of the same patient through the
+ * patient picker. All of it uses the Synthea patients and the data that the scenario produced.
  */
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
@@ -20,7 +21,7 @@ import {
   PAGE_TIMEOUT_MS,
   seriousAxeViolations,
 } from '../smart-app/src/browser-support.js';
-import { findFlaggedPatient, launchFromEhr } from './demo-browser.js';
+import { findFlaggedPatient, launchFromEhr, launchStandalone } from './demo-browser.js';
 
 const RESULTS_PER_DAY = 40;
 
@@ -284,6 +285,32 @@ void describe('demo drift verdict', { timeout: 900_000 }, () => {
     }
     await page.screenshot({ path: join(ARTIFACT_DIR, 'demo-dashboard.png'), fullPage: true });
     assert.deepEqual(await seriousAxeViolations(page), [], 'axe on the dashboard');
+  });
+
+  void it('standalone launch picks a patient', async () => {
+    // A new context has no SMART session, so the launch starts from sign-in.
+    await browserPage();
+    const context = await browser?.newContext();
+    assert.ok(context !== undefined);
+    try {
+      const standalonePage = await context.newPage();
+      standalonePage.setDefaultTimeout(PAGE_TIMEOUT_MS);
+      const patient = await findFlaggedPatient(demoUrl(run, 'fhir'), run.summary.patientIds);
+      await launchStandalone(
+        standalonePage,
+        demoUrl(run, 'standaloneLaunch'),
+        demoUrl(run, 'fhir'),
+        patient.patientId
+      );
+
+      assert.match(await standalonePage.locator('.patient').innerText(), new RegExp(patient.patientId));
+      const rows = await standalonePage.locator('table.results tbody tr').count();
+      assert.equal(rows, Math.min(patient.results, 50));
+      assert.ok((await standalonePage.locator('table.results .flag').count()) >= 1, 'a Flag is shown');
+      await standalonePage.screenshot({ path: join(ARTIFACT_DIR, 'demo-standalone.png'), fullPage: true });
+    } finally {
+      await context.close();
+    }
   });
 
   void it('serves the listener metrics and health', async () => {
