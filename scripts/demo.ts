@@ -3,6 +3,8 @@
  * URLs of every service and of the SMART launch pages. The services keep running until Ctrl-C, unless
  * `--exit` is given.
  */
+// First, so that LOG_LEVEL is set before any service module creates its logger.
+import './demo/quiet-logs.js';
 import { parseArgs } from 'node:util';
 import { runDemo, type DemoOptions, type DemoSummary } from './demo/run-demo.js';
 
@@ -16,7 +18,7 @@ const HELP = `Usage: npm run demo -- [options]
   --days N               simulated days (default 10)
   --drift-day N          day on which the imaging model's scanner changes (default 6, 0 = no drift)
   --seed N               seed of Synthea and of the scenario (default 42)
-  --settle-minutes N     how long to wait for the analysis before failing (default 10)
+  --settle-minutes N     how long to wait for the analysis before failing (default 20)
   --no-peers             do not install or start the peers (they must already run)
   -h, --help             show this help
 
@@ -117,9 +119,6 @@ async function main(): Promise<void> {
   if (seed !== undefined) options.seed = seed;
   if (perDay !== undefined) options.resultsPerModelPerDay = perDay;
   if (settleMinutes !== undefined) options.settleTimeoutMs = settleMinutes * 60_000;
-
-  // The services run in this process and share its stderr with the progress lines.
-  process.env['LOG_LEVEL'] ??= 'warn';
 
   // The handler is installed before setup, which takes minutes, so Ctrl-C at any point stops the
   // services and deletes the demo's Subscriptions instead of leaving HAPI retrying a dead endpoint.

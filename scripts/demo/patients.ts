@@ -81,14 +81,16 @@ export async function prepareDemoPatients(options: {
     folder = generated.fhirDir;
   }
 
-  options.log(`Loading ${options.count} patients from ${folder}; each bundle takes seconds to a minute.`);
+  options.log(
+    `Loading ${options.count} patients from ${folder}, after its hospital and practitioner bundles; each bundle takes seconds to a minute.`
+  );
   const load = await loadBundles({
     folder,
     fhirBaseUrl: options.fhirBaseUrl,
     limit: options.count,
     // Synthea names bundle files after the patient, so only the count is logged.
     onProgress: (progress) => {
-      options.log(`  ${progress.done} bundles loaded.`);
+      options.log(`  ${progress.done} bundles loaded (patients, hospitals and practitioners).`);
     },
   });
 

@@ -40,7 +40,7 @@ export interface DemoOptions {
    * version, which slows the analysis the demo waits for.
    */
   groundTruth?: boolean;
-  /** How long to wait for the analysis to settle (default 10 minutes). */
+  /** How long to wait for the analysis to settle (default 20 minutes). */
   settleTimeoutMs?: number;
   /** Progress lines, by default to stderr. */
   log?: (line: string) => void;
@@ -149,7 +149,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoRun> {
       log,
     });
     log(
-      `Loaded ${patients.patientIds.length} patients (${patients.load.created} resources created, ${patients.load.failures.length} bundle failures).`
+      `Loaded ${patients.patientIds.length} patients (${patients.load.created} resources created, 0 when an earlier run loaded them; ${patients.load.failures.length} bundle failures).`
     );
 
     if (patients.patientIds.length === 0) {
@@ -198,7 +198,9 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoRun> {
 
     log(`Waiting for the analyzers to process ${expectedResults} results.`);
     const reportAnalysis = throttle(30_000, (analyzed: number, pending: number) => {
-      log(`  ${analyzed} of ${expectedResults} results analysed, ${pending} jobs pending.`);
+      log(
+        `  ${analyzed} of ${expectedResults} results analysed; ${pending} analysis and drift jobs pending.`
+      );
     });
     await waitForAnalysis({
       mongo,
@@ -206,7 +208,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoRun> {
       queuePrefix,
       expectedResults,
       modelIds,
-      timeoutMs: options.settleTimeoutMs ?? 600_000,
+      timeoutMs: options.settleTimeoutMs ?? 1_200_000,
       onProgress: reportAnalysis,
     });
 
