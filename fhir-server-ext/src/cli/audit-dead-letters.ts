@@ -65,11 +65,11 @@ export async function runAuditDeadLetters(
     if (command === 'list') {
       const documents = await deadLetters.list(limit);
       if (values.json === true) {
-        print(
-          JSON.stringify(
-            documents.map(({ auditEvent, ...rest }) => ({ ...rest, recorded: auditEvent.recorded }))
-          )
-        );
+        const auditEvents = documents.map(({ auditEvent, ...rest }) => ({
+          ...rest,
+          recorded: auditEvent.recorded,
+        }));
+        print(JSON.stringify({ database: mongoDatabase, auditEvents }));
       } else {
         print(
           `${documents.length} dead AuditEvent(s)${documents.length === limit ? ' shown (more may exist)' : ''} in database ${mongoDatabase}`

@@ -172,6 +172,15 @@ void describe('audit dead letters', () => {
     assert.equal(listed[0], `1 dead AuditEvent(s) in database ${setup.config.mongoDatabase}`);
     assert.match(listed[1] ?? '', new RegExp(`^${id}  failed .* after 2/2 attempts: fetch failed`));
 
+    const json: string[] = [];
+    assert.equal(await runAuditDeadLetters(['list', '--json'], (line) => json.push(line), setup.config), 0);
+    const parsed = JSON.parse(json[0] ?? '{}') as { database: string; auditEvents: { _id: string }[] };
+    assert.equal(parsed.database, setup.config.mongoDatabase);
+    assert.deepEqual(
+      parsed.auditEvents.map((event) => event._id),
+      [id]
+    );
+
     const lines: string[] = [];
     assert.equal(
       await runAuditDeadLetters(['replay', '--json'], (line) => lines.push(line), setup.config),
