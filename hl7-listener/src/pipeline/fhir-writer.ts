@@ -108,7 +108,7 @@ async function resolvePatients(
           ackCode: 'AE',
           errorCode: ERROR_CODES.unknownKeyIdentifier,
           location,
-          text: 'Patient not found: no Patient has the PID-3 identifier',
+          text: 'Patient not found: no Patient in the FHIR server has the PID-3 identifier. Load the Patient first, or set HL7_CREATE_MISSING_PATIENTS=true on the listener to create it.',
         });
       }
       byIdentifier.set(key, link);
