@@ -2,7 +2,7 @@ import { connectMongo, loadConfig, loadModelCatalog, type MonitorMedConfig } fro
 import { runScenario, type AckCounts, type ScenarioOptions } from '@monitormed/synthea-data';
 import { AI_OBSERVATION_CRITERIA } from '@monitormed/fhir-server-ext';
 import { runPeersScript } from './peers.js';
-import { prepareDemoPatients } from './patients.js';
+import { countEarlierResults, prepareDemoPatients } from './patients.js';
 import { startDemoServices, type DemoPorts, type DemoServices } from './services.js';
 import { clearAnalysisQueues, waitForAnalysis } from './settle.js';
 import { collectCounts, type ModelDriftSummary } from './summary.js';
@@ -157,6 +157,13 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoRun> {
         `No demo patient was found in the FHIR server after loading ${patients.folder}; check the bundle failures above.`
       );
     }
+    const earlier = await countEarlierResults(config.fhirBaseUrl, patients.patientIds);
+    if (earlier > 0) {
+      log(
+        `HAPI FHIR already holds ${earlier} AI results of earlier demo runs on these patients, which slows this run's analysis. For a run at full speed, restart HAPI (peers/peers.sh stop hapi && peers/peers.sh start hapi), which empties its in-memory database.`
+      );
+    }
+
     // The analysis Subscription takes only the demo patients' AI results, so results that other
     // clients write to the same FHIR server never enter the demo's windows.
     const subscriptionCriteria = `${AI_OBSERVATION_CRITERIA}&patient=${patients.patientIds
