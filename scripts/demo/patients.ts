@@ -10,6 +10,7 @@ import {
   orderBundleFiles,
   type LoadSummary,
 } from '@monitormed/synthea-data';
+import { countResources } from './summary.js';
 
 /** Synthea's own identifier system for every resource it generates. */
 const SYNTHEA_ID_SYSTEM = 'https://github.com/synthetichealth/synthea';
@@ -112,22 +113,14 @@ export async function prepareDemoPatients(options: {
 
 /**
  * Counts the AI results that earlier demo runs left on the demo patients. Every run writes its results
- * on the same patients and simulated dates, and each further run was measured slower on the same HAPI
- * FHIR (2.7, 9 and 17 minutes in a row), so the demo logs the count before it starts.
+ * on the same patients and simulated dates. Each further run on the same HAPI FHIR was measured slower
+ * (2.7, 9 and 17 minutes in a row), so the demo logs the count before it starts.
  * @returns The number of AI-labelled Observations of the patients.
  */
 export async function countEarlierResults(fhirBaseUrl: string, patientIds: string[]): Promise<number> {
   const query = new URLSearchParams({
     subject: patientIds.map((id) => `Patient/${id}`).join(','),
     _security: AIAST_SEARCH,
-    _summary: 'count',
   });
-  const response = await fetch(`${fhirBaseUrl}/Observation?${query.toString()}`, {
-    headers: { accept: 'application/fhir+json', 'cache-control': 'no-cache' },
-  });
-  if (!response.ok) {
-    throw new Error(`Counting earlier demo results failed: HTTP ${response.status} from ${fhirBaseUrl}.`);
-  }
-  const bundle = (await response.json()) as Bundle;
-  return bundle.total ?? 0;
+  return countResources(fhirBaseUrl, `Observation?${query.toString()}`);
 }

@@ -41,7 +41,11 @@ async function fetchJson<T>(url: string): Promise<T> {
   return (await response.json()) as T;
 }
 
-async function countResources(fhirBaseUrl: string, query: string): Promise<number> {
+/**
+ * Counts the resources a search matches, with `_summary=count` and no cached results.
+ * @param query - Resource type and search parameters, such as `Observation?code=...`.
+ */
+export async function countResources(fhirBaseUrl: string, query: string): Promise<number> {
   const bundle = await fetchJson<Bundle>(`${fhirBaseUrl}/${query}&_summary=count`);
   return bundle.total ?? 0;
 }
