@@ -199,12 +199,14 @@ void describe('demo drift verdict', { timeout: 900_000 }, () => {
     assert.equal(await note.count(), patient.results > 50 ? 1 : 0);
 
     // Every active Flag of a shown result appears on its row with its reason.
-    const shown = new Set(
+    const shownObservationIds = new Set(
       await page
         .locator('table.results tbody tr')
         .evaluateAll((trs) => trs.map((tr) => tr.getAttribute('data-observation-id')))
     );
-    const flagsOfShown = patient.flags.filter((flag) => shown.has(flaggedObservationId(flag) ?? ''));
+    const flagsOfShown = patient.flags.filter((flag) =>
+      shownObservationIds.has(flaggedObservationId(flag) ?? '')
+    );
     assert.ok(
       flagsOfShown.length > 0,
       `none of the ${patient.flags.length} active Flags is on a shown result`
@@ -276,11 +278,11 @@ void describe('demo drift verdict', { timeout: 900_000 }, () => {
         trs.map((tr) => [...tr.querySelectorAll('th, td')].map((cell) => cell.textContent.trim()))
       );
     for (const window of drifted?.windows ?? []) {
-      const shown = cells.find((row) => row[0] === window.window)?.at(-1);
+      const shownStatus = cells.find((row) => row[0] === window.window)?.at(-1);
       if (window.status === 'drift') {
-        assert.equal(shown, 'critical', `window ${window.window}`);
+        assert.equal(shownStatus, 'critical', `window ${window.window}`);
       } else if (window.status === 'no-drift') {
-        assert.equal(shown, 'ok', `window ${window.window}`);
+        assert.equal(shownStatus, 'ok', `window ${window.window}`);
       }
     }
     await page.screenshot({ path: join(ARTIFACT_DIR, 'demo-dashboard.png'), fullPage: true });

@@ -85,7 +85,7 @@ export interface DemoRun {
 const DEMO_ACK_TIMEOUT_MS = 90_000;
 const DEMO_ORIGINAL_ACK_WAIT_MS = 60_000;
 
-/** Wraps a progress callback so that it runs at most once per interval; the demo logs it. */
+/** Wraps a progress callback so that it runs at most once per interval. */
 function throttle<T extends unknown[]>(
   intervalMs: number,
   report: (...args: T) => void

@@ -301,7 +301,8 @@ async function create(config: MonitorMedConfig, resource: Resource, ifNoneExist?
  * @param relativeUrl - Expanded prefetch template.
  */
 export async function searchHapi(config: MonitorMedConfig, relativeUrl: string): Promise<Bundle> {
-  // Without no-cache HAPI returns an identical search's cached results for a minute, and a poll never sees a new resource.
+  // Without no-cache, HAPI returns an identical search's cached results for a minute, so a poll would
+  // miss a new resource.
   const response = await fetch(`${config.fhirBaseUrl}/${relativeUrl}`, {
     headers: { accept: 'application/fhir+json', 'cache-control': 'no-cache' },
   });
