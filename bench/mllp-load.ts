@@ -3,6 +3,12 @@ import { connect, type Socket } from 'node:net';
 import { setTimeout as delay } from 'node:timers/promises';
 import { MllpFrameDecoder } from '@monitormed/hl7-listener';
 
+/** How long a closed-loop run waits past its duration for the ACKs still due. */
+const STUCK_GRACE_MS = 5_000;
+
+/** How long a fixed-rate run waits after its last send for the ACKs still due. */
+const FIXED_RATE_DRAIN_MS = 30_000;
+
 /** Returns the next message to send, already framed. */
 export type FrameSource = () => Buffer;
 
@@ -23,7 +29,8 @@ export interface RunResult {
 
 interface Pending {
   startedAtNs: bigint;
-  resolve: () => void;
+  /** Called with true when the ACK arrives, or false when the run gives up on the message. */
+  resolve: (answered: boolean) => void;
 }
 
 /** Reads MSA-1 from an ACK. */
@@ -76,10 +83,11 @@ export class BenchConnection {
   }
 
   /**
-   * Sends one frame and resolves when its ACK arrives.
+   * Sends one frame.
    * @param startedAtNs - Start of the latency: now, or the scheduled send time of a fixed-rate run.
+   * @returns True when its ACK arrives, false when {@link abandon} gives up on it first.
    */
-  send(frame: Buffer, startedAtNs = process.hrtime.bigint()): Promise<void> {
+  send(frame: Buffer, startedAtNs = process.hrtime.bigint()): Promise<boolean> {
     return new Promise((resolve) => {
       this.result.sent += 1;
       this.pending.push({ startedAtNs, resolve });
@@ -87,7 +95,15 @@ export class BenchConnection {
     });
   }
 
+  /** Stops waiting for the ACKs still due: their sends resolve false and are not counted. */
+  abandon(): void {
+    for (const waiting of this.pending.splice(0)) {
+      waiting.resolve(false);
+    }
+  }
+
   close(): void {
+    this.abandon();
     this.socket.destroy();
   }
 
@@ -104,7 +120,7 @@ export class BenchConnection {
     this.result.acknowledged += 1;
     this.result.codes.set(code, (this.result.codes.get(code) ?? 0) + 1);
     this.result.latenciesMs.push(Number(receivedAtNs - waiting.startedAtNs) / 1e6);
-    waiting.resolve();
+    waiting.resolve(true);
   }
 }
 
@@ -130,18 +146,24 @@ export async function runClosedLoop(
   const startedAt = performance.now();
   const deadline = startedAt + durationMs;
 
+  // A connection stuck on an unanswered message must not hold the run past its deadline. One timer for
+  // the run does that. A timer per send did too, but they all fired at once seconds later (360,000 after
+  // an echo run), and that stalled the next run's schedule by 100 to 200 ms.
+  const giveUp = setTimeout(() => {
+    for (const connection of connections) {
+      connection.abandon();
+    }
+  }, durationMs + STUCK_GRACE_MS);
   await Promise.all(
     connections.map(async (connection) => {
       while (performance.now() < deadline) {
-        // A connection stuck on an unanswered message must not hold the run past its deadline.
-        const answered = connection.send(nextFrame()).then(() => true);
-        const remainingMs = Math.max(0, deadline - performance.now()) + 5_000;
-        if (!(await Promise.race([answered, delay(remainingMs, false)]))) {
+        if (!(await connection.send(nextFrame()))) {
           return;
         }
       }
     })
   );
+  clearTimeout(giveUp);
 
   result.elapsedSeconds = (performance.now() - startedAt) / 1000;
   result.latenciesMs.sort((a, b) => a - b);
@@ -183,13 +205,19 @@ export async function runFixedRate(
     const connection = connections[slot];
     if (connection !== undefined) {
       // A message sent a little early (timers fire at millisecond resolution) counts from its send time.
-      chains[slot] = (chains[slot] ?? Promise.resolve()).then(() => {
+      chains[slot] = (chains[slot] ?? Promise.resolve()).then(async () => {
         const nowNs = process.hrtime.bigint();
-        return connection.send(nextFrame(), nowNs > dueNs ? dueNs : nowNs);
+        await connection.send(nextFrame(), nowNs > dueNs ? dueNs : nowNs);
       });
     }
   }
-  await Promise.race([Promise.all(chains), delay(30_000)]);
+  const giveUp = setTimeout(() => {
+    for (const connection of connections) {
+      connection.abandon();
+    }
+  }, FIXED_RATE_DRAIN_MS);
+  await Promise.all(chains);
+  clearTimeout(giveUp);
 
   result.elapsedSeconds = Number(process.hrtime.bigint() - startNs) / 1e9;
   result.latenciesMs.sort((a, b) => a - b);
