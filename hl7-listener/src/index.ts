@@ -19,6 +19,7 @@ import { createMessageProcessor } from './processor.js';
 import { finishMessage } from './pipeline/finish.js';
 import { OutcomeHub } from './pipeline/outcome-hub.js';
 import { processStoredBatch } from './pipeline/process-batch.js';
+import { AcceptPriority } from './pipeline/accept-priority.js';
 import { ProcessingWorker } from './pipeline/worker.js';
 import { DEFAULT_CHANNEL, matchChannel } from './channels/channels.js';
 import { MessageStore } from './store/message-store.js';
@@ -185,6 +186,15 @@ export async function startListener(options: StartListenerOptions = {}): Promise
     onQueueDepth: (depth) => {
       metrics.queueDepth.set(depth);
     },
+    acceptPriority: new AcceptPriority(config.acceptPriorityPerSecond, (yielding) => {
+      metrics.processingYielding.set(yielding ? 1 : 0);
+      logger.info(
+        { yielding, thresholdPerSecond: config.acceptPriorityPerSecond },
+        yielding
+          ? 'Accept rate above threshold: processing yields to the accept path'
+          : 'Accept rate below threshold: processing runs at full concurrency'
+      );
+    }),
   });
   const processor = createMessageProcessor({
     store,

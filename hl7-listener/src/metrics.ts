@@ -13,6 +13,8 @@ export interface ListenerMetrics {
   acks: Counter<'code'>;
   /** `hl7_processing_queue_depth`: stored messages waiting for FHIR processing, set by the processing pipeline. */
   queueDepth: Gauge;
+  /** `hl7_processing_yielding`: 1 while processing yields to a high accept rate, else 0. */
+  processingYielding: Gauge;
   /** `hl7_processing_duration_seconds`: time from storing a message to the end of its FHIR processing. */
   processingSeconds: Histogram;
   /** `hl7_ack_latency_seconds`: time from the last byte of a frame to the write of its reply. */
@@ -57,6 +59,11 @@ export function createListenerMetrics(): ListenerMetrics {
     queueDepth: new Gauge({
       name: 'hl7_processing_queue_depth',
       help: 'Stored messages waiting for FHIR processing.',
+      registers,
+    }),
+    processingYielding: new Gauge({
+      name: 'hl7_processing_yielding',
+      help: 'Whether processing yields to a high accept rate (1) or runs at full concurrency (0).',
       registers,
     }),
     processingSeconds: new Histogram({

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { setTimeout as delay } from 'node:timers/promises';
 import { after, afterEach, before, describe, it } from 'node:test';
 import type { Observation } from '@medplum/fhirtypes';
 import {
@@ -255,6 +256,99 @@ void describe('durable accept and background processing', () => {
       (await messages.findViews({ controlId: { $in: controlIds } })).map((m) => m.claimedBy)
     );
     assert.equal(owners.size, 2, 'both listeners should have processed messages');
+  });
+
+  /** What {@link burst} saw of the FHIR transactions. */
+  interface BurstView {
+    /** Most transactions in flight together. */
+    mostInFlight: number;
+    /** Most in flight together among transactions started while the yielding gauge was 1. */
+    mostInFlightWhileYielding: number;
+    startedWhileYielding: number;
+    /** The yielding gauge read after the last ACK. */
+    yieldingAfterAcks: number;
+    listener: ListenerHandle;
+  }
+
+  const yieldingGauge = async (listener: ListenerHandle | undefined): Promise<number> =>
+    listener === undefined ? -1 : ((await listener.metrics.processingYielding.get()).values[0]?.value ?? -1);
+
+  /**
+   * Sends one message for each of `patients`, back to back, to a listener whose FHIR transactions each
+   * take at least 50 ms, and watches how many transactions run together.
+   */
+  const burst = async (patients: string[], acceptPriorityPerSecond: number): Promise<BurstView> => {
+    const real = createFhirClient(loadConfig());
+    // Set once the listener starts; the client below reads its gauge.
+    const started: { listener?: ListenerHandle } = {};
+    let inFlight = 0;
+    let mostInFlight = 0;
+    let mostInFlightWhileYielding = 0;
+    let startedWhileYielding = 0;
+
+    const slowTransactions = new Proxy(real, {
+      get: (target, property) => {
+        if (property !== 'transaction') {
+          const value: unknown = Reflect.get(target, property);
+          return typeof value === 'function'
+            ? (value as (...args: unknown[]) => unknown).bind(target)
+            : value;
+        }
+        return async (...args: Parameters<FhirClient['transaction']>) => {
+          inFlight += 1;
+          mostInFlight = Math.max(mostInFlight, inFlight);
+          // The worker updates the gauge when it decides how many transactions to start.
+          if ((await yieldingGauge(started.listener)) === 1) {
+            startedWhileYielding += 1;
+            mostInFlightWhileYielding = Math.max(mostInFlightWhileYielding, inFlight);
+          }
+          try {
+            await delay(50);
+            return await target.transaction(...args);
+          } finally {
+            inFlight -= 1;
+          }
+        };
+      },
+    });
+
+    const listener = await start(
+      { channels: [...IMMEDIATE], processingConcurrency: 4, fhirBatchSize: 1, acceptPriorityPerSecond },
+      slowTransactions
+    );
+    started.listener = listener;
+
+    const client = await connect(listener);
+    const controlIds = patients.map(() => nextControlId());
+    for (const [index, controlId] of controlIds.entries()) {
+      await client.send(buildOru({ controlId, patientId: patients[index] ?? patientId }));
+    }
+    const yieldingAfterAcks = await yieldingGauge(listener);
+
+    for (const controlId of controlIds) {
+      await waitForStatus(messages, controlId, ['processed'], 30_000);
+    }
+    return { mostInFlight, mostInFlightWhileYielding, startedWhileYielding, yieldingAfterAcks, listener };
+  };
+
+  void it('yields processing to a fast accept', async () => {
+    const patients = Array.from({ length: 5 }, (_unused, index) => `${patientId}-Y${index}`);
+    await Promise.all(patients.map((id) => createTestPatient(fhir, id)));
+
+    // Messages within a second reach a threshold of 1 per second: one transaction at a time, each
+    // followed by a rest. Once a second passes without a message, processing runs at full concurrency.
+    const yielding = await burst(patients, 1);
+    assert.equal(yielding.yieldingAfterAcks, 1);
+    assert.ok(yielding.startedWhileYielding >= 1, 'expected a transaction to start while yielding');
+    assert.equal(yielding.mostInFlightWhileYielding, 1);
+    await waitUntil('the yielding gauge to return to 0', async () =>
+      (await yieldingGauge(yielding.listener)) === 0 ? true : undefined
+    );
+
+    // The same burst with yielding turned off runs transactions side by side.
+    const free = await burst(patients, 0);
+    assert.ok(free.mostInFlight > 1, `expected concurrent transactions, saw ${free.mostInFlight}`);
+    assert.equal(free.yieldingAfterAcks, 0);
   });
 
   void it('keeps the order of one patient', async () => {

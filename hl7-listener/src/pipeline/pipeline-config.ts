@@ -27,6 +27,11 @@ export interface PipelineConfig {
   maxRetryAgeMs: number;
   /** How often the store is polled for retries and for messages another listener accepted (env `HL7_POLL_INTERVAL_MS`, default 500 ms). */
   pollIntervalMs: number;
+  /**
+   * Accept rate from which processing yields to the accept path, in messages over the last second (env
+   * `HL7_ACCEPT_PRIORITY_PER_S`, default 200). 0 turns it off. `AcceptPriority` says how it yields.
+   */
+  acceptPriorityPerSecond: number;
   /** Channels in priority order (env `HL7_CHANNELS` or `HL7_CHANNELS_FILE`); empty means the default channel. */
   channels: ChannelConfig[];
 }
@@ -60,6 +65,7 @@ export function loadPipelineConfig(env: Env = process.env): PipelineConfig {
     maxAttempts: readInteger(env, 'HL7_MAX_ATTEMPTS', 12, 1),
     maxRetryAgeMs: readInteger(env, 'HL7_MAX_RETRY_AGE_MS', 24 * 60 * 60_000, 1),
     pollIntervalMs: readInteger(env, 'HL7_POLL_INTERVAL_MS', 500, 10),
+    acceptPriorityPerSecond: readInteger(env, 'HL7_ACCEPT_PRIORITY_PER_S', 200, 0),
     channels: loadChannels(env),
   };
 }

@@ -5,6 +5,7 @@ import { planAck, shouldSendAck } from '../ack/ack-mode.js';
 import { DEFAULT_CHANNEL, loadChannels, matchChannel, type ChannelConfig } from '../channels/channels.js';
 import { Hl7ProcessingError } from '../hl7/hl7-error.js';
 import { FhirTransactionError } from './fhir-transaction-error.js';
+import { loadPipelineConfig } from './pipeline-config.js';
 import { readPatientKey } from './message-facts.js';
 import { isTransientFailure, retryDelayMs } from './retry-policy.js';
 
@@ -135,6 +136,26 @@ void describe('channels', () => {
       assert.throws(
         () => loadChannels(env),
         (err: unknown) => err instanceof ConfigError && expected.test(err.message)
+      );
+    }
+  });
+});
+
+void describe('loadPipelineConfig', () => {
+  void it('reads HL7_ACCEPT_PRIORITY_PER_S', () => {
+    assert.equal(loadPipelineConfig({}).acceptPriorityPerSecond, 200);
+    assert.equal(loadPipelineConfig({ HL7_ACCEPT_PRIORITY_PER_S: '0' }).acceptPriorityPerSecond, 0);
+    assert.equal(loadPipelineConfig({ HL7_ACCEPT_PRIORITY_PER_S: '50' }).acceptPriorityPerSecond, 50);
+  });
+
+  void it('names the variable to fix', () => {
+    for (const raw of ['-1', '1.5', 'fast']) {
+      assert.throws(
+        () => loadPipelineConfig({ HL7_ACCEPT_PRIORITY_PER_S: raw }),
+        (err: unknown) =>
+          err instanceof ConfigError &&
+          err.message.includes(`HL7_ACCEPT_PRIORITY_PER_S="${raw}"`) &&
+          err.message.includes('at least 0')
       );
     }
   });

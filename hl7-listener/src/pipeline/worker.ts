@@ -3,6 +3,7 @@ import type { FinishedMessage, MessageStore } from '../store/message-store.js';
 import type { Completion, QueueState, QueuedMessage } from '../store/message-types.js';
 import type { AttemptOutcome } from './process-stored.js';
 import { segmentCreatedAt } from '../store/queue-segments.js';
+import type { AcceptPriority } from './accept-priority.js';
 import { QueueView, closedByAge, mayHaveNewEntries } from './queue-view.js';
 import { retryDelayMs, type BackoffSettings } from './retry-policy.js';
 
@@ -36,6 +37,8 @@ export interface WorkerOptions extends BackoffSettings {
   onCompleted: (message: StoredMessage, completion: Completion) => void;
   /** Receives the number of unfinished messages in this listener's view. */
   onQueueDepth?: (depth: number) => void;
+  /** Slows processing while this listener accepts messages fast; absent means processing never yields. */
+  acceptPriority?: AcceptPriority;
 }
 
 /** Shortest time between two attempts to drop one segment, each of which reads it whole. */
@@ -109,6 +112,7 @@ export class ProcessingWorker {
   /** Adds a message this process just stored, so it runs without waiting for a scan. */
   enqueue(message: QueuedMessage): void {
     this.options.store.queue.handOver(message);
+    this.options.acceptPriority?.noteAccepted(Date.now());
     this.view.addOwn(message);
     this.reportDepth();
     void this.pump();
@@ -206,12 +210,18 @@ export class ProcessingWorker {
       return;
     }
     clearTimeout(this.timer);
-    const dueInMs = this.view.nextDueInMs(this.activePatients, Date.now());
+    const now = Date.now();
+    const dueInMs = this.view.nextDueInMs(this.activePatients, now);
+    const restMs = this.options.acceptPriority?.restRemainingMs(now);
     this.timer = setTimeout(
       () => {
         void this.pump();
       },
-      Math.min(this.options.pollIntervalMs, dueInMs ?? Number.POSITIVE_INFINITY)
+      Math.min(
+        this.options.pollIntervalMs,
+        dueInMs ?? Number.POSITIVE_INFINITY,
+        restMs ?? Number.POSITIVE_INFINITY
+      )
     );
   }
 
@@ -309,8 +319,9 @@ export class ProcessingWorker {
 
   /** Claims the oldest runnable heads and starts them in batches, while transaction slots are free. */
   private async claimBatches(): Promise<void> {
-    const { store, concurrency, batchSize, workerId, leaseMs } = this.options;
-    const freeSlots = concurrency - this.running.size;
+    const { store, concurrency, batchSize, workerId, leaseMs, acceptPriority } = this.options;
+    const allowed = acceptPriority?.allowedConcurrency(concurrency, Date.now()) ?? concurrency;
+    const freeSlots = allowed - this.running.size;
     if (this.stopped || freeSlots <= 0) {
       return;
     }
@@ -336,7 +347,9 @@ export class ProcessingWorker {
       for (const message of batch) {
         this.activePatients.add(message.patientKey);
       }
+      const startedAt = Date.now();
       const task = this.run(batch).finally(() => {
+        acceptPriority?.noteTransaction(Date.now() - startedAt, Date.now());
         for (const message of batch) {
           this.activePatients.delete(message.patientKey);
         }
