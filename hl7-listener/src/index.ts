@@ -191,8 +191,8 @@ export async function startListener(options: StartListenerOptions = {}): Promise
       logger.info(
         { yielding, thresholdPerSecond: config.acceptPriorityPerSecond },
         yielding
-          ? 'Accept rate above threshold: processing yields to the accept path'
-          : 'Accept rate below threshold: processing runs at full concurrency'
+          ? 'Accept rate at or above the threshold: processing yields to the accept path'
+          : 'Accept rate below the threshold: processing runs at full concurrency'
       );
     }),
   });

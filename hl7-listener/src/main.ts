@@ -48,6 +48,7 @@ logger.info(
     httpPort: opsServer.port,
     fhirBaseUrl: config.fhirBaseUrl,
     createMissingPatients: config.createMissingPatients,
+    acceptPriorityPerSecond: config.acceptPriorityPerSecond,
   },
   'HL7 MLLP listener started'
 );

@@ -16,12 +16,13 @@ export const REST_FACTOR = 3;
  * Gives the accept path priority over processing while messages arrive fast, such as when an interface
  * engine sends the backlog it queued during an outage. The sender waits for each ACK and retransmits
  * after its timeout, while processing into FHIR can catch up later from the durable queue. So while this
- * listener accepts at least `thresholdPerSecond` messages per second, processing runs one FHIR
- * transaction at a time and rests after each as long as it took. It never stops: a sustained high rate
- * slows processing, and the queue depth metric shows the backlog.
+ * listener process accepts at least `thresholdPerSecond` messages in enhanced or immediate mode per
+ * second, processing runs one FHIR transaction at a time and rests {@link REST_FACTOR} times as long as
+ * each took. It never stops: a sustained high rate slows processing, and the queue depth metric shows
+ * the backlog.
  *
- * Messages in original mode wait for processing before their ACK, so on a channel in original mode a
- * burst on another channel delays their ACKs too.
+ * Original-mode messages are not counted, because their ACK waits for processing. A burst in another
+ * mode still delays their ACKs.
  */
 export class AcceptPriority {
   private readonly counts = new Array<number>(BUCKET_COUNT).fill(0);

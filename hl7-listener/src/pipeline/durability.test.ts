@@ -31,6 +31,7 @@ import { requireFhir, requireMongo, runSuffix } from '../test-support/peers.js';
 
 const logger = createLogger('hl7-listener-test', process.env['L1_DEBUG'] === undefined ? 'silent' : 'info');
 const IMMEDIATE = [{ name: 'immediate-test', ackMode: 'immediate', duplicatePolicy: 'reject' }] as const;
+const ORIGINAL = [{ name: 'original-test', ackMode: 'original', duplicatePolicy: 'reject' }] as const;
 
 void describe('durable accept and background processing', () => {
   const suffix = runSuffix();
@@ -260,10 +261,10 @@ void describe('durable accept and background processing', () => {
 
   /** What {@link burst} saw of the FHIR transactions. */
   interface BurstView {
-    /** Most transactions in flight together. */
-    mostInFlight: number;
-    /** Most in flight together among transactions started while the yielding gauge was 1. */
-    mostInFlightWhileYielding: number;
+    /** Peak number of transactions in flight together. */
+    peakInFlight: number;
+    /** Peak number in flight together among transactions started while the yielding gauge was 1. */
+    peakInFlightWhileYielding: number;
     startedWhileYielding: number;
     /** The yielding gauge read after the last ACK. */
     yieldingAfterAcks: number;
@@ -277,13 +278,17 @@ void describe('durable accept and background processing', () => {
    * Sends one message for each of `patients`, back to back, to a listener whose FHIR transactions each
    * take at least 50 ms, and watches how many transactions run together.
    */
-  const burst = async (patients: string[], acceptPriorityPerSecond: number): Promise<BurstView> => {
+  const burst = async (
+    patients: string[],
+    acceptPriorityPerSecond: number,
+    channels: ListenerConfig['channels'] = [...IMMEDIATE]
+  ): Promise<BurstView> => {
     const real = createFhirClient(loadConfig());
     // Set once the listener starts; the client below reads its gauge.
     const started: { listener?: ListenerHandle } = {};
     let inFlight = 0;
-    let mostInFlight = 0;
-    let mostInFlightWhileYielding = 0;
+    let peakInFlight = 0;
+    let peakInFlightWhileYielding = 0;
     let startedWhileYielding = 0;
 
     const slowTransactions = new Proxy(real, {
@@ -296,11 +301,11 @@ void describe('durable accept and background processing', () => {
         }
         return async (...args: Parameters<FhirClient['transaction']>) => {
           inFlight += 1;
-          mostInFlight = Math.max(mostInFlight, inFlight);
+          peakInFlight = Math.max(peakInFlight, inFlight);
           // The worker updates the gauge when it decides how many transactions to start.
           if ((await yieldingGauge(started.listener)) === 1) {
             startedWhileYielding += 1;
-            mostInFlightWhileYielding = Math.max(mostInFlightWhileYielding, inFlight);
+            peakInFlightWhileYielding = Math.max(peakInFlightWhileYielding, inFlight);
           }
           try {
             await delay(50);
@@ -313,7 +318,7 @@ void describe('durable accept and background processing', () => {
     });
 
     const listener = await start(
-      { channels: [...IMMEDIATE], processingConcurrency: 4, fhirBatchSize: 1, acceptPriorityPerSecond },
+      { channels, processingConcurrency: 4, fhirBatchSize: 1, acceptPriorityPerSecond },
       slowTransactions
     );
     started.listener = listener;
@@ -328,7 +333,7 @@ void describe('durable accept and background processing', () => {
     for (const controlId of controlIds) {
       await waitForStatus(messages, controlId, ['processed'], 30_000);
     }
-    return { mostInFlight, mostInFlightWhileYielding, startedWhileYielding, yieldingAfterAcks, listener };
+    return { peakInFlight, peakInFlightWhileYielding, startedWhileYielding, yieldingAfterAcks, listener };
   };
 
   void it('yields processing to a fast accept', async () => {
@@ -340,15 +345,25 @@ void describe('durable accept and background processing', () => {
     const yielding = await burst(patients, 1);
     assert.equal(yielding.yieldingAfterAcks, 1);
     assert.ok(yielding.startedWhileYielding >= 1, 'expected a transaction to start while yielding');
-    assert.equal(yielding.mostInFlightWhileYielding, 1);
+    assert.equal(yielding.peakInFlightWhileYielding, 1);
     await waitUntil('the yielding gauge to return to 0', async () =>
       (await yieldingGauge(yielding.listener)) === 0 ? true : undefined
     );
 
     // The same burst with yielding turned off runs transactions side by side.
     const free = await burst(patients, 0);
-    assert.ok(free.mostInFlight > 1, `expected concurrent transactions, saw ${free.mostInFlight}`);
+    assert.ok(free.peakInFlight > 1, `expected concurrent transactions, saw ${free.peakInFlight}`);
     assert.equal(free.yieldingAfterAcks, 0);
+  });
+
+  void it('does not count original-mode messages toward yielding', async () => {
+    const patients = Array.from({ length: 3 }, (_unused, index) => `${patientId}-O${index}`);
+    await Promise.all(patients.map((id) => createTestPatient(fhir, id)));
+
+    // Each original-mode ACK waits for processing, so the sender's rate is already processing's.
+    const original = await burst(patients, 1, [...ORIGINAL]);
+    assert.equal(original.startedWhileYielding, 0);
+    assert.equal(original.yieldingAfterAcks, 0);
   });
 
   void it('keeps the order of one patient', async () => {

@@ -112,7 +112,10 @@ export class ProcessingWorker {
   /** Adds a message this process just stored, so it runs without waiting for a scan. */
   enqueue(message: QueuedMessage): void {
     this.options.store.queue.handOver(message);
-    this.options.acceptPriority?.noteAccepted(Date.now());
+    // An original-mode sender waits for processing before its ACK, so its rate is processing's own.
+    if (message.ackMode !== 'original') {
+      this.options.acceptPriority?.noteAccepted(Date.now());
+    }
     this.view.addOwn(message);
     this.reportDepth();
     void this.pump();
