@@ -22,17 +22,43 @@ const FIXED_RATE_CONNECTIONS = 10;
 const PATIENT_COUNT = 20;
 type AckMode = 'original' | 'enhanced' | 'immediate';
 
-const { values: args } = parseArgs({
-  options: {
-    'cell-ms': { type: 'string', default: '4000' },
-    rate: { type: 'string', default: '500' },
-    'rate-ms': { type: 'string', default: '5000' },
-    'drain-ms': { type: 'string', default: '15000' },
-    modes: { type: 'string', default: 'original,enhanced,immediate' },
-    out: { type: 'string', default: 'bench/results/mllp-throughput.md' },
-    'cpu-prof-dir': { type: 'string' },
-  },
-});
+const USAGE = `Usage: npm run bench:mllp -- [options]
+  --cell-ms MS          length of each closed-loop run (default 4000)
+  --rate N              messages per second of the fixed-rate run (default 500)
+  --rate-ms MS          length of the fixed-rate run (default 5000)
+  --drain-ms MS         how long to wait after the last ACK for results to land in HAPI (default 15000)
+  --modes LIST          ACK modes to measure, comma-separated: original,enhanced,immediate (the default)
+  --out FILE            report file (default bench/results/mllp-throughput.md, the committed results:
+                        use another file for a trial run)
+  --cpu-prof-dir DIR    write a CPU profile of each listener process to DIR
+Needs the peers: peers/peers.sh start all.`;
+
+/** Parses the command line, or prints what is wrong with it and the usage, and exits. */
+function parseCommandLine() {
+  try {
+    return parseArgs({
+      options: {
+        help: { type: 'boolean', default: false },
+        'cell-ms': { type: 'string', default: '4000' },
+        rate: { type: 'string', default: '500' },
+        'rate-ms': { type: 'string', default: '5000' },
+        'drain-ms': { type: 'string', default: '15000' },
+        modes: { type: 'string', default: 'original,enhanced,immediate' },
+        out: { type: 'string', default: 'bench/results/mllp-throughput.md' },
+        'cpu-prof-dir': { type: 'string' },
+      },
+    }).values;
+  } catch (err) {
+    console.error(`${err instanceof Error ? err.message : String(err)}\n${USAGE}`);
+    process.exit(2);
+  }
+}
+
+const args = parseCommandLine();
+if (args.help) {
+  console.log(USAGE);
+  process.exit(0);
+}
 
 function positiveNumber(name: string, raw: string): number {
   const value = Number(raw);
@@ -160,6 +186,11 @@ try {
     console.error(
       `listener ${mode}: ${landed} of ${accepted} accepted results in HAPI after ${format(landingSeconds)} s`
     );
+    if (landed < sent) {
+      notes.push(
+        `${mode}: ${sent - landed} of ${sent} results had not landed in HAPI ${drainMs} ms after the last ACK; Results/s counts only those that had. A longer --drain-ms gives them time.`
+      );
+    }
     if (listener.child.exitCode !== null) {
       notes.push(`The ${mode} listener exited early: ${listener.tail()}`);
     }
@@ -207,18 +238,21 @@ const report = `# MLLP throughput and ACK latency
 - Machine: ${cpus().length} CPUs (${cpus()[0]?.model ?? 'unknown'}), Node ${process.version}, ${process.platform}
 - Command: \`npm run bench:mllp -- --cell-ms ${cellMs} --rate ${rate} --rate-ms ${rateMs} --drain-ms ${drainMs} --modes ${modes.join(',')}\`
 - Load average (1, 5, 15 min) before: ${loadBefore.map((value) => value.toFixed(2)).join(', ')}; after: ${loadAfter.map((value) => value.toFixed(2)).join(', ')}
-- Peers: HAPI FHIR ${config.fhirBaseUrl}, FerretDB ${config.mongoUrl}, shared with other work on the machine.
+- Peers: HAPI FHIR ${config.fhirBaseUrl}, FerretDB ${config.mongoUrl}.
 
 Closed-loop runs keep one message in flight per connection for ${cellMs} ms. The fixed-rate run sends ${rate}
 messages/s over ${FIXED_RATE_CONNECTIONS} connections for ${rateMs} ms and counts latency from when each message was due.
 Latency is from the write of a frame to the read of its ACK (an accept ACK, CA, in enhanced mode). The listener
 runs in its own process with LOG_LEVEL=warn and stores every message in MongoDB before it acknowledges it.
+Immediate mode sends AA once the message is stored; original mode sends AA or AE after the FHIR transaction,
+so it runs at the processing rate, and at a fixed rate its messages queue behind one another. Other replies
+are the application ACKs of enhanced mode and any reply with a code the run does not wait for.
 
 ${table}
 
 Results in HAPI (Observations whose device is one of the run's model Devices), counted from the first message
-of the mode until every sent message landed or ${drainMs} ms after its last ACK. A message processed after
-its run ended lands in HAPI without being counted as accepted:
+of the mode until every sent message landed or ${drainMs} ms after its last ACK. A message whose ACK came
+after its run ended is not counted as accepted, but it can still land in HAPI:
 
 | Mode | Sent | Accepted in time (AA or CA) | In HAPI | Seconds | Results/s |
 | --- | ---: | ---: | ---: | ---: | ---: |
