@@ -124,6 +124,15 @@ export class BenchConnection {
   }
 }
 
+/** Abandons the ACKs still due on every connection after `delayMs`, unless the timer is cleared first. */
+function abandonAfter(connections: BenchConnection[], delayMs: number): NodeJS.Timeout {
+  return setTimeout(() => {
+    for (const connection of connections) {
+      connection.abandon();
+    }
+  }, delayMs);
+}
+
 function emptyResult(): RunResult {
   return { sent: 0, acknowledged: 0, elapsedSeconds: 0, latenciesMs: [], codes: new Map(), otherReplies: 0 };
 }
@@ -146,14 +155,9 @@ export async function runClosedLoop(
   const startedAt = performance.now();
   const deadline = startedAt + durationMs;
 
-  // A connection stuck on an unanswered message must not hold the run past its deadline. One timer for
-  // the run does that. A timer per send did too, but they all fired at once seconds later (360,000 after
-  // an echo run), and that stalled the next run's schedule by 100 to 200 ms.
-  const giveUp = setTimeout(() => {
-    for (const connection of connections) {
-      connection.abandon();
-    }
-  }, durationMs + STUCK_GRACE_MS);
+  // One timer for the run ends a connection stuck on an unanswered message. A timer per send would fire
+  // all at once seconds later (360,000 after an echo run) and stall the next run's schedule by 100 to 200 ms.
+  const giveUp = abandonAfter(connections, durationMs + STUCK_GRACE_MS);
   await Promise.all(
     connections.map(async (connection) => {
       while (performance.now() < deadline) {
@@ -211,11 +215,7 @@ export async function runFixedRate(
       });
     }
   }
-  const giveUp = setTimeout(() => {
-    for (const connection of connections) {
-      connection.abandon();
-    }
-  }, FIXED_RATE_DRAIN_MS);
+  const giveUp = abandonAfter(connections, FIXED_RATE_DRAIN_MS);
   await Promise.all(chains);
   clearTimeout(giveUp);
 

@@ -33,7 +33,7 @@ const USAGE = `Usage: npm run bench:mllp -- [options]
   --cpu-prof-dir DIR    write a CPU profile of each listener process to DIR
 Needs the peers: peers/peers.sh start all.`;
 
-/** Parses the command line, or prints what is wrong with it and the usage, and exits. */
+/** Parses the command line. On an invalid option, prints the error and the usage and exits with status 2. */
 function parseCommandLine() {
   try {
     return parseArgs({
@@ -188,7 +188,7 @@ try {
     );
     if (landed < sent) {
       notes.push(
-        `${mode}: ${sent - landed} of ${sent} results had not landed in HAPI ${drainMs} ms after the last ACK; Results/s counts only those that had. A longer --drain-ms gives them time.`
+        `${mode}: ${sent - landed} of ${sent} results had not landed in HAPI ${drainMs} ms after the last ACK, and Results/s counts only those that had. Set a longer --drain-ms to give them time.`
       );
     }
     if (listener.child.exitCode !== null) {

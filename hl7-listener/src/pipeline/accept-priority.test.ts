@@ -12,13 +12,13 @@ function acceptMany(priority: AcceptPriority, count: number, now: number): void 
 }
 
 void describe('AcceptPriority', () => {
-  void it('runs at full concurrency below the threshold', () => {
+  void it('full concurrency below threshold', () => {
     const priority = new AcceptPriority(100);
     acceptMany(priority, 99, T0);
     assert.equal(priority.allowedConcurrency(4, T0), 4);
   });
 
-  void it('runs one transaction at a time from the threshold', () => {
+  void it('one transaction at threshold', () => {
     const changes: boolean[] = [];
     const priority = new AcceptPriority(100, (yielding) => changes.push(yielding));
     acceptMany(priority, 60, T0);
@@ -27,7 +27,7 @@ void describe('AcceptPriority', () => {
     assert.deepEqual(changes, [true]);
   });
 
-  void it('rests after a transaction while yielding', () => {
+  void it('rests after each transaction', () => {
     const priority = new AcceptPriority(10);
     acceptMany(priority, 10, T0);
     priority.noteTransaction(40, T0 + 50);
@@ -39,7 +39,7 @@ void describe('AcceptPriority', () => {
     assert.equal(priority.restRemainingMs(restEnd), undefined);
   });
 
-  void it('returns to full concurrency once the rate falls', () => {
+  void it('recovers when the rate falls', () => {
     const changes: boolean[] = [];
     const priority = new AcceptPriority(10, (yielding) => changes.push(yielding));
     acceptMany(priority, 10, T0);
@@ -53,7 +53,7 @@ void describe('AcceptPriority', () => {
     assert.deepEqual(changes, [true, false]);
   });
 
-  void it('counts a sliding window of one second', () => {
+  void it('slides a one-second window', () => {
     const priority = new AcceptPriority(1_000);
     acceptMany(priority, 5, T0);
     acceptMany(priority, 7, T0 + 950);
@@ -67,7 +67,7 @@ void describe('AcceptPriority', () => {
     assert.equal(priority.acceptedPerSecond(T0 + 60_000), 3);
   });
 
-  void it('never yields with a threshold of 0', () => {
+  void it('threshold 0 never yields', () => {
     const priority = new AcceptPriority(0);
     acceptMany(priority, 10_000, T0);
     priority.noteTransaction(1_000, T0);
@@ -75,7 +75,7 @@ void describe('AcceptPriority', () => {
     assert.equal(priority.restRemainingMs(T0), undefined);
   });
 
-  void it('rejects a negative or fractional threshold', () => {
+  void it('rejects invalid thresholds', () => {
     assert.throws(() => new AcceptPriority(-1), RangeError);
     assert.throws(() => new AcceptPriority(1.5), RangeError);
   });

@@ -1,14 +1,16 @@
 /** Width of one bucket of the accept-rate window. */
 const BUCKET_MS = 100;
 
-/** Buckets in the window: the rate is read over the last second. */
+/** Number of buckets in the window, which spans the last second. */
 const BUCKET_COUNT = 10;
 
 /**
- * How long processing rests after each FHIR transaction while it yields, as a multiple of the time the
- * transaction took. At 3, processing (with the FHIR server and database work it causes) runs about a
- * quarter of the time. On 2 CPUs shared with HAPI and FerretDB, a factor of 1 raised the durable accept
- * from 1,460 to 2,000 messages/s and 3 raised it to 2,400 (bench/results/mllp-throughput.md).
+ * Rest after each FHIR transaction while processing yields, as a multiple of the transaction's duration.
+ * At 3, processing (with the FHIR server and database work it causes) runs about a quarter of the time.
+ * On 2 CPUs shared with HAPI and FerretDB, a factor of 1 raised the durable accept from 1,460 to 2,000
+ * messages/s, and 3 raised it to 2,400 (bench/results/mllp-throughput.md).
+ * NOTE: this factor and the default threshold were measured only on that machine. With HAPI on its own
+ * CPUs, or on MongoDB, other values may suit better.
  */
 export const REST_FACTOR = 3;
 
@@ -49,7 +51,8 @@ export class AcceptPriority {
   /** Counts one message this listener accepted at `now` (milliseconds since the epoch). */
   noteAccepted(now: number): void {
     this.advance(now);
-    this.counts[this.newestBucket % BUCKET_COUNT] = (this.counts[this.newestBucket % BUCKET_COUNT] ?? 0) + 1;
+    const index = this.newestBucket % BUCKET_COUNT;
+    this.counts[index] = (this.counts[index] ?? 0) + 1;
   }
 
   /** Messages accepted over the last second, including the bucket in progress. */
@@ -63,25 +66,29 @@ export class AcceptPriority {
    * not yield, 1 while it yields, and 0 while it rests after a transaction.
    */
   allowedConcurrency(concurrency: number, now: number): number {
-    if (!this.isYielding(now)) {
+    if (!this.updateYielding(now)) {
       return concurrency;
     }
     return now < this.restUntil ? 0 : 1;
   }
 
-  /** Records a FHIR transaction that ended at `now` after `durationMs`; while yielding, processing rests as long. */
+  /**
+   * Records a FHIR transaction that ended at `now` after `durationMs`. While yielding, processing then
+   * rests {@link REST_FACTOR} times as long.
+   */
   noteTransaction(durationMs: number, now: number): void {
-    if (this.isYielding(now)) {
+    if (this.updateYielding(now)) {
       this.restUntil = Math.max(this.restUntil, now + durationMs * REST_FACTOR);
     }
   }
 
   /** Milliseconds until a rest ends, or undefined when processing is not resting. */
   restRemainingMs(now: number): number | undefined {
-    return this.isYielding(now) && now < this.restUntil ? this.restUntil - now : undefined;
+    return this.updateYielding(now) && now < this.restUntil ? this.restUntil - now : undefined;
   }
 
-  private isYielding(now: number): boolean {
+  /** Updates the yielding state from the accept rate at `now`, reports a change and returns the state. */
+  private updateYielding(now: number): boolean {
     const yielding = this.thresholdPerSecond > 0 && this.acceptedPerSecond(now) >= this.thresholdPerSecond;
     if (yielding !== this.yielding) {
       this.yielding = yielding;

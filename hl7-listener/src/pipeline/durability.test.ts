@@ -21,6 +21,7 @@ import {
   buildOru,
   createSwitchableFhir,
   createTestPatient,
+  forwardedProperty,
   messagesOf,
   readMessage,
   startMllpSink,
@@ -259,7 +260,7 @@ void describe('durable accept and background processing', () => {
     assert.equal(owners.size, 2, 'both listeners should have processed messages');
   });
 
-  /** What {@link burst} saw of the FHIR transactions. */
+  /** Transaction counts that {@link burst} observed. */
   interface BurstView {
     /** Peak number of transactions in flight together. */
     peakInFlight: number;
@@ -294,10 +295,7 @@ void describe('durable accept and background processing', () => {
     const slowTransactions = new Proxy(real, {
       get: (target, property) => {
         if (property !== 'transaction') {
-          const value: unknown = Reflect.get(target, property);
-          return typeof value === 'function'
-            ? (value as (...args: unknown[]) => unknown).bind(target)
-            : value;
+          return forwardedProperty(target, property);
         }
         return async (...args: Parameters<FhirClient['transaction']>) => {
           inFlight += 1;
@@ -336,7 +334,7 @@ void describe('durable accept and background processing', () => {
     return { peakInFlight, peakInFlightWhileYielding, startedWhileYielding, yieldingAfterAcks, listener };
   };
 
-  void it('yields processing to a fast accept', async () => {
+  void it('yields to a fast accept', async () => {
     const patients = Array.from({ length: 5 }, (_unused, index) => `${patientId}-Y${index}`);
     await Promise.all(patients.map((id) => createTestPatient(fhir, id)));
 
@@ -356,7 +354,7 @@ void describe('durable accept and background processing', () => {
     assert.equal(free.yieldingAfterAcks, 0);
   });
 
-  void it('does not count original-mode messages toward yielding', async () => {
+  void it('excludes original-mode accepts from yielding', async () => {
     const patients = Array.from({ length: 3 }, (_unused, index) => `${patientId}-O${index}`);
     await Promise.all(patients.map((id) => createTestPatient(fhir, id)));
 

@@ -28,9 +28,8 @@ export interface PipelineConfig {
   /** How often the store is polled for retries and for messages another listener accepted (env `HL7_POLL_INTERVAL_MS`, default 500 ms). */
   pollIntervalMs: number;
   /**
-   * Accept rate from which processing yields to the accept path, in enhanced- and immediate-mode messages
-   * this process accepted over the last second (env `HL7_ACCEPT_PRIORITY_PER_S`, default 200). 0 turns
-   * it off. `AcceptPriority` documents how it yields.
+   * Accept rate from which processing yields to the accept path: enhanced- and immediate-mode messages
+   * this process accepted over the last second (env `HL7_ACCEPT_PRIORITY_PER_S`, default 200, 0 for off).
    */
   acceptPriorityPerSecond: number;
   /** Channels in priority order (env `HL7_CHANNELS` or `HL7_CHANNELS_FILE`); empty means the default channel. */

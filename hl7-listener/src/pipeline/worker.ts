@@ -37,7 +37,7 @@ export interface WorkerOptions extends BackoffSettings {
   onCompleted: (message: StoredMessage, completion: Completion) => void;
   /** Receives the number of unfinished messages in this listener's view. */
   onQueueDepth?: (depth: number) => void;
-  /** Slows processing while this listener accepts messages fast; absent means processing never yields. */
+  /** Slows processing while this listener accepts messages fast. Without it, processing never yields. */
   acceptPriority?: AcceptPriority;
 }
 
@@ -352,7 +352,8 @@ export class ProcessingWorker {
       }
       const startedAt = Date.now();
       const task = this.run(batch).finally(() => {
-        acceptPriority?.noteTransaction(Date.now() - startedAt, Date.now());
+        const endedAt = Date.now();
+        acceptPriority?.noteTransaction(endedAt - startedAt, endedAt);
         for (const message of batch) {
           this.activePatients.delete(message.patientKey);
         }

@@ -145,6 +145,12 @@ export interface SwitchableFhir {
   disconnect(): void;
 }
 
+/** Reads `property` of `target` for a Proxy, with methods bound to `target`. */
+export function forwardedProperty(target: object, property: string | symbol): unknown {
+  const value: unknown = Reflect.get(target, property);
+  return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+}
+
 /**
  * Creates a {@link SwitchableFhir}, starting unreachable. It switches whole clients (fhir-kit-client keeps
  * its base URL per instance), through a Proxy that forwards every property to the current one.
@@ -158,10 +164,7 @@ export async function createSwitchableFhir(): Promise<SwitchableFhir> {
   const real = createFhirClient(config);
   let current = unreachable;
   const client = new Proxy(real, {
-    get: (_target, property) => {
-      const value: unknown = Reflect.get(current, property);
-      return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(current) : value;
-    },
+    get: (_target, property) => forwardedProperty(current, property),
   });
   return {
     client,
