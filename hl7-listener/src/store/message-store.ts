@@ -14,6 +14,7 @@ import {
   type WorkMessage,
   type StoredDocument,
 } from './message-types.js';
+import { WriteLane } from './write-lane.js';
 import {
   mergeView,
   outcomeOf,
@@ -88,12 +89,14 @@ export class MessageStore {
   readonly outcomes: Collection<OutcomeDocument>;
   readonly queue: QueueLog;
   private readonly accepting: GroupCommitter<ReceivedMessage, GroupInsert>;
+  /** Queue for this store's writes, described at {@link WriteLane}. */
+  private readonly lane = new WriteLane();
 
   constructor(db: Db, options: MessageStoreOptions = {}) {
     const logger = options.logger ?? createLogger('hl7-listener', 'silent');
     this.collection = db.collection<MessageRecord>(COLLECTIONS.hl7Messages);
     this.outcomes = db.collection<OutcomeDocument>(OUTCOMES_COLLECTION);
-    this.queue = new QueueLog(db, logger, options.segmentEntries ?? DEFAULT_SEGMENT_ENTRIES);
+    this.queue = new QueueLog(db, logger, options.segmentEntries ?? DEFAULT_SEGMENT_ENTRIES, this.lane);
     this.accepting = new GroupCommitter((messages) => this.writeReceived(messages), MAX_ACCEPT_GROUP);
   }
 
@@ -158,7 +161,7 @@ export class MessageStore {
 
     let failed;
     try {
-      failed = await insertEach(this.collection, records);
+      failed = await this.lane.run('accept', () => insertEach(this.collection, records));
     } catch (err) {
       await this.cancelQuietly(queued);
       throw err;
@@ -207,7 +210,7 @@ export class MessageStore {
       }
       record.queueSegment = queued.segment;
       try {
-        await this.collection.insertOne(record);
+        await this.lane.run('accept', () => this.collection.insertOne(record));
         return { document: mergeView(record, null, queued), queued };
       } catch (err) {
         await this.cancelQuietly([queued]);
@@ -248,7 +251,7 @@ export class MessageStore {
       ...completion,
       processedAt: new Date(),
     };
-    await this.collection.insertOne(record);
+    await this.lane.run('accept', () => this.collection.insertOne(record));
     return record._id;
   }
 
@@ -353,7 +356,7 @@ export class MessageStore {
   async completeMany(finished: FinishedMessage[]): Promise<boolean[]> {
     const now = new Date();
     const documents = finished.map(({ message, completion }) => outcomeOf(message, completion, now));
-    const failed = await insertEach(this.outcomes, documents);
+    const failed = await this.lane.run('processing', () => insertEach(this.outcomes, documents));
     const stored = finished.map(() => true);
     for (const [index, error] of failed) {
       const document = documents[index];
@@ -361,7 +364,9 @@ export class MessageStore {
         throw new Error(`Failed to store the outcome of a message: ${error.message}`);
       }
       if ((finished[index]?.message.replayCount ?? 0) > 0) {
-        await this.outcomes.replaceOne({ _id: document._id }, document, { upsert: true });
+        await this.lane.run('processing', () =>
+          this.outcomes.replaceOne({ _id: document._id }, document, { upsert: true })
+        );
       } else {
         stored[index] = false;
       }

@@ -2,6 +2,7 @@ import type { Logger } from '@monitormed/common';
 import { MongoServerError, type Collection, type Db } from 'mongodb';
 import { DUPLICATE_KEY_ERROR, insertEach, isDuplicateKeyError } from './bulk-insert.js';
 import type { QueueState, QueuedMessage, WorkMessage } from './message-types.js';
+import { WriteLane, type WriteKind } from './write-lane.js';
 import {
   CLOSED_ID,
   QUEUE_SEGMENT_PREFIX,
@@ -78,8 +79,18 @@ export class QueueLog {
   constructor(
     private readonly db: Db,
     private readonly logger: Logger,
-    private readonly segmentEntries = DEFAULT_SEGMENT_ENTRIES
+    private readonly segmentEntries = DEFAULT_SEGMENT_ENTRIES,
+    /** Write queue of the store this log belongs to, described at {@link WriteLane}. */
+    private readonly lane = new WriteLane()
   ) {}
+
+  private insertOne(kind: WriteKind, name: string, entry: SegmentEntry): Promise<unknown> {
+    return this.lane.run(kind, () => this.segment(name).insertOne(entry));
+  }
+
+  private insertEach(kind: WriteKind, name: string, entries: SegmentEntry[]): ReturnType<typeof insertEach> {
+    return this.lane.run(kind, () => insertEach(this.segment(name), entries));
+  }
 
   private segment(name: string): Collection<SegmentEntry> {
     return this.db.collection<SegmentEntry>(name);
@@ -132,7 +143,7 @@ export class QueueLog {
   private async close(name: string): Promise<void> {
     this.retired.delete(name);
     try {
-      await this.segment(name).insertOne({ _id: CLOSED_ID, kind: 'closed', at: new Date() });
+      await this.insertOne('processing', name, { _id: CLOSED_ID, kind: 'closed', at: new Date() });
     } catch (err) {
       if (!isDuplicateKeyError(err)) {
         this.logger.warn({ err, segment: name }, 'Failed to close a queue segment; it closes by age');
@@ -153,7 +164,7 @@ export class QueueLog {
     }
     this.appending.set(name, (this.appending.get(name) ?? 0) + 1);
     try {
-      const failed = await insertEach(this.segment(name), entries);
+      const failed = await this.insertEach('accept', name, entries);
       if (failed.size > 0) {
         const first = [...failed.values()][0];
         throw new Error(
@@ -183,7 +194,9 @@ export class QueueLog {
   async appendStandalone(message: WorkMessage, replayCount: number): Promise<QueuedMessage> {
     const name = newSegmentName(Date.now());
     const entry: QueuedEntry = { ...entryOf(message), replayCount };
-    await this.segment(name).insertMany([entry, { _id: CLOSED_ID, kind: 'closed', at: new Date() }]);
+    await this.lane.run('processing', () =>
+      this.segment(name).insertMany([entry, { _id: CLOSED_ID, kind: 'closed', at: new Date() }])
+    );
     return { ...queueStateOf(name, entry), ...message };
   }
 
@@ -207,7 +220,7 @@ export class QueueLog {
         claimedAt,
         leaseUntil,
       }));
-      const failed = await insertEach(this.segment(name), entries);
+      const failed = await this.insertEach('processing', name, entries);
       for (const [index, message] of group.entries()) {
         const error = failed.get(index);
         if (error !== undefined && error.code !== DUPLICATE_KEY_ERROR) {
@@ -247,7 +260,7 @@ export class QueueLog {
 
   /** Gives up the claim of a failed attempt until `nextAttemptAt`. */
   async recordRetry(message: QueueState, nextAttemptAt: Date, lastError: string): Promise<void> {
-    await this.segment(message.segment).insertOne({
+    await this.insertOne('processing', message.segment, {
       _id: eventId('retry', message._id, message.attempts),
       kind: 'retry',
       messageId: message._id,
@@ -264,8 +277,9 @@ export class QueueLog {
   /** Gives up claims at shutdown, so another listener can take the messages at once. */
   async release(messages: QueueState[]): Promise<void> {
     for (const [name, group] of bySegment(messages)) {
-      await insertEach(
-        this.segment(name),
+      await this.insertEach(
+        'processing',
+        name,
         group.map((message) => ({
           _id: eventId('release', message._id, message.attempts),
           kind: 'release' as const,
@@ -283,7 +297,7 @@ export class QueueLog {
   /** Records that an original-mode AE informed the sender that the message will be retried. */
   async recordPendingAck(segment: string, message: Pick<QueueState, '_id'>, at: Date): Promise<void> {
     try {
-      await this.segment(segment).insertOne({
+      await this.insertOne('processing', segment, {
         _id: eventId('pending-ack', message._id),
         kind: 'pending-ack',
         messageId: message._id,
@@ -300,8 +314,9 @@ export class QueueLog {
   async markDone(messages: QueueState[]): Promise<void> {
     const at = new Date();
     for (const [name, group] of bySegment(messages)) {
-      const failed = await insertEach(
-        this.segment(name),
+      const failed = await this.insertEach(
+        'processing',
+        name,
         group.map((message) => ({
           _id: eventId('done', message._id),
           kind: 'done' as const,
@@ -363,7 +378,7 @@ export class QueueLog {
       return false;
     }
     try {
-      await this.segment(name).drop();
+      await this.lane.run('processing', () => this.segment(name).drop());
     } catch (err) {
       if (!(err instanceof MongoServerError && err.code === NAMESPACE_NOT_FOUND)) {
         throw err;
