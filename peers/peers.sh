@@ -123,7 +123,7 @@ build_profiles() {
 }
 
 build_ferretdb() {
-  if [[ -x "$FERRETDB_BIN" && -z "$(first_newer_than "$FERRETDB_BIN" "$FERRETDB_DIR/main.go" \
+  if [[ -x "$FERRETDB_BIN" && -z "$(first_newer_than "$FERRETDB_BIN" "$FERRETDB_DIR"/*.go \
     "$FERRETDB_DIR/go.mod" "$FERRETDB_DIR/go.sum")" ]]; then
     return 0
   fi

@@ -20,4 +20,6 @@ fi
 npm run typecheck
 npm run lint
 npm run format:check
+# The Go tests of the FerretDB peer, which cover its background checkpoints of the SQLite files.
+(cd peers/ferretdb && go test ./...)
 npm test

@@ -68,12 +68,13 @@ func serve(logger *slog.Logger, addr, dataDir string) error {
 		return fmt.Errorf("failed to create data directory: %w", err)
 	}
 
-	// The SQLite handler takes a directory URI, which must end with a slash.
+	// The SQLite handler takes a directory URI whose path ends with a slash. Its query applies to
+	// every database in the directory.
 	f, err := ferretdb.New(&ferretdb.Config{
 		Listener:  ferretdb.ListenerConfig{TCP: addr},
 		Logger:    logger,
 		Handler:   "sqlite",
-		SQLiteURL: "file:" + absDir + "/",
+		SQLiteURL: "file:" + absDir + "/" + noAutoCheckpoint,
 	})
 	if err != nil {
 		return err
@@ -83,6 +84,8 @@ func serve(logger *slog.Logger, addr, dataDir string) error {
 	defer stop()
 
 	logger.Info("FerretDB peer starting", "addr", addr, "dataDir", absDir)
+
+	go runCheckpoints(ctx, logger, absDir)
 
 	// Run returns after the context is canceled and the listener, client
 	// connections and SQLite backend are closed.
