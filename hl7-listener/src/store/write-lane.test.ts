@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { setTimeout as delay } from 'node:timers/promises';
 import { WriteLane, type WriteKind } from './write-lane.js';
 
 /** Records the order in which writes start and lets the test finish each one. */
@@ -90,6 +91,35 @@ void describe('WriteLane', () => {
     assert.deepEqual(started, ['entries', 'records', 'claim']);
     finish('claim');
     await processing;
+  });
+
+  void it('lets processing through a stream of accepts', async () => {
+    const lane = new WriteLane(20);
+    const stopAt = performance.now() + 1_000;
+    let processedAt: number | undefined;
+
+    // Two senders that never pause keep an accept write waiting whenever the lane is passed on.
+    const sender = async (): Promise<number> => {
+      let writes = 0;
+      while (processedAt === undefined && performance.now() < stopAt) {
+        await lane.run('accept', () => delay(1));
+        writes += 1;
+      }
+      return writes;
+    };
+    const senders = [sender(), sender()];
+    await delay(5);
+    const waitedFrom = performance.now();
+    await lane.run('processing', () => {
+      processedAt = performance.now();
+      return Promise.resolve();
+    });
+
+    const accepted = await Promise.all(senders);
+    const finishedAt = processedAt ?? Number.POSITIVE_INFINITY;
+    assert.ok(finishedAt < stopAt, 'processing waited until the senders stopped');
+    assert.ok(finishedAt - waitedFrom < 500, `processing waited ${finishedAt - waitedFrom} ms`);
+    assert.ok(accepted.every((writes) => writes > 0));
   });
 
   void it('passes the lane on after a failed write', async () => {
