@@ -20,7 +20,7 @@ const checkpointInterval = 500 * time.Millisecond
 // By default SQLite checkpoints inside the commit that grows the write-ahead log past 1,000
 // pages, so that one insert copies the log into the database file and fsyncs it before it returns.
 // In the listener's MLLP benchmark on 2 CPUs, this made one insert in a few hundred take 30 to
-// 60 ms instead of about 2 ms. MongoDB's storage engine checkpoints in the background, so the peer does the
+// 65 ms instead of about 2 ms. MongoDB's storage engine checkpoints in the background, so the peer does the
 // same: commits never checkpoint, and runCheckpoints does it on a connection of its own.
 // Durability does not change: every commit is still synced to the log before it returns.
 // See https://www.sqlite.org/wal.html#automatic_checkpoint.
