@@ -1,11 +1,11 @@
 import type { Logger } from '@monitormed/common';
 import type { FinishedMessage, MessageStore } from '../store/message-store.js';
-import type { Completion, QueueState, QueuedMessage } from '../store/message-types.js';
+import type { Completion, QueuedMessage } from '../store/message-types.js';
 import type { AttemptOutcome } from './process-stored.js';
-import { segmentCreatedAt } from '../store/queue-segments.js';
 import type { AcceptPriority } from './accept-priority.js';
-import { QueueView, closedByAge, mayHaveNewEntries } from './queue-view.js';
+import { QueueView } from './queue-view.js';
 import { retryDelayMs, type BackoffSettings } from './retry-policy.js';
+import { SegmentScanner } from './segment-scan.js';
 
 /** A queued message with its processing state, as the worker hands it to processing. */
 export type StoredMessage = QueuedMessage;
@@ -41,22 +41,6 @@ export interface WorkerOptions extends BackoffSettings {
   acceptPriority?: AcceptPriority;
 }
 
-/** Shortest time between two attempts to drop one segment, each of which reads it whole. */
-const DROP_RETRY_MS = 5_000;
-
-/**
- * Age after which a queue entry without a message record is an orphan rather than a message whose accept
- * is still running in another listener. A group write takes milliseconds to seconds. Were a live
- * listener's entry cancelled wrongly, that listener would still process the message from memory.
- */
-const ORPHAN_AGE_MS = 2 * 60_000;
-
-/**
- * Interval of a scan that reads every other listener's segment again, as a safety net for entries
- * written after this listener stopped reading it (an append slower than the settle time).
- */
-const FULL_SCAN_INTERVAL_MS = 5 * 60_000;
-
 /**
  * Processes stored messages in the background, driven by the queue in MongoDB, so a restarted listener
  * (or a second one on the same database) picks up whatever is unfinished.
@@ -80,23 +64,27 @@ const FULL_SCAN_INTERVAL_MS = 5 * 60_000;
 export class ProcessingWorker {
   private readonly options: WorkerOptions;
   private readonly view = new QueueView();
-  private lastScanAt = 0;
-  private lastFullScanAt = 0;
-  /** Segments with an entry whose message record was missing, and when that entry becomes an orphan. */
-  private readonly orphanChecks = new Map<string, number>();
-  private scanRequested = true;
+  private readonly scanner: SegmentScanner;
   /** Patient keys with a message running in this process. */
   private readonly activePatients = new Set<string>();
   private readonly running = new Set<Promise<void>>();
   private timer: NodeJS.Timeout | undefined;
   private pumping = false;
   private pumpRequested = false;
-  private dropping = false;
   private stopped = false;
   private stopping: Promise<void> | undefined;
 
   constructor(options: WorkerOptions) {
     this.options = options;
+    this.scanner = new SegmentScanner({
+      store: options.store,
+      logger: options.logger,
+      workerId: options.workerId,
+      view: this.view,
+      reportDepth: () => {
+        this.reportDepth();
+      },
+    });
   }
 
   /** Starts processing; the first scan resumes messages left unfinished by an earlier run. */
@@ -137,6 +125,7 @@ export class ProcessingWorker {
 
   private async shutdown(): Promise<void> {
     this.stopped = true;
+    this.scanner.stop();
     clearTimeout(this.timer);
     let grace: NodeJS.Timeout | undefined;
     const graceOver = new Promise<'timeout'>((resolve) => {
@@ -184,13 +173,13 @@ export class ProcessingWorker {
         const now = Date.now();
         const idle = this.view.runnableHeads(this.activePatients, now).length === 0;
         const scanIntervalMs = this.options.pollIntervalMs * (idle ? 1 : 10);
-        if (this.scanRequested || now - this.lastScanAt >= scanIntervalMs) {
-          await this.scan();
+        if (this.scanner.isDue(now, scanIntervalMs)) {
+          await this.scanner.scan();
         }
         await this.claimBatches();
       } while (this.takePumpRequest());
     } catch (err) {
-      this.scanRequested = true;
+      this.scanner.request();
       this.options.logger.error(
         { err },
         'Failed to read or claim stored messages; retrying at the next poll'
@@ -228,98 +217,6 @@ export class ProcessingWorker {
     );
   }
 
-  /** Reads the segments that are new or may have changed, and drops the finished ones. */
-  private async scan(): Promise<void> {
-    const { store, workerId } = this.options;
-    this.scanRequested = false;
-    this.lastScanAt = Date.now();
-    const names = await store.queue.listSegments();
-    const now = Date.now();
-    const reread = this.view.segmentsToReread(workerId, now);
-    for (const [name, dueAt] of this.orphanChecks) {
-      if (dueAt <= now) {
-        this.orphanChecks.delete(name);
-        reread.add(name);
-      }
-    }
-    const fullScan = now - this.lastFullScanAt >= FULL_SCAN_INTERVAL_MS;
-    const unknown: QueueState[] = [];
-    if (fullScan) {
-      this.lastFullScanAt = now;
-    }
-    for (const name of names) {
-      if (store.queue.ownsSegment(name) && !reread.has(name)) {
-        // Its messages reach this view through enqueue(); knowing the segment lets it be dropped.
-        this.view.noteOwnSegment(name);
-        continue;
-      }
-      const info = this.view.segments.get(name);
-      const foreignOpen =
-        info !== undefined && !info.own && !info.closed && mayHaveNewEntries(name, info.lastReadAt);
-      // Segments this listener writes hold nothing it does not know, except what a lost claim reveals.
-      const safetyRead = fullScan && info?.own !== true;
-      if (info !== undefined && !safetyRead && !foreignOpen && !reread.has(name)) {
-        continue;
-      }
-      const readAt = Date.now();
-      const snapshot = await store.queue.readSegment(name);
-      this.view.noteSegmentRead(name, snapshot.closed, readAt, store.queue.ownsSegment(name));
-      for (const state of snapshot.messages) {
-        // A message whose accept is still running reaches the worker through enqueue().
-        const accepting = store.queue.isAccepting(state._id.toHexString());
-        if (!accepting && !this.view.merge(state) && !state.done) {
-          unknown.push(state);
-        }
-      }
-    }
-    if (unknown.length > 0) {
-      await this.addUnknown(unknown);
-    }
-    // A segment dropped by another listener has nothing left to run here.
-    const listed = new Set(names);
-    for (const [name, info] of this.view.segments) {
-      if (info.pending <= 0 && !listed.has(name) && !info.own) {
-        this.view.segments.delete(name);
-      }
-    }
-    this.reportDepth();
-    this.dropFinishedSegments();
-  }
-
-  /**
-   * Reads the stored messages of queue entries this view does not hold yet and adds them. An entry whose
-   * message record is missing after {@link ORPHAN_AGE_MS} is cancelled: its accept failed between the
-   * queue insert and the record insert, so no ACK accepted it.
-   */
-  private async addUnknown(states: QueueState[]): Promise<void> {
-    const { store, logger } = this.options;
-    const loaded = await store.loadQueued(states);
-    for (const message of loaded) {
-      this.view.add(message);
-    }
-    const found = new Set(loaded.map((message) => message._id.toHexString()));
-    const orphans: QueueState[] = [];
-    for (const state of states.filter((candidate) => !found.has(candidate._id.toHexString()))) {
-      const orphanAt = state.receivedAt.getTime() + ORPHAN_AGE_MS;
-      if (orphanAt < Date.now()) {
-        orphans.push(state);
-      } else {
-        // Read the segment again once the entry is old enough to tell.
-        this.orphanChecks.set(
-          state.segment,
-          Math.min(this.orphanChecks.get(state.segment) ?? orphanAt, orphanAt)
-        );
-      }
-    }
-    if (orphans.length > 0) {
-      logger.warn(
-        { messageIds: orphans.map((state) => state._id.toHexString()) },
-        'Cancelling queue entries whose message was never stored'
-      );
-      await store.queue.markDone(orphans);
-    }
-  }
-
   /** Claims the oldest runnable heads and starts them in batches, while transaction slots are free. */
   private async claimBatches(): Promise<void> {
     const { store, concurrency, batchSize, workerId, leaseMs, acceptPriority } = this.options;
@@ -340,7 +237,7 @@ export class ProcessingWorker {
       } else {
         this.view.markStale(message);
       }
-      this.scanRequested = true;
+      this.scanner.request();
     }
     // Use the minimum number of transactions of at most batchSize messages, and at most one per free slot.
     const batchCount = Math.min(freeSlots, Math.ceil(claimed.length / batchSize));
@@ -387,7 +284,7 @@ export class ProcessingWorker {
     );
     if (!(await store.scheduleRetry(message, new Date(Date.now() + delayMs), error))) {
       this.view.markStale(message);
-      this.scanRequested = true;
+      this.scanner.request();
       logger.warn(
         { messageId: message._id.toHexString() },
         'Lost the claim of a message before scheduling its retry'
@@ -438,10 +335,10 @@ export class ProcessingWorker {
         this.options.onCompleted(message, completion);
       }
       this.reportDepth();
-      this.dropFinishedSegments();
+      this.scanner.dropFinishedSegments();
     } catch (err) {
       // The claims stay until their lease expires; then this or another listener retries the messages.
-      this.scanRequested = true;
+      this.scanner.request();
       logger.error(
         { err, messageIds: batch.map((message) => message._id.toHexString()) },
         'Failed to record the outcome of messages'
@@ -451,50 +348,5 @@ export class ProcessingWorker {
 
   private reportDepth(): void {
     this.options.onQueueDepth?.(this.view.size);
-  }
-
-  /**
-   * Drops, one at a time in the background, the closed segments whose messages this view has all seen
-   * finish. An own segment is closed first when no append to it is in flight. The store reads a segment
-   * again before dropping it, so a message this view does not know of keeps it.
-   */
-  private dropFinishedSegments(): void {
-    if (this.dropping || this.stopped) {
-      return;
-    }
-    const now = Date.now();
-    const candidate = [...this.view.segments].find(([name, info]) => {
-      if (info.pending > 0 || now - info.lastDropAttemptAt < DROP_RETRY_MS) {
-        return false;
-      }
-      // An own segment is closed early only after DROP_RETRY_MS, so a trickle of messages does not
-      // create and drop a collection for each one.
-      if (info.own && !info.closed && now - (segmentCreatedAt(name) ?? now) >= DROP_RETRY_MS) {
-        info.closed = this.options.store.queue.retireIfIdle(name);
-      }
-      return info.closed || closedByAge(name, now);
-    });
-    if (candidate === undefined) {
-      return;
-    }
-    const [name, info] = candidate;
-    info.lastDropAttemptAt = now;
-    this.dropping = true;
-    void this.options.store.queue
-      .dropIfFinished(name)
-      .then((dropped) => {
-        if (dropped) {
-          this.view.segments.delete(name);
-        }
-      })
-      .catch((err: unknown) => {
-        this.options.logger.warn(
-          { err, segment: name },
-          'Failed to drop a finished queue segment; retrying later'
-        );
-      })
-      .finally(() => {
-        this.dropping = false;
-      });
   }
 }
