@@ -22,7 +22,7 @@ func writeRows(t *testing.T, file string, rows int) int64 {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = db.Close() })
-	// One connection, kept open, so closing it does not checkpoint the log.
+	// One connection stays open, because closing the last connection would checkpoint the log.
 	db.SetMaxOpenConns(1)
 
 	if _, err := db.Exec("CREATE TABLE entries (id INTEGER PRIMARY KEY, body TEXT)"); err != nil {

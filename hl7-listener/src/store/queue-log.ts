@@ -84,11 +84,17 @@ export class QueueLog {
     private readonly lane = new WriteLane()
   ) {}
 
-  private insertOne(kind: WriteKind, name: string, entry: SegmentEntry): Promise<unknown> {
+  /** Inserts one entry into a segment, through the store's write lane. */
+  private writeEntry(kind: WriteKind, name: string, entry: SegmentEntry): Promise<unknown> {
     return this.lane.run(kind, () => this.segment(name).insertOne(entry));
   }
 
-  private insertEach(kind: WriteKind, name: string, entries: SegmentEntry[]): ReturnType<typeof insertEach> {
+  /** Inserts entries into a segment with {@link insertEach}, through the store's write lane. */
+  private writeEntries(
+    kind: WriteKind,
+    name: string,
+    entries: SegmentEntry[]
+  ): ReturnType<typeof insertEach> {
     return this.lane.run(kind, () => insertEach(this.segment(name), entries));
   }
 
@@ -143,7 +149,7 @@ export class QueueLog {
   private async close(name: string): Promise<void> {
     this.retired.delete(name);
     try {
-      await this.insertOne('processing', name, { _id: CLOSED_ID, kind: 'closed', at: new Date() });
+      await this.writeEntry('processing', name, { _id: CLOSED_ID, kind: 'closed', at: new Date() });
     } catch (err) {
       if (!isDuplicateKeyError(err)) {
         this.logger.warn({ err, segment: name }, 'Failed to close a queue segment; it closes by age');
@@ -164,7 +170,7 @@ export class QueueLog {
     }
     this.appending.set(name, (this.appending.get(name) ?? 0) + 1);
     try {
-      const failed = await this.insertEach('accept', name, entries);
+      const failed = await this.writeEntries('accept', name, entries);
       if (failed.size > 0) {
         const first = [...failed.values()][0];
         throw new Error(
@@ -220,7 +226,7 @@ export class QueueLog {
         claimedAt,
         leaseUntil,
       }));
-      const failed = await this.insertEach('processing', name, entries);
+      const failed = await this.writeEntries('processing', name, entries);
       for (const [index, message] of group.entries()) {
         const error = failed.get(index);
         if (error !== undefined && error.code !== DUPLICATE_KEY_ERROR) {
@@ -260,7 +266,7 @@ export class QueueLog {
 
   /** Gives up the claim of a failed attempt until `nextAttemptAt`. */
   async recordRetry(message: QueueState, nextAttemptAt: Date, lastError: string): Promise<void> {
-    await this.insertOne('processing', message.segment, {
+    await this.writeEntry('processing', message.segment, {
       _id: eventId('retry', message._id, message.attempts),
       kind: 'retry',
       messageId: message._id,
@@ -277,7 +283,7 @@ export class QueueLog {
   /** Gives up claims at shutdown, so another listener can take the messages at once. */
   async release(messages: QueueState[]): Promise<void> {
     for (const [name, group] of bySegment(messages)) {
-      await this.insertEach(
+      await this.writeEntries(
         'processing',
         name,
         group.map((message) => ({
@@ -297,7 +303,7 @@ export class QueueLog {
   /** Records that an original-mode AE informed the sender that the message will be retried. */
   async recordPendingAck(segment: string, message: Pick<QueueState, '_id'>, at: Date): Promise<void> {
     try {
-      await this.insertOne('processing', segment, {
+      await this.writeEntry('processing', segment, {
         _id: eventId('pending-ack', message._id),
         kind: 'pending-ack',
         messageId: message._id,
@@ -314,7 +320,7 @@ export class QueueLog {
   async markDone(messages: QueueState[]): Promise<void> {
     const at = new Date();
     for (const [name, group] of bySegment(messages)) {
-      const failed = await this.insertEach(
+      const failed = await this.writeEntries(
         'processing',
         name,
         group.map((message) => ({
