@@ -61,6 +61,12 @@ export class QueueView {
    * the later messages of their patient, until their segment is read again.
    */
   private readonly stale = new Map<string, string>();
+  /**
+   * Messages that held a claim when this view last merged or added them: the only ones
+   * {@link segmentsToReread} checks, so a scan costs the number of claims, not the size of the backlog.
+   * A claim reaches a held message only through {@link merge}, or from this listener's own claim.
+   */
+  private readonly claimed = new Map<string, QueuedMessage>();
 
   get size(): number {
     return this.messages.size;
@@ -121,6 +127,8 @@ export class QueueView {
     mergeQueued(held, fresh);
     if (held.done) {
       this.remove(held);
+    } else {
+      this.noteClaim(held);
     }
     return true;
   }
@@ -132,6 +140,7 @@ export class QueueView {
       return;
     }
     this.messages.set(id, message);
+    this.noteClaim(message);
     this.segmentInfo(message.segment, false).pending += 1;
     const queue = this.patients.get(message.patientKey) ?? [];
     // Messages mostly arrive in order, so the insertion point is searched from the end.
@@ -155,15 +164,29 @@ export class QueueView {
     }
     this.messages.delete(id);
     this.stale.delete(id);
+    this.claimed.delete(id);
     const info = this.segments.get(held.segment);
     if (info !== undefined) {
       info.pending -= 1;
     }
-    const queue = (this.patients.get(held.patientKey) ?? []).filter((queued) => queued !== held);
+
+    // Only a patient's head runs, so a finished message is nearly always first in its queue.
+    const queue = this.patients.get(held.patientKey) ?? [];
+    const index = queue[0] === held ? 0 : queue.indexOf(held);
+    if (index === 0) {
+      queue.shift();
+    } else if (index > 0) {
+      queue.splice(index, 1);
+    }
     if (queue.length === 0) {
       this.patients.delete(held.patientKey);
-    } else {
-      this.patients.set(held.patientKey, queue);
+    }
+  }
+
+  /** Tracks a message that holds a claim, for {@link segmentsToReread}. */
+  private noteClaim(message: QueuedMessage): void {
+    if (message.status === 'processing' && message.claimedBy !== undefined) {
+      this.claimed.set(message._id.toHexString(), message);
     }
   }
 
@@ -175,16 +198,26 @@ export class QueueView {
   /** Lists the segments with stale messages or with messages another listener has a live claim on. */
   segmentsToReread(owner: string, now: number): Set<string> {
     const names = new Set(this.stale.values());
-    for (const message of this.messages.values()) {
-      if (
-        message.status === 'processing' &&
-        message.claimedBy !== owner &&
-        message.leaseUntil.getTime() > now
-      ) {
+    for (const [id, message] of this.claimed) {
+      if (message.status !== 'processing' || message.leaseUntil.getTime() <= now) {
+        // Released, retried or expired: a new claim by another listener arrives through merge().
+        this.claimed.delete(id);
+      } else if (message.claimedBy !== owner) {
         names.add(message.segment);
       }
     }
     return names;
+  }
+
+  /** Tells whether any patient's head could be claimed now; cheaper than {@link runnableHeads}. */
+  hasRunnableHead(activePatients: Set<string>, now: number): boolean {
+    for (const [patientKey, queue] of this.patients) {
+      const head = queue[0];
+      if (head !== undefined && !activePatients.has(patientKey) && this.isRunnable(head, now)) {
+        return true;
+      }
+    }
+    return false;
   }
 
   /**

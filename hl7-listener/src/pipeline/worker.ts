@@ -171,7 +171,7 @@ export class ProcessingWorker {
     try {
       do {
         const now = Date.now();
-        const idle = this.view.runnableHeads(this.activePatients, now).length === 0;
+        const idle = !this.view.hasRunnableHead(this.activePatients, now);
         const scanIntervalMs = this.options.pollIntervalMs * (idle ? 1 : 10);
         if (this.scanner.isDue(now, scanIntervalMs)) {
           await this.scanner.scan();
