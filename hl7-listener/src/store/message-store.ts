@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { COLLECTIONS, createLogger, type Logger } from '@monitormed/common';
 import { ObjectId, type Collection, type Db, type Filter } from 'mongodb';
 import { DUPLICATE_KEY_ERROR, insertEach, isDuplicateKeyError } from './bulk-insert.js';
+import { DURABLE_WRITES } from './durable-writes.js';
 import { GroupCommitter, type ItemResult } from './group-commit.js';
 import {
   UNFINISHED_STATUSES,
@@ -94,8 +95,8 @@ export class MessageStore {
 
   constructor(db: Db, options: MessageStoreOptions = {}) {
     const logger = options.logger ?? createLogger('hl7-listener', 'silent');
-    this.collection = db.collection<MessageRecord>(COLLECTIONS.hl7Messages);
-    this.outcomes = db.collection<OutcomeDocument>(OUTCOMES_COLLECTION);
+    this.collection = db.collection<MessageRecord>(COLLECTIONS.hl7Messages, DURABLE_WRITES);
+    this.outcomes = db.collection<OutcomeDocument>(OUTCOMES_COLLECTION, DURABLE_WRITES);
     this.queue = new QueueLog(db, logger, options.segmentEntries ?? DEFAULT_SEGMENT_ENTRIES, this.lane);
     this.accepting = new GroupCommitter((messages) => this.writeReceived(messages), MAX_ACCEPT_GROUP);
   }

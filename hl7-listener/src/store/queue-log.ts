@@ -1,6 +1,7 @@
 import type { Logger } from '@monitormed/common';
 import { MongoServerError, type Collection, type Db } from 'mongodb';
 import { DUPLICATE_KEY_ERROR, insertEach, isDuplicateKeyError } from './bulk-insert.js';
+import { DURABLE_WRITES } from './durable-writes.js';
 import type { QueueState, QueuedMessage, WorkMessage } from './message-types.js';
 import { WriteLane, type WriteKind } from './write-lane.js';
 import {
@@ -99,7 +100,7 @@ export class QueueLog {
   }
 
   private segment(name: string): Collection<SegmentEntry> {
-    return this.db.collection<SegmentEntry>(name);
+    return this.db.collection<SegmentEntry>(name, DURABLE_WRITES);
   }
 
   /** Chooses the open segment for `count` new entries, starting a new one when it is full or old. */
