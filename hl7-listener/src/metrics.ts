@@ -37,10 +37,24 @@ const LATENCY_BUCKETS_SECONDS = [
   0.0005, 0.001, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
 ];
 
+/** Reasons of `hl7_rejected_connections_total`. */
+export const REJECTION_REASONS = ['limit', 'shutdown'] as const;
+
 /** Creates the listener's metrics in a new registry. */
 export function createListenerMetrics(): ListenerMetrics {
   const registry = new Registry();
   const registers = [registry];
+
+  const rejectedConnections = new Counter({
+    name: 'hl7_rejected_connections_total',
+    help: 'MLLP connections closed at once, by reason (limit or shutdown).',
+    labelNames: ['reason'] as const,
+    registers,
+  });
+  // Both series are exported from the start, so an alert on their rate gets 0 rather than no data.
+  for (const reason of REJECTION_REASONS) {
+    rejectedConnections.inc({ reason }, 0);
+  }
 
   return {
     registry,
@@ -83,12 +97,7 @@ export function createListenerMetrics(): ListenerMetrics {
       help: 'MLLP connections open now.',
       registers,
     }),
-    rejectedConnections: new Counter({
-      name: 'hl7_rejected_connections_total',
-      help: 'MLLP connections closed at once, by reason (limit or shutdown).',
-      labelNames: ['reason'] as const,
-      registers,
-    }),
+    rejectedConnections,
     tlsFailures: new Counter({
       name: 'hl7_tls_handshake_failures_total',
       help: 'MLLP connections whose TLS handshake failed.',

@@ -134,7 +134,8 @@ void describe('Operations HTTP server', () => {
       assert.equal(delta(before, after, 'hl7_processing_duration_seconds_count'), 3);
       assert.ok(delta(before, after, 'hl7_processing_duration_seconds_sum') > 0);
       assert.equal(after.get('hl7_processing_queue_depth'), 0);
-      assert.equal(after.get('hl7_rejected_connections_total{reason="limit"}') ?? 0, 0);
+      assert.equal(after.get('hl7_rejected_connections_total{reason="limit"}'), 0);
+      assert.equal(after.get('hl7_rejected_connections_total{reason="shutdown"}'), 0);
     } finally {
       client.close();
     }
