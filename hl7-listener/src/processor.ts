@@ -1,27 +1,22 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { buildAck, type AckCode } from './ack/ack-builder.js';
-import { planAck, shouldSendAck, type AckPlan } from './ack/ack-mode.js';
+import { planAck } from './ack/ack-mode.js';
 import { handleBatch } from './batch/batch-handler.js';
 import { splitFrame } from './batch/split.js';
-import { matchChannel, type ChannelConfig } from './channels/channels.js';
+import { matchChannel } from './channels/channels.js';
 import { decodeLenient, decodeMessageBytes } from './hl7/charset.js';
 import { ERROR_CODES, Hl7ProcessingError, type Hl7Issue } from './hl7/hl7-error.js';
 import { parseMessage, peekHeader } from './hl7/message.js';
-import { countAck, type ListenerMetrics } from './metrics.js';
+import type { ListenerMetrics } from './metrics.js';
 import type { ConnectionWriter, InboundFrame, PeerInfo } from './mllp/server.js';
 import type { FhirWriterDependencies } from './pipeline/fhir-writer.js';
 import { firstComponent, readPatientKey } from './pipeline/message-facts.js';
 import type { OutcomeHub } from './pipeline/outcome-hub.js';
 import type { PipelineConfig } from './pipeline/pipeline-config.js';
 import { checkMessageType } from './pipeline/process-stored.js';
+import { awaitOriginalAck, replayDuplicate, respond, respondWith, type Arrival } from './stored-replies.js';
 import type { MessageStore } from './store/message-store.js';
-import type {
-  BatchLink,
-  Completion,
-  QueuedMessage,
-  ReceivedMessage,
-  StoredDocument,
-} from './store/message-types.js';
+import type { BatchLink, Completion, QueuedMessage, ReceivedMessage } from './store/message-types.js';
 
 /** Dependencies of the accept side of the listener. */
 export interface ProcessorDependencies extends FhirWriterDependencies {
@@ -47,15 +42,13 @@ export interface MessageInput {
   send?: ConnectionWriter | undefined;
 }
 
+export { PENDING_ACK_TEXT } from './stored-replies.js';
+
 /** Reply to one message: the ACK text ('' when none is sent) and the MSH fields it was built from. */
 export interface MessageOutcome {
   ack: string;
   header: string[];
 }
-
-/** Text of the original-mode AE sent when processing outlasts `originalAckWaitMs`. */
-export const PENDING_ACK_TEXT =
-  'Message stored but not yet processed because the FHIR server is unavailable; it will be retried, do not resend';
 
 /**
  * Creates the frame handler. A frame with one message gets one ACK; a batch or several concatenated
@@ -95,17 +88,6 @@ export function createMessageProcessor(
       deps.logger
     );
   };
-}
-
-/** Reads a message as it arrived, before anything is stored. */
-interface Arrival {
-  input: MessageInput;
-  record: ReceivedMessage;
-  header: string[];
-  text: string;
-  decodeIssue: Hl7Issue | undefined;
-  channel: ChannelConfig;
-  plan: AckPlan;
 }
 
 function readArrival(deps: ProcessorDependencies, input: MessageInput): Arrival {
@@ -304,137 +286,4 @@ async function reject(
     'Message not accepted'
   );
   return respondWith(deps, ack, code, header, plan.mode === 'enhanced' ? plan.acceptAckType : 'AL');
-}
-
-function respond(
-  deps: ProcessorDependencies,
-  arrival: Arrival,
-  code: AckCode,
-  issues: Hl7Issue[],
-  ackType: string
-): MessageOutcome {
-  return respondWith(
-    deps,
-    buildAck({ code, originalHeader: arrival.header, issues }),
-    code,
-    arrival.header,
-    ackType
-  );
-}
-
-/** Returns the ACK, or '' when the acknowledgment type (MSH-15 or MSH-16) excludes it. */
-function respondWith(
-  deps: ProcessorDependencies,
-  ack: string,
-  code: AckCode,
-  header: string[],
-  ackType: string
-): MessageOutcome {
-  if (!shouldSendAck(ackType, code)) {
-    return { ack: '', header };
-  }
-  countAck(deps.metrics, code);
-  return { ack, header };
-}
-
-/**
- * Waits up to `originalAckWaitMs` for the outcome of an original-mode message. When it is not there in
- * time (the FHIR server is down or earlier messages of the patient are waiting for a retry), the ACK is
- * AE with {@link PENDING_ACK_TEXT}; the message stays queued, and a resend waits for it again.
- */
-async function awaitOriginalAck(
-  deps: ProcessorDependencies,
-  arrival: Arrival,
-  message: Pick<QueuedMessage, '_id' | 'segment'>
-): Promise<MessageOutcome> {
-  const id = message._id.toHexString();
-  const completion = await deps.hub.waitFor(id, deps.pipeline.originalAckWaitMs);
-  if (completion?.ack !== undefined) {
-    return respondWith(deps, completion.ack, completion.ackCode ?? 'AE', arrival.header, 'AL');
-  }
-
-  // Another listener on the same database may have finished it, unless this listener's worker still
-  // has it unfinished. The lookup scans the outcomes on FerretDB 1.24, so it is skipped then.
-  const held = deps.queuedMessage(id);
-  if (held === undefined || held.done) {
-    const outcome = await deps.store.findOutcome(message._id).catch(() => null);
-    if (outcome?.ack !== undefined) {
-      return respondWith(deps, outcome.ack, outcome.ackCode ?? 'AE', arrival.header, 'AL');
-    }
-  }
-
-  try {
-    // The worker's copy is what processing reads, so it gets the time too.
-    const target = held ?? (message.segment === '' ? undefined : message);
-    const at = target === undefined ? undefined : await deps.store.markPendingAckSent(target);
-    if (held !== undefined && at !== undefined) {
-      held.pendingAckSentAt = at;
-    }
-  } catch (err) {
-    deps.logger.warn({ err, messageId: id }, 'Failed to record that a pending AE was sent');
-  }
-  deps.logger.warn(
-    { controlId: arrival.record.controlId, waitMs: deps.pipeline.originalAckWaitMs },
-    'Message not processed in time; answering AE and retrying in the background'
-  );
-  return respond(
-    deps,
-    arrival,
-    'AE',
-    [{ ackCode: 'AE', errorCode: ERROR_CODES.applicationInternalError, text: PENDING_ACK_TEXT }],
-    'AL'
-  );
-}
-
-/**
- * Replies to an exact resend (same MSH-4, MSH-10 and bytes) without storing or processing anything:
- * - a finished message gets the ACK it got before, byte for byte (enhanced mode: the accept ACK, then
- *   the application ACK again on this connection when MSH-16 asked for it);
- * - a message still in progress gets its current state: original mode waits for the outcome like the
- *   first copy did, enhanced mode gets CA and the application ACK later on this connection, immediate
- *   mode gets its AA again.
- */
-async function replayDuplicate(
-  deps: ProcessorDependencies,
-  arrival: Arrival,
-  existing: StoredDocument
-): Promise<MessageOutcome> {
-  const { header, input } = arrival;
-  const id = existing._id.toHexString();
-  const inProgress = existing.status === 'received' || existing.status === 'processing';
-  deps.logger.info(
-    { controlId: existing.controlId, messageId: id, status: existing.status },
-    'Duplicate message; replaying the earlier ACK'
-  );
-
-  if (existing.ackMode === 'enhanced') {
-    const acceptAck = existing.acceptAck ?? buildAck({ code: 'CA', originalHeader: header, issues: [] });
-    const applicationAck = existing.applicationAck;
-    if (inProgress && input.send !== undefined) {
-      deps.hub.registerConnection(id, { send: input.send });
-    }
-    if (!inProgress && applicationAck !== undefined && input.send !== undefined) {
-      const send = input.send;
-      if (shouldSendAck(existing.applicationAckType ?? '', existing.ackCode ?? 'AE')) {
-        // The server writes the returned accept ACK first; this runs after that write.
-        setImmediate(() => send(applicationAck));
-      }
-    }
-    // Only accepted messages take part in duplicate detection, so the stored accept ACK is a CA.
-    return respondWith(deps, acceptAck, 'CA', header, existing.acceptAckType ?? '');
-  }
-
-  if (existing.ackMode === 'immediate') {
-    return respondWith(
-      deps,
-      existing.ack ?? buildAck({ code: 'AA', originalHeader: header, issues: [] }),
-      'AA',
-      header,
-      'AL'
-    );
-  }
-  if (!inProgress && existing.ack !== undefined) {
-    return respondWith(deps, existing.ack, existing.ackCode ?? 'AE', header, 'AL');
-  }
-  return awaitOriginalAck(deps, arrival, { _id: existing._id, segment: existing.queueSegment ?? '' });
 }

@@ -3,6 +3,7 @@ import { COLLECTIONS, createLogger, type Logger } from '@monitormed/common';
 import { ObjectId, type Collection, type Db, type Filter } from 'mongodb';
 import { DUPLICATE_KEY_ERROR, insertEach, isDuplicateKeyError } from './bulk-insert.js';
 import { DURABLE_WRITES } from './durable-writes.js';
+import { loadWorkMessages, newestInStatuses, readViews } from './message-reads.js';
 import { GroupCommitter, type ItemResult } from './group-commit.js';
 import {
   UNFINISHED_STATUSES,
@@ -12,7 +13,6 @@ import {
   type QueueState,
   type QueuedMessage,
   type ReceivedMessage,
-  type WorkMessage,
   type StoredDocument,
 } from './message-types.js';
 import { WriteLane } from './write-lane.js';
@@ -33,26 +33,6 @@ export const OUTCOMES_COLLECTION = 'hl7_message_outcomes';
 
 /** Largest number of received messages stored by one group write. */
 const MAX_ACCEPT_GROUP = 500;
-
-/** Queued messages whose records {@link MessageStore.loadQueued} reads with one query. */
-const LOAD_CHUNK = 2_000;
-
-/** Fields of a record that {@link workMessageOf} copies. */
-const WORK_PROJECTION: Record<keyof WorkMessage, 1> = {
-  _id: 1,
-  rawBase64: 1,
-  truncated: 1,
-  version: 1,
-  receivedAt: 1,
-  controlId: 1,
-  header: 1,
-  ackMode: 1,
-  applicationAckType: 1,
-  channel: 1,
-  sendingApplication: 1,
-  sendingFacility: 1,
-  patientKey: 1,
-};
 
 /** Options of {@link MessageStore}. */
 export interface MessageStoreOptions {
@@ -290,56 +270,16 @@ export class MessageStore {
   }
 
   private async viewsOf(records: MessageRecord[], withQueueState: boolean): Promise<StoredDocument[]> {
-    if (records.length === 0) {
-      return [];
-    }
-    const ids = records.map((record) => record._id);
-    // FerretDB 1.24 runs a lookup of one `_id` in SQL and an `$in` in its own process, which is slower.
-    const [onlyId] = ids;
-    const found =
-      ids.length === 1 && onlyId !== undefined
-        ? [await this.outcomes.findOne({ _id: onlyId })].filter((outcome) => outcome !== null)
-        : await this.outcomes.find({ _id: { $in: ids } }).toArray();
-    const outcomes = new Map(found.map((outcome) => [outcome._id.toHexString(), outcome]));
-    const queued = new Map<string, QueueState>();
-    if (withQueueState) {
-      const wanted = new Set(ids.map((id) => id.toHexString()));
-      for (const name of await this.queue.listSegments()) {
-        for (const message of (await this.queue.readSegment(name)).messages) {
-          const key = message._id.toHexString();
-          if (wanted.has(key) && !message.done) {
-            queued.set(key, message);
-          }
-        }
-      }
-    }
-    return records.map((record) => {
-      const key = record._id.toHexString();
-      return mergeView(record, outcomes.get(key), queued.get(key));
-    });
+    return readViews(records, this.outcomes, withQueueState ? this.queue : undefined);
   }
 
   /**
    * Reads what processing needs of queued messages another listener stored, or this one before a
-   * restart, in chunks of {@link LOAD_CHUNK}. On FerretDB 1.24 each chunk scans `hl7_messages` once.
+   * restart; see {@link loadWorkMessages}.
    * @returns The messages found; a state whose record is missing is left out.
    */
   async loadQueued(states: QueueState[]): Promise<QueuedMessage[]> {
-    const loaded: QueuedMessage[] = [];
-    for (let start = 0; start < states.length; start += LOAD_CHUNK) {
-      const chunk = states.slice(start, start + LOAD_CHUNK);
-      const records = await this.collection
-        .find({ _id: { $in: chunk.map((state) => state._id) } }, { projection: WORK_PROJECTION })
-        .toArray();
-      const byId = new Map(records.map((record) => [record._id.toHexString(), workMessageOf(record)]));
-      for (const state of chunk) {
-        const work = byId.get(state._id.toHexString());
-        if (work !== undefined) {
-          loaded.push({ ...work, ...state });
-        }
-      }
-    }
-    return loaded;
+    return loadWorkMessages(this.collection, states);
   }
 
   /** Claims one message; see {@link QueueLog.claim}. */
@@ -438,17 +378,7 @@ export class MessageStore {
     const processed =
       outcomes.length === 0 ? [] : await this.findViews({ _id: { $in: outcomes.map((o) => o._id) } });
     const finishedAtAccept = await this.findViews({ status: { $in: statuses } });
-    const seen = new Set<string>();
-    return [...processed, ...finishedAtAccept]
-      .filter((view) => statuses.includes(view.status))
-      .filter((view) => {
-        const key = view._id.toHexString();
-        const fresh = !seen.has(key);
-        seen.add(key);
-        return fresh;
-      })
-      .sort((a, b) => b.receivedAt.getTime() - a.receivedAt.getTime())
-      .slice(0, limit);
+    return newestInStatuses([...processed, ...finishedAtAccept], statuses, limit);
   }
 
   /** Counts the queued messages that are not finished, reading every queue segment. */
