@@ -2,6 +2,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer, type AddressInfo } from 'node:net';
 import { setTimeout as delay } from 'node:timers/promises';
+import { LISTENER_NODE_FLAGS } from '../hl7-listener/src/node-flags.js';
 
 /** Repository root, the working directory of every child process. */
 export const REPO_ROOT = new URL('../', import.meta.url).pathname;
@@ -101,7 +102,7 @@ export async function startListenerProcess(
       HL7_HTTP_PORT: String(httpPort),
       ...env,
     },
-    nodeArgs
+    [...LISTENER_NODE_FLAGS, ...nodeArgs]
   );
   const deadline = Date.now() + 60_000;
   while (Date.now() < deadline && child.exitCode === null) {

@@ -20,6 +20,7 @@ import { HL7_RESULT_ID_SYSTEM, connectMongo, createFhirClient, loadConfig } from
 import { MessageStore, MllpFrameDecoder, encodeFrame } from '@monitormed/hl7-listener';
 import { TEST_MRN_SYSTEM } from '../hl7-listener/src/test-support/fhir.js';
 import { buildOru } from '../hl7-listener/src/test-support/pipeline-harness.js';
+import { LISTENER_NODE_FLAGS } from '../hl7-listener/src/node-flags.js';
 
 /** Options of {@link runKill9}. */
 export interface Kill9Options {
@@ -86,7 +87,7 @@ class ListenerChild {
   constructor(private readonly env: Record<string, string>) {}
 
   async start(port: number): Promise<void> {
-    this.child = spawn(process.execPath, ['--import', 'tsx', LISTENER_MAIN], {
+    this.child = spawn(process.execPath, [...LISTENER_NODE_FLAGS, '--import', 'tsx', LISTENER_MAIN], {
       env: { ...process.env, ...this.env },
       stdio: ['ignore', 'ignore', 'inherit'],
     });
