@@ -3,9 +3,11 @@ package main
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	// Registers the "sqlite" driver, the same SQLite build that FerretDB's backend uses.
@@ -44,9 +46,21 @@ func runCheckpoints(ctx context.Context, logger *slog.Logger, dir string) {
 			logger.Warn("Failed to list the SQLite files to checkpoint", "error", err)
 			continue
 		}
+
+		// Logs left by a drop in an earlier run, or in a race this loop did not see, go too.
+		walFiles, _ := filepath.Glob(filepath.Join(dir, "*.sqlite-wal"))
+		for _, walFile := range walFiles {
+			removeOrphanLogs(logger, strings.TrimSuffix(walFile, "-wal"))
+		}
+
 		for _, file := range files {
 			err := checkpoint(ctx, file)
-			if err == nil || ctx.Err() != nil {
+			if ctx.Err() != nil {
+				continue
+			}
+			if err == nil {
+				// A drop during the checkpoint can leave the log and index files behind.
+				removeOrphanLogs(logger, file)
 				continue
 			}
 
@@ -54,6 +68,7 @@ func runCheckpoints(ctx context.Context, logger *slog.Logger, dir string) {
 			// the checkpoint. Any other failure leaves the write-ahead log growing, so it is logged.
 			if _, statErr := os.Stat(file); statErr != nil {
 				logger.Debug("Checkpoint skipped: the database was dropped", "file", filepath.Base(file))
+				removeOrphanLogs(logger, file)
 				continue
 			}
 			logger.Warn("Checkpoint failed, so the write-ahead log grows until one succeeds",
@@ -74,4 +89,20 @@ func checkpoint(ctx context.Context, file string) error {
 
 	_, err = db.ExecContext(ctx, "PRAGMA wal_checkpoint(PASSIVE)")
 	return err
+}
+
+// removeOrphanLogs deletes the write-ahead log and shared-memory index of file when file itself is
+// gone. A checkpoint connection that was open while FerretDB dropped the database can leave them
+// behind, and one such log here was 225 MB. SQLite creates both only beside an existing
+// database file, so without it they belong to no database.
+func removeOrphanLogs(logger *slog.Logger, file string) {
+	if _, err := os.Stat(file); !errors.Is(err, os.ErrNotExist) {
+		return
+	}
+	for _, suffix := range []string{"-wal", "-shm"} {
+		err := os.Remove(file + suffix)
+		if err != nil && !errors.Is(err, os.ErrNotExist) {
+			logger.Warn("Failed to remove a file of a dropped database", "file", filepath.Base(file+suffix), "error", err)
+		}
+	}
 }

@@ -52,10 +52,18 @@ func TestRunCheckpointsCopiesTheLog(t *testing.T) {
 	dir := t.TempDir()
 	file := filepath.Join(dir, "monitormed.sqlite")
 	before := writeRows(t, file, 500)
+	orphan := filepath.Join(dir, "dropped-earlier.sqlite-wal")
+	if err := os.WriteFile(orphan, []byte("x"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 
 	ctx, cancel := context.WithTimeout(context.Background(), 3*checkpointInterval)
 	defer cancel()
 	runCheckpoints(ctx, slog.New(slog.NewTextHandler(io.Discard, nil)), dir)
+
+	if _, err := os.Stat(orphan); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the log of a dropped database is still there (stat error %v)", err)
+	}
 
 	// 500 rows of 1,000 bytes reach the database file only through a checkpoint.
 	after := fileSize(t, file)
@@ -75,5 +83,31 @@ func TestCheckpointOfMissingFile(t *testing.T) {
 
 	if _, err := os.Stat(file); !errors.Is(err, os.ErrNotExist) {
 		t.Fatalf("checkpoint created %s (stat error %v), expected no file", file, err)
+	}
+}
+
+func TestRemoveOrphanLogs(t *testing.T) {
+	dir := t.TempDir()
+	dropped := filepath.Join(dir, "dropped.sqlite")
+	live := filepath.Join(dir, "live.sqlite")
+	for _, name := range []string{dropped + "-wal", dropped + "-shm", live, live + "-wal", live + "-shm"} {
+		if err := os.WriteFile(name, []byte("x"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+
+	removeOrphanLogs(logger, dropped)
+	removeOrphanLogs(logger, live)
+
+	for _, name := range []string{dropped + "-wal", dropped + "-shm"} {
+		if _, err := os.Stat(name); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("%s of a dropped database is still there (stat error %v)", filepath.Base(name), err)
+		}
+	}
+	for _, name := range []string{live + "-wal", live + "-shm"} {
+		if _, err := os.Stat(name); err != nil {
+			t.Errorf("%s of a live database was removed: %v", filepath.Base(name), err)
+		}
 	}
 }
