@@ -29,6 +29,7 @@ import {
   waitUntil,
 } from '../test-support/pipeline-harness.js';
 import { requireFhir, requireMongo, runSuffix } from '../test-support/peers.js';
+import { emptyReceivedMessage } from '../test-support/received-message.js';
 
 const logger = createLogger('hl7-listener-test', process.env['L1_DEBUG'] === undefined ? 'silent' : 'info');
 const IMMEDIATE = [{ name: 'immediate-test', ackMode: 'immediate', duplicatePolicy: 'reject' }] as const;
@@ -207,19 +208,9 @@ void describe('durable accept and background processing', () => {
   void it('claims a message only once', async () => {
     const store = messagesOf(database());
     const controlId = nextControlId();
-    const inserted = await store.insertReceived({
-      rawBase64: '',
-      sha256: controlId,
-      byteLength: 0,
-      receivedAt: new Date(),
-      peer: { address: '127.0.0.1', port: 1 },
-      controlId,
-      sendingFacility: `CLAIM-${suffix}`,
-      header: [],
-      patientKey: `claim-${controlId}`,
-      channel: 'default',
-      ackMode: 'immediate',
-    });
+    const inserted = await store.insertReceived(
+      emptyReceivedMessage(controlId, `CLAIM-${suffix}`, `claim-${controlId}`)
+    );
     assert.ok(inserted.kind === 'inserted', 'the test message was not inserted');
 
     // Each listener works on its own copy of the queue entry, as separate processes would.

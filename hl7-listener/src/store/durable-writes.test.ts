@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { COLLECTIONS, loadConfig } from '@monitormed/common';
 import { MongoClient, type CommandStartedEvent, type Db } from 'mongodb';
+import { emptyReceivedMessage } from '../test-support/received-message.js';
 import { MessageStore, OUTCOMES_COLLECTION, QUEUE_SEGMENT_PREFIX } from './message-store.js';
 
 /** Commands that write documents, each of which must carry the durable write concern. */
@@ -36,19 +37,9 @@ void describe('store write concern', () => {
     await store.ensureIndexes();
     const controlId = randomBytes(4).toString('hex');
 
-    const inserted = await store.insertReceived({
-      rawBase64: '',
-      sha256: controlId,
-      byteLength: 0,
-      receivedAt: new Date(),
-      peer: { address: '127.0.0.1', port: 1 },
-      controlId,
-      sendingFacility: 'WRITE-CONCERN',
-      header: [],
-      patientKey: `wc-${controlId}`,
-      channel: 'default',
-      ackMode: 'immediate',
-    });
+    const inserted = await store.insertReceived(
+      emptyReceivedMessage(controlId, 'WRITE-CONCERN', `wc-${controlId}`)
+    );
     assert.ok(inserted.kind === 'inserted', 'the test message was not inserted');
     const claimed = await store.claim(inserted.queued, 'worker-wc', 60_000);
     assert.ok(claimed, 'the claim failed');
