@@ -5,6 +5,7 @@ import { handleBatch } from './batch/batch-handler.js';
 import { splitFrame } from './batch/split.js';
 import { matchChannel } from './channels/channels.js';
 import { decodeLenient, decodeMessageBytes } from './hl7/charset.js';
+import { detachedCopy } from './hl7/detached-copy.js';
 import { ERROR_CODES, Hl7ProcessingError, type Hl7Issue } from './hl7/hl7-error.js';
 import { parseMessage, peekHeader } from './hl7/message.js';
 import type { ListenerMetrics } from './metrics.js';
@@ -96,7 +97,7 @@ function readArrival(deps: ProcessorDependencies, input: MessageInput): Arrival 
     input.oversizedMaxBytes === undefined
       ? decodeMessageBytes(input.bytes)
       : { text: decodeLenient(input.bytes), charset: undefined, issue: undefined };
-  const header = peekHeader(decoded.text).fields;
+  const header = peekHeader(decoded.text).fields.map(detachedCopy);
   const controlId = firstComponent(header[10]);
   const sendingApplication = firstComponent(header[3]);
   const sendingFacility = firstComponent(header[4]);
@@ -115,7 +116,7 @@ function readArrival(deps: ProcessorDependencies, input: MessageInput): Arrival 
     messageType: (header[9] ?? '').split('^').slice(0, 2).join('^'),
     header,
     // Messages without PID-3 have no patient to keep in order, so each gets a key of its own.
-    patientKey: readPatientKey(decoded.text) ?? `message:${randomUUID()}`,
+    patientKey: detachedCopy(readPatientKey(decoded.text) ?? `message:${randomUUID()}`),
     channel: channel.name,
     ackMode: plan.mode,
     acceptAckType: plan.acceptAckType,
