@@ -102,6 +102,7 @@ function readArrival(deps: ProcessorDependencies, input: MessageInput): Arrival 
   const sendingApplication = firstComponent(header[3]);
   const sendingFacility = firstComponent(header[4]);
   const channel = matchChannel(deps.pipeline.channels, sendingApplication, sendingFacility);
+  const patientKey = readPatientKey(decoded.text);
   const plan = planAck(channel, header);
 
   const record: ReceivedMessage = {
@@ -116,7 +117,7 @@ function readArrival(deps: ProcessorDependencies, input: MessageInput): Arrival 
     messageType: (header[9] ?? '').split('^').slice(0, 2).join('^'),
     header,
     // Messages without PID-3 have no patient to keep in order, so each gets a key of its own.
-    patientKey: detachedCopy(readPatientKey(decoded.text) ?? `message:${randomUUID()}`),
+    patientKey: patientKey === undefined ? `message:${randomUUID()}` : detachedCopy(patientKey),
     channel: channel.name,
     ackMode: plan.mode,
     acceptAckType: plan.acceptAckType,

@@ -74,8 +74,8 @@ export async function awaitOriginalAck(
 
   // Another listener on the same database may have finished it, unless this listener's worker still
   // has it unfinished. The lookup scans the outcomes on FerretDB 1.24, so it is skipped then.
-  const held = deps.queuedMessage(id);
-  if (held === undefined || held.done) {
+  const workerCopy = deps.queuedMessage(id);
+  if (workerCopy === undefined || workerCopy.done) {
     const outcome = await deps.store.findOutcome(message._id).catch(() => null);
     if (outcome?.ack !== undefined) {
       return respondWith(deps, outcome.ack, outcome.ackCode ?? 'AE', arrival.header, 'AL');
@@ -84,10 +84,10 @@ export async function awaitOriginalAck(
 
   try {
     // The worker's copy is what processing reads, so it gets the time too.
-    const target = held ?? (message.segment === '' ? undefined : message);
+    const target = workerCopy ?? (message.segment === '' ? undefined : message);
     const at = target === undefined ? undefined : await deps.store.markPendingAckSent(target);
-    if (held !== undefined && at !== undefined) {
-      held.pendingAckSentAt = at;
+    if (workerCopy !== undefined && at !== undefined) {
+      workerCopy.pendingAckSentAt = at;
     }
   } catch (err) {
     deps.logger.warn({ err, messageId: id }, 'Failed to record that a pending AE was sent');

@@ -10,7 +10,7 @@ const OTHER = 'listener-b';
 
 let arrival = 0;
 
-/** A queued message of `patientKey` in `segment`, unclaimed, each one received after the previous. */
+/** Builds an unclaimed queued message of `patientKey` in `segment`, received after the previous one. */
 function queuedMessage(patientKey: string, segment: string): QueuedMessage {
   arrival += 1;
   return {
@@ -32,7 +32,7 @@ function queuedMessage(patientKey: string, segment: string): QueuedMessage {
   };
 }
 
-/** The state a segment read would report after `owner` claimed `message` until `leaseUntil`. */
+/** Builds the state a segment read returns after `owner` claimed `message` until `leaseUntil`. */
 function claimedState(message: QueuedMessage, owner: string, leaseUntil: number): QueueState {
   return {
     ...message,
@@ -67,7 +67,7 @@ void describe('QueueView', () => {
     view.merge(claimedState(expired, OTHER, NOW - 1));
     view.merge(claimedState(released, OTHER, NOW + 30_000));
     view.merge(claimedState(live, OTHER, NOW + 30_000));
-    // The other listener gives its claim up, as a retry or release event read later would say.
+    // The other listener gives its claim up, as a later read of its retry or release event shows.
     view.merge({ ...released, releasedAttempt: 1, status: 'received', leaseUntil: new Date(0) });
     released.status = 'received';
 
@@ -96,7 +96,9 @@ void describe('QueueView', () => {
   void it('keeps patient order on removal', () => {
     const view = new QueueView();
     const [first, second, third] = [1, 2, 3].map(() => queuedMessage('p1', 'seg-1'));
-    assert.ok(first !== undefined && second !== undefined && third !== undefined);
+    assert.ok(first, 'no first message');
+    assert.ok(second, 'no second message');
+    assert.ok(third, 'no third message');
     view.add(third);
     view.add(first);
     view.add(second);

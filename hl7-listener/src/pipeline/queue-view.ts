@@ -183,7 +183,7 @@ export class QueueView {
     }
   }
 
-  /** Tracks a message that holds a claim, for {@link segmentsToReread}. */
+  /** Tracks a message that carries a claim, for {@link segmentsToReread}. */
   private noteClaim(message: QueuedMessage): void {
     if (message.status === 'processing' && message.claimedBy !== undefined) {
       this.claimed.set(message._id.toHexString(), message);
