@@ -55,15 +55,28 @@ async function storeObservation(setup: ProxyTestKit, name: string, patientId: st
   return id;
 }
 
-/** Waits for the AuditEvent that the worker writes for a read entry, found by entity and client id. */
-function auditEventOf(setup: ProxyTestKit, reference: string, clientId: string): Promise<AuditEvent> {
+/**
+ * Waits for the AuditEvent that the worker writes for a read entry, found by entity, client id and
+ * subtype. The subtype separates the events of a read and of a search that both name one resource,
+ * which HAPI may return in either order.
+ */
+function auditEventOf(
+  setup: ProxyTestKit,
+  reference: string,
+  clientId: string,
+  subtype: 'read' | 'search-type'
+): Promise<AuditEvent> {
   return waitFor(
-    `the AuditEvent naming ${reference}`,
+    `the ${subtype} AuditEvent naming ${reference}`,
     async () => {
       const bundle = await setup.callHapi<Bundle<AuditEvent>>(`AuditEvent?entity=${reference}`);
       return bundle.entry
         ?.map((entry) => entry.resource)
-        .find((candidate) => candidate?.agent.some((agent) => agent.who?.identifier?.value === clientId));
+        .find(
+          (candidate) =>
+            candidate?.agent.some((agent) => agent.who?.identifier?.value === clientId) === true &&
+            candidate.subtype?.some((coding) => coding.code === subtype) === true
+        );
     },
     20_000
   );
@@ -213,14 +226,19 @@ void describe('FHIR proxy bundles', () => {
       assert.deepEqual(await setup.validationErrors(provenance), [], `Provenance/${provenance.id ?? ''}`);
     }
 
-    const readEvent = await auditEventOf(setup, `Observation/${readId}`, clientId);
+    const readEvent = await auditEventOf(setup, `Observation/${readId}`, clientId, 'read');
     assert.equal(readEvent.subtype?.[0]?.code, 'read');
     assert.deepEqual(
       readEvent.entity?.map((entity) => entity.what?.reference),
       [`Patient/${setup.patientA}`, `Observation/${readId}/_history/1`]
     );
     assert.deepEqual(await setup.validationErrors(readEvent), []);
-    const searchEvent = await auditEventOf(setup, `Observation/${setup.observationA}`, clientId);
+    const searchEvent = await auditEventOf(
+      setup,
+      `Observation/${setup.observationA}`,
+      clientId,
+      'search-type'
+    );
     assert.equal(searchEvent.subtype?.[0]?.code, 'search-type');
     const query = searchEvent.entity?.find((entity) => entity.query !== undefined)?.query ?? '';
     assert.match(
@@ -279,7 +297,7 @@ void describe('FHIR proxy bundles', () => {
       ['DELETE']
     );
 
-    const event = await auditEventOf(setup, `Observation/${setup.observationB}`, clientId);
+    const event = await auditEventOf(setup, `Observation/${setup.observationB}`, clientId, 'read');
     assert.equal(event.subtype?.[0]?.code, 'read');
     assert.deepEqual(await setup.validationErrors(event), []);
   });
