@@ -8,6 +8,7 @@ import type {
 } from './message-types.js';
 import { mergeView, workMessageOf, type MessageRecord, type OutcomeDocument } from './message-views.js';
 import type { QueueLog } from './queue-log.js';
+import { queuedMessageOf } from './queue-segments.js';
 
 /** Queued messages whose records {@link loadWorkMessages} reads with one query. */
 const LOAD_CHUNK = 2_000;
@@ -89,7 +90,7 @@ export async function loadWorkMessages(
     for (const state of chunk) {
       const work = byId.get(state._id.toHexString());
       if (work !== undefined) {
-        loaded.push({ ...work, ...state });
+        loaded.push(queuedMessageOf(state, work));
       }
     }
   }

@@ -12,6 +12,7 @@ import {
   foldSegment,
   newSegmentName,
   queueStateOf,
+  queuedMessageOf,
   settleStatus,
   type ClaimEntry,
   type QueuedEntry,
@@ -192,7 +193,7 @@ export class QueueLog {
         this.appending.set(name, left);
       }
     }
-    return messages.map((message) => ({ ...queueStateOf(name, entryOf(message)), ...message }));
+    return messages.map((message) => queuedMessageOf(queueStateOf(name, entryOf(message)), message));
   }
 
   /**
@@ -204,7 +205,7 @@ export class QueueLog {
     await this.lane.run('processing', () =>
       this.segment(name).insertMany([entry, { _id: CLOSED_ID, kind: 'closed', at: new Date() }])
     );
-    return { ...queueStateOf(name, entry), ...message };
+    return queuedMessageOf(queueStateOf(name, entry), message);
   }
 
   /**

@@ -1,6 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { setFlagsFromString } from 'node:v8';
+import { runInThisContext } from 'node:vm';
 import { ObjectId } from 'mongodb';
+import type { WorkMessage } from './message-types.js';
 import {
   CLOSE_GRACE_MS,
   CLOSED_ID,
@@ -10,6 +13,7 @@ import {
   mergeQueued,
   newSegmentName,
   queueStateOf,
+  queuedMessageOf,
   segmentCreatedAt,
   type SegmentEntry,
 } from './queue-segments.js';
@@ -143,5 +147,58 @@ void describe('mergeQueued', () => {
     assert.equal(held.attempts, 3);
     assert.equal(held.claimedBy, 'other');
     assert.equal(held.done, true);
+  });
+});
+
+// Lets the test ask V8 whether two objects share a hidden class (map); see queuedMessageOf.
+setFlagsFromString('--allow-natives-syntax');
+const haveSameMap = runInThisContext('(a, b) => %HaveSameMap(a, b)') as (a: object, b: object) => boolean;
+
+function workMessage(index: number): WorkMessage {
+  return {
+    _id: new ObjectId(),
+    rawBase64: Buffer.from(`MSH|^~\\&|APP|FAC|||20261205||ORU^R01|C${index}|P|2.5.1`).toString('base64'),
+    version: 1,
+    receivedAt: new Date(NOW + index),
+    controlId: `C${index}`,
+    header: ['MSH', '|', '^~\\&', 'APP', 'FAC'],
+    ackMode: 'immediate',
+    channel: 'default',
+    sendingFacility: 'FAC',
+    patientKey: `P${index}`,
+  };
+}
+
+void describe('queuedMessageOf', () => {
+  void it('keeps the queue state where both objects have a field', () => {
+    const work = workMessage(1);
+    const state = queueStateOf(SEGMENT, {
+      _id: work._id,
+      kind: 'queued',
+      patientKey: 'P1',
+      receivedAt: RECEIVED,
+    });
+
+    const message = queuedMessageOf(state, work);
+
+    assert.equal(message.receivedAt, RECEIVED);
+    assert.equal(message.controlId, 'C1');
+    assert.equal(message.segment, SEGMENT);
+    assert.notEqual(message, state);
+  });
+
+  void it('gives every queued message the same hidden class', () => {
+    const messages = Array.from({ length: 50 }, (_unused, index) => {
+      const work = workMessage(index);
+      const entry = {
+        _id: work._id,
+        kind: 'queued' as const,
+        patientKey: work.patientKey,
+        receivedAt: work.receivedAt,
+      };
+      return queuedMessageOf(queueStateOf(SEGMENT, entry), work);
+    });
+
+    assert.equal(haveSameMap(messages[1] ?? {}, messages[49] ?? {}), true);
   });
 });
