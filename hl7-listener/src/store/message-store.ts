@@ -42,8 +42,7 @@ export interface MessageStoreOptions {
 }
 
 /** Outcome of one message of a group write of received messages. */
-type GroupInsert =
-  { kind: 'inserted'; record: MessageRecord; queued: QueuedMessage } | { kind: 'duplicate-key' };
+type GroupInsert = { kind: 'inserted'; queued: QueuedMessage } | { kind: 'duplicate-key' };
 
 /** One message finished by the worker, for {@link MessageStore.completeMany}. */
 export interface FinishedMessage {
@@ -101,11 +100,7 @@ export class MessageStore {
   async insertReceived(message: ReceivedMessage): Promise<InsertResult> {
     const stored = await this.accepting.submit(message);
     if (stored.kind === 'inserted') {
-      return {
-        kind: 'inserted',
-        document: mergeView(stored.record, null, stored.queued),
-        queued: stored.queued,
-      };
+      return { kind: 'inserted', queued: stored.queued };
     }
 
     const versions = await this.findVersions(message.sendingFacility ?? '', message.controlId ?? '');
@@ -152,7 +147,7 @@ export class MessageStore {
       const error = failed.get(index);
       const entry = queued[index];
       if (error === undefined && entry !== undefined) {
-        return { ok: true, value: { kind: 'inserted', record, queued: entry } };
+        return { ok: true, value: { kind: 'inserted', queued: entry } };
       }
       if (error?.code === DUPLICATE_KEY_ERROR) {
         return { ok: true, value: { kind: 'duplicate-key' } };

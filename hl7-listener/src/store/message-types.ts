@@ -192,6 +192,6 @@ export interface Completion {
 
 /** Result of `MessageStore.insertReceived`. */
 export type InsertResult =
-  | { kind: 'inserted'; document: StoredDocument; queued: QueuedMessage }
+  | { kind: 'inserted'; queued: QueuedMessage }
   /** A message with the same MSH-4 and MSH-10 is stored: `sameBytes` is true for an exact resend. */
   | { kind: 'duplicate'; existing: StoredDocument; sameBytes: boolean };
