@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { AcceptPriority, REST_FACTOR } from './accept-priority.js';
+import { AcceptPriority, REST_FACTOR, YIELDING_BATCH_SIZE } from './accept-priority.js';
 
 /** A start time on a bucket boundary, so the window arithmetic below is exact. */
 const T0 = 1_800_000_000_000;
@@ -25,6 +25,16 @@ void describe('AcceptPriority', () => {
     acceptMany(priority, 40, T0 + 500);
     assert.equal(priority.allowedConcurrency(4, T0 + 500), 1);
     assert.deepEqual(changes, [true]);
+  });
+
+  void it('smaller batches while yielding', () => {
+    const priority = new AcceptPriority(100);
+    acceptMany(priority, 99, T0);
+    assert.equal(priority.allowedBatchSize(10, T0), 10);
+
+    priority.noteAccepted(T0);
+    assert.equal(priority.allowedBatchSize(10, T0), YIELDING_BATCH_SIZE);
+    assert.equal(priority.allowedBatchSize(2, T0), 2);
   });
 
   void it('rests after each transaction', () => {

@@ -15,6 +15,7 @@ import { PENDING_ACK_TEXT } from '../processor.js';
 import { ObjectId } from 'mongodb';
 import type { MessageStore } from '../store/message-store.js';
 import { QueueLog } from '../store/queue-log.js';
+import { YIELDING_BATCH_SIZE } from './accept-priority.js';
 import { FACILITY, resultIdentifier, search } from '../test-support/fhir.js';
 import { TestMllpClient, ackSegments } from '../test-support/mllp-client.js';
 import {
@@ -258,6 +259,8 @@ void describe('durable accept and background processing', () => {
     /** Peak number in flight together among transactions started while the yielding gauge was 1. */
     peakInFlightWhileYielding: number;
     startedWhileYielding: number;
+    /** Most DiagnosticReports (one per message) in one transaction started while yielding. */
+    peakMessagesWhileYielding: number;
     /** The yielding gauge read after the last ACK. */
     yieldingAfterAcks: number;
     listener: ListenerHandle;
@@ -273,7 +276,8 @@ void describe('durable accept and background processing', () => {
   const burst = async (
     patients: string[],
     acceptPriorityPerSecond: number,
-    channels: ListenerConfig['channels'] = [...IMMEDIATE]
+    channels: ListenerConfig['channels'] = [...IMMEDIATE],
+    fhirBatchSize = 1
   ): Promise<BurstView> => {
     const real = createFhirClient(loadConfig());
     // Set once the listener starts; the client below reads its gauge.
@@ -282,6 +286,7 @@ void describe('durable accept and background processing', () => {
     let peakInFlight = 0;
     let peakInFlightWhileYielding = 0;
     let startedWhileYielding = 0;
+    let peakMessagesWhileYielding = 0;
 
     const slowTransactions = new Proxy(real, {
       get: (target, property) => {
@@ -295,6 +300,10 @@ void describe('durable accept and background processing', () => {
           if ((await yieldingGauge(started.listener)) === 1) {
             startedWhileYielding += 1;
             peakInFlightWhileYielding = Math.max(peakInFlightWhileYielding, inFlight);
+            // Counted in the JSON because fhir-kit-client types the body as an unnarrowed resource.
+            const reports =
+              JSON.stringify(args[0].body).split('"resourceType":"DiagnosticReport"').length - 1;
+            peakMessagesWhileYielding = Math.max(peakMessagesWhileYielding, reports);
           }
           try {
             await delay(50);
@@ -307,7 +316,7 @@ void describe('durable accept and background processing', () => {
     });
 
     const listener = await start(
-      { channels, processingConcurrency: 4, fhirBatchSize: 1, acceptPriorityPerSecond },
+      { channels, processingConcurrency: 4, fhirBatchSize, acceptPriorityPerSecond },
       slowTransactions
     );
     started.listener = listener;
@@ -322,7 +331,14 @@ void describe('durable accept and background processing', () => {
     for (const controlId of controlIds) {
       await waitForStatus(messages, controlId, ['processed'], 30_000);
     }
-    return { peakInFlight, peakInFlightWhileYielding, startedWhileYielding, yieldingAfterAcks, listener };
+    return {
+      peakInFlight,
+      peakInFlightWhileYielding,
+      startedWhileYielding,
+      peakMessagesWhileYielding,
+      yieldingAfterAcks,
+      listener,
+    };
   };
 
   void it('yields to a fast accept', async () => {
@@ -343,6 +359,17 @@ void describe('durable accept and background processing', () => {
     const free = await burst(patients, 0);
     assert.ok(free.peakInFlight > 1, `expected concurrent transactions, saw ${free.peakInFlight}`);
     assert.equal(free.yieldingAfterAcks, 0);
+  });
+
+  void it('writes small batches while yielding', async () => {
+    const patients = Array.from({ length: 8 }, (_unused, index) => `${patientId}-B${index}`);
+    await Promise.all(patients.map((id) => createTestPatient(fhir, id)));
+
+    // The messages that arrive during the first transaction and its rest would fit one batch of 10.
+    const yielding = await burst(patients, 1, [...IMMEDIATE], 10);
+    assert.ok(yielding.startedWhileYielding >= 2, 'expected transactions to start while yielding');
+    assert.ok(yielding.peakMessagesWhileYielding >= 1);
+    assert.ok(yielding.peakMessagesWhileYielding <= YIELDING_BATCH_SIZE);
   });
 
   void it('excludes original-mode accepts from yielding', async () => {

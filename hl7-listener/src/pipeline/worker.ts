@@ -219,13 +219,15 @@ export class ProcessingWorker {
 
   /** Claims the oldest runnable heads and starts them in batches, while transaction slots are free. */
   private async claimBatches(): Promise<void> {
-    const { store, concurrency, batchSize, workerId, leaseMs, acceptPriority } = this.options;
-    const allowed = acceptPriority?.allowedConcurrency(concurrency, Date.now()) ?? concurrency;
+    const { store, concurrency, workerId, leaseMs, acceptPriority } = this.options;
+    const now = Date.now();
+    const allowed = acceptPriority?.allowedConcurrency(concurrency, now) ?? concurrency;
+    const batchSize = acceptPriority?.allowedBatchSize(this.options.batchSize, now) ?? this.options.batchSize;
     const freeSlots = allowed - this.running.size;
     if (this.stopped || freeSlots <= 0) {
       return;
     }
-    const heads = this.view.runnableHeads(this.activePatients, Date.now()).slice(0, freeSlots * batchSize);
+    const heads = this.view.runnableHeads(this.activePatients, now).slice(0, freeSlots * batchSize);
     if (heads.length === 0) {
       return;
     }
