@@ -17,9 +17,9 @@ export const REST_FACTOR = 3;
 /**
  * Most messages written in one FHIR transaction while processing yields. A shorter transaction keeps
  * each stretch of processing short, so fewer ACKs wait behind it. In benchmark runs on the machine
- * above, a cap of 3 gave p99 ACKs at 500 messages/s of 13.3 to 22.3 ms (10 readings, enhanced and
- * immediate mode), against 12.4 to 56.4 ms with batches of 10 (12 readings). Batches of 1 were no
- * better, and results reached HAPI during the burst at 13 to 17 per second instead of 14 to 41.
+ * above, the p99 ACK at 500 messages/s was 13.3 to 24.4 ms with this cap (8 readings, enhanced and
+ * immediate mode) against 12.4 to 56.4 ms with batches of 10 (12 readings). That removed the worst
+ * readings, not the misses. Batches of 1 were no better and slowed the results during the burst.
  */
 export const YIELDING_BATCH_SIZE = 3;
 
