@@ -15,11 +15,12 @@ const BUCKET_COUNT = 10;
 export const REST_FACTOR = 3;
 
 /**
- * Most messages written in one FHIR transaction while processing yields. A shorter transaction keeps
- * each stretch of processing short, so fewer ACKs wait behind it. In benchmark runs on the machine
- * above, the p99 ACK at 500 messages/s was 13.3 to 24.4 ms with this cap (8 readings, enhanced and
- * immediate mode) against 12.4 to 56.4 ms with batches of 10 (12 readings). That removed the worst
- * readings, not the misses. Batches of 1 were no better and slowed the results during the burst.
+ * Maximum number of messages in one FHIR transaction while processing yields. Short transactions keep
+ * each stretch of processing short, so fewer ACKs wait behind it.
+ *
+ * On the machine above, the p99 ACK at 500 messages/s was 13.3 to 24.4 ms with this cap (8 readings)
+ * and 12.4 to 56.4 ms with batches of 10 (12 readings): the worst readings went, the misses did not.
+ * Batches of 1 were no better and slowed the results during a burst.
  */
 export const YIELDING_BATCH_SIZE = 3;
 
@@ -29,8 +30,8 @@ export const YIELDING_BATCH_SIZE = 3;
  * after its timeout, while processing into FHIR can catch up later from the durable queue. So while this
  * listener process accepts at least `thresholdPerSecond` messages in enhanced or immediate mode per
  * second, processing runs one FHIR transaction of at most {@link YIELDING_BATCH_SIZE} messages at a time
- * and rests {@link REST_FACTOR} times as long as each took. It never stops: a sustained high rate slows processing, and the queue depth metric shows
- * the backlog.
+ * and rests {@link REST_FACTOR} times as long as each took. It never stops: a sustained high rate slows
+ * processing, and the queue depth metric shows the backlog.
  *
  * Original-mode messages are not counted, because their ACK waits for processing. A burst in another
  * mode still delays their ACKs.
@@ -81,7 +82,7 @@ export class AcceptPriority {
     return now < this.restUntil ? 0 : 1;
   }
 
-  /** Returns how many messages one FHIR transaction may hold at `now`: fewer while processing yields. */
+  /** Returns how many messages one FHIR transaction may hold at `now`, which is fewer while yielding. */
   allowedBatchSize(batchSize: number, now: number): number {
     return this.updateYielding(now) ? Math.min(batchSize, YIELDING_BATCH_SIZE) : batchSize;
   }

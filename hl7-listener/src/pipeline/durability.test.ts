@@ -259,7 +259,7 @@ void describe('durable accept and background processing', () => {
     /** Peak number in flight together among transactions started while the yielding gauge was 1. */
     peakInFlightWhileYielding: number;
     startedWhileYielding: number;
-    /** Most DiagnosticReports (one per message) in one transaction started while yielding. */
+    /** Maximum number of DiagnosticReports (one per message) in a transaction started while yielding. */
     peakMessagesWhileYielding: number;
     /** The yielding gauge read after the last ACK. */
     yieldingAfterAcks: number;
@@ -300,7 +300,7 @@ void describe('durable accept and background processing', () => {
           if ((await yieldingGauge(started.listener)) === 1) {
             startedWhileYielding += 1;
             peakInFlightWhileYielding = Math.max(peakInFlightWhileYielding, inFlight);
-            // Counted in the JSON because fhir-kit-client types the body as an unnarrowed resource.
+            // Counted in the JSON, because fhir-kit-client's body type does not narrow to a Bundle.
             const reports =
               JSON.stringify(args[0].body).split('"resourceType":"DiagnosticReport"').length - 1;
             peakMessagesWhileYielding = Math.max(peakMessagesWhileYielding, reports);

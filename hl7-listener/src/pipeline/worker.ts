@@ -220,9 +220,10 @@ export class ProcessingWorker {
   /** Claims the oldest runnable heads and starts them in batches, while transaction slots are free. */
   private async claimBatches(): Promise<void> {
     const { store, concurrency, workerId, leaseMs, acceptPriority } = this.options;
+    const configuredBatchSize = this.options.batchSize;
     const now = Date.now();
     const allowed = acceptPriority?.allowedConcurrency(concurrency, now) ?? concurrency;
-    const batchSize = acceptPriority?.allowedBatchSize(this.options.batchSize, now) ?? this.options.batchSize;
+    const batchSize = acceptPriority?.allowedBatchSize(configuredBatchSize, now) ?? configuredBatchSize;
     const freeSlots = allowed - this.running.size;
     if (this.stopped || freeSlots <= 0) {
       return;

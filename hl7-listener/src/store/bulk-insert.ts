@@ -23,7 +23,7 @@ export function isDuplicateKeyError(err: unknown): boolean {
 
 /**
  * Inserts documents with one unordered `insertMany`, so one bad document does not stop the others.
- * A single document goes through `insertOne`, see {@link insertSingle}.
+ * A single document is inserted with `insertOne` instead ({@link insertSingle}).
  * @returns The errors of the documents that were not inserted, by their index in `documents`.
  * @throws The driver's error when the command as a whole failed (network, timeout, write concern).
  */
@@ -59,11 +59,12 @@ export async function insertEach<T extends Document>(
 }
 
 /**
- * Inserts one document with `insertOne`, which skips the driver's bulk-write layer. At a steady rate most
- * group commits hold one message, and against FerretDB `insertOne` allocated about 39 KB per call where
- * `insertMany` of one document allocated about 51 KB (an allocation profile of 1,000 calls each).
- * A duplicate key is reported like `insertMany`'s write error. Any other error is thrown, which every
- * caller treats as a failure of the whole write, the same result for a single document.
+ * Inserts one document with `insertOne`, which skips the driver's bulk-write layer. At a steady rate
+ * most group commits contain one message. In an allocation profile of 1,000 calls against FerretDB,
+ * `insertOne` allocated about 39 KB per call and `insertMany` of one document about 51 KB.
+ *
+ * A duplicate key is returned as a write error at index 0, as `insertMany` reports it. Any other error
+ * is thrown, and every caller treats that as a failed write, which for one document means the same.
  */
 async function insertSingle<T extends Document>(
   collection: Collection<T>,
