@@ -11,5 +11,15 @@
  *
  * NOTE: later runs the same day with 64 MiB met that target in only 4 of 20 readings, so how much the
  * option helps the p99 is uncertain (bench/results/mllp-throughput.md).
+ *
+ * `--v8-pool-size=1` leaves V8 one worker thread instead of four. The backlog makes the old generation
+ * grow by about 10 MB/s during a burst, so a full collection starts every few seconds. A `perf record`
+ * of both CPUs showed its concurrent marking, on four workers and the main thread, taking both CPUs for
+ * about 100 ms. FerretDB and the sending client got almost no CPU then, and about 40 ACKs took over 20 ms.
+ * With one worker, marking takes one CPU at most. In alternating runs of a trial build that paused
+ * processing during bursts, enhanced mode's p99 ACK at 500 messages/s was under 20 ms in 4 of 5
+ * readings with the option and in 4 of 10 without. With the shipped code it was 11 of 14 readings
+ * against 9 of 14, so the option makes misses rarer but does not end them.
+ * See https://nodejs.org/api/cli.html#--v8-pool-sizenum.
  */
-export const LISTENER_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=64'];
+export const LISTENER_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=64', '--v8-pool-size=1'];
