@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
 import { setTimeout as delay } from 'node:timers/promises';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { after, describe, it } from 'node:test';
 import { createLogger } from '@monitormed/common';
 import { buildAck } from '../ack/ack-builder.js';
@@ -61,6 +63,40 @@ void describe('MllpServer', () => {
   const servers: MllpServer[] = [];
   after(async () => {
     await Promise.all(servers.map((server) => server.close()));
+  });
+
+  void it('frees a frame whose writer is kept', async () => {
+    // An enhanced-mode message keeps its writer until its application ACK, so the writer must not
+    // keep the frame's bytes alive.
+    setFlagsFromString('--expose-gc');
+    const collectGarbage = runInNewContext('gc') as () => void;
+    const writers: unknown[] = [];
+    let payload: WeakRef<Buffer> | undefined;
+    const server = new MllpServer({
+      host: '127.0.0.1',
+      port: 0,
+      handler: (frame) => {
+        writers.push(frame.send);
+        if (frame.kind === 'message') {
+          payload = new WeakRef(frame.payload);
+        }
+        return Promise.resolve(buildAck({ code: 'AA', originalHeader: [], issues: [] }));
+      },
+      logger,
+    });
+    await server.listen();
+    servers.push(server);
+    const client = await TestMllpClient.connect(server.port);
+    await client.send(message('KEPT-WRITER'), 5_000);
+
+    // A WeakRef keeps its target until the job that made it ends, so the collection waits a turn.
+    await delay(10);
+    collectGarbage();
+
+    assert.equal(writers.length, 1);
+    assert.notEqual(payload, undefined);
+    assert.equal(payload?.deref(), undefined);
+    client.close();
   });
 
   void it('answers frames split byte by byte', async () => {

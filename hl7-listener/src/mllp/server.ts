@@ -61,9 +61,26 @@ interface ConnectionState {
   socket: Socket;
   decoder: MllpFrameDecoder;
   peer: PeerInfo;
+  /**
+   * Writer handed out with every frame of the connection. It is made once per connection: a closure
+   * made per frame would share the frame's scope and keep its bytes in memory for as long as an
+   * enhanced-mode message waits for its application ACK.
+   */
+  send: ConnectionWriter;
   /** Tail of the chain of frames being handled, so replies go out in the order frames arrived. */
   queue: Promise<void>;
   inFlight: number;
+}
+
+/** Returns a {@link ConnectionWriter} for `socket`, in a closure that captures only the socket. */
+function writerFor(socket: Socket): ConnectionWriter {
+  return (text) => {
+    if (!socket.writable) {
+      return false;
+    }
+    socket.write(encodeFrame(text));
+    return true;
+  };
 }
 
 /** Reads MSA-2 (the acknowledged control id) from a reply, for logs. */
@@ -203,6 +220,7 @@ export class MllpServer {
       socket,
       decoder: new MllpFrameDecoder(this.options.maxMessageBytes),
       peer,
+      send: writerFor(socket),
       queue: Promise.resolve(),
       inFlight: 0,
     };
@@ -253,13 +271,7 @@ export class MllpServer {
       return;
     }
 
-    const send: ConnectionWriter = (text) => {
-      if (!connection.socket.writable) {
-        return false;
-      }
-      connection.socket.write(encodeFrame(text));
-      return true;
-    };
+    const { send } = connection;
     const frame: InboundFrame =
       event.kind === 'frame'
         ? { kind: 'message', payload: event.payload, peer, send }

@@ -1,3 +1,4 @@
+import { detachedCopy } from '../hl7/detached-copy.js';
 import type { Completion } from '../store/message-store.js';
 
 /** An open MLLP connection an enhanced-mode application ACK can be written to. */
@@ -54,9 +55,13 @@ export class OutcomeHub {
     }
   }
 
-  /** Remembers the connection a message arrived on, for its application ACK. */
+  /**
+   * Remembers the connection a message arrived on, for its application ACK. The key is stored as a
+   * flat copy, because bson's `ObjectId.toHexString()` joins twelve 2-character strings with `+`, and
+   * V8 keeps the result as a chain of string objects until something flattens it.
+   */
   registerConnection(id: string, connection: ReplyConnection): void {
-    this.connections.set(id, connection);
+    this.connections.set(detachedCopy(id), connection);
   }
 
   /** Returns the connection a message arrived on, if this process accepted it. */
