@@ -71,14 +71,16 @@ async function snapshotTotals(signal: () => void, dir: string, count: number): P
       continue;
     }
 
-    // The file appears before V8 has finished writing it, so it is read once its size holds still.
+    // The file appears before V8 has finished writing it, so it is read once its size stops changing.
     const size = statSync(join(dir, file)).size;
     if (size > 0 && size === lastSize) {
       return heapTotals(join(dir, file));
     }
     lastSize = size;
   }
-  throw new Error(`The listener wrote no heap snapshot within ${SNAPSHOT_TIMEOUT_MS} ms`);
+  throw new Error(
+    `Timed out after ${SNAPSHOT_TIMEOUT_MS} ms waiting for a heap snapshot in ${dir}: check free disk space there`
+  );
 }
 
 const tag = `H${Date.now().toString(36).toUpperCase()}`;
@@ -120,6 +122,10 @@ try {
   const after = await snapshotTotals(signal, snapshotDir, 2);
 
   const messages = run.acknowledged;
+  if (messages === 0) {
+    throw new Error('The listener acknowledged no message: check that the store at MONGO_URL is running');
+  }
+
   console.log(`Listener in ${args.mode} mode, ${messages} messages accepted and waiting for processing`);
   console.log(
     `Kept per message: ${((after.objects - before.objects) / messages).toFixed(1)} heap objects, ${((after.bytes - before.bytes) / messages / 1024).toFixed(2)} KB`

@@ -62,8 +62,8 @@ interface ConnectionState {
   decoder: MllpFrameDecoder;
   peer: PeerInfo;
   /**
-   * Writer handed out with every frame of the connection. It is made once per connection: a closure
-   * made per frame would share the frame's scope and keep its bytes in memory for as long as an
+   * Writer handed out with every frame of the connection, made once per connection. A closure made per
+   * frame would share the frame's scope, so it would keep the frame's bytes in memory while an
    * enhanced-mode message waits for its application ACK.
    */
   send: ConnectionWriter;

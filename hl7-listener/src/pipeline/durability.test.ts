@@ -366,6 +366,8 @@ void describe('durable accept and background processing', () => {
     await Promise.all(patients.map((id) => createTestPatient(fhir, id)));
 
     // The messages that arrive during the first transaction and its rest would fit one batch of 10.
+    // NOTE: the burst must keep the accept rate over the threshold, so this can fail when other test
+    // files run beside it on a small machine. `npm test` runs one file at a time.
     const yielding = await burst(patients, 1, [...IMMEDIATE], 10);
     assert.ok(yielding.startedWhileYielding >= 2, 'expected transactions to start while yielding');
     assert.ok(yielding.peakMessagesWhileYielding >= 1);
