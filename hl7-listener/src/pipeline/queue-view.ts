@@ -1,3 +1,4 @@
+import { detachedCopy } from '../hl7/detached-copy.js';
 import type { QueueState, QueuedMessage } from '../store/message-types.js';
 import {
   CLOSE_GRACE_MS,
@@ -139,7 +140,8 @@ export class QueueView {
     if (message.done || this.messages.has(id)) {
       return;
     }
-    this.messages.set(id, message);
+    // The hex id that bson builds is a chain of string pieces, so the key kept for the backlog is a flat copy.
+    this.messages.set(detachedCopy(id), message);
     this.noteClaim(message);
     this.segmentInfo(message.segment, false).pending += 1;
     const queue = this.patients.get(message.patientKey) ?? [];
