@@ -140,7 +140,7 @@ export class QueueView {
     if (message.done || this.messages.has(id)) {
       return;
     }
-    // The hex id that bson builds is a chain of string pieces, so the key kept for the backlog is a flat copy.
+    // bson builds the hex id as a chain of string pieces, so the key kept here is a flat copy.
     this.messages.set(detachedCopy(id), message);
     this.noteClaim(message);
     this.segmentInfo(message.segment, false).pending += 1;

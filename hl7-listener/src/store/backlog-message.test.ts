@@ -91,7 +91,7 @@ void describe('BacklogMessage', () => {
   });
 
   void it('holds no array or buffer of its own', () => {
-    // Each object a held message keeps is marked by every major collection; see BacklogMessage.
+    // Every major collection marks each object that a waiting message keeps (see BacklogMessage).
     const message = backlogMessage(WORK);
     const objects = Object.values(message).filter(
       (value: unknown) => typeof value === 'object' && value !== null

@@ -32,14 +32,20 @@ function isPackedWork(value: BSON.Document): value is PackedWork {
   );
 }
 
+/** Returns a Buffer over the same memory as `bytes`, without copying them. */
+function asBuffer(bytes: Uint8Array): Buffer {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
 /**
  * A queued message as the worker keeps it until its outcome is stored, possibly for a long time when
  * the FHIR server is slow or down.
  *
  * The message bytes and the fields read from MSH are kept packed in one BSON document, and their
- * getters decode it on each read. Scheduling reads only the other fields. In the unpacked form, each held message kept about 30 heap
- * objects, and each major garbage collection marks all of them: with tens of thousands of messages
- * waiting, the marking took both CPUs of a 2-core machine long enough to delay ACKs.
+ * getters decode it on each read. Scheduling reads only the other fields. Unpacked, each waiting
+ * message kept about 30 heap objects, and each major garbage collection marks all of them. With tens
+ * of thousands of messages waiting, that marking took both CPUs of a 2-core machine long enough to
+ * delay ACKs.
  *
  * The BSON bytes are kept as a Latin-1 string, one character per byte, because V8 marks a flat string
  * without visiting its contents. A Buffer would not do: Node.js cuts buffers under 4 KB from shared
@@ -98,25 +104,26 @@ export class BacklogMessage implements QueuedMessage {
       sendingApplication: work.sendingApplication,
       sendingFacility: work.sendingFacility,
     };
-    this.packed = Buffer.from(BSON.serialize(packed, { ignoreUndefined: true })).toString('latin1');
+    this.packed = asBuffer(BSON.serialize(packed, { ignoreUndefined: true })).toString('latin1');
   }
 
   private unpack(): PackedWork {
     const work = BSON.deserialize(Buffer.from(this.packed, 'latin1'), { promoteBuffers: true });
     if (!isPackedWork(work)) {
       // Only the constructor writes `packed`, so this means a bug or a changed BSON library.
-      throw new TypeError(`The packed work fields of message ${this._id.toHexString()} are malformed`);
+      throw new TypeError(
+        `Invalid packed fields in queued message ${this._id.toHexString()}: report this listener bug`
+      );
     }
     return work;
   }
 
   /** The message bytes as received, base64-encoded, decoded from the packed form. */
   get rawBase64(): string {
-    const { raw } = this.unpack();
-    return Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength).toString('base64');
+    return asBuffer(this.unpack().raw).toString('base64');
   }
 
-  /** MSH fields by sequence number, decoded from the packed form; each read returns a new array. */
+  /** MSH fields by sequence number, decoded from the packed form. Each read returns a new array. */
   get header(): string[] {
     return this.unpack().header;
   }

@@ -131,7 +131,7 @@ export interface SegmentSnapshot {
 }
 
 /**
- * Joins the queue state and the work fields of one message into the compact form the worker holds,
+ * Joins the queue state and the work fields of one message into the compact form the worker keeps,
  * described at {@link BacklogMessage}. Where both have a field (`_id`, `patientKey`, `receivedAt`), the
  * value from `state` is kept.
  */
