@@ -1,7 +1,8 @@
 /**
  * Measures what the listener's storage costs in MongoDB or FerretDB, without the listener:
- * - the insert cost per document of an `hl7_messages` record (with its one index, with the four indexes
- *   and the decoded text that older versions stored) and of a queue entry, written in groups of 50;
+ * - the insert cost per document of a queue entry and of an `hl7_messages` record, written in groups of
+ *   50. The record is measured packed (as the listener stores it), stored whole (as before), and with the
+ *   decoded text and four indexes of older versions;
  * - the cost of reading and updating one document by `_id` as a collection grows, for which FerretDB
  *   1.24 on SQLite scans the whole table.
  *
@@ -12,6 +13,8 @@ import { randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import { connectMongo, loadConfig } from '@monitormed/common';
 import { ObjectId, type Collection, type Document } from 'mongodb';
+import type { MessageRecord } from '../hl7-listener/src/store/message-views.js';
+import { packRecord } from '../hl7-listener/src/store/record-codec.js';
 import { quantile } from './mllp-load.js';
 
 const { values: args } = parseArgs({
@@ -39,8 +42,8 @@ const RAW = 'MSH|^~\\&|SEPSISAI|FAC|MONITORMED|FAC|20260101000000||ORU^R01|1|P|2
 const HEADER = RAW.split('\r')[0]?.split('|') ?? [];
 let sequence = 0;
 
-/** Builds a record as the listener stores it: bytes, metadata and the accept-time ACK, without decoded text. */
-function record(): Document {
+/** Builds a record with bytes, metadata and the accept-time ACK, without decoded text. */
+function record(): MessageRecord {
   sequence += 1;
   return {
     _id: new ObjectId(),
@@ -62,6 +65,11 @@ function record(): Document {
     ack: 'MSH|^~\\&|MONITORMED|FAC|SEPSISAI|FAC|20260101000000||ACK^R01^ACK|1|P|2.5.1\rMSA|AA|1\r',
     queueSegment: 'hl7_message_queue_20260101000000000_00000000',
   };
+}
+
+/** Builds the document the listener stores for a record: its queried fields and the rest packed. */
+function packedRecord(): Document {
+  return packRecord(record());
 }
 
 /** Builds a record with the decoded text as well, as stored before the queue segments. */
@@ -116,8 +124,11 @@ try {
   console.log('| Document | JSON bytes | Secondary indexes | ms per document | Documents/s |');
   console.log('| --- | ---: | ---: | ---: | ---: |');
   const db = mongo.db;
-  await insertCost(db.collection('records_now'), 'record (now)', record, [{ dedupKey: 1 }]);
-  await insertCost(db.collection('records_before'), 'record with decoded text (before)', recordWithText, [
+  await insertCost(db.collection('records_packed'), 'record, packed (now)', packedRecord, [{ dedupKey: 1 }]);
+  await insertCost(db.collection('records_whole'), 'record, stored whole (before)', record, [
+    { dedupKey: 1 },
+  ]);
+  await insertCost(db.collection('records_text'), 'record with decoded text (earlier)', recordWithText, [
     { dedupKey: 1 },
     { sendingFacility: 1, controlId: 1 },
     { status: 1, receivedAt: 1 },
@@ -133,7 +144,7 @@ try {
   for (const size of sizes) {
     while (ids.length < size) {
       const group = Array.from({ length: Math.min(500, size - ids.length) }, record);
-      ids.push(...group.map((document) => document['_id'] as ObjectId));
+      ids.push(...group.map((document) => document['_id']));
       await grown.insertMany(group);
     }
     const pick = (index: number): ObjectId | undefined => ids[(index * 7919) % ids.length];

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { createLogger, type FhirClient, type MongoHandle } from '@monitormed/common';
@@ -212,11 +213,11 @@ void describe(
     const waitForFinal = async (label: string, bytes: Buffer): Promise<StoredDocument> => {
       assert.ok(mongo, 'MongoDB is not connected');
       const messages = new MessageStore(mongo.db);
-      const rawBase64 = bytes.toString('base64');
+      const sha256 = createHash('sha256').update(bytes).digest('hex');
       return waitFor(
         `${label} to reach a final status`,
         async () => {
-          const [latest] = (await messages.findViews({ rawBase64 })).sort((a, b) =>
+          const [latest] = (await messages.findViews({ sha256 })).sort((a, b) =>
             b._id.toHexString().localeCompare(a._id.toHexString())
           );
           return latest !== undefined && FINAL_STATUSES.has(latest.status) ? latest : undefined;

@@ -1,34 +1,12 @@
 import type { Collection } from 'mongodb';
-import type {
-  MessageStatus,
-  QueueState,
-  QueuedMessage,
-  StoredDocument,
-  WorkMessage,
-} from './message-types.js';
+import type { MessageStatus, QueueState, QueuedMessage, StoredDocument } from './message-types.js';
 import { mergeView, workMessageOf, type MessageRecord, type OutcomeDocument } from './message-views.js';
+import { unpackRecord, type StoredRecord } from './record-codec.js';
 import type { QueueLog } from './queue-log.js';
 import { queuedMessageOf } from './queue-segments.js';
 
 /** Queued messages whose records {@link loadWorkMessages} reads with one query. */
 const LOAD_CHUNK = 2_000;
-
-/** Fields of a record that {@link workMessageOf} copies. */
-const WORK_PROJECTION: Record<keyof WorkMessage, 1> = {
-  _id: 1,
-  rawBase64: 1,
-  truncated: 1,
-  version: 1,
-  receivedAt: 1,
-  controlId: 1,
-  header: 1,
-  ackMode: 1,
-  applicationAckType: 1,
-  channel: 1,
-  sendingApplication: 1,
-  sendingFacility: 1,
-  patientKey: 1,
-};
 
 /**
  * Merges records of `hl7_messages` with their outcomes and, when `queue` is given, with the queue state
@@ -77,16 +55,17 @@ export async function readViews(
  * @returns The messages found; a state whose record is missing is left out.
  */
 export async function loadWorkMessages(
-  collection: Collection<MessageRecord>,
+  collection: Collection<StoredRecord>,
   states: QueueState[]
 ): Promise<QueuedMessage[]> {
   const loaded: QueuedMessage[] = [];
   for (let start = 0; start < states.length; start += LOAD_CHUNK) {
     const chunk = states.slice(start, start + LOAD_CHUNK);
-    const records = await collection
-      .find({ _id: { $in: chunk.map((state) => state._id) } }, { projection: WORK_PROJECTION })
-      .toArray();
-    const byId = new Map(records.map((record) => [record._id.toHexString(), workMessageOf(record)]));
+    // No projection: the work fields are inside `packed`, or top-level in a record stored whole.
+    const documents = await collection.find({ _id: { $in: chunk.map((state) => state._id) } }).toArray();
+    const byId = new Map(
+      documents.map((document) => [document._id.toHexString(), workMessageOf(unpackRecord(document))])
+    );
     for (const state of chunk) {
       const work = byId.get(state._id.toHexString());
       if (work !== undefined) {

@@ -15,6 +15,7 @@ import {
   type ReceivedMessage,
   type StoredDocument,
 } from './message-types.js';
+import { packRecord, unpackRecord, type StoredRecord } from './record-codec.js';
 import { WriteLane } from './write-lane.js';
 import {
   mergeView,
@@ -27,6 +28,7 @@ import { DEFAULT_SEGMENT_ENTRIES, QueueLog } from './queue-log.js';
 
 export * from './message-types.js';
 export { QUEUE_SEGMENT_PREFIX } from './queue-segments.js';
+export type { StoredRecord } from './record-codec.js';
 
 /** Collection of the final outcome of every processed message, keyed by the message id. */
 export const OUTCOMES_COLLECTION = 'hl7_message_outcomes';
@@ -65,7 +67,8 @@ export function dedupKeyOf(sendingFacility: string, controlId: string, version: 
  * dead-letter CLI and tests read them. No transactions, change streams or TTL indexes.
  */
 export class MessageStore {
-  readonly collection: Collection<MessageRecord>;
+  /** `hl7_messages`, whose documents {@link unpackRecord} turns into records. */
+  readonly collection: Collection<StoredRecord>;
   readonly outcomes: Collection<OutcomeDocument>;
   readonly queue: QueueLog;
   private readonly accepting: GroupCommitter<ReceivedMessage, GroupInsert>;
@@ -74,7 +77,7 @@ export class MessageStore {
 
   constructor(db: Db, options: MessageStoreOptions = {}) {
     const logger = options.logger ?? createLogger('hl7-listener', 'silent');
-    this.collection = db.collection<MessageRecord>(COLLECTIONS.hl7Messages, DURABLE_WRITES);
+    this.collection = db.collection<StoredRecord>(COLLECTIONS.hl7Messages, DURABLE_WRITES);
     this.outcomes = db.collection<OutcomeDocument>(OUTCOMES_COLLECTION, DURABLE_WRITES);
     this.queue = new QueueLog(db, logger, options.segmentEntries ?? DEFAULT_SEGMENT_ENTRIES, this.lane);
     this.accepting = new GroupCommitter((messages) => this.writeReceived(messages), MAX_ACCEPT_GROUP);
@@ -137,7 +140,7 @@ export class MessageStore {
 
     let failed;
     try {
-      failed = await this.lane.run('accept', () => insertEach(this.collection, records));
+      failed = await this.lane.run('accept', () => insertEach(this.collection, records.map(packRecord)));
     } catch (err) {
       await this.cancelQuietly(queued);
       throw err;
@@ -186,7 +189,7 @@ export class MessageStore {
       }
       record.queueSegment = queued.segment;
       try {
-        await this.lane.run('accept', () => this.collection.insertOne(record));
+        await this.lane.run('accept', () => this.collection.insertOne(packRecord(record)));
         return { document: mergeView(record, null, queued), queued };
       } catch (err) {
         await this.cancelQuietly([queued]);
@@ -227,7 +230,7 @@ export class MessageStore {
       ...completion,
       processedAt: new Date(),
     };
-    await this.lane.run('accept', () => this.collection.insertOne(record));
+    await this.lane.run('accept', () => this.collection.insertOne(packRecord(record)));
     return record._id;
   }
 
@@ -235,10 +238,8 @@ export class MessageStore {
   async findVersions(sendingFacility: string, controlId: string): Promise<StoredDocument[]> {
     // MongoDB runs an anchored regular expression with a literal prefix on the dedupKey index.
     const base = dedupKeyOf(sendingFacility, controlId, 1).replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-    const records = await this.collection
-      .find({ dedupKey: { $regex: `^${base}(#[0-9]+)?$` } })
-      .sort({ version: 1 })
-      .toArray();
+    const documents = await this.collection.find({ dedupKey: { $regex: `^${base}(#[0-9]+)?$` } }).toArray();
+    const records = documents.map(unpackRecord).sort((a, b) => a.version - b.version);
     return this.viewsOf(records, false);
   }
 
@@ -247,13 +248,17 @@ export class MessageStore {
    * NOTE: on FerretDB 1.24 this reads every queue segment, so it is meant for the CLI and for tests.
    */
   async findById(id: ObjectId): Promise<StoredDocument | null> {
-    const record = await this.collection.findOne({ _id: id });
-    return record === null ? null : ((await this.viewsOf([record], true))[0] ?? null);
+    const document = await this.collection.findOne({ _id: id });
+    return document === null ? null : ((await this.viewsOf([unpackRecord(document)], true))[0] ?? null);
   }
 
-  /** Reads the messages matching a filter on `hl7_messages`, each merged with its outcome and queue state. */
-  async findViews(filter: Filter<MessageRecord>): Promise<StoredDocument[]> {
-    return this.viewsOf(await this.collection.find(filter).toArray(), true);
+  /**
+   * Reads the messages matching a filter on `hl7_messages`, each merged with its outcome and queue state.
+   * The filter can use only the top-level fields of {@link StoredRecord}.
+   */
+  async findViews(filter: Filter<StoredRecord>): Promise<StoredDocument[]> {
+    const documents = await this.collection.find(filter).toArray();
+    return this.viewsOf(documents.map(unpackRecord), true);
   }
 
   /**

@@ -31,9 +31,9 @@ type StateField =
   | 'applicationAckDelivery';
 
 /**
- * A document of `hl7_messages`: the message as received, written once. A message rejected or left
- * unanswered at accept time is stored with its final state. An accepted message has no `status`, because
- * its state is in its queue segment and, once finished, in `hl7_message_outcomes`.
+ * A message as received, which `hl7_messages` stores once, packed as a `StoredRecord`. A message
+ * rejected or left unanswered at accept time is stored with its final state. An accepted message has no
+ * `status`, because its state is in its queue segment and, once finished, in `hl7_message_outcomes`.
  */
 export type MessageRecord = Omit<Hl7MessageDocument, StateField | '_id' | 'raw'> &
   Partial<Pick<Hl7MessageDocument, StateField>> & { _id: ObjectId };
