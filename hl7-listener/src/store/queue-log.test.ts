@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
-import { createLogger, type MongoHandle } from '@monitormed/common';
+import { describe, it } from 'node:test';
+import { createLogger } from '@monitormed/common';
 import { ObjectId } from 'mongodb';
-import { requireMongo } from '../test-support/peers.js';
+import { useTestDatabase } from '../test-support/peers.js';
 import type { QueuedMessage, WorkMessage } from './message-types.js';
 import { QueueLog } from './queue-log.js';
 
@@ -27,20 +27,10 @@ function copyOf(message: QueuedMessage): QueuedMessage {
 }
 
 void describe('QueueLog on MongoDB', () => {
-  let mongo: MongoHandle | undefined;
-
-  before(async () => {
-    mongo = await requireMongo();
-  });
-
-  after(async () => {
-    await mongo?.db.dropDatabase();
-    await mongo?.client.close();
-  });
+  const mongo = useTestDatabase();
 
   const queueLog = (segmentEntries?: number): QueueLog => {
-    assert.ok(mongo, 'MongoDB is not connected');
-    return new QueueLog(mongo.db, logger, segmentEntries);
+    return new QueueLog(mongo().db, logger, segmentEntries);
   };
 
   void it('appends in one open segment', async () => {

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
-import { createLogger, type MongoHandle } from '@monitormed/common';
+import { describe, it } from 'node:test';
+import { createLogger } from '@monitormed/common';
 import { Binary, BSON, ObjectId } from 'mongodb';
-import { requireMongo } from '../test-support/peers.js';
+import { useTestDatabase } from '../test-support/peers.js';
 import { MessageStore } from './message-store.js';
 import type { ReceivedMessage } from './message-types.js';
 import type { MessageRecord } from './message-views.js';
@@ -133,20 +133,10 @@ void describe('packRecord and unpackRecord', () => {
 });
 
 void describe('MessageStore records on MongoDB', () => {
-  let mongo: MongoHandle | undefined;
-
-  before(async () => {
-    mongo = await requireMongo();
-  });
-
-  after(async () => {
-    await mongo?.db.dropDatabase();
-    await mongo?.client.close();
-  });
+  const mongo = useTestDatabase();
 
   const storeOf = async (): Promise<MessageStore> => {
-    assert.ok(mongo, 'MongoDB is not connected');
-    const store = new MessageStore(mongo.db, { logger: createLogger('hl7-listener-test', 'silent') });
+    const store = new MessageStore(mongo().db, { logger: createLogger('hl7-listener-test', 'silent') });
     await store.ensureIndexes();
     return store;
   };

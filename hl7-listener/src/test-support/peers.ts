@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
+import { after, before } from 'node:test';
 import {
   connectMongo,
   createFhirClient,
@@ -47,6 +48,31 @@ export async function requireMongo(): Promise<MongoHandle> {
   } catch (err) {
     throw new PeerUnavailableError('MongoDB (FerretDB)', config.mongoUrl, err);
   }
+}
+
+/**
+ * Connects to the FerretDB/MongoDB peer before the tests of the enclosing suite, with a database of
+ * their own, and drops that database and disconnects after them.
+ * @returns A function that returns the connection inside the suite's tests.
+ */
+export function useTestDatabase(): () => MongoHandle {
+  let mongo: MongoHandle | undefined;
+
+  before(async () => {
+    mongo = await requireMongo();
+  });
+
+  after(async () => {
+    await mongo?.db.dropDatabase();
+    await mongo?.client.close();
+  });
+
+  return () => {
+    if (mongo === undefined) {
+      throw new Error('MongoDB is not connected: see the error of the suite setup above');
+    }
+    return mongo;
+  };
 }
 
 /** Returns a random suffix for identifiers created by one test run. */
