@@ -11,7 +11,8 @@ import type { MessageRecord } from './message-views.js';
  * schema, so its insert cost grows with the number of fields. On the 2-CPU benchmark machine, a record
  * took 0.25 to 0.27 ms to insert whole and 0.19 ms packed, in groups of 50
  * (`bench/mongo-insert-probe.ts`). In four alternating MLLP benchmark runs, immediate mode accepted
- * 2,051 to 2,739 messages/s with 50 connections with packed records, against 1,853 to 2,234 before.
+ * 2,051 to 2,739 messages/s with 50 connections with packed records, against 1,853 to 2,234 before
+ * (bench/results/mllp-throughput.md).
  *
  * The price is that `mongosh` shows the packed fields as binary, so read messages through
  * `MessageStore` or the dead-letter CLI, which decode them.
@@ -96,9 +97,9 @@ export function unpackRecord(document: StoredRecord | MessageRecord): MessageRec
 
   const fields = BSON.deserialize(document.packed.buffer, { promoteBuffers: true });
   if (!isPackedFields(fields)) {
+    const id = document._id.toHexString();
     throw new TypeError(
-      `Invalid packed fields in hl7_messages document ${document._id.toHexString()}: ` +
-        'it was edited outside the listener, or this is a listener bug to report'
+      `Invalid packed fields in hl7_messages document ${id}: restore the document from a backup if it was edited, or report a listener bug`
     );
   }
 
@@ -108,7 +109,7 @@ export function unpackRecord(document: StoredRecord | MessageRecord): MessageRec
     _id: document._id,
     dedupKey: document.dedupKey,
     sha256: document.sha256,
-    rawBase64: Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength).toString('base64'),
+    rawBase64: Buffer.from(raw).toString('base64'),
   };
   if (document.controlId !== undefined) {
     record.controlId = document.controlId;
